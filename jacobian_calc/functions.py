@@ -111,7 +111,7 @@ UNARY = {
     "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
     "exp": sp.exp, "log": sp.log, "ln": sp.log, "sqrt": sp.sqrt,
     "abs": sp.Abs, "sigmoid": sigmoid, "relu": relu, "softplus": softplus,
-    "step": step,
+    "step": step, "sign": sp.sign,
 }
 
 #: Functions that act on whole arrays (implemented in :mod:`jacobian_calc.arrays`).

@@ -180,7 +180,10 @@ _SOURCE = {
     Num: lambda n: _num(n.value),
     Name: lambda n: n.id,
     Add: _add,
-    Mul: lambda n: " * ".join(_wrap(f, 2) for f in n.factors),
+    # '*' and '@' share a precedence level and associate left: only later
+    # factors need parentheses.
+    Mul: lambda n: " * ".join(_wrap(f, 2 if i == 0 and not isinstance(f, MatMul) else 3)
+                              for i, f in enumerate(n.factors)),
     Div: lambda n: f"{_wrap(n.left, 2)} / {_wrap(n.right, 3)}",
     MatMul: lambda n: f"{_wrap(n.left, 2)} @ {_wrap(n.right, 3)}",
     Pow: lambda n: f"{_wrap(n.base, 5)}**{_wrap(n.exp, 4)}",
@@ -200,3 +203,16 @@ def to_source(node: Node) -> str:
     'X.T @ (dY * (1 - Y))'
     """
     return _SOURCE[type(node)](node)
+
+
+_CHILD_FIELDS = {Add: "terms", Mul: "factors", Call: "args"}
+
+
+def with_children(node: Node, kids) -> Node:
+    """A copy of ``node`` with new children (same operation, same options)."""
+    from dataclasses import fields, replace
+    kids = tuple(kids)
+    if type(node) in _CHILD_FIELDS:
+        return replace(node, **{_CHILD_FIELDS[type(node)]: kids})
+    names = [f.name for f in fields(node) if f.name != "col"][:len(kids)]
+    return replace(node, **dict(zip(names, kids)))

@@ -303,6 +303,10 @@ class _Converter:
         if op == "*":
             return self._chain(node, (ast.Mult,))
         left, right = self.convert(node.left), self.convert(node.right)
+        if op == "/" and isinstance(right, ir.Num) and right.value == 0:
+            raise self.fail("division by zero", node)
+        if op == "/" and isinstance(left, ir.Num) and isinstance(right, ir.Num):
+            return ir.Num(left.value / right.value, col=self.col(node))
         kind = {"/": ir.Div, "**": ir.Pow, "@": ir.MatMul}[op]
         return kind(left, right, col=self.col(node))
 
