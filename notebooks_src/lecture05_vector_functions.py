@@ -1,0 +1,378 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lecture 5: vector functions and their Jacobians
+#
+# This notebook replays every worked example of Lecture 5 with `jacobian_calc`.
+# Each section computes a Jacobian with the Python API, prints it as a formula,
+# gives the matching `jac` command for the terminal, and ends with an `assert`
+# comparing the result with the lecture's answer, so the notebook stops with an
+# error if the calculator ever disagrees.
+#
+# Convention: numerator layout. For $f:\mathbb{R}^n\to\mathbb{R}^m$ the Jacobian is
+# $m\times n$ and row $i$ is the gradient of the component $f_i$.
+
+# %%
+import subprocess
+import sys
+
+import matplotlib.pyplot as plt
+import numpy as np
+import sympy as sp
+from IPython.display import Math, display
+
+from jacobian_calc import jacobian, jacobians, to_latex
+
+
+def show(label, value):
+    """Display ``label = value`` as rendered math (a Jacobian result or a SymPy object)."""
+    body = to_latex(value) if hasattr(value, "entries") else sp.latex(value)
+    display(Math(f"{label} = {body}"))
+
+
+def same(a, b):
+    """Exact symbolic equality of two SymPy matrices or arrays (entry by entry)."""
+    a, b = sp.Matrix(a), sp.Matrix(b)
+    return a.shape == b.shape and all(sp.simplify(p - q) == 0 for p, q in zip(a, b))
+
+
+def real(names):
+    """The calculator's scalars are real symbols; build the expected results with them."""
+    return sp.symbols(names, real=True)
+
+
+# %% [markdown]
+# ## 1. Dots on a circle
+#
+# The curve $\vec r(t) = (\cos 2\pi t,\ \sin 2\pi t)$ maps one number $t$ to a point of
+# the plane, $\mathbb{R}\to\mathbb{R}^2$. As $t$ runs from 0 to 1 the point goes once
+# around the unit circle. First the four points of the slide, computed exactly:
+
+# %%
+t = real("t")
+r = sp.Matrix([sp.cos(2 * sp.pi * t), sp.sin(2 * sp.pi * t)])
+points = {sp.Rational(k, 4): r.subs(t, sp.Rational(k, 4)) for k in range(4)}
+for t0, p in points.items():
+    show(rf"\vec r({t0})", p)
+
+assert points[0] == sp.Matrix([1, 0])
+assert points[sp.Rational(1, 4)] == sp.Matrix([0, 1])
+assert points[sp.Rational(1, 2)] == sp.Matrix([-1, 0])
+assert points[sp.Rational(3, 4)] == sp.Matrix([0, -1])
+
+# %% [markdown]
+# The derivative of a vector function of one scalar is a column: one entry per
+# component. Terminal equivalent:
+#
+# ```bash
+# jac "cos(2*pi*t), sin(2*pi*t)" --wrt t
+# ```
+
+# %%
+dr = jacobian("cos(2*pi*t), sin(2*pi*t)", wrt="t")
+show(r"\frac{\partial \vec r}{\partial t}", dr)
+
+assert dr.shape == (2, 1)
+assert same(dr.tensor, [[-2 * sp.pi * sp.sin(2 * sp.pi * t)],
+                        [2 * sp.pi * sp.cos(2 * sp.pi * t)]])
+
+# %% [markdown]
+# The derivative is the velocity of the moving dot: at each of the four points it is
+# tangent to the circle and has length $2\pi$. `.evaluate` substitutes numbers.
+
+# %%
+ts = np.linspace(0, 1, 200)
+fig, ax = plt.subplots(figsize=(4, 4))
+ax.plot(np.cos(2 * np.pi * ts), np.sin(2 * np.pi * ts), lw=1, color="grey")
+for t0 in (0, 0.25, 0.5, 0.75):
+    x0, y0 = np.cos(2 * np.pi * t0), np.sin(2 * np.pi * t0)
+    vx, vy = dr.evaluate({"t": t0})[:, 0]
+    assert np.isclose(np.hypot(vx, vy), 2 * np.pi)
+    ax.plot(x0, y0, "o", color="C0")
+    ax.arrow(x0, y0, vx / 10, vy / 10, head_width=0.05, color="C1")
+ax.set_aspect("equal")
+ax.set_title(r"$\vec r(t)$ and $\vec r\,'(t)/10$ at $t = 0, 1/4, 1/2, 3/4$")
+plt.show()
+
+# %% [markdown]
+# ## 2. A vector function of one input, $f:\mathbb{R}\to\mathbb{R}^n$
+#
+# With no formula for the components, the calculator keeps them as undefined
+# functions, and the Jacobian is the $n\times 1$ column of their derivatives.
+#
+# ```bash
+# jac "f1(x), f2(x), f3(x)" --wrt x
+# ```
+
+# %%
+df = jacobian("f1(x), f2(x), f3(x)", wrt="x")
+show(r"\frac{\partial \vec f}{\partial x}", df)
+
+x = real("x")
+f_i = [sp.Function(f"f{i}", real=True)(x) for i in (1, 2, 3)]
+assert df.shape == (3, 1)
+assert same(df.tensor, [[f.diff(x)] for f in f_i])
+
+# %% [markdown]
+# ## 3. Two inputs, three outputs: $\vec r(\vec x) = (\sin(x_1-x_2),\ \cos(x_1-x_2),\ \tan(x_1-x_2))$
+#
+# $\mathbb{R}^2\to\mathbb{R}^3$, so the Jacobian is $3\times 2$: one row per component,
+# one column per input.
+#
+# ```bash
+# jac "sin(x1-x2), cos(x1-x2), tan(x1-x2)" --wrt x1,x2
+# ```
+
+# %%
+J = jacobian("sin(x1-x2), cos(x1-x2), tan(x1-x2)", wrt="x1,x2")
+show(r"\frac{\partial \vec r}{\partial \vec x}", J)
+
+x1, x2 = real("x1 x2")
+u = x1 - x2
+expected = sp.Matrix([[sp.cos(u), -sp.cos(u)],
+                      [-sp.sin(u), sp.sin(u)],
+                      [sp.sec(u) ** 2, -sp.sec(u) ** 2]])
+assert J.shape == (3, 2)
+assert same(J.tensor, expected)
+
+# %% [markdown]
+# **A slip on the slide.** The slide gives $\partial \cos(x_1-x_2)/\partial x_2 = \cos(x_1-x_2)$.
+# The inner derivative of $x_1 - x_2$ with respect to $x_2$ is $-1$, and the derivative
+# of $\cos$ is $-\sin$, so the two minus signs cancel and the entry is
+# $+\sin(x_1-x_2)$. The calculator gets it right; a finite difference agrees with it
+# and not with the slide.
+
+# %%
+entry = J[1, 1]  # row 2 (cos), column 2 (x2), 0-based
+show(r"\frac{\partial \cos(x_1-x_2)}{\partial x_2}", entry)
+assert sp.simplify(entry - sp.sin(u)) == 0
+assert sp.simplify(entry - sp.cos(u)) != 0  # what the slide prints
+
+a, b, h = 0.9, 0.2, 1e-6
+finite_difference = (np.cos(a - (b + h)) - np.cos(a - (b - h))) / (2 * h)
+assert np.isclose(finite_difference, np.sin(a - b))
+assert not np.isclose(finite_difference, np.cos(a - b))
+print(f"finite difference {finite_difference:.6f}, sin {np.sin(a - b):.6f}, "
+      f"cos (slide) {np.cos(a - b):.6f}")
+
+# %% [markdown]
+# The same Jacobian from the terminal (run here through the current interpreter):
+
+# %%
+command = [sys.executable, "-m", "jacobian_calc", "sin(x1-x2), cos(x1-x2), tan(x1-x2)",
+           "--wrt", "x1,x2"]
+output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+print(output)
+assert "sin(x1 - x2)" in output and "sec(x1 - x2)**2" in output
+
+# %% [markdown]
+# ## 4. The general case, $f:\mathbb{R}^m\to\mathbb{R}^n$
+#
+# Row $i$ of the Jacobian is the gradient $\nabla f_i$, so the shape is $n\times m$.
+# Here $m = 3$ inputs and $n = 2$ components, left as undefined functions:
+#
+# ```bash
+# jac "f1(x1,x2,x3), f2(x1,x2,x3)" --wrt x1,x2,x3
+# ```
+
+# %%
+Jg = jacobian("f1(x1,x2,x3), f2(x1,x2,x3)", wrt="x1,x2,x3")
+show(r"\frac{\partial \vec f}{\partial \vec x}", Jg)
+
+xs = real("x1 x2 x3")
+fs = [sp.Function(f"f{i}", real=True)(*xs) for i in (1, 2)]
+assert Jg.shape == (2, 3)
+assert same(Jg.tensor, [[f.diff(v) for v in xs] for f in fs])  # row i = gradient of f_i
+
+# %% [markdown]
+# ## 5. An affine layer of $n$ neurons, one sample
+#
+# Neuron $i$ computes $z_i = \vec x^{\top}\vec w_i + b_i$. Putting the weight vectors
+# side by side as the columns of $W\in\mathbb{R}^{m\times n}$ gives the row vector
+# $\vec z = \vec x^{\top} W + \vec b$. Below $m = 3$ inputs and $n = 2$ neurons.
+# The calculator treats a declared vector as a plain 1-D array, so `x@W` is
+# $\vec x^{\top} W$.
+#
+# ```bash
+# jac "x@W + b" --wrt x --shape x=3 --shape W=3x2 --shape b=2
+# jac "x@W + b" --wrt W --shape x=3 --shape W=3x2 --shape b=2
+# jac "x@W + b" --wrt b --shape x=3 --shape W=3x2 --shape b=2
+# ```
+
+# %%
+shapes = {"x": 3, "W": (3, 2), "b": 2}
+dz_dx, dz_dW, dz_db = jacobians("x@W + b", wrt=["x", "W", "b"], shapes=shapes)
+show(r"\frac{\partial \vec z}{\partial \vec x}", dz_dx)
+show(r"\frac{\partial \vec z}{\partial \vec b}", dz_db)
+
+W = sp.Matrix(3, 2, lambda i, j: sp.Symbol(f"W_{i + 1}_{j + 1}", real=True))
+xv = sp.Matrix([real(f"x_{k}") for k in (1, 2, 3)])
+assert dz_dx.shape == (2, 3) and same(dz_dx.tensor, W.T)
+assert dz_db.shape == (2, 2) and same(dz_db.tensor, sp.eye(2))
+
+# %% [markdown]
+# The Jacobian with respect to the whole matrix $W$ is a 3-D tensor of shape
+# $n\times m\times n$ (output index, then the two indices of $W$); it prints as a
+# column of $m\times n$ blocks, one per output. Fixing the last index at $k$ picks
+# the column $\vec w_k$, and $\partial\vec z/\partial\vec w_k$ is an $n\times m$
+# matrix with $\vec x^{\top}$ in row $k$ and zeros elsewhere: only neuron $k$ uses $\vec w_k$.
+
+# %%
+show(r"\frac{\partial \vec z}{\partial W}", dz_dW)
+assert dz_dW.shape == (2, 3, 2)
+dense = dz_dW.as_object_array()
+for k in range(2):
+    dz_dwk = sp.Matrix(dense[:, :, k])
+    show(rf"\frac{{\partial \vec z}}{{\partial \vec w_{k + 1}}}", dz_dwk)
+    expected = sp.zeros(2, 3)
+    expected[k, :] = xv.T
+    assert same(dz_dwk, expected)
+
+# %% [markdown]
+# The same result without slicing: write each neuron separately and differentiate
+# with respect to the vector $\vec w_1$ alone.
+#
+# ```bash
+# jac "x@w1 + b1, x@w2 + b2" --wrt w1 --shape x=3 --shape w1=3 --shape w2=3
+# ```
+
+# %%
+dz_dw1 = jacobian("x@w1 + b1, x@w2 + b2", wrt="w1", shapes={"x": 3, "w1": 3, "w2": 3})
+show(r"\frac{\partial \vec z}{\partial \vec w_1}", dz_dw1)
+assert same(dz_dw1.tensor, sp.Matrix([xv.T, sp.zeros(1, 3)]))
+
+# %% [markdown]
+# ## 6. A mini-batch through one neuron
+#
+# Now one neuron sees $N$ samples at once. The samples are the rows of
+# $X\in\mathbb{R}^{N\times m}$, and $\vec z = X\vec w + b$ collects the $N$ outputs
+# $z^{(i)} = \vec x^{(i)\top}\vec w + b$. Below $N = 3$, $m = 2$.
+#
+# ```bash
+# jac "X@w + b" --wrt X --shape X=3x2 --shape w=2
+# jac "X@w + b" --wrt w --shape X=3x2 --shape w=2
+# jac "X@w + b" --wrt b --shape X=3x2 --shape w=2
+# ```
+
+# %%
+shapes = {"X": (3, 2), "w": 2}
+dz_dX, dz_dw, dz_dbias = jacobians("X@w + b", wrt=["X", "w", "b"], shapes=shapes)
+show(r"\frac{\partial \vec z}{\partial \vec w}", dz_dw)
+show(r"\frac{\partial \vec z}{\partial b}", dz_dbias)
+
+X = sp.Matrix(3, 2, lambda i, j: sp.Symbol(f"X_{i + 1}_{j + 1}", real=True))
+wv = sp.Matrix([real(f"w_{k}") for k in (1, 2)])
+assert dz_dw.shape == (3, 2) and same(dz_dw.tensor, X)
+assert dz_dbias.shape == (3, 1) and same(dz_dbias.tensor, sp.ones(3, 1))
+
+# %% [markdown]
+# $\partial\vec z/\partial\vec w$ stacks the samples $\vec x^{(i)\top}$ as rows, which
+# is $X$ itself. (The slide labels this matrix $X^{\top}$; with samples as rows of
+# $X$, the matrix with rows $\vec x^{(i)\top}$ is $X$, so read the label as a slip of
+# notation.)
+#
+# With respect to the first sample $\vec x^{(1)}$ (row 1 of $X$) the Jacobian is
+# $N\times m$ with $\vec w^{\top}$ in row 1: the other outputs do not see that sample.
+
+# %%
+dz_dx1 = sp.Matrix(dz_dX.as_object_array()[:, 0, :])
+show(r"\frac{\partial \vec z}{\partial \vec x^{(1)}}", dz_dx1)
+expected = sp.zeros(3, 2)
+expected[0, :] = wv.T
+assert same(dz_dx1, expected)
+
+# %% [markdown]
+# The full $\partial\vec z/\partial X$ is a $3\times 3\times 2$ tensor, mostly zeros.
+# Flattened to a $3\times 6$ matrix (columns are the entries of $X$ row by row), its
+# sparsity pattern shows the staircase: output $i$ depends only on row $i$ of $X$.
+
+# %%
+flat = dz_dX.flatten()
+assert flat.shape == (3, 6) and dz_dX.nnz == 6
+fig, ax = plt.subplots(figsize=(4, 2.2))
+mask = np.array([[entry != 0 for entry in flat.row(i)] for i in range(flat.rows)])
+ax.spy(mask, markersize=12)
+ax.set_title(r"non-zeros of $\partial \vec z / \partial X$ (flattened)")
+ax.set_xticks(range(6), [f"$X_{{{i}{j}}}$" for i in (1, 2, 3) for j in (1, 2)])
+ax.set_yticks(range(3), [f"$z_{i}$" for i in (1, 2, 3)])
+plt.show()
+
+# %% [markdown]
+# ## 7. Softmax
+#
+# $p_i = e^{l_i}/\sum_k e^{l_k}$ turns $K$ scores into $K$ probabilities,
+# $\mathbb{R}^K\to\mathbb{R}^K$. The lecture's result is
+# $\partial p_i/\partial l_j = p_i(\delta_{ij} - p_j)$, i.e. the symmetric matrix
+# $\operatorname{diag}(\vec p) - \vec p\vec p^{\top}$. With $K = 3$:
+#
+# ```bash
+# jac "softmax(l)" --wrt l --shape l=3
+# ```
+
+# %%
+K = 3
+dp_dl = jacobian("softmax(l)", wrt="l", shapes={"l": K})
+ls = [real(f"l_{k}") for k in range(1, K + 1)]
+p = sp.Matrix([sp.exp(v) for v in ls]) / sum(sp.exp(v) for v in ls)
+
+expected = sp.diag(*p) - p * p.T
+assert dp_dl.shape == (K, K)
+assert same(dp_dl.tensor, expected)
+assert same(dp_dl.tensor, dp_dl.tensor.T)  # symmetric
+
+# Displayed in terms of p (the raw entries are long quotients of exponentials).
+P = sp.Matrix(sp.symbols(f"p_1:{K + 1}", positive=True))
+show(r"\frac{\partial \vec p}{\partial \vec l}", sp.diag(*P) - P * P.T)
+
+# %% [markdown]
+# **Backprop through softmax.** For a scalar loss $J$ with upstream row gradient
+# $d\vec p = \partial J/\partial\vec p$ ($1\times K$), the chain rule multiplies
+# $(1\times K)(K\times K)$ and gives the $1\times K$ row $d\vec l$. Writing out the
+# product gives the compact rule $d\vec l = \vec p\odot(d\vec p - d\vec p\cdot\vec p)$,
+# which never builds the $K\times K$ matrix.
+
+# %%
+dp = sp.Matrix([[real(f"dp_{k}") for k in range(1, K + 1)]])
+dl_explicit = dp * dp_dl.tensor
+dl_compact = sp.Matrix([[p[j] * (dp[j] - (dp * p)[0]) for j in range(K)]])
+assert dl_explicit.shape == (1, K)
+assert same(dl_explicit, dl_compact)
+
+# %% [markdown]
+# ## 8. The four shapes of a Jacobian
+#
+# | input $x$ | output $f$ | Jacobian |
+# |---|---|---|
+# | scalar | scalar | $1\times 1$ |
+# | vector, $n$ | scalar | $1\times n$ row (the gradient) |
+# | scalar | vector, $m$ | $m\times 1$ column |
+# | vector, $n$ | vector, $m$ | $m\times n$ |
+#
+# ```bash
+# jac "x^2" --wrt x
+# jac "x1*x2*x3" --wrt x1,x2,x3
+# jac "x, x^2" --wrt x
+# jac "x1*x2, x2*x3" --wrt x1,x2,x3
+# ```
+
+# %%
+cases = {
+    "scalar / scalar": ("x^2", "x", (1, 1)),
+    "scalar / vector": ("x1*x2*x3", "x1,x2,x3", (1, 3)),
+    "vector / scalar": ("x, x^2", "x", (2, 1)),
+    "vector / vector": ("x1*x2, x2*x3", "x1,x2,x3", (2, 3)),
+}
+for name, (expr, wrt, shape) in cases.items():
+    Jc = jacobian(expr, wrt=wrt)
+    show(rf"\text{{{name}: }} {Jc.shape[0]}\times {Jc.shape[1]}", Jc)
+    assert Jc.shape == shape, (name, Jc.shape)
