@@ -13,7 +13,7 @@ Both are expanded entry by entry and compared (:mod:`jacobian_calc.check`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -78,6 +78,7 @@ class GradientResult:
     steps: list[Step] = field(default_factory=list)
     backward: list[Step] = field(default_factory=list)
     jacobian: JacobianResult | None = None
+    explicit_named: np.ndarray | None = None
 
     def to_json(self) -> dict:
         """The JSON-ready dict of one gradient."""
@@ -148,7 +149,8 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
         value = np.broadcast_to(evaluate(compact, env), explicit.shape)
         verdict = compare(explicit, value, points=points, seed=seed, symbolic=symbolic,
                           seconds=limits.simplify_seconds)
-        results.append(_result(graph, name, J, explicit, compact, verdict, backward))
+        result = _result(graph, name, J, explicit, compact, verdict, backward)
+        results.append(replace(result, explicit_named=graph.in_terms_of_steps(explicit, env)))
     return results
 
 
@@ -260,6 +262,18 @@ class Graph:
             up = symbol_array(self.upstream, self.out_shape)
             env.values[self.upstream] = up
         return env, up
+
+    def in_terms_of_steps(self, values: np.ndarray, env: Env) -> np.ndarray:
+        """Entries rewritten with intermediate entry symbols (``Y_1_1`` for a sigmoid)."""
+        mapping = {}
+        for name, _ in self.steps:
+            if name == self.root_name and not self.out_shape:
+                continue
+            for index, expr in np.ndenumerate(env.values[name]):
+                if not expr.is_Atom:
+                    mapping[expr] = symbol_array(name, env.values[name].shape)[index]
+        rewrite = np.vectorize(lambda e: e.xreplace(mapping), otypes=[object])
+        return rewrite(values) if values.size else values
 
     def needed(self, var: str, backward: list[Step]) -> set[str]:
         """Backward step names the compact gradient of ``var`` depends on."""

@@ -22,6 +22,8 @@ Examples:
   jac "x1*x2" --at x1=0.5,x2=2 --format json
   jac "A@x" --wrt A --shape A=2x3 --shape x=3
   jac "X@W" --wrt W --shape X=2x3 --shape W=3x2 --flatten --format latex
+  jac "mean(sigmoid(X@W + b))" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --backprop
+  jac --rules
 """
 
 
@@ -97,6 +99,12 @@ def write_output(text: str, path: str | None) -> None:
 @click.option("--full", is_flag=True, help="Show every block of a large tensor.")
 @click.option("--in-terms-of-output", is_flag=True,
               help="Write element-wise and softmax derivatives via their output (Y, p).")
+@click.option("--backprop", is_flag=True,
+              help="Gradients w.r.t. --wrt by contraction (explicit) and by rules (compact).")
+@click.option("--upstream", default="dY", show_default=True, metavar="NAME",
+              help="Name of the upstream gradient of a non-scalar output.")
+@click.option("--check", is_flag=True, help="With --backprop: exit 1 if the routes disagree.")
+@click.option("--rules", is_flag=True, help="List the compact backprop rules and exit.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to FILE (atomically) instead of standard output.")
 @click.option("--max-length", type=click.IntRange(1), default=None,
@@ -150,6 +158,10 @@ def _fail(exc: JacobianError) -> None:
 def run(exprs: str | None, options: dict) -> None:
     """Carry out one ``jac`` invocation (errors propagate as JacobianError)."""
     from . import report
+    if options.get("rules"):
+        from .backprop_report import rules_text
+        write_output(rules_text(), options["output"])
+        return
     if exprs is None:
         raise JacobianError("no expression given; try: jac \"sin(x1-x2), cos(x1-x2)\" "
                             "--wrt x1,x2 (see jac --help)")
@@ -159,11 +171,14 @@ def run(exprs: str | None, options: dict) -> None:
         lets=_lets(options["lets"]), shapes=_shapes(options["shapes"]),
         chain=options["chain"], simplify=options["simplify"], at=options["at"],
         fmt=options["fmt"], flatten=options["flatten"], full=options["full"],
-        in_terms_of_output=options["in_terms_of_output"], limits=limits)
+        in_terms_of_output=options["in_terms_of_output"], backprop=options["backprop"],
+        upstream=options["upstream"], check=options["check"], limits=limits)
     text, notes = report.produce(request)
     for note in notes:
         click.echo(f"Warning: {note}", err=True)
     write_output(text, options["output"])
+    if request.check and any(n.startswith("DISAGREE") for n in notes):
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

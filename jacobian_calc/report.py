@@ -32,12 +32,18 @@ class Request:
     flatten: bool = False
     full: bool = False
     in_terms_of_output: bool = False
+    backprop: bool = False
+    upstream: str = "dY"
+    check: bool = False
     limits: Limits = DEFAULT_LIMITS
 
 
 def produce(req: Request) -> tuple[str, list[str]]:
     """Compute what ``req`` asks for; return the output text and warnings."""
     _simplify.NOTES.clear()
+    if req.backprop:
+        from .backprop_report import produce_backprop
+        return produce_backprop(req)
     at = parse_assignments(req.at) if req.at else None
     check_request_size(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets, limits=req.limits)
     results = jacobians(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes,
