@@ -86,11 +86,14 @@ def render_jacobian(J: JacobianResult, full: bool = False, flatten: bool = False
     return head + "\n\n" + _blocks_text(J, full)
 
 
+def _letters(J: JacobianResult) -> list[str]:
+    """Index letters in layout order: i, j for the output, k, l for the input."""
+    out, inp = list(_OUT_LETTERS[:len(J.out_shape)]), list(_IN_LETTERS[:len(J.in_shape)])
+    return out + inp if J.layout == "numerator" else inp + out
+
+
 def _block_title(J: JacobianResult, lead: tuple[int, ...]) -> str:
-    k_out = len(J.out_shape)
-    letters = (list(_OUT_LETTERS[:k_out]) + list(_IN_LETTERS[:len(J.in_shape)])
-               if J.layout == "numerator" else
-               list(_IN_LETTERS[:len(J.in_shape)]) + list(_OUT_LETTERS[:k_out]))
+    letters = _letters(J)
     index = ", ".join(f"{letters[a]}={i + 1}" for a, i in enumerate(lead))
     return f"∂{J.out_name}/∂{J.in_name}[{index}] ="
 
@@ -101,8 +104,9 @@ def _blocks_text(J: JacobianResult, full: bool) -> str:
     parts = []
     for lead, block in show:
         cells = [[str(e) for e in row] for row in block]
-        rows = [f"{r + 1}" for r in range(block.shape[0])]
-        cols = [f"{c + 1}" for c in range(block.shape[1])]
+        row_letter, col_letter = _letters(J)[-2:]
+        rows = [f"{row_letter}={r + 1}" for r in range(block.shape[0])]
+        cols = [f"{col_letter}={c + 1}" for c in range(block.shape[1])]
         parts.append(_block_title(J, lead) + "\n" + table(cells, rows, cols))
     if len(show) < len(blocks):
         parts.append(f"... {len(blocks) - len(show)} more blocks of "
