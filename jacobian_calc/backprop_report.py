@@ -65,13 +65,17 @@ def backprop_text(results: list[GradientResult], req) -> str:
 
 def _gradient_text(g: GradientResult, full: bool) -> str:
     shape = " x ".join(map(str, g.shape)) or "scalar"
+    k = ",".join("klpq"[:len(g.shape)])
+    k = f"[{k}]" if k else ""
     if g.upstream == "1":
-        formula = f"d{g.wrt}[k..] = ∂J/∂{g.wrt}[k..]"
+        formula = f"d{g.wrt}{k} = ∂J/∂{g.wrt}{k}"
     else:
-        formula = f"d{g.wrt}[k..] = Σ_i.. {g.upstream}[i..] ∂Y[i..]/∂{g.wrt}[k..]"
+        i = ",".join("ijmn"[:len(g.jacobian.out_shape)])
+        formula = (f"d{g.wrt}{k} = Σ_{i.replace(',', '')} {g.upstream}[{i}] "
+                   f"∂Y[{i}]/∂{g.wrt}{k}")
     out = [f"d{g.wrt}  ({shape})", f"  explicit: {formula}, entry by entry"]
     named = g.explicit_named if g.explicit_named is not None else g.explicit_array
-    steps = g.steps[:-1] if g.upstream == "1" else g.steps
+    steps = g.steps[:-1]  # the output itself never appears in its gradient
     if steps:
         out[-1] += (" (with intermediate entries " + ", ".join(f"{n}_i_j" for n, _ in steps)
                     + " where they appear)")

@@ -87,7 +87,8 @@ def _chain_text(c) -> str:
                                             else "(" + ", ".join(f.out_labels) + ")")
         wrt = f.wrt[0] if len(f.wrt) == 1 else "(" + ", ".join(f.wrt) + ")"
         names.append(f"∂{out}/∂{wrt}")
-    lines = ["Chain rule: ∂f/∂x = " + " · ".join(names)]
+    wrt = c.direct.wrt[0] if len(c.direct.wrt) == 1 else "(" + ", ".join(c.direct.wrt) + ")"
+    lines = [f"Chain rule: ∂f/∂{wrt} = " + " · ".join(names)]
     for name, f in zip(names, c.factors):
         lines.append(f"\n{name} =\n" + render_jacobian(f).split("\n\n", 1)[1])
     verdict = ("equals the direct Jacobian (verified)" if c.agree
