@@ -4,10 +4,12 @@ The public API:
 
 - :func:`jacobian`, :func:`jacobians` -- explicit (generalized) Jacobians;
 - :func:`chain` -- the chain rule through named intermediates;
+- :func:`backprop` -- gradients by explicit contraction and by compact rules, checked;
 - :func:`to_latex` -- LaTeX for lecture notes;
 - :class:`JacobianResult`, :class:`JacobianError`, :class:`Limits`.
 """
 
+from .backprop import GradientResult, backprop
 from .chain import ChainResult, chain
 from .errors import JacobianError
 from .functions import relu, sigmoid, softplus, sympy_namespace
@@ -20,7 +22,7 @@ from .tensor import JacobianResult
 __version__ = "0.1.0"
 
 __all__ = [
-    "jacobian", "jacobians", "chain", "ChainResult", "to_latex", "JacobianResult",
+    "jacobian", "jacobians", "chain", "ChainResult", "backprop", "GradientResult", "to_latex", "JacobianResult",
     "JacobianError", "Limits", "DEFAULT_LIMITS", "parse", "parse_expression",
     "sigmoid", "relu", "softplus", "sympy_namespace", "__version__",
 ]
