@@ -31,11 +31,15 @@ import sympy as sp
 from IPython.display import Math, display
 
 from jacobian_calc import jacobian, to_latex
+from jacobian_calc.latex import latex_expr
 
 
 def show(label, value, **options):
-    """Display ``label = value`` as rendered math (a Jacobian result or a SymPy object)."""
-    body = to_latex(value, **options) if hasattr(value, "entries") else sp.latex(value)
+    """Display ``label = value`` as rendered math (a calculator result or SymPy object)."""
+    if isinstance(value, (sp.Basic, sp.MatrixBase)):
+        body = latex_expr(value)  # entries print as A_{12}, like the results
+    else:
+        body = to_latex(value, **options)
     display(Math(f"{label} = {body}"))
 
 
