@@ -23,7 +23,7 @@ from . import ir
 from .arrays import Env, evaluate, infer_shape
 from .check import Agreement, compare
 from .errors import JacobianError
-from .jacobian import ExprLike, jacobians, parse_wrt, prepare
+from .jacobian import ExprLike, build, parse_wrt, prepare
 from .limits import DEFAULT_LIMITS, Limits
 from .parser import check_name
 from .rules import Context, mul, num, rule_for
@@ -141,9 +141,10 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     graph = Graph.build(root, problem.shapes, upstream)
     compacts, backward = graph.backward(names)
     env, up = graph.forward_env()
+    value = env.values[graph.root_name] if graph.root_name else evaluate(root, env)
     results = []
     for name in names:
-        J = jacobians(root, [name], shapes=problem.shapes, limits=limits)[0]
+        J = build(problem, [value], [name], limits, False)
         explicit = contract(J, up, problem.shapes.get(name, ()))
         compact = compacts[name]
         value = np.broadcast_to(evaluate(compact, env), explicit.shape)

@@ -225,7 +225,7 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
     names = parse_wrt(wrt) or _default_wrt(problem, arrays)
     results = []
     for group in _groups(names, problem):
-        result = _build(problem, arrays, group, limits, in_terms_of_output)
+        result = build(problem, arrays, group, limits, in_terms_of_output)
         if simplify:
             result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
         results.append(result.with_layout(layout))
@@ -332,8 +332,9 @@ def check_request_size(of, wrt, *, shapes=None, lets=None, limits: Limits = DEFA
         _check_size(out_shape, in_shape, limits)
 
 
-def _build(problem: Problem, arrays: list[np.ndarray], group: list[str], limits: Limits,
+def build(problem: Problem, arrays: list[np.ndarray], group: list[str], limits: Limits,
            in_terms_of_output: bool) -> JacobianResult:
+    """The Jacobian of already-evaluated output arrays w.r.t. one input group."""
     vector_input = group[0] not in problem.shapes
     out = _output_array(problem, arrays, vector_input)
     inputs = _input_array(group, problem)
