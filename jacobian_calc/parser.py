@@ -9,6 +9,7 @@ not on the list is refused with a message that names it and its column.
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 import re
 
@@ -157,7 +158,7 @@ def _split_components(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _check_nesting(text: str, offset: int, limits: Limits) -> None:
+def _check_nesting(text: str, offset: int, limits: Limits, full: str | None = None) -> None:
     depth = 0
     for col, ch in enumerate(text):
         if ch in "([{":
@@ -165,14 +166,14 @@ def _check_nesting(text: str, offset: int, limits: Limits) -> None:
             if depth > limits.max_depth:
                 raise JacobianError(
                     f"expression nested deeper than {limits.max_depth} levels",
-                    source=None, col=None, hint="raise the limit with --max-depth")
+                    source=full, col=offset + col, hint="raise the limit with --max-depth")
 
 
 # -- component parsing -----------------------------------------------------------
 
 def _parse_component(full: str, start: int, end: int, limits: Limits) -> ir.Node:
     raw = full[start:end]
-    _check_nesting(raw, start, limits)
+    _check_nesting(raw, start, limits, full)
     # '^' is power, as mathematicians write it; keep a map to report columns.
     text, colmap = _caret_to_pow(raw.replace("\n", " ").replace("\r", " "), start)
     stripped = len(text) - len(text.lstrip())
@@ -208,17 +209,45 @@ def _ast_parse(text: str, full: str, colmap: list[int], limits: Limits) -> ast.E
     try:
         return ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        col = colmap[min(max((exc.offset or 1) - 1, 0), len(colmap) - 1)]
+        _refuse_keyword(text, full, colmap)
+        at_end = not exc.offset or exc.offset > len(text)
+        index = len(text) if at_end else exc.offset - 1
+        col = colmap[min(index, len(colmap) - 1)]
         if _is_statement(text):
             raise JacobianError("statements are not allowed, only expressions",
                                 source=full, col=col) from None
-        reason = exc.msg if "limit" in (exc.msg or "") else "invalid syntax"
+        message = exc.msg or ""
+        if "limit" in message or "never closed" in message or "unmatched" in message \
+                or "does not match" in message:
+            reason = message
+        elif at_end:
+            reason = "invalid syntax: the expression ends too early"
+        else:
+            reason = f"invalid syntax at {full[col] if col < len(full) else text[index]!r}"
         raise JacobianError(reason, source=full, col=col) from None
     except (RecursionError, MemoryError):
-        raise JacobianError(f"expression nested deeper than {limits.max_depth} levels",
-                            hint="raise the limit with --max-depth") from None
+        raise JacobianError("expression too complex to parse: more than about 1,000 "
+                            "chained operators or nesting levels",
+                            hint="split it up with --let") from None
     except ValueError as exc:  # e.g. source containing NUL bytes
         raise JacobianError(f"unreadable expression: {exc}") from None
+
+
+#: Suggested replacements for Python's reserved words used as names.
+_KEYWORD_SUGGESTIONS = {"lambda": "lam", "in": "inp", "is": "i_s", "as": "a_s",
+                        "if": "i_f", "or": "o_r", "and": "a_nd", "not": "n_ot"}
+
+
+def _refuse_keyword(text: str, full: str, colmap: list[int]) -> None:
+    """Explain a reserved word (``lambda``, ``if``, ...) used as a variable name."""
+    for match in re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        word = match.group()
+        if keyword.iskeyword(word) and word not in ("True", "False", "None"):
+            other = _KEYWORD_SUGGESTIONS.get(word, word + "1")
+            raise JacobianError(
+                f"{word!r} is a reserved word and cannot be used as a name",
+                source=full, col=colmap[match.start()],
+                hint=f"use another name, e.g. {other!r}") from None
 
 
 def _is_statement(text: str) -> bool:
