@@ -141,10 +141,10 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     graph = Graph.build(root, problem.shapes, upstream)
     compacts, backward = graph.backward(names)
     env, up = graph.forward_env()
-    value = env.values[graph.root_name] if graph.root_name else evaluate(root, env)
+    output = env.values[graph.root_name] if graph.root_name else evaluate(root, env)
     results = []
     for name in names:
-        J = build(problem, [value], [name], limits, False)
+        J = build(problem, [output], [name], limits, False)
         explicit = contract(J, up, problem.shapes.get(name, ()))
         compact = compacts[name]
         value = np.broadcast_to(evaluate(compact, env), explicit.shape)
