@@ -197,7 +197,13 @@ def _default_wrt(problem: Problem, arrays: list[np.ndarray]) -> list[str]:
 def _groups(names: list[str], problem: Problem) -> list[list[str]]:
     """Consecutive scalar names form one input vector; declared arrays stand alone."""
     groups: list[list[str]] = []
+    used = set().union(*(ir.names(c) for c in problem.components if isinstance(c, ir.Node)),
+                       *(ir.names(n) for n in problem.lets.values()))
     for name in names:
+        if problem.shapes and name not in problem.shapes and name not in used:
+            raise JacobianError(f"--wrt names {name!r}, which is neither declared with "
+                                "--shape nor used in the expression",
+                                hint=f"declare it, e.g. --shape {name}=2x3")
         if name in problem.lets:
             raise JacobianError(f"{name!r} is an intermediate (--let); differentiate with "
                                 "respect to the variables it is made of")
