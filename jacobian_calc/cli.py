@@ -22,6 +22,8 @@ Examples:
   jac "x1*x2" --at x1=0.5,x2=2 --format json
   jac "A@x" --wrt A --shape A=2x3 --shape x=3
   jac "X@W" --wrt W --shape X=2x3 --shape W=3x2 --flatten --format latex
+  jac "X@W" --wrt W --shape X=2x3 --shape W=3x2 --derivation --standalone -o notes.tex
+  jac "sigmoid(X@W + b)" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --spy pattern.png
   jac "mean(sigmoid(X@W + b))" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --backprop
   jac --rules
 """
@@ -57,6 +59,21 @@ def _shapes(items: tuple[str, ...]) -> dict:
             raise JacobianError(f"{name} is declared twice with --shape")
         shapes[name] = dims
     return shapes
+
+
+def _format(options: dict) -> str:
+    """--derivation and --standalone are LaTeX: they turn the default text format into it."""
+    if not (options["derivation"] or options["standalone"]) or options["fmt"] == "latex":
+        return options["fmt"]
+    if options["fmt"] == "json":
+        raise JacobianError("--derivation and --standalone produce LaTeX, not JSON")
+    return "latex"
+
+
+def _latex_settings(options: dict) -> dict:
+    return {"derivation": options["derivation"], "standalone": options["standalone"],
+            "matrix_env": options["matrix_env"], "transpose": options["transpose_tex"],
+            "element_style": options["element_style"]}
 
 
 def write_output(text: str, path: str | None) -> None:
@@ -105,6 +122,18 @@ def write_output(text: str, path: str | None) -> None:
               help="Name of the upstream gradient of a non-scalar output.")
 @click.option("--check", is_flag=True, help="With --backprop: exit 1 if the routes disagree.")
 @click.option("--rules", is_flag=True, help="List the compact backprop rules and exit.")
+@click.option("--derivation", is_flag=True,
+              help="LaTeX: the steps as slides show them (implies --format latex).")
+@click.option("--standalone", is_flag=True,
+              help="LaTeX: a complete document for pdflatex (implies --format latex).")
+@click.option("--matrix-env", type=click.Choice(["pmatrix", "bmatrix"]), default="pmatrix",
+              show_default=True, help="LaTeX matrix environment.")
+@click.option("--transpose", "transpose_tex", type=click.Choice([r"^{\top}", "^T"]),
+              default=r"^{\top}", show_default=True, help="LaTeX transpose mark.")
+@click.option("--element-style", type=click.Choice(["upper", "lower"]), default="upper",
+              show_default=True, help="LaTeX entries of A: A_{ij} (upper) or a_{ij} (lower).")
+@click.option("--spy", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+              help="Also draw the non-zero pattern of the flattened Jacobian (needs matplotlib).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to FILE (atomically) instead of standard output.")
 @click.option("--max-length", type=click.IntRange(1), default=None,
@@ -170,13 +199,16 @@ def run(exprs: str | None, options: dict) -> None:
         exprs=exprs, wrt=options["wrt"], layout=options["layout"],
         lets=_lets(options["lets"]), shapes=_shapes(options["shapes"]),
         chain=options["chain"], simplify=options["simplify"], at=options["at"],
-        fmt=options["fmt"], flatten=options["flatten"], full=options["full"],
+        fmt=_format(options), flatten=options["flatten"], full=options["full"],
         in_terms_of_output=options["in_terms_of_output"], backprop=options["backprop"],
-        upstream=options["upstream"], check=options["check"], limits=limits)
+        upstream=options["upstream"], check=options["check"], limits=limits,
+        latex=_latex_settings(options), spy=options["spy"])
     text, notes = report.produce(request)
     for note in notes:
         click.echo(f"Warning: {note}", err=True)
     write_output(text, options["output"])
+    if request.spy:
+        report.write_spy(request)
     if request.check and any(n.startswith("DISAGREE") for n in notes):
         sys.exit(1)
 

@@ -724,6 +724,48 @@ def printoptions(**settings):
         _DEFAULTS.reset(token)
 
 
+def _settings(**given) -> dict:
+    """The given settings over the :func:`printoptions` defaults over the built-in ones."""
+    return {**dict(derivation=False, standalone=False, flatten=False), **LatexOptions().__dict__,
+            **_DEFAULTS.get(), **{k: v for k, v in given.items() if v is not None}}
+
+
+def _style(s: dict) -> _Style:
+    options = LatexOptions(s["matrix_env"], s["transpose"], s["element_style"])
+    return _Style(options, flatten=bool(s["flatten"]), fit=bool(s["standalone"]))
+
+
+def _render(blocks: list[Block], s: dict) -> str:
+    if s["standalone"]:
+        return _render_document(blocks)
+    return _render_fragment(blocks, bool(s["derivation"]))
+
+
+def numeric_to_latex(results: list[JacobianResult], values: list[np.ndarray],
+                     at: str | None = None, **settings) -> str:
+    """Jacobians evaluated at a point (``J.evaluate(at)`` for each), as LaTeX.
+
+    ``settings`` are those of :func:`to_latex`; the matrices are flattened.
+    """
+    s = _settings(**{**settings, "flatten": True})
+    style = _style(s)
+    blocks: list[Block] = []
+    for J, value in zip(results, values):
+        matrix_tex = numeric_latex(J, value, style.options)
+        if not (s["standalone"] or s["derivation"]):
+            blocks.append(Block("math", matrix_tex))
+            continue
+        blocks += _jacobian_header(J, style) if s["standalone"] else []
+        if s["derivation"]:
+            name = jacobian_name(J, style.options)
+            blocks += _definition_blocks(J, name, _definition_cells(J, True, style.options),
+                                         style)
+        if at:
+            blocks.append(Block("text", r"At \texttt{" + _escape(at) + "}:"))
+        blocks.append(Block("math", f"{jacobian_name(J, style.options)} = {matrix_tex}"))
+    return _render(blocks, s)
+
+
 def to_latex(result, derivation: bool | None = None, standalone: bool | None = None,
              flatten: bool | None = None, matrix_env: str | None = None,
              transpose: str | None = None, element_style: str | None = None) -> str:
@@ -759,14 +801,8 @@ def to_latex(result, derivation: bool | None = None, standalone: bool | None = N
     >>> to_latex(jacobian("A@x", wrt="x", shapes={"A": (2, 2), "x": 2}), matrix_env="bmatrix")
     '\\begin{bmatrix} A_{11} & A_{12} \\\\ A_{21} & A_{22} \\end{bmatrix}'
     """
-    given = dict(derivation=derivation, standalone=standalone, flatten=flatten,
-                 matrix_env=matrix_env, transpose=transpose, element_style=element_style)
-    s = {**dict(derivation=False, standalone=False, flatten=False), **LatexOptions().__dict__,
-         **_DEFAULTS.get(), **{k: v for k, v in given.items() if v is not None}}
-    options = LatexOptions(s["matrix_env"], s["transpose"], s["element_style"])
-    style = _Style(options, flatten=bool(s["flatten"]), fit=bool(s["standalone"]))
+    s = _settings(derivation=derivation, standalone=standalone, flatten=flatten,
+                  matrix_env=matrix_env, transpose=transpose, element_style=element_style)
     results = list(result) if isinstance(result, (list, tuple)) else [result]
-    blocks = _blocks(results, style, bool(s["derivation"]), headers=bool(s["standalone"]))
-    if s["standalone"]:
-        return _render_document(blocks)
-    return _render_fragment(blocks, bool(s["derivation"]))
+    blocks = _blocks(results, _style(s), bool(s["derivation"]), headers=bool(s["standalone"]))
+    return _render(blocks, s)

@@ -10,7 +10,7 @@ import numpy as np
 from . import simplify as _simplify
 from .chain import chain
 from .jacobian import check_request_size, jacobians
-from .latex import to_latex
+from .latex import numeric_to_latex, printoptions, to_latex
 from .limits import DEFAULT_LIMITS, Limits
 from .numeric import parse_assignments
 from .render import render_jacobian, table
@@ -36,6 +36,8 @@ class Request:
     upstream: str = "dY"
     check: bool = False
     limits: Limits = DEFAULT_LIMITS
+    latex: dict = field(default_factory=dict)  # to_latex settings: derivation, standalone, ...
+    spy: str | None = None
 
 
 def produce(req: Request) -> tuple[str, list[str]]:
@@ -43,7 +45,8 @@ def produce(req: Request) -> tuple[str, list[str]]:
     _simplify.NOTES.clear()
     if req.backprop:
         from .backprop_report import produce_backprop
-        return produce_backprop(req)
+        with printoptions(**req.latex):  # the backprop report calls to_latex(results)
+            return produce_backprop(req)
     at = parse_assignments(req.at) if req.at else None
     check_request_size(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets, limits=req.limits)
     results = jacobians(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes,
@@ -98,19 +101,10 @@ def _chain_text(c) -> str:
 
 
 def _latex(req, results, factored, values) -> str:
-    parts = []
-    for i, J in enumerate(results):
-        if values is None:
-            parts.append(to_latex(J, flatten=req.flatten))
-        else:
-            rows = np.atleast_2d(values[i].reshape(J.flatten().shape) if values[i].ndim != 2
-                                 else values[i])
-            body = r" \\ ".join(" & ".join(f"{v:.10g}" for v in row) for row in rows)
-            parts.append(rf"\begin{{pmatrix}} {body} \end{{pmatrix}}")
-    if factored is not None:
-        parts.append(" ".join(to_latex(f) for f in factored.factors)
-                     + " = " + to_latex(factored.direct))
-    return "\n\n".join(parts)
+    if values is not None:
+        return numeric_to_latex(results, values, at=req.at, **req.latex)
+    extra = [factored] if factored is not None else []
+    return to_latex(results + extra, flatten=req.flatten, **req.latex)
 
 
 def _json(req, results, factored, values) -> str:
@@ -126,3 +120,10 @@ def _json(req, results, factored, values) -> str:
         doc["chain"] = {"factors": [f.to_json() for f in factored.factors],
                         "agree": factored.agree}
     return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def write_spy(req: Request) -> None:
+    """Draw the non-zero pattern of the request's Jacobians into ``req.spy`` (a PNG)."""
+    from .spy import spy
+    spy(jacobians(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes, lets=req.lets,
+                  limits=req.limits), req.spy)
