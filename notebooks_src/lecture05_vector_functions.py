@@ -31,7 +31,7 @@ import numpy as np
 import sympy as sp
 from IPython.display import Math, display
 
-from jacobian_calc import jacobian, jacobians, to_latex
+from jacobian_calc import backprop, jacobian, jacobians, to_latex
 from jacobian_calc.latex import latex_expr
 
 
@@ -334,9 +334,19 @@ assert dp_dl.shape == (K, K)
 assert same(dp_dl.tensor, expected)
 assert same(dp_dl.tensor, dp_dl.tensor.T)  # symmetric
 
-# Displayed in terms of p (the raw entries are long quotients of exponentials).
-P = sp.Matrix(sp.symbols(f"p_1:{K + 1}", positive=True))
-show(r"\frac{\partial \vec p}{\partial \vec l}", sp.diag(*P) - P * P.T)
+# %% [markdown]
+# The raw entries are long quotients of exponentials. Asking for the derivatives in terms
+# of the output $\vec p$ gives the lecture's form directly:
+#
+# ```bash
+# jac "softmax(l)" --wrt l --shape l=3 --in-terms-of-output
+# ```
+
+# %%
+dp_dl_p = jacobian("softmax(l)", wrt="l", shapes={"l": K}, in_terms_of_output=True)
+show(r"\frac{\partial \vec p}{\partial \vec l}", dp_dl_p)
+P = sp.Matrix([real(f"p_{k}") for k in range(1, K + 1)])
+assert same(dp_dl_p.tensor, sp.diag(*P) - P * P.T)
 
 # %% [markdown]
 # **Backprop through softmax.** For a scalar loss $J$ with upstream row gradient
@@ -351,6 +361,21 @@ dl_explicit = dp * dp_dl.tensor
 dl_compact = sp.Matrix([[p[j] * (dp[j] - (dp * p)[0]) for j in range(K)]])
 assert dl_explicit.shape == (1, K)
 assert same(dl_explicit, dl_compact)
+
+# %% [markdown]
+# `backprop` performs the same check itself: it contracts the explicit Jacobian with
+# the upstream gradient `dp` and compares the result with its compact rule for softmax.
+#
+# ```bash
+# jac "softmax(l)" --wrt l --shape l=3 --backprop --upstream dp
+# ```
+
+# %%
+[g] = backprop("softmax(l)", "l", shapes={"l": K}, upstream="dp")
+print("compact:", g.compact_text, "| agree:", g.agree)
+display(Math(rf"d\vec l = {g.compact_latex}"))
+assert g.agree
+assert same(g.explicit.T, dl_compact)
 
 # %% [markdown]
 # ## 8. The four shapes of a Jacobian

@@ -35,9 +35,8 @@ import numpy as np
 import sympy as sp
 from IPython.display import Math, display
 
-from jacobian_calc import chain, jacobian, sigmoid, to_latex
+from jacobian_calc import backprop, chain, jacobian, sigmoid, to_latex
 from jacobian_calc.latex import latex_expr
-from jacobian_calc.backprop import backprop
 
 
 def show(label, value):

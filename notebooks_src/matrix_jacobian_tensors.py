@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 from IPython.display import Math, display
 
-from jacobian_calc import jacobian, to_latex
+from jacobian_calc import backprop, jacobian, to_latex
 from jacobian_calc.latex import latex_expr
 
 
@@ -243,10 +243,8 @@ assert same(dE_dA_direct.tensor, X.T * dY)
 # ```
 
 # %%
-from jacobian_calc.backprop import backprop
-
 [g] = backprop("X@A", "A", shapes=bshapes)
-display(Math(rf"dA = {g.compact_latex}"))
+display(Math(to_latex(g)))  # compact formula = explicit entries
 print("compact:", g.compact_text, "| agree:", g.agree, "| max abs error:", g.max_abs_error)
 assert g.agree
 assert same(g.explicit, X.T * dY)
