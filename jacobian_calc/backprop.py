@@ -96,7 +96,7 @@ class GradientResult:
 
 
 def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None,
-             upstream: str = "dY", symbolic: bool = True, points: int = 3, seed: int = 0,
+             upstream: str = "dY", lets: Mapping[str, ExprLike] | None = None, symbolic: bool = True, points: int = 3, seed: int = 0,
              limits: Limits = DEFAULT_LIMITS) -> list[GradientResult]:
     """Gradients of ``of`` w.r.t. each variable in ``wrt``, explicit and compact.
 
@@ -111,6 +111,9 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     upstream : str
         Name of the upstream gradient of a non-scalar output (its entries are
         the symbols ``dY_i_j``); a scalar output's upstream is 1.
+    lets : dict, optional
+        Named intermediates, ``{"Z": "X@W + b"}``; they become the names of the
+        forward steps instead of the automatic ones.
     symbolic : bool
         Also decide agreement symbolically (numeric comparison always runs).
     points, seed : int
@@ -127,10 +130,14 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     ('X.T @ dY', True)
     """
     check_name(upstream, "upstream name")
-    problem = prepare(of, shapes=shapes, limits=limits)
+    problem = prepare(of, shapes=shapes, lets=lets, limits=limits)
     if len(problem.components) != 1 or not isinstance(problem.components[0], ir.Node):
         raise JacobianError("--backprop needs exactly one expression")
-    root = problem.components[0]
+    inlined = {}
+    for name in problem.let_order:
+        inlined[name] = _inline(problem.lets[name], inlined)
+    root = _inline(problem.components[0], inlined)
+    preferred = {node: name for name, node in inlined.items()}
     names = parse_wrt(wrt)
     if names is None:
         raise JacobianError("--backprop needs --wrt naming the variables")
@@ -138,7 +145,7 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     for name in names:
         if name not in used:
             raise JacobianError(f"{name} does not appear in {ir.to_source(root)}")
-    graph = Graph.build(root, problem.shapes, upstream)
+    graph = Graph.build(root, problem.shapes, upstream, preferred)
     compacts, backward = graph.backward(names)
     env, up = graph.forward_env()
     output = env.values[graph.root_name] if graph.root_name else evaluate(root, env)
@@ -205,9 +212,10 @@ class Graph:
     root_name: str
 
     @classmethod
-    def build(cls, root: ir.Node, shapes: Mapping[str, Shape], upstream: str) -> "Graph":
+    def build(cls, root: ir.Node, shapes: Mapping[str, Shape], upstream: str,
+              preferred: Mapping[ir.Node, str] | None = None) -> "Graph":
         out_shape = infer_shape(root, shapes)
-        named = _choose_names(root, shapes, upstream, out_shape)
+        named = _choose_names(root, shapes, upstream, out_shape, preferred or {})
         steps = [(name, _rewrite(node, named, top=True)) for node, name in named.items()]
         all_shapes = dict(shapes)
         for name, expr in steps:
@@ -286,27 +294,35 @@ def _total(parts: list[ir.Node]) -> ir.Node:
     return parts[0] if len(parts) == 1 else ir.Add(tuple(parts), (1,) * len(parts))
 
 
-def _choose_names(root: ir.Node, shapes, upstream: str, out_shape: Shape) -> dict:
-    """Post-ordered {node: name} for the intermediates a lecture would name."""
+def _choose_names(root: ir.Node, shapes, upstream: str, out_shape: Shape,
+                  preferred: Mapping[ir.Node, str]) -> dict:
+    """Post-ordered {node: name} for the intermediates a lecture would name.
+
+    Nodes the user named with ``lets`` keep those names.
+    """
     chosen: list[tuple[ir.Node, str]] = []
     seen: set = set()
     stack: list[tuple[ir.Node, ir.Node | None, bool]] = [(root, None, False)]
     while stack:
         node, parent, done = stack.pop()
         if done:
-            if node not in seen and _worth_naming(node, parent):
+            if node not in seen and (node in preferred or _worth_naming(node, parent)):
                 seen.add(node)
                 chosen.append((node, _category(node)))
             continue
         stack.append((node, parent, True))
         stack.extend((c, node, False) for c in reversed(node.children()))
-    taken = set(shapes) | ir.names(root) | ({upstream} if out_shape else set())
+    taken = (set(shapes) | ir.names(root) | set(preferred.values())
+             | ({upstream} if out_shape else set()))
     counts: dict[str, int] = {}
     for _, cat in chosen:
         counts[cat] = counts.get(cat, 0) + 1
     numbering: dict[str, int] = {}
     names = {}
     for node, cat in chosen:
+        if node in preferred:
+            names[node] = preferred[node]
+            continue
         if node == root and out_shape and upstream.startswith("d") and \
                 upstream[1:] not in taken - {upstream} and len(upstream) > 1:
             names[node] = upstream[1:]

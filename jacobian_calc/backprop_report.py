@@ -27,7 +27,7 @@ def produce_backprop(req) -> tuple[str, list[str]]:
         from .errors import JacobianError
         raise JacobianError("--backprop needs --wrt naming the variables, e.g. --wrt W,b")
     results = backprop(req.exprs, req.wrt, shapes=req.shapes, upstream=req.upstream,
-                       limits=req.limits)
+                       lets=req.lets, limits=req.limits)
     notes = [f"DISAGREE for d{g.wrt}: explicit and compact gradients differ"
              for g in results if not g.agree]
     formatter = {"text": backprop_text, "json": backprop_json, "latex": backprop_latex}[req.fmt]

@@ -166,3 +166,18 @@ def test_explicit_is_contraction_with_upstream():
     X = sp.Matrix(symbol_array("X", (2, 3)).tolist())
     dY = sp.Matrix(symbol_array("dY", (2, 2)).tolist())
     assert (g.explicit - X.T * dY).expand() == sp.zeros(3, 2)
+
+
+def test_lets_name_the_forward_steps():
+    g = backprop("mean(A)", "W", shapes={"X": (3, 2), "W": (2, 2), "b": (2,)},
+                 lets={"Z": "X@W + b", "A": "relu(Z)"})[0]
+    assert [n for n, _ in g.steps] == ["Z", "A", "J"]
+    assert g.compact_text == "X.T @ (1/6 * step(Z))"
+    assert g.agree
+
+
+def test_upstream_seed_scalar_output_is_one():
+    g = backprop("sum(X * X)", "X", shapes={"X": (2, 2)})[0]
+    assert g.upstream == "1"
+    x = symbol_array("X", (2, 2))
+    assert all(sp.expand(g.explicit_array[i] - 2 * x[i]) == 0 for i in np.ndindex(2, 2))
