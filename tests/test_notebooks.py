@@ -7,6 +7,8 @@ fails here as a failing cell. Built notebooks go to a temporary folder.
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import subprocess
 import sys
 import time
@@ -37,17 +39,44 @@ builder = _load_builder()
 SOURCES = builder.sources()
 
 
-@pytest.fixture(scope="module")
-def kernel_name() -> str:
-    """The ``python3`` kernel, installed into this environment if it is missing."""
-    pytest.importorskip("ipykernel")
-    from jupyter_client.kernelspec import KernelSpecManager
+def _runs_this_interpreter(argv0: str) -> bool:
+    """jupyter_client swaps a bare ``python``/``python3``/``python3.X`` for sys.executable."""
+    major, minor = sys.version_info[:2]
+    if argv0 in {"python", f"python{major}", f"python{major}.{minor}"}:
+        return True
+    return Path(argv0).resolve() == Path(sys.executable).resolve()
 
-    if builder.KERNEL_NAME not in KernelSpecManager().find_kernel_specs():
+
+@pytest.fixture(scope="module")
+def kernel_name(tmp_path_factory) -> str:
+    """A ``python3`` kernel that runs this interpreter (where jacobian_calc is installed).
+
+    Missing: install ipykernel's spec into this environment (``--sys-prefix``). Present
+    but pointing at another Python (a user-level spec): shadow it with a spec for this
+    interpreter, found first through ``JUPYTER_PATH``.
+    """
+    pytest.importorskip("ipykernel")
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = builder.KERNEL_NAME
+    if name not in KernelSpecManager().find_kernel_specs():
         subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix",
-                        "--name", builder.KERNEL_NAME], check=True, capture_output=True)
-    assert builder.KERNEL_NAME in KernelSpecManager().find_kernel_specs()
-    return builder.KERNEL_NAME
+                        "--name", name], check=True, capture_output=True)
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        spec = None
+    with pytest.MonkeyPatch.context() as patch:
+        if spec is None or not _runs_this_interpreter(spec.argv[0]):
+            data = tmp_path_factory.mktemp("jupyter")
+            (data / "kernels" / name).mkdir(parents=True)
+            (data / "kernels" / name / "kernel.json").write_text(json.dumps({
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3", "language": "python"}))
+            patch.setenv("JUPYTER_PATH", os.pathsep.join(
+                [str(data), *filter(None, [os.environ.get("JUPYTER_PATH")])]))
+        assert _runs_this_interpreter(KernelSpecManager().get_kernel_spec(name).argv[0])
+        yield name
 
 
 def test_every_lecture_has_a_notebook():
