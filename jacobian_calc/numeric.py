@@ -113,6 +113,9 @@ def parse_assignments(text: str) -> dict[str, sp.Expr]:
             raise JacobianError(f"value for {name} must be a number, got {value.strip()!r}")
         if not number.is_finite:
             raise JacobianError(f"value for {name} is not finite: {value.strip()!r}")
+        if not np.isfinite(float(number)):
+            raise JacobianError(f"value for {name} is too large for floating point: "
+                                f"{value.strip()[:40]!r}")
         out[name] = number
     return out
 
