@@ -1,7 +1,8 @@
 """Every lecture notebook builds with jupytext and runs cleanly in a Jupyter kernel.
 
 The notebooks assert the lectures' results, so a regression in the calculator
-fails here as a failing cell. Built notebooks go to a temporary folder.
+fails here as a failing cell. Built notebooks go to a temporary folder. The
+``jac`` commands the notebooks quote are run too, so they cannot go stale.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -103,3 +105,31 @@ def test_build_command_writes_ipynb(tmp_path: Path):
         [sys.executable, str(ROOT / "tools" / "build_notebooks.py"), "--out", str(tmp_path),
          SOURCES[0].stem], capture_output=True, text=True, check=True)
     assert (tmp_path / f"{SOURCES[0].stem}.ipynb").is_file(), result.stdout
+
+
+def _jac_commands() -> list[tuple[str, str]]:
+    """The ``jac ...`` commands quoted in the notebooks' markdown cells."""
+    found = []
+    for source in SOURCES:
+        for line in source.read_text(encoding="utf-8").splitlines():
+            if line.startswith("# jac "):
+                found.append((source.stem, line[2:]))
+    return found
+
+
+JAC_COMMANDS = _jac_commands()
+
+
+def test_every_notebook_quotes_jac_commands():
+    assert {stem for stem, _ in JAC_COMMANDS} == {p.stem for p in SOURCES}
+
+
+@pytest.mark.parametrize("stem, command", JAC_COMMANDS,
+                         ids=[f"{stem}:{i}" for i, (stem, _) in enumerate(JAC_COMMANDS)])
+def test_quoted_jac_command_runs(stem: str, command: str):
+    from click.testing import CliRunner
+
+    from jacobian_calc.cli import main
+
+    result = CliRunner().invoke(main, shlex.split(command)[1:])
+    assert result.exit_code == 0, f"{stem}: {command}\n{result.output}"
