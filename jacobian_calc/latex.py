@@ -360,6 +360,8 @@ def _value_blocks(lhs: str, values: np.ndarray, names: np.ndarray, style: _Style
         if expr != 0:
             pattern[index] = names[index]
             listing.append(Block("math", _broken(names[index], expr, style.options)))
+    if len(listing) == values.size:  # no zeros: the pattern would only repeat the names
+        return listing
     return [Block("math", f"{lhs} = {grid_latex(pattern, env)}"),
             Block("text", "where the non-zero entries are"), *listing]
 

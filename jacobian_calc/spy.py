@@ -9,6 +9,7 @@ the figure is drawn without ``pyplot``, so no global backend is touched.
 from __future__ import annotations
 
 import io
+import math
 import os
 import tempfile
 
@@ -73,8 +74,13 @@ def pattern(J: JacobianResult) -> np.ndarray:
 
 def _panel_inches(mask: np.ndarray) -> tuple[float, float]:
     rows, cols = mask.shape
-    side = lambda n, margin: min(MAX_INCHES, max(MIN_INCHES, n * CELL_INCHES)) + margin
-    return side(cols, MARGIN_INCHES[0]), side(rows, MARGIN_INCHES[1])
+    return _side(cols, MARGIN_INCHES[0]), _side(rows, MARGIN_INCHES[1])
+
+
+def _side(cells: int, margin: float) -> float:
+    """Whole quarter inches, so that inches × dpi is a whole number of pixels."""
+    inches = min(MAX_INCHES, max(MIN_INCHES, cells * CELL_INCHES)) + margin
+    return math.ceil(inches * 4) / 4
 
 
 def figure_size(result) -> tuple[float, float]:
@@ -134,7 +140,8 @@ def spy(result, path: str, *, dpi: int = DPI) -> tuple[int, int]:
     path : str
         Where to write the PNG; a failure leaves no partial file.
     dpi : int
-        Dots per inch: the image is ``figure_size(result) × dpi`` pixels.
+        Dots per inch: the image is ``figure_size(result) × dpi`` pixels
+        (exactly, for a dpi divisible by 4).
 
     Returns
     -------
