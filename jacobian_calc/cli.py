@@ -22,8 +22,7 @@ Examples:
   jac "x1*x2" --at x1=0.5,x2=2 --format json
   jac "A@x" --wrt A --shape A=2x3 --shape x=3
   jac "X@W" --wrt W --shape X=2x3 --shape W=3x2 --flatten --format latex
-  jac "X@W" --wrt W --shape X=2x3 --shape W=3x2 --derivation --standalone -o notes.tex
-  jac "sigmoid(X@W + b)" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --spy pattern.png
+  jac "X@W" --wrt W --shape X=2x3 --shape W=3x2 --derivation --standalone
   jac "mean(sigmoid(X@W + b))" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --backprop
   jac --rules
 """
