@@ -153,8 +153,9 @@ def main(exprs, **options) -> None:
 
     EXPRS is a comma-separated list of components, e.g. "sin(x1-x2), cos(x1-x2)".
     Operators: + - * / ** (or ^) and, with --shape, @ and .T; functions: sin cos
-    tan sec csc cot asin acos atan sinh cosh tanh exp log ln sqrt abs sigmoid
-    relu softplus, and sum mean softmax hadamard outer ones_like on arrays;
+    tan sec csc cot asin acos atan sinh cosh tanh exp log ln sqrt abs sign
+    sigmoid relu softplus step, and sum mean softmax hadamard outer ones_like
+    on arrays;
     constants pi and E. Any other name called like f(x1, x2) is an undefined
     function whose derivatives stay symbolic. ReLU's derivative is 1 at 0.
     """
