@@ -655,21 +655,24 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 
 
 def _fitted(tex: str) -> str:
-    """Display maths scaled down (never up) to fit the text width and page height."""
-    return ("\\begin{center}\n"
+    """Display maths scaled down (never up) to fit the text width and page height.
+
+    Not a ``center`` environment: it invites a page break before itself, which
+    would part a display from the sentence introducing it.
+    """
+    return ("\\smallskip\n{\\centering\n"
             "\\begin{adjustbox}{max totalsize={\\linewidth}{0.9\\textheight}}\n"
             f"$\\displaystyle {tex}$\n"
-            "\\end{adjustbox}\n"
-            "\\end{center}")
+            "\\end{adjustbox}\\par}\n\\smallskip")
 
 
 def _render_document(blocks: list[Block]) -> str:
     parts = []
-    for b in blocks:
+    for b, after in zip(blocks, blocks[1:] + [None]):
         if b.kind == "section":
             parts.append(rf"\section*{{{b.tex}}}")
-        elif b.kind == "text":
-            parts.append(b.tex)
+        elif b.kind == "text":  # a sentence introducing a display stays on its page
+            parts.append(b.tex + ("\n\\nopagebreak" if after and after.kind == "math" else ""))
         else:
             parts.append(_fitted(b.tex))
     body = "\n\n".join(parts)
