@@ -436,3 +436,25 @@ def test_nonzeros_and_nnz_of_sparse_matrix():
     assert J.nnz == 4
     assert J.size == 9
     assert J[1, 0] == 0 and J[0, 1] == x2
+
+
+# -- evaluate at float points ----------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [0.25, -1.5, 0.1, 3.0])
+def test_evaluate_at_float_point(value):
+    J = jacobian("x**2, sin(x)", wrt="x")
+    np.testing.assert_allclose(J.evaluate({"x": value}), [[2 * value], [np.cos(value)]],
+                               rtol=1e-15)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: evaluate() passes float values through "
+                   "sympy.nsimplify, which snaps 0.70710678 to sqrt(2)/2")
+def test_evaluate_does_not_snap_floats_to_nearby_surds():
+    J = jacobian("x**2", wrt="x")
+    got = J.evaluate({"x": 0.70710678})[0, 0]
+    assert got == pytest.approx(2 * 0.70710678, rel=1e-13)
+
+
+def test_evaluate_string_point_is_exact_decimal():
+    J = jacobian("x**2", wrt="x")
+    assert J.evaluate("x=0.70710678")[0, 0] == pytest.approx(1.41421356, rel=1e-15)
