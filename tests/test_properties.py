@@ -12,8 +12,7 @@ An independent autodiff (PyTorch, float64) is used where installed.
 
 from __future__ import annotations
 
-import math
-import warnings
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -27,7 +26,9 @@ from jacobian_calc import jacobian
 from jacobian_calc.shapes import entry_symbol
 
 H = 1e-6  # central difference step
-SETTINGS = settings(max_examples=int(__import__("os").environ.get("JAC_EXAMPLES", 50)), deadline=None,
+#: Examples per property; JAC_EXAMPLES=2000 for a long local run.
+EXAMPLES = int(os.environ.get("JAC_EXAMPLES", 50))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*does not appear")
@@ -363,8 +364,7 @@ def _tensor_differences(expr: M, env: dict, wrt: str) -> np.ndarray:
     return fd
 
 
-@settings(max_examples=int(__import__("os").environ.get("JAC_EXAMPLES", 50)), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@SETTINGS
 @given(problem=matrix_problems())
 def test_matrix_jacobian_matches_finite_differences(problem):
     expr, shapes, wrt, seed = problem

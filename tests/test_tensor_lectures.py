@@ -18,7 +18,7 @@ import pytest
 import sympy as sp
 
 from jacobian_calc import JacobianError, jacobian, sigmoid
-from jacobian_calc.shapes import entry_symbol, scalar_symbol
+from jacobian_calc.shapes import entry_symbol
 
 LAYOUTS = ("numerator", "denominator")
 ONE, ZERO = sp.Integer(1), sp.Integer(0)
