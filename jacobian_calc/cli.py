@@ -203,7 +203,9 @@ def run(exprs: str | None, options: dict) -> None:
         in_terms_of_output=options["in_terms_of_output"], backprop=options["backprop"],
         upstream=options["upstream"], check=options["check"], limits=limits,
         latex=_latex_settings(options), spy=options["spy"])
-    text, notes = report.produce(request)
+    from .parser import int_digits
+    with int_digits(10 * limits.max_digits):  # exact results may print long integers
+        text, notes = report.produce(request)
     for note in notes:
         click.echo(f"Warning: {note}", err=True)
     write_output(text, options["output"])

@@ -225,6 +225,8 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
               limits: Limits = DEFAULT_LIMITS) -> list[JacobianResult]:
     """One Jacobian per input group of ``wrt``; see :func:`jacobian`."""
     check_layout(layout)
+    if parse_wrt(wrt) is not None:  # refuse an oversized request before evaluating
+        check_request_size(of, wrt, shapes=shapes, lets=lets, limits=limits)
     problem = prepare(of, shapes=shapes, lets=lets, limits=limits)
     env = problem.env()
     arrays = problem.evaluate(env)

@@ -12,6 +12,8 @@ import ast
 import keyword
 import math
 import re
+import sys
+from contextlib import contextmanager
 
 import sympy as sp
 
@@ -91,7 +93,26 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> list[ir.Node]:
     _check_length(text, limits)
     _check_characters(text)
     spans = _split_components(text)
-    return [_parse_component(text, start, end, limits) for start, end in spans]
+    with int_digits(limits.max_digits):
+        return [_parse_component(text, start, end, limits) for start, end in spans]
+
+
+@contextmanager
+def int_digits(digits: int):
+    """Let Python convert integers of up to ``digits`` decimal digits to and from text.
+
+    Python refuses over 4,300 digits by default; ``--max-digits`` is the limit
+    that matters here, so it is lifted to that within the block.
+    """
+    current = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    if current == 0 or current >= digits + 1:
+        yield
+        return
+    sys.set_int_max_str_digits(digits + 1)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(current)
 
 
 def parse_expression(text: str, limits: Limits = DEFAULT_LIMITS) -> ir.Node:
@@ -217,6 +238,12 @@ def _ast_parse(text: str, full: str, colmap: list[int], limits: Limits) -> ast.E
             raise JacobianError("statements are not allowed, only expressions",
                                 source=full, col=col) from None
         message = exc.msg or ""
+        if "integer string conversion" in message:
+            long = max(re.finditer(r"[0-9_]+", text), key=lambda m: len(m.group()))
+            raise JacobianError(f"number {long.group()[:20]}... has more than "
+                                f"{limits.max_digits} digits", source=full,
+                                col=colmap[long.start()],
+                                hint="raise it with --max-digits") from None
         if "limit" in message or "never closed" in message or "unmatched" in message \
                 or "does not match" in message:
             reason = message
@@ -267,6 +294,14 @@ class _Converter:
     def col(self, node: ast.AST) -> int:
         return self.colmap[min(getattr(node, "col_offset", 0), len(self.colmap) - 1)]
 
+    def op_col(self, node: ast.BinOp) -> int:
+        """Column of a binary operator: the first mark between its operands."""
+        start, end = node.left.end_col_offset, node.right.col_offset
+        for index in range(start, end):
+            if self.text[index] not in " \t)":
+                return self.colmap[index]
+        return self.col(node)
+
     def fail(self, message: str, node: ast.AST) -> JacobianError:
         return JacobianError(message, source=self.full, col=self.col(node))
 
@@ -297,8 +332,9 @@ class _Converter:
         mantissa, _, exponent = literal.lower().partition("e")
         digits = len(mantissa.strip("0").replace(".", "")) + abs(int(exponent or 0))
         if digits > self.limits.max_digits:
-            raise self.fail(f"number {literal[:20]} has more than "
-                            f"{self.limits.max_digits} digits", node)
+            raise JacobianError(f"number {literal[:20]} has more than "
+                                f"{self.limits.max_digits} digits", source=self.full,
+                                col=self.col(node), hint="raise it with --max-digits")
         return sp.Integer(int(literal)) if literal.isdigit() else sp.Rational(literal)
 
     def visit_Name(self, node: ast.Name) -> ir.Node:
@@ -326,14 +362,15 @@ class _Converter:
     def visit_BinOp(self, node: ast.BinOp) -> ir.Node:
         op = _BINOPS.get(type(node.op))
         if op is None:
-            raise self.fail(f"operator {_op_text(node.op)!r} is not allowed", node)
+            raise JacobianError(f"operator {_op_text(node.op)!r} is not allowed",
+                                source=self.full, col=self.op_col(node))
         if op in "+-":
             return self._chain(node, (ast.Add, ast.Sub))
         if op == "*":
             return self._chain(node, (ast.Mult,))
         left, right = self.convert(node.left), self.convert(node.right)
         if op == "/" and isinstance(right, ir.Num) and right.value == 0:
-            raise self.fail("division by zero", node)
+            raise JacobianError("division by zero", source=self.full, col=self.op_col(node))
         if op == "/" and isinstance(left, ir.Num) and isinstance(right, ir.Num):
             return ir.Num(left.value / right.value, col=self.col(node))
         kind = {"/": ir.Div, "**": ir.Pow, "@": ir.MatMul}[op]
