@@ -400,26 +400,22 @@ def test_limits_can_be_raised():
     assert '"2*x"' in result.stdout
 
 
-# -- known bugs ------------------------------------------------------------------------------
+# -- numbers between Python's int/str limit and --max-digits --------------------------------
 
-@pytest.mark.xfail(strict=True, reason="BUG: an integer literal of 4301-5000 digits is "
-                   "refused by Python's int-string limit (message suggests "
-                   "sys.set_int_max_str_digits) although --max-digits allows 5000")
 def test_integer_literal_within_digit_limit_is_accepted():
+    """Python's own 4,300-digit int/str limit must not undercut --max-digits."""
+    import sys
+    before = sys.get_int_max_str_digits()
     result, _ = run(["1" * 4500 + "*x"])
     assert result.exit_code == 0, result.output
+    assert sys.get_int_max_str_digits() == before  # the interpreter's limit is restored
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: raising --max-digits does not let a "
-                   "4500-digit integer literal through")
 def test_max_digits_raises_the_integer_literal_limit():
     result, _ = run(["1" * 4500 + "*x", "--max-digits", "10000"])
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an entry with a constant of more than 4300 "
-                   "digits (within --max-digits) fails when printed: 'internal error "
-                   "(ValueError: Exceeds the limit (4300 digits) for integer string conversion'")
 @pytest.mark.parametrize("argv", [["10**4400*x"], ["10**4400*x", "--format", "json"],
                                   ["10**6000*x", "--max-digits", "7000"]])
 def test_large_constant_within_limit_is_printed(argv):
@@ -427,6 +423,8 @@ def test_large_constant_within_limit_is_printed(argv):
     assert result.exit_code == 0, result.output
     assert "1" + "0" * 4400 in result.stdout
 
+
+# -- known bugs ------------------------------------------------------------------------------
 
 @pytest.mark.xfail(strict=True, reason="BUG: an empty --at is silently ignored")
 def test_empty_at_is_refused():
