@@ -37,6 +37,9 @@ LINE_CHARS = 80
 #: A matrix wider than this is shown by entry names plus a list of the entries
 #: (if its entries are long); a narrower one is scaled down to fit.
 LIST_ENTRIES_WIDTH = 150
+#: Most rows or columns of a typeset matrix (blocks included): TeX cannot box much more
+#: (``Dimension too large`` beyond 16384pt), and nobody reads it; ``--spy`` draws it.
+MAX_TYPESET_SIDE = 100
 
 
 @dataclass(frozen=True)
@@ -80,13 +83,23 @@ def name_tex(name: str, options: LatexOptions = LatexOptions()) -> str:
     """
     tex = latex_symbol_name(sp.Symbol(name), options.element_style)
     if tex is None:
-        return sp.latex(sp.Symbol(name))
+        return _underscored_entry(name) or sp.latex(sp.Symbol(name))
     base, index = re.fullmatch(r"(.*)(_\{[\d,]+\})", tex).groups()
     if options.element_style == "lower" and re.fullmatch(r"d[A-Z]", base):
         base = base.lower()  # Lecture 9 writes the entries of dM as dm_ij
     if "_" in base or "^" in base:  # W1_1_2: {W_{1}}_{12}, not a double subscript
         base = "{" + base + "}"
     return base + index
+
+
+def _underscored_entry(name: str) -> str | None:
+    """``b_out_1`` -> ``{b_{out}}_{1}``: an entry of a name that has an underscore."""
+    match = re.fullmatch(r"([A-Za-z][A-Za-z0-9]*_[A-Za-z][A-Za-z0-9_]*?)((?:_\d+)+)", name)
+    if not match:
+        return None
+    indices = match.group(2).split("_")[1:]
+    sep = "," if any(len(i) > 1 for i in indices) else ""
+    return "{" + sp.latex(sp.Symbol(match.group(1))) + "}_{" + sep.join(indices) + "}"
 
 
 def entry_tex(name: str, index: tuple[int, ...], options: LatexOptions = LatexOptions()) -> str:
@@ -172,6 +185,12 @@ def _arrange(J: JacobianResult, dense: np.ndarray, flatten: bool) -> np.ndarray:
     return dense
 
 
+def _flat_shape(J: JacobianResult) -> tuple[int, int]:
+    """Shape of ``J.flatten()``, without building it."""
+    rows, cols = math.prod(J.out_shape), math.prod(J.in_shape)
+    return (rows, cols) if J.layout == "numerator" else (cols, rows)
+
+
 def _empty(shape: tuple[int, ...], fill) -> np.ndarray:
     out = np.empty(shape, dtype=object)
     out.fill(fill)
@@ -180,10 +199,30 @@ def _empty(shape: tuple[int, ...], fill) -> np.ndarray:
 
 def _jacobian_values(J: JacobianResult, flatten: bool) -> np.ndarray:
     """The entries (SymPy, zeros included) in display order."""
+    check_typesettable(_flat_shape(J) if flatten or len(J.shape) <= 2 else J.shape)
     dense = _empty(J.out_shape + J.in_shape, sp.Integer(0))
     for index, expr in J.entries.items():
         dense[index] = expr
     return _arrange(J, dense, flatten)
+
+
+def check_typesettable(shape: tuple[int, ...], what: str = "the Jacobian") -> None:
+    """Refuse a display with more than :data:`MAX_TYPESET_SIDE` rows or columns."""
+    rows, cols = _display_extent(shape)
+    if max(rows, cols) > MAX_TYPESET_SIDE:
+        raise JacobianError(
+            f"{what} would be typeset as {rows} x {cols}, too large for LaTeX "
+            f"(at most {MAX_TYPESET_SIDE} rows and columns)",
+            hint="--spy draws its pattern, --format json lists its entries")
+
+
+def _display_extent(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Rows and columns of the (block) matrix :func:`grid_latex` makes of ``shape``."""
+    if len(shape) <= 2:
+        return (1, math.prod(shape)) if len(shape) < 2 else shape
+    lead = shape[:-2]
+    grid = (lead[0], 1) if len(lead) == 1 else (math.prod(lead[:-1]), lead[-1])
+    return grid[0] * shape[-2], grid[1] * shape[-1]
 
 
 def _print_cells(values: np.ndarray, options: LatexOptions) -> np.ndarray:
@@ -204,7 +243,8 @@ def jacobian_latex(J: JacobianResult, options: LatexOptions = LatexOptions(),
 def numeric_latex(J: JacobianResult, values: np.ndarray,
                   options: LatexOptions = LatexOptions()) -> str:
     """A Jacobian evaluated at a point (``J.evaluate(at)``), flattened to a matrix."""
-    flat = values.reshape(J.flatten().shape)
+    check_typesettable(_flat_shape(J))
+    flat = values.reshape(_flat_shape(J))
     cells = np.vectorize(_number_tex, otypes=[object])(flat)
     return grid_latex(cells, options.matrix_env)
 
@@ -406,7 +446,7 @@ def _jacobian_header(J: JacobianResult, style: _Style) -> list[Block]:
     out = _group_tex(J.out_labels, o) if J.out_labels else name_tex(J.out_name, o)
     shape = _shape_tex(J.shape)
     if style.flatten and len(J.shape) > 2:
-        shape += r"$, flattened to $" + _shape_tex(J.flatten().shape)
+        shape += r"$, flattened to $" + _shape_tex(_flat_shape(J))
     of = _of_tex(J.of, o, scalar=_scalar_inputs(J))
     return [Block("section", f"Jacobian of ${out} = {of}$ with respect to "
                              f"${_group_tex(J.wrt, o)}$"),
@@ -417,7 +457,7 @@ def _jacobian_header(J: JacobianResult, style: _Style) -> list[Block]:
 def _jacobian_blocks(J: JacobianResult, style: _Style, derivation: bool) -> list[Block]:
     o = style.options
     name = jacobian_name(J, o)
-    values = _jacobian_values(J, style.flatten)
+    values = _jacobian_values(J, style.flatten)  # checks the size first
     definitions = _definition_cells(J, style.flatten, o)
     blocks = []
     if derivation:
@@ -537,6 +577,8 @@ def _contraction(g, style: _Style) -> str:
 
 def _explicit_values(g) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(g.explicit_array, dtype=object)
+    check_typesettable(values.shape[::-1] if values.ndim == 1 else values.shape,
+                       f"the gradient d{g.wrt}")
     names = _empty(values.shape, "")
     for index in np.ndindex(*values.shape):
         names[index] = entry_tex("d" + g.wrt, index)
@@ -662,8 +704,13 @@ def _fitted(tex: str) -> str:
     """
     return ("\\smallskip\n{\\centering\n"
             "\\begin{adjustbox}{max totalsize={\\linewidth}{0.9\\textheight}}\n"
-            f"$\\displaystyle {tex}$\n"
+            f"$\\displaystyle {_row_per_line(tex)}$\n"
             "\\end{adjustbox}\\par}\n\\smallskip")
+
+
+def _row_per_line(tex: str) -> str:
+    """One matrix row per line: TeX reads at most 200,000 characters per line."""
+    return tex.replace(r" \\ ", " \\\\\n")
 
 
 def _render_document(blocks: list[Block]) -> str:

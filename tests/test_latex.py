@@ -100,6 +100,7 @@ def test_golden_fragment(make, expected):
     ("alpha", "upper", r"\alpha"),
     ("alpha_1_2", "upper", r"\alpha_{12}"),
     ("x1", "upper", "x_{1}"),
+    ("b_out_1", "upper", "{b_{out}}_{1}"),
 ])
 def test_entry_names(name, style, expected):
     assert name_tex(name, LatexOptions(element_style=style)) == expected
@@ -184,6 +185,24 @@ def test_standalone_sets_max_matrix_cols_for_wide_matrices():
     assert doc.startswith(r"\documentclass") and doc.rstrip().endswith(r"\end{document}")
     small = to_latex(jacobian("x*y"), standalone=True)
     assert r"\setcounter{MaxMatrixCols}{10}" in small
+
+
+def test_too_large_to_typeset_is_a_clear_error():
+    """The notes' N = 1024 element-wise map: a 1024 x 1024 matrix is for --spy, not LaTeX."""
+    J = jacobian("sigmoid(x)", wrt="x", shapes={"x": 101})
+    with pytest.raises(JacobianError, match=r"101 x 101, too large for LaTeX.*--spy"):
+        to_latex(J)
+    assert to_latex(jacobian("sigmoid(x)", wrt="x", shapes={"x": 100})).count(r"\\") == 99
+    T = jacobian("X@A", wrt="A", shapes={"X": (11, 10), "A": (10, 10)})  # 110 x 100 blocks
+    with pytest.raises(JacobianError, match="110 x 100"):
+        to_latex(T)
+
+
+def test_documents_put_one_matrix_row_per_line():
+    """TeX reads at most 200,000 characters per line."""
+    J = jacobian("sigmoid(x)", wrt="x", shapes={"x": 100})
+    assert len(to_latex(J)) > 40_000  # a fragment is one line
+    assert max(len(line) for line in to_latex(J, standalone=True).splitlines()) < 1_000
 
 
 def test_long_entries_are_listed_and_broken_only_in_documents():
