@@ -444,13 +444,13 @@ def _escape(text: str) -> str:
 def _jacobian_header(J: JacobianResult, style: _Style) -> list[Block]:
     o = style.options
     out = _group_tex(J.out_labels, o) if J.out_labels else name_tex(J.out_name, o)
-    shape = _shape_tex(J.shape)
+    shape = f"shape ${_shape_tex(J.shape)}$"
     if style.flatten and len(J.shape) > 2:
-        shape += r"$, flattened to $" + _shape_tex(_flat_shape(J))
+        shape += f", flattened to ${_shape_tex(_flat_shape(J))}$"
     of = _of_tex(J.of, o, scalar=_scalar_inputs(J))
     return [Block("section", f"Jacobian of ${out} = {of}$ with respect to "
                              f"${_group_tex(J.wrt, o)}$"),
-            Block("text", f"{J.layout.capitalize()} layout, shape ${shape}$; "
+            Block("text", f"{J.layout.capitalize()} layout, {shape}; "
                           f"{J.nnz} of its {J.size} entries are non-zero.")]
 
 
@@ -469,14 +469,17 @@ def _jacobian_blocks(J: JacobianResult, style: _Style, derivation: bool) -> list
 def _block_sentence(J: JacobianResult, options: LatexOptions) -> str:
     r"""How to read a block matrix: block $(i, j)$ holds $\frac{\partial Y_{ij}}{\partial W}$."""
     k = 0 if _scalar_output(J) else len(J.out_shape)
-    if J.layout == "numerator":
-        letters = INDEX_LETTERS[:k]
-        held = frac(generic_tex(J.out_name, letters, options), name_tex(J.in_name, options))
-    else:
-        letters = INDEX_LETTERS[k:k + len(J.in_shape)]
-        held = frac(name_tex(J.out_name, options), generic_tex(J.in_name, letters, options))
-    lead = letters[:len(J.shape) - 2]
+    outs, ins = INDEX_LETTERS[:k], INDEX_LETTERS[k:k + len(J.in_shape)]
+    first, order = (outs, outs + ins) if J.layout == "numerator" else (ins, ins + outs)
+    lead = order[:len(J.shape) - 2]
     where = lead if len(lead) == 1 else "(" + ", ".join(lead) + ")"
+    if lead != first:  # the blocks split an index group: name the fixed indices only
+        dots = r"\cdot" * (len(order) - len(lead))
+        held = rf"\left({jacobian_name(J, options)}\right)_{{{lead}{dots}}}"
+    elif J.layout == "numerator":
+        held = frac(generic_tex(J.out_name, lead, options), name_tex(J.in_name, options))
+    else:
+        held = frac(name_tex(J.out_name, options), generic_tex(J.in_name, lead, options))
     return f"It is written as a block matrix: block ${where}$ holds ${held}$."
 
 
