@@ -126,10 +126,12 @@ def test_every_notebook_quotes_jac_commands():
 
 @pytest.mark.parametrize("stem, command", JAC_COMMANDS,
                          ids=[f"{stem}:{i}" for i, (stem, _) in enumerate(JAC_COMMANDS)])
-def test_quoted_jac_command_runs(stem: str, command: str):
+def test_quoted_jac_command_runs(stem: str, command: str, tmp_path: Path):
     from click.testing import CliRunner
 
     from jacobian_calc.cli import main
 
-    result = CliRunner().invoke(main, shlex.split(command)[1:])
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path):  # a command may write a file
+        result = runner.invoke(main, shlex.split(command)[1:])
     assert result.exit_code == 0, f"{stem}: {command}\n{result.output}"
