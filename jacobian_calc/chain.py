@@ -143,7 +143,7 @@ def _product(factors: list[JacobianResult], problem) -> sp.Matrix:
     values = {scalar_symbol(n): env.values[n][()] for n in problem.let_order}
     product = None
     for f in factors:
-        m = f.tensor.xreplace(values)
+        m = f.tensor.subs(values)  # subs, not xreplace: Derivative(L(y1), y1) needs Subs
         product = m if product is None else product * m
     return product.applyfunc(sp.expand) if product is not None else product
 

@@ -1,0 +1,28 @@
+"""The chain rule through intermediates: factors, product, agreement."""
+
+import sympy as sp
+
+from jacobian_calc import chain
+from jacobian_calc.shapes import scalar_symbol as S
+
+
+def test_linear_chain_factors():
+    c = chain("y2**2", "w1", lets={"y1": "a*w1", "y2": "y1 + b1"})
+    assert [f.tensor for f in c.factors] == [sp.Matrix([[2 * S("y2")]]), sp.Matrix([[1]]),
+                                             sp.Matrix([[S("a")]])]
+    assert c.agree
+    assert sp.expand(c.direct.tensor[0, 0] - 2 * S("a") * (S("a") * S("w1") + S("b1"))) == 0
+
+
+def test_branching_chain_passes_quantities_through():
+    # y1 depends on x1 only; y2 on y1 and x2: the factor from (x1, x2) keeps x2 alongside y1.
+    c = chain("y2 * y1", "x1,x2", lets={"y1": "x1**2", "y2": "y1 + x2"})
+    assert c.agree
+    assert c.factors[-1].wrt == ["x1", "x2"]
+    assert c.product.shape == (1, 2)
+
+
+def test_undefined_outer_function():
+    c = chain("L(y1, y2)", "x1,x2", lets={"y1": "x1^2", "y2": "x1*x2"})
+    assert c.agree
+    assert c.factors[0].tensor.has(sp.Derivative)
