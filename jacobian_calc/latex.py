@@ -531,10 +531,6 @@ def _chain_header(c, style: _Style) -> list[Block]:
 
 # -- backprop ------------------------------------------------------------------------------------
 
-def _is_gradient(result) -> bool:
-    return hasattr(result, "compact") and hasattr(result, "explicit_array")
-
-
 def _output_name(g) -> str:
     return g.steps[-1][0] if g.steps else "Y"
 
@@ -542,23 +538,24 @@ def _output_name(g) -> str:
 def _gradient_shared(g, style: _Style) -> list[Block]:
     """The forward pass and the upstream gradient, shared by all variables."""
     from .ir_latex import compact_to_latex
-    t = style.options.transpose
+    o = style.options
     blocks = []
     if g.steps:
-        lines = r" \\ ".join(f"{name_tex(n)} &= {compact_to_latex(e, t)}" for n, e in g.steps)
+        lines = r" \\ ".join(f"{name_tex(n)} &= {compact_to_latex(e, o.transpose)}"
+                              for n, e in g.steps)
         blocks += [Block("text", "Forward pass, with named intermediates:"),
                    Block("math", rf"\begin{{aligned}} {lines} \end{{aligned}}")]
-    out = name_tex(_output_name(g))
+    out = _output_name(g)
     if g.upstream == "1":
-        blocks.append(Block("text", f"The output ${out}$ is a scalar: the gradient of a "
-                                    f"variable $M$ is $dM = \\partial {out} / \\partial M$, "
-                                    "of the shape of $M$."))
-    else:
-        up = name_tex(g.upstream)
-        blocks.append(Block("text", f"The upstream gradient ${up}$ has the shape of ${out}$; "
-                                    f"${generic_tex(g.upstream, 'ij', style.options)}$ is "
-                                    f"$\\partial J / \\partial {generic_tex(_output_name(g), 'ij', style.options)}$ "
-                                    "for the scalar loss $J$."))
+        blocks.append(Block("text", f"The output ${name_tex(out)}$ is a scalar: the gradient of "
+                                    f"a variable $M$ is $dM = \\partial {name_tex(out)} / "
+                                    "\\partial M$, of the shape of $M$."))
+        return blocks
+    letters = INDEX_LETTERS[:len(g.jacobian.out_shape) if g.jacobian is not None else 2]
+    blocks.append(Block("text", f"The upstream gradient ${name_tex(g.upstream)}$ has the shape "
+                                f"of ${name_tex(out)}$: ${generic_tex(g.upstream, letters, o)} = "
+                                f"\\partial J / \\partial {generic_tex(out, letters, o)}$ "
+                                "for the scalar loss $J$."))
     return blocks
 
 
@@ -648,6 +645,7 @@ def _gradient_header(g, style: _Style) -> list[Block]:
 # -- putting it together -------------------------------------------------------------------------
 
 def _blocks(results: list, style: _Style, derivation: bool, headers: bool) -> list[Block]:
+    from .backprop import GradientResult
     from .chain import ChainResult
     blocks: list[Block] = []
     shared_done: set[str] = set()
@@ -655,7 +653,7 @@ def _blocks(results: list, style: _Style, derivation: bool, headers: bool) -> li
         if isinstance(r, ChainResult):
             blocks += (_chain_header(r, style) if headers else []) + \
                 _chain_blocks(r, style, derivation)
-        elif _is_gradient(r):
+        elif isinstance(r, GradientResult):
             if r.of not in shared_done and (headers or derivation):
                 shared_done.add(r.of)
                 blocks += _gradient_header(r, style) if headers else []
