@@ -294,7 +294,7 @@ def _definition_cells(J: JacobianResult, flatten: bool, options: LatexOptions) -
 
 
 def _generic_definition(J: JacobianResult, options: LatexOptions) -> str | None:
-    r"""``\left(\frac{\partial Y}{\partial W}\right)_{ijkl} = \frac{\partial Y_{ij}}{\partial W_{kl}}``.
+    r"""The generic entry, ``(∂Y/∂W)_{ijkl} = ∂Y_{ij}/∂W_{kl}`` in LaTeX.
 
     None where an index would say nothing (a scalar input) or could not be
     written (intermediates, a vector of unrelated scalar names).
@@ -733,7 +733,8 @@ def max_matrix_columns(tex: str) -> int:
 
     Examples
     --------
-    >>> max_matrix_columns(r"\begin{pmatrix} 1 & \begin{bmatrix} a & b & c \end{bmatrix} \\ 3 & 4 \end{pmatrix}")
+    >>> inner = r"\begin{bmatrix} a & b & c \end{bmatrix}"
+    >>> max_matrix_columns(r"\begin{pmatrix} 1 & " + inner + r" \\ 3 & 4 \end{pmatrix}")
     3
     """
     best, stack = 0, []
