@@ -10,7 +10,7 @@ import numpy as np
 from . import simplify as _simplify
 from .chain import chain
 from .jacobian import check_request_size, jacobians
-from .latex import numeric_to_latex, printoptions, to_latex
+from .latex import numeric_to_latex, to_latex
 from .limits import DEFAULT_LIMITS, Limits
 from .numeric import parse_assignments
 from .render import render_jacobian, table
@@ -45,6 +45,7 @@ def produce(req: Request) -> tuple[str, list[str]]:
     _simplify.NOTES.clear()
     if req.backprop:
         from .backprop_report import produce_backprop
+        from .latex import printoptions  # imported as late as the report imports to_latex
         with printoptions(**req.latex):  # the backprop report calls to_latex(results)
             return produce_backprop(req)
     at = parse_assignments(req.at) if req.at else None

@@ -23,8 +23,7 @@ from click.testing import CliRunner
 
 from jacobian_calc import JacobianError, backprop, chain, jacobian, jacobians, to_latex
 from jacobian_calc.cli import main
-from jacobian_calc.latex import (LatexOptions, latex_expr, max_matrix_columns, name_tex,
-                                 printoptions)
+from jacobian_calc.latex import LatexOptions, latex_expr, max_matrix_columns, name_tex
 from jacobian_calc.shapes import entry_symbol, scalar_symbol
 
 MNIST = {"X": (4, 3), "W": (3, 2), "b": (2,)}
@@ -127,6 +126,8 @@ def test_transpose_option_reaches_compact_forms_and_headers():
 
 
 def test_printoptions_set_defaults_and_are_restored():
+    # Both from the module itself: pytest's doctest collection may import a second copy.
+    from jacobian_calc.latex import printoptions, to_latex
     J = jacobian("x*y", wrt="x,y")
     with printoptions(matrix_env="bmatrix"):
         assert to_latex(J).startswith(r"\begin{bmatrix}")
