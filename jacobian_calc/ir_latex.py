@@ -72,7 +72,9 @@ class _Printer:
         return rf"\frac{{{self.print(node.left)}}}{{{self.print(node.right)}}}"
 
     def _MatMul(self, node: ir.MatMul) -> str:
-        return f"{self.wrap(node.left, 2)} {self.wrap(node.right, 3)}"
+        # Juxtaposition binds tighter than ⊙ to the eye: bracket a product on the left.
+        least = 2 if isinstance(node.left, ir.MatMul) else 3
+        return f"{self.wrap(node.left, least)} {self.wrap(node.right, 3)}"
 
     def _Pow(self, node: ir.Pow) -> str:
         return f"{self.wrap(node.base, 5)}^{{{self.print(node.exp)}}}"

@@ -87,9 +87,27 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
         if name in shapes:
             raise JacobianError(f"{name!r} is both declared with --shape and defined by --let")
     order = _let_order(let_nodes)
+    _check_entry_names(components, let_nodes, shapes)
     problem = Problem(components, shapes, let_nodes, order, limits)
     problem.component_shapes()  # shape errors surface here, before any SymPy work
     return problem
+
+
+def _check_entry_names(components, lets, shapes) -> None:
+    """Entry symbols are NAME_i_j: refuse names that would collide with them."""
+    for name in shapes:
+        if re.search(r"_\d+$", name):
+            raise JacobianError(f"declared name {name!r} ends in '_<digits>', which would be "
+                                "confused with entry names; choose another name")
+    if not shapes:
+        return
+    pattern = re.compile(rf"(?:{'|'.join(map(re.escape, shapes))})(?:_\d+)+")
+    used = set().union(*(ir.names(c) for c in components if isinstance(c, ir.Node)),
+                       *(ir.names(n) for n in lets.values()))
+    for name in sorted(used - set(shapes)):
+        if pattern.fullmatch(name):
+            raise JacobianError(f"{name!r} looks like an entry of a declared array; use the "
+                                "array itself (entries are not separate variables)")
 
 
 def _components(of, limits: Limits) -> list[ir.Node | sp.Expr]:

@@ -181,3 +181,10 @@ def test_upstream_seed_scalar_output_is_one():
     assert g.upstream == "1"
     x = symbol_array("X", (2, 2))
     assert all(sp.expand(g.explicit_array[i] - 2 * x[i]) == 0 for i in np.ndindex(2, 2))
+
+
+def test_compact_latex_brackets_a_product_before_a_matrix_product():
+    g = backprop("sigmoid(X@W)", "X", shapes={"X": (2, 3), "W": (3, 2)})[0]
+    assert g.compact_text == "(dY * Y * (1 - Y)) @ W.T"
+    assert g.compact_latex.startswith(r"\left(dY \odot Y")
+    assert g.compact_latex.endswith(r"\right) W^{\top}")

@@ -26,3 +26,12 @@ def test_undefined_outer_function():
     c = chain("L(y1, y2)", "x1,x2", lets={"y1": "x1^2", "y2": "x1*x2"})
     assert c.agree
     assert c.factors[0].tensor.has(sp.Derivative)
+
+
+def test_entry_like_names_are_refused():
+    import pytest
+    from jacobian_calc import JacobianError, jacobian
+    with pytest.raises(JacobianError, match="looks like an entry"):
+        jacobian("x_1 + sum(x)", "x", shapes={"x": (3,)})
+    with pytest.raises(JacobianError, match="ends in '_<digits>'"):
+        jacobian("W_1 @ x", "x", shapes={"W_1": (2, 2), "x": (2,)})
