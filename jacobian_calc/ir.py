@@ -185,7 +185,8 @@ _SOURCE = {
     Mul: lambda n: " * ".join(_wrap(f, 2 if i == 0 and not isinstance(f, MatMul) else 3)
                               for i, f in enumerate(n.factors)),
     Div: lambda n: f"{_wrap(n.left, 2)} / {_wrap(n.right, 3)}",
-    MatMul: lambda n: f"{_wrap(n.left, 2)} @ {_wrap(n.right, 3)}",
+    MatMul: lambda n: (f"{_wrap(n.left, 2 if isinstance(n.left, MatMul) else 3)}"
+                       f" @ {_wrap(n.right, 3)}"),
     Pow: lambda n: f"{_wrap(n.base, 5)}**{_wrap(n.exp, 4)}",
     Neg: lambda n: f"-{_wrap(n.operand, 3)}",
     Transpose: lambda n: f"{_wrap(n.operand, 5)}.T",
