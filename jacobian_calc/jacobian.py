@@ -23,6 +23,7 @@ from .arrays import Env, evaluate, infer_shape, shape_text
 from .autodiff import gradient
 from .errors import JacobianError
 from .limits import DEFAULT_LIMITS, Limits
+from .functions import CONSTANTS, RESERVED
 from .parser import check_name, parse
 from .shapes import Shape, normalize_shapes, scalar_symbol, symbol_array
 from .simplify import simplify_entry
@@ -81,7 +82,7 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
     """Parse and validate the input of any computation."""
     shapes = normalize_shapes(shapes, limits)
     components = _components(of, limits)
-    let_nodes = {check_name(k, "intermediate name"): _one_node(v, k, limits)
+    let_nodes = {_user_name(k, "intermediate name"): _one_node(v, k, limits)
                  for k, v in (lets or {}).items()}
     for name in let_nodes:
         if name in shapes:
@@ -91,6 +92,15 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
     problem = Problem(components, shapes, let_nodes, order, limits)
     problem.component_shapes()  # shape errors surface here, before any SymPy work
     return problem
+
+
+def _user_name(name: str, what: str) -> str:
+    """A name the user defines or differentiates by: not a function or a constant."""
+    check_name(name, what)
+    if name in RESERVED:
+        kind = "constant" if name in CONSTANTS else "function"
+        raise JacobianError(f"{name!r} is a built-in {kind} and cannot be used as {what}")
+    return name
 
 
 def _check_entry_names(components, lets, shapes) -> None:
@@ -157,7 +167,7 @@ def _let_order(lets: Mapping[str, ir.Node]) -> list[str]:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = path[path.index(name):] + [name]
+            cycle = path[path.index(name):]
             raise JacobianError("cyclic intermediates: " + " -> ".join(cycle))
         state[name] = 1
         for dep in sorted(ir.names(lets[name]) & set(lets)):
@@ -185,7 +195,7 @@ def parse_wrt(wrt: str | Iterable | None) -> list[str] | None:
     if not parts or any(not isinstance(p, str) or not p for p in parts):
         raise JacobianError(f"malformed --wrt list {wrt!r}: expected names like x1,x2")
     for p in parts:
-        check_name(p, "--wrt name")
+        _user_name(p, "a --wrt name")
     seen = set()
     for p in parts:
         if p in seen:

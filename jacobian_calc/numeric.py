@@ -101,6 +101,8 @@ def parse_assignments(text: str) -> dict[str, sp.Expr]:
     from .arrays import evaluate
     from .parser import check_name, parse_expression
     out: dict[str, sp.Expr] = {}
+    if not text.strip():
+        raise JacobianError("--at is empty: expected NAME=VALUE,...")
     for part in [p for p in text.split(",")]:
         name, sep, value = part.partition("=")
         if not sep or not name.strip() or not value.strip():
@@ -140,7 +142,7 @@ def evaluate_entries(entries: Mapping[tuple, sp.Expr], at: Mapping[str, sp.Expr]
     for key, number in zip(keys, numbers):
         value = float(number)
         if not np.isfinite(value):
-            kind = "undefined (NaN)" if np.isnan(value) else "infinite (a pole)"
+            kind = "undefined (NaN)" if np.isnan(value) else "infinite (a pole or an overflow)"
             where = ", ".join(f"{n}={v}" for n, v in at.items())
             raise JacobianError(f"entry {tuple(i + 1 for i in key)} = {entries[key]} is "
                                 f"{kind} at {where}")

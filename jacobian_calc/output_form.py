@@ -36,7 +36,8 @@ def in_terms_of_output(J: JacobianResult, problem, group: list[str]) -> Jacobian
     name = ("p" if inner.ndim == 1 else "P") if node.func == "softmax" else "Y"
     Y = symbol_array(name, inner.shape)
     inputs = list(J.in_symbols)
-    position = {s: np.unravel_index(i, J.in_shape) for i, s in enumerate(inputs)}
+    position = {s: tuple(int(k) for k in np.unravel_index(i, J.in_shape))
+                for i, s in enumerate(inputs)}
     inner_jac = {idx: gradient(e, inputs) for idx, e in np.ndenumerate(inner)}
     if node.func == "softmax":
         entries = _softmax_entries(Y, inner_jac, position)

@@ -48,7 +48,7 @@ def produce(req: Request) -> tuple[str, list[str]]:
         from .latex import printoptions  # imported as late as the report imports to_latex
         with printoptions(**req.latex):  # the backprop report calls to_latex(results)
             return produce_backprop(req)
-    at = parse_assignments(req.at) if req.at else None
+    at = parse_assignments(req.at) if req.at is not None else None
     check_request_size(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets, limits=req.limits)
     results = jacobians(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes,
                         lets=req.lets, simplify=req.simplify,
@@ -111,7 +111,7 @@ def _latex(req, results, factored, values) -> str:
 def _json(req, results, factored, values) -> str:
     items = []
     for i, J in enumerate(results):
-        item = J.to_json()
+        item = J.to_json(flatten=req.flatten and values is None)
         if values is not None:
             item["entries"] = values[i].tolist()
             item["at"] = req.at

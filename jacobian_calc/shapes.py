@@ -15,6 +15,7 @@ import sympy as sp
 
 from .errors import JacobianError
 from .limits import DEFAULT_LIMITS, Limits
+from .functions import RESERVED
 from .parser import check_name
 
 Shape = tuple[int, ...]
@@ -67,6 +68,9 @@ def normalize_shapes(shapes: dict | None, limits: Limits = DEFAULT_LIMITS) -> di
     out: dict[str, Shape] = {}
     for name, dims in (shapes or {}).items():
         check_name(name, "shape name")
+        if name in RESERVED:
+            raise JacobianError(f"{name!r} is a built-in function or constant and cannot "
+                                "be declared with --shape")
         if isinstance(dims, str):
             dims = parse_dims(dims)
         elif isinstance(dims, int):

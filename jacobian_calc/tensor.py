@@ -171,8 +171,9 @@ class JacobianResult:
         from .numeric import evaluate_entries, parse_assignments
         if isinstance(at, str):
             at = parse_assignments(at)
-        at = {k: sp.nsimplify(v) if isinstance(v, float) else sp.sympify(v)
-              for k, v in at.items()}
+        # A float is taken at its decimal value, never guessed at (0.7071 is not sqrt(2)/2).
+        at = {k: sp.Rational(repr(float(v))) if isinstance(v, (float, np.floating))
+              else sp.sympify(v) for k, v in at.items()}
         known = {s.name for s in self.in_symbols} | set(self.symbols())
         values = evaluate_entries(self.entries, at, known)
         out = np.zeros(self.shape, dtype=float)
@@ -186,11 +187,15 @@ class JacobianResult:
         from .latex import to_latex
         return to_latex(self, **options)
 
-    def to_json(self) -> dict:
-        """The JSON-ready dict for this single Jacobian (``jacobians`` list item)."""
-        dense = self.as_object_array()
+    def to_json(self, flatten: bool = False) -> dict:
+        """The JSON-ready dict for this single Jacobian (``jacobians`` list item).
+
+        With ``flatten=True`` the entries are those of :meth:`flatten` (2-D).
+        """
+        dense = (np.array(self.flatten().tolist(), dtype=object).reshape(self.flatten().shape)
+                 if flatten else self.as_object_array())
         strings = np.vectorize(str, otypes=[object])(dense) if dense.size else dense
-        return {"wrt": list(self.wrt), "shape": list(self.shape),
+        return {"wrt": list(self.wrt), "shape": list(dense.shape),
                 "entries": strings.tolist()}
 
     def to_text(self, **options) -> str:

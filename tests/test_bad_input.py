@@ -424,23 +424,18 @@ def test_large_constant_within_limit_is_printed(argv):
     assert "1" + "0" * 4400 in result.stdout
 
 
-# -- known bugs ------------------------------------------------------------------------------
+# -- once-known bugs, now regression tests ---------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="BUG: an empty --at is silently ignored")
 def test_empty_at_is_refused():
     result, _ = run(["x", "--at", ""])
     assert result.exit_code == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --let on a constant name (pi) is accepted "
-                   "and silently ignored")
 def test_let_on_constant_name_is_refused():
     result, _ = run(["pi*x", "--let", "pi=x"])
     assert result.exit_code == 2, result.output
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --shape on a constant name (pi) is accepted "
-                   "and silently ignored")
 def test_shape_on_constant_name_is_refused():
     result, _ = run(["pi + A", "--shape", "pi=2", "--shape", "A=2"])
     assert result.exit_code == 2, result.output

@@ -353,7 +353,6 @@ def test_flatten_latex_is_a_4_by_6_matrix():
     assert rows[0].split("&")[0].strip() == "X_{11}"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --flatten is ignored by --format json")
 def test_flatten_json_is_two_dimensional():
     doc = jac_json("X@W", "--wrt", "W", "--shape", "X=2x3", "--shape", "W=3x2", "--flatten")
     assert doc["jacobians"][0]["shape"] == [4, 6]

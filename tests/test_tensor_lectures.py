@@ -439,8 +439,6 @@ def test_in_terms_of_output_equals_plain_jacobian_after_substitution(expr, wrt, 
         assert diff == 0 or sp.simplify(diff.rewrite(sp.exp)) == 0, index
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: in_terms_of_output stores numpy.int64 "
-                   "input indices in nonzeros() keys")
 def test_in_terms_of_output_keys_are_python_ints():
     J = jacobian("sigmoid(X)", wrt="X", shapes={"X": (1, 2)}, in_terms_of_output=True)
     assert all(type(k) is int for key in J.nonzeros() for k in key)
