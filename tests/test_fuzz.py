@@ -121,7 +121,7 @@ UNARY_SMOOTH = ["sin", "cos", "tanh", "sigmoid", "exp", "softplus", "atan"]
 
 
 def _var(shape, draw, names):
-    name = {0: "s", 1: "v", 2: "M"}[len(shape)] + "_".join(map(str, shape))
+    name = {0: "s", 1: "v", 2: "M"}[len(shape)] + "x".join(map(str, shape))
     if shape == ():
         name = draw(st.sampled_from(["s", "t"]))
     names[name] = shape
@@ -220,9 +220,9 @@ def test_random_matrix_expressions_match_finite_differences(problem):
 
 
 @pytest.mark.parametrize("text, names, wrt", [
-    ("sum(sigmoid(M2_3 @ M3_2 + v2))", {"M2_3": (2, 3), "M3_2": (3, 2), "v2": (2,)}, "M3_2"),
-    ("softmax(M2_3 @ v3)", {"M2_3": (2, 3), "v3": (3,)}, "v3"),
-    ("mean(tanh(M2_2.T * s))", {"M2_2": (2, 2), "s": ()}, "M2_2"),
+    ("sum(sigmoid(M2x3 @ M3x2 + v2))", {"M2x3": (2, 3), "M3x2": (3, 2), "v2": (2,)}, "M3x2"),
+    ("softmax(M2x3 @ v3)", {"M2x3": (2, 3), "v3": (3,)}, "v3"),
+    ("mean(tanh(M2x2.T * s))", {"M2x2": (2, 2), "s": ()}, "M2x2"),
 ])
 def test_fixed_matrix_expressions_match_finite_differences(text, names, wrt):
     _finite_difference_check(text, names, wrt, 1)
