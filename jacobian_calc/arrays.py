@@ -13,6 +13,7 @@ import numpy as np
 import sympy as sp
 
 from . import ir
+from .autodiff import canonical_add, canonical_mul
 from .errors import JacobianError
 from .functions import UNARY
 from .shapes import Shape, scalar_symbol, symbol_array
@@ -57,7 +58,14 @@ def _elementwise(func: Callable, *arrays: np.ndarray) -> np.ndarray:
         out = np.empty((), dtype=object)
         out[()] = func(*(a[()] for a in arrays))
         return out
-    return np.vectorize(func, otypes=[object])(*arrays)
+    # frompyfunc broadcasts like vectorize without its per-call set-up.
+    return np.frompyfunc(func, len(arrays), 1)(*arrays)
+
+
+def divide(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """``a / b`` as SymPy writes it, ``Mul(a, Pow(b, -1))``."""
+    denom = sp.Pow(b, -1)
+    return denom if a is sp.S.One else canonical_mul(a, denom)
 
 
 def _num(node: ir.Num, env: Env) -> np.ndarray:
@@ -73,17 +81,17 @@ def _name(node: ir.Name, env: Env) -> np.ndarray:
 def _add(node: ir.Add, env: Env) -> np.ndarray:
     values = [evaluate(t, env) for t in node.terms]
     signed = [v if s > 0 else _elementwise(lambda e: -e, v) for v, s in zip(values, node.signs)]
-    return _elementwise(lambda *xs: sp.Add(*xs), *signed)
+    return _elementwise(canonical_add, *signed)
 
 
 def _mul(node: ir.Mul, env: Env) -> np.ndarray:
     values = [evaluate(f, env) for f in node.factors]
-    return _elementwise(lambda *xs: sp.Mul(*xs), *values)
+    return _elementwise(canonical_mul, *values)
 
 
 def _div(node: ir.Div, env: Env) -> np.ndarray:
     left, right = evaluate(node.left, env), evaluate(node.right, env)
-    return _elementwise(lambda a, b: a / b, left, right)
+    return _elementwise(divide, left, right)
 
 
 def _pow(node: ir.Pow, env: Env) -> np.ndarray:
@@ -100,14 +108,19 @@ def _transpose(node: ir.Transpose, env: Env) -> np.ndarray:
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """NumPy ``@`` on object arrays, each entry one ``Add`` (not a chain of ``+``)."""
+    """NumPy ``@`` on object arrays, each entry one ``Add`` (not a chain of ``+``).
+
+    Entries equal ``sympy.Add(*[x*y ...])``, built without SymPy's general
+    flattening where it cannot change anything (see ``canonical_add``).
+    """
     a2 = a if a.ndim == 2 else a.reshape(1, -1)
     b2 = b if b.ndim == 2 else b.reshape(-1, 1)
     out = np.empty((a2.shape[0], b2.shape[1]), dtype=object)
+    columns = list(b2.T)
     for i in range(a2.shape[0]):
         row = a2[i]
         for j in range(b2.shape[1]):
-            out[i, j] = sp.Add(*[x * y for x, y in zip(row, b2[:, j])])
+            out[i, j] = canonical_add(*map(canonical_mul, row, columns[j]))
     if a.ndim == 1 and b.ndim == 1:
         return out.reshape(())
     if a.ndim == 1:
@@ -211,12 +224,12 @@ def array_sum(x: np.ndarray, axis: int | None = None, keepdims: bool = False) ->
     """``numpy.sum`` for object arrays, each result entry a single ``Add``."""
     if axis is None:
         out = np.empty((1,) * x.ndim if keepdims else (), dtype=object)
-        out[...] = sp.Add(*x.flat)
+        out[...] = canonical_add(*x.flat)
         return out
     moved = np.moveaxis(x, axis, -1)
     out = np.empty(moved.shape[:-1], dtype=object)
     for index in np.ndindex(*out.shape):
-        out[index] = sp.Add(*moved[index])
+        out[index] = canonical_add(*moved[index])
     return np.expand_dims(out, axis) if keepdims else out
 
 
@@ -224,7 +237,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
     """Softmax of a vector, row-wise for a matrix (NumPy ``axis=-1``)."""
     exps = _elementwise(sp.exp, x)
     totals = array_sum(exps, axis=-1, keepdims=True)
-    return _elementwise(lambda e, s: e / s, exps, totals)
+    return _elementwise(divide, exps, totals)
 
 
 def _axis_kwargs(node: ir.Call, x: np.ndarray) -> dict:
@@ -238,7 +251,8 @@ def _sum(node: ir.Call, env: Env, args) -> np.ndarray:
 def _mean(node: ir.Call, env: Env, args) -> np.ndarray:
     kwargs = _axis_kwargs(node, args[0])
     count = args[0].size if kwargs["axis"] is None else args[0].shape[kwargs["axis"]]
-    return _elementwise(lambda e: e / count, array_sum(args[0], **kwargs))
+    total = sp.Integer(count)
+    return _elementwise(lambda e: divide(e, total), array_sum(args[0], **kwargs))
 
 
 def _softmax(node: ir.Call, env: Env, args) -> np.ndarray:
