@@ -21,6 +21,7 @@ import sympy as sp
 
 from . import ir
 from .arrays import Env, evaluate, infer_shape
+from .autodiff import canonical_add, canonical_mul
 from .check import Agreement, compare
 from .errors import JacobianError
 from .jacobian import ExprLike, build, parse_wrt, prepare
@@ -31,6 +32,9 @@ from .shapes import Shape, symbol_array
 from .tensor import JacobianResult
 
 Step = tuple[str, ir.Node]
+
+#: Gradients up to this many entries are also written via intermediate entries.
+NAMED_ENTRIES = 256
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,9 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
         verdict = compare(explicit, value, points=points, seed=seed, symbolic=symbolic,
                           seconds=limits.simplify_seconds)
         result = _result(graph, name, J, explicit, compact, verdict, backward)
-        results.append(replace(result, explicit_named=graph.in_terms_of_steps(explicit, env)))
+        if explicit.size <= NAMED_ENTRIES:  # a display aid: skip it for huge gradients
+            result = replace(result, explicit_named=graph.in_terms_of_steps(explicit, env))
+        results.append(result)
     return results
 
 
@@ -184,13 +190,14 @@ def _as_matrix(a: np.ndarray) -> sp.Matrix:
 def contract(J: JacobianResult, upstream: np.ndarray | None, shape: Shape) -> np.ndarray:
     """``Σ_i up[i] J[i, k]`` over the output axes, touching only non-zero entries."""
     k = len(J.out_shape)
+    up = None if upstream is None else upstream.reshape(J.out_shape)
     terms: dict[tuple, list] = {}
     for index, expr in J.entries.items():
-        weight = 1 if upstream is None else upstream.reshape(J.out_shape)[index[:k]]
-        terms.setdefault(index[k:], []).append(weight * expr)
+        term = expr if up is None else canonical_mul(up[index[:k]], expr)
+        terms.setdefault(index[k:], []).append(term)
     out = np.full(J.in_shape, sp.Integer(0), dtype=object)
     for index, parts in terms.items():
-        out[index] = sp.Add(*parts)
+        out[index] = canonical_add(*parts)
     return out.reshape(shape)
 
 
