@@ -27,6 +27,7 @@ How it is timed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import math
 import multiprocessing as mp
@@ -35,6 +36,7 @@ import platform
 import random
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -123,21 +125,26 @@ def _dense(result) -> list:
 
 # -- cases: softmax and the dense trig system --------------------------------------------
 
-def softmax_case(K: int) -> Case:
-    """Explicit K x K Jacobian of softmax written out component by component."""
+def softmax_case(K: int, source: str = "string") -> Case:
+    """Explicit K x K Jacobian of softmax written out component by component.
+
+    ``source``: ours is given the text (``"string"``) or the same SymPy
+    expressions as SymPy's route (``"sympy"``).
+    """
     l = [scalar_symbol(f"l{i + 1}") for i in range(K)]
     total = " + ".join(f"exp(l{j + 1})" for j in range(K))
     text = ", ".join(f"exp(l{i + 1})/({total})" for i in range(K))
     wrt = ",".join(map(str, l))
     S = sp.Add(*[sp.exp(s) for s in l])
     p = sp.Matrix([sp.exp(s) / S for s in l])
+    of = text if source == "string" else list(p)
     return Case("softmax", f"softmax K={K}",
-                ours=lambda: jc.jacobian(text, wrt=wrt, limits=LIMITS).tensor,
+                ours=lambda: jc.jacobian(of, wrt=wrt, limits=LIMITS).tensor,
                 sympy=lambda: p.jacobian(l),
                 check=lambda a, b: same_entries(_dense(a), _dense(b)))
 
 
-def trig_case(n: int, seed: int = 0) -> Case:
+def trig_case(n: int, source: str = "string", seed: int = 0) -> Case:
     """f_i = x_i * sin(sum_j c_ij x_j) with integer c_ij, an n x n Jacobian."""
     rng = random.Random(seed)
     c = [[rng.randint(-5, 5) for _ in range(n)] for _ in range(n)]
@@ -147,8 +154,9 @@ def trig_case(n: int, seed: int = 0) -> Case:
     text = ", ".join(f"x{i + 1}*sin(" + " + ".join(f"({c[i][j]})*x{j + 1}" for j in range(n))
                      + ")" for i in range(n))
     wrt = ",".join(map(str, x))
+    of = text if source == "string" else list(f)
     return Case("trig", f"trig n={n}",
-                ours=lambda: jc.jacobian(text, wrt=wrt, limits=LIMITS).tensor,
+                ours=lambda: jc.jacobian(of, wrt=wrt, limits=LIMITS).tensor,
                 sympy=lambda: f.jacobian(x),
                 check=lambda a, b: same_entries(_dense(a), _dense(b)))
 
@@ -236,15 +244,38 @@ def peak_memory(func: Callable[[], object]) -> int:
         tracemalloc.stop()
 
 
+class _OverBudget(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise _OverBudget in the main thread after ``seconds`` of wall time."""
+    def _alarm(signum, frame):
+        raise _OverBudget
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run_case(case: Case, args) -> Row:
     row = Row(case.name, notes=[case.note] if case.note else [])
     clock = CLOCKS[args.clock]
     times, ours = [], None
-    for _ in range(args.repeat):
-        elapsed, ours = timed(case.ours, clock)
-        times.append(elapsed)
-    row.our_time = min(times)
-    row.peak = peak_memory(case.ours)
+    try:
+        with time_limit(args.our_budget):
+            for _ in range(args.repeat):
+                elapsed, ours = timed(case.ours, clock)
+                times.append(elapsed)
+            row.our_time = min(times)
+            row.peak = peak_memory(case.ours)
+    except _OverBudget:
+        row.notes.append(f"ours stopped: over the {args.our_budget:g} s budget")
+        return row
     if case.sympy is None or args.no_sympy:
         return row
     outcome = _baseline_in_child(case, ours, args)
@@ -323,12 +354,12 @@ def _best_wall(command: list[str], runs: int) -> float:
 
 # -- the table -------------------------------------------------------------------------------------
 
-def all_cases(quick: bool) -> list[Case]:
+def all_cases(quick: bool, source: str = "string") -> list[Case]:
     if quick:
-        return [softmax_case(10), trig_case(10), xw_case(4), xw_case(16, with_sympy=False),
-                mlp_case(4, 4)]
-    cases = [softmax_case(K) for K in (30, 60, 100)]
-    cases += [trig_case(n) for n in (30, 60)]
+        return [softmax_case(10, source), trig_case(10, source), xw_case(4),
+                xw_case(16, with_sympy=False), mlp_case(4, 4)]
+    cases = [softmax_case(K, source) for K in (30, 60, 100)]
+    cases += [trig_case(n, source) for n in (30, 60)]
     cases += [xw_case(n) for n in (8, 12, 16)]
     cases += [xw_case(n, with_sympy=False) for n in (32, 64)]
     cases.append(mlp_case())
@@ -382,11 +413,15 @@ def parse_args(argv: list[str] | None = None):
     p.add_argument("--repeat", type=int, default=None, help="timed runs of ours (best of)")
     p.add_argument("--budget", type=float, default=120.0,
                    help="seconds allowed to SymPy's route per case [120]")
+    p.add_argument("--our-budget", type=float, default=900.0,
+                   help="seconds allowed to our route per case, all repetitions [900]")
     p.add_argument("--check-budget", type=float, default=600.0,
                    help="seconds allowed to the equality check per case [600]")
     p.add_argument("--memory-cap", type=float, default=8.0,
                    help="GiB of address space for SymPy's route [8]")
     p.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
+    p.add_argument("--input", choices=("string", "sympy"), default="string",
+                   help="softmax and trig: give ours the text or SymPy's own expressions")
     p.add_argument("--no-sympy", action="store_true", help="time ours only")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = p.parse_args(argv)
@@ -405,7 +440,7 @@ def selected(cases: list[Case], spec: str) -> tuple[list[Case], bool]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cases, with_cli = selected(all_cases(args.quick), args.cases)
+    cases, with_cli = selected(all_cases(args.quick, args.input), args.cases)
     print(machine(), f"| clock: {args.clock} | SymPy budget {args.budget:g} s", flush=True)
     rows = []
     for case in cases:

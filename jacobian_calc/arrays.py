@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from . import ir
-from .autodiff import canonical_add, canonical_mul
+from .autodiff import canonical_add, canonical_mul, symbol_dot
 from .errors import JacobianError
 from .functions import UNARY
 from .shapes import Shape, scalar_symbol, symbol_array
@@ -117,15 +117,23 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b2 = b if b.ndim == 2 else b.reshape(-1, 1)
     out = np.empty((a2.shape[0], b2.shape[1]), dtype=object)
     columns = list(b2.T)
+    symbols = _all_symbols(a2) and _all_symbols(b2)
     for i in range(a2.shape[0]):
         row = a2[i]
         for j in range(b2.shape[1]):
-            out[i, j] = canonical_add(*map(canonical_mul, row, columns[j]))
+            entry = symbol_dot(row, columns[j]) if symbols else None
+            if entry is None:
+                entry = canonical_add(*map(canonical_mul, row, columns[j]))
+            out[i, j] = entry
     if a.ndim == 1 and b.ndim == 1:
         return out.reshape(())
     if a.ndim == 1:
         return out.reshape(-1)
     return out.reshape(-1) if b.ndim == 1 else out
+
+
+def _all_symbols(a: np.ndarray) -> bool:
+    return all(isinstance(e, sp.Symbol) and e.is_commutative for e in a.flat)
 
 
 def _matmul(node: ir.MatMul, env: Env) -> np.ndarray:

@@ -209,7 +209,36 @@ def _class_key(cls: type) -> tuple:
         return (len(_ordering) + 1, name)
 
 
-@lru_cache(maxsize=1 << 16)
+def _by_identity(func: Callable) -> Callable:
+    """Memoise ``func(expr)`` on the object itself rather than on equality.
+
+    ``lru_cache`` finds keys with ``Basic.__eq__``, which walks both trees
+    whenever two equal expressions are distinct objects (the same hidden layer
+    built by the explicit and the compact route); a lookup by ``id`` never
+    does. Each cached object is kept alive, so its id cannot be reused while
+    it is in the cache; the cache is emptied when full.
+    """
+    cache: dict[int, tuple] = {}
+
+    def cached(expr):
+        hit = cache.get(id(expr))
+        if hit is not None and hit[0] is expr:
+            return hit[1]
+        value = func(expr)
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[id(expr)] = (expr, value)
+        return value
+
+    cached.cache_clear = cache.clear
+    cached.__doc__, cached.__name__, cached.__wrapped__ = func.__doc__, func.__name__, func
+    return cached
+
+
+_CACHE_SIZE = 1 << 16
+
+
+@_by_identity
 def sort_key(expr: sp.Basic) -> tuple:
     """A tuple ordered exactly like ``Basic.compare`` (raises ``_NoKey`` if it cannot be)."""
     content = expr._hashable_content()
@@ -252,6 +281,10 @@ def canonical_mul(*factors: sp.Expr) -> sp.Expr:
     stack = [f for f in factors if f is not _ONE]
     if len(stack) < 2:
         return stack[0] if stack else _ONE
+    if len(stack) == 2 and all(isinstance(f, sp.Symbol) and f.is_commutative for f in stack):
+        pair = _symbol_product(*stack)
+        if pair is not None:
+            return pair
     coeff, blocks, seen = _ONE, [], set()
     while stack:
         f = stack.pop()
@@ -276,9 +309,10 @@ def canonical_mul(*factors: sp.Expr) -> sp.Expr:
 
 
 _NESTED, _RATIONAL = "nested Mul", "rational"
+_MUL_KEY = _class_key(sp.Mul)
 
 
-@lru_cache(maxsize=1 << 16)
+@_by_identity
 def _factor_kind(f: sp.Basic):
     """How Mul.flatten treats ``f``: its power key, _NESTED, _RATIONAL, or None.
 
@@ -293,6 +327,17 @@ def _factor_kind(f: sp.Basic):
     if not (_plain_type(type(f)) and f.is_commutative):
         return None
     return _power_key(f)
+
+
+def _symbol_product(x: sp.Symbol, y: sp.Symbol) -> sp.Expr | None:
+    """``x*y`` for distinct commutative Symbols: the pair in canonical order."""
+    try:
+        kx, ky = sort_key(x), sort_key(y)
+        if kx == ky:
+            return None
+        return sp.Mul._from_args((x, y) if kx < ky else (y, x), True)
+    except (_NoKey, TypeError):
+        return None
 
 
 def _power_key(f: sp.Expr):
@@ -331,6 +376,10 @@ def canonical_add(*terms: sp.Expr) -> sp.Expr:
     stack = [t for t in terms if t is not _ZERO]
     if len(stack) < 2:
         return stack[0] if stack else _ZERO
+    if all(_symbol_pair(t) for t in stack):  # X@W-like sums: x*y products only
+        total = _sum_of_pairs([t.args for t in stack], stack)
+        if total is not None:
+            return total
     coeff, collected = _ZERO, {}
     while stack:
         t = stack.pop()
@@ -358,6 +407,63 @@ def canonical_add(*terms: sp.Expr) -> sp.Expr:
     return sp.Add._from_args(newseq, True) if len(newseq) > 1 else newseq[0]
 
 
+def symbol_dot(xs, ys) -> sp.Expr | None:
+    """``sympy.Add(*[x*y for x, y in zip(xs, ys)])`` for commutative Symbols.
+
+    The common case of ``X @ W`` with declared matrices: every product is a
+    new two-symbol Mul and every sum a new Add, so both are built directly
+    in canonical order. Returns None when a product would not be a plain
+    ``x*y`` or two products would be collected (``x*x``, ``x*y + y*x``).
+
+    Examples
+    --------
+    >>> a, b, c, d = sp.symbols("a b c d")
+    >>> symbol_dot([b, c], [a, d]) == sp.Add(b*a, c*d)
+    True
+    >>> symbol_dot([a, b], [b, a]) is None
+    True
+    """
+    return _sum_of_pairs(list(zip(xs, ys)))
+
+
+def _sum_of_pairs(pairs: list, products: list | None = None) -> sp.Expr | None:
+    """The sum of the products ``x*y`` of (x, y) pairs of commutative Symbols.
+
+    ``products``, if given, holds those products already built. None when a
+    pair repeats a symbol or two pairs give the same product.
+    """
+    keyed = {}
+    try:
+        for i, (x, y) in enumerate(pairs):
+            kx, ky = sort_key(x), sort_key(y)
+            if kx == ky:
+                return None
+            if ky < kx:
+                x, y, kx, ky = y, x, ky, kx
+            key = (_MUL_KEY, 2, kx, ky)  # sort_key of the Mul x*y
+            if key in keyed:
+                return None
+            keyed[key] = (x, y) if products is None else products[i]
+        order = sorted(keyed)
+    except (_NoKey, TypeError):
+        return None
+    if products is None:
+        terms = [sp.Mul._from_args(keyed[k], True) for k in order]
+    else:
+        terms = [keyed[k] for k in order]
+    if len(terms) > 1:
+        return sp.Add._from_args(terms, True)
+    return terms[0] if terms else _ZERO
+
+
+def _symbol_pair(t) -> bool:
+    """Whether ``t`` is a Mul of exactly two commutative Symbols."""
+    if not (isinstance(t, sp.Mul) and t.is_commutative):
+        return False
+    args = t.args
+    return len(args) == 2 and isinstance(args[0], sp.Symbol) and isinstance(args[1], sp.Symbol)
+
+
 def _plain_term(args: tuple) -> bool:
     """Whether a Mul's args are canonical: a number can only lead, nothing nests."""
     return all(_plain_type(type(a)) and not a.is_Mul for a in args[1:])
@@ -374,4 +480,4 @@ def _times(c: sp.Rational, s: sp.Expr) -> sp.Expr:
     return canonical_mul(c, s)
 
 
-__all__ = ["gradient", "LOCAL_RULES", "canonical_mul", "canonical_add"]
+__all__ = ["gradient", "LOCAL_RULES", "canonical_mul", "canonical_add", "symbol_dot"]

@@ -8,7 +8,7 @@ at once). Conventions at kinks: ``relu'(0) = step(0) = 1``, ``sign(0) = 0``.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
@@ -59,28 +59,98 @@ def float_eval(exprs: Sequence[sp.Expr], values: Mapping[sp.Symbol, np.ndarray |
         return [np.asarray(_eval(e, values, memo), dtype=float) for e in exprs]
 
 
-def _eval(expr: sp.Basic, values: Mapping, memo: dict):
-    stack = [(expr, False)]
+def free_symbols(exprs: Iterable[sp.Basic]) -> set:
+    """The Symbols in ``exprs``, visiting each distinct subexpression once.
+
+    ``expr.free_symbols`` walks the expression as a tree, so a subexpression
+    shared by many entries (a hidden layer inside every gradient entry) is
+    walked once per occurrence; this walks the DAG.
+
+    Examples
+    --------
+    >>> x, y = sp.symbols("x y")
+    >>> sorted(free_symbols([sp.sin(x) * y, x]), key=str)
+    [x, y]
+    """
+    seen: set[int] = set()  # ids: every node stays reachable from exprs meanwhile
+    found: set = set()
+    stack = [sp.sympify(e) for e in exprs]
     while stack:
-        node, ready = stack.pop()
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.is_Symbol:
+            found.add(node)
+        elif isinstance(node, _UNION_OF_ARGS):
+            stack.extend(node.args)
+        else:  # numbers; bound variables (Integral, Lambda) need SymPy's own rule
+            found |= node.free_symbols
+    return found
+
+
+#: Node types whose free symbols are the union of their arguments'.
+_UNION_OF_ARGS = (sp.Add, sp.Mul, sp.Pow, sp.Function)
+
+
+def _eval(expr: sp.Basic, values: Mapping, memo: dict):
+    try:
+        return _eval_recursive(expr, values, memo)
+    except RecursionError:  # a very deep expression: the same walk without recursion
+        return _eval_iterative(expr, values, memo)
+
+
+def _eval_recursive(node: sp.Basic, values: Mapping, memo: dict):
+    value = memo.get(node)
+    if value is None:
+        args = node.args
+        if args:
+            value = _node_value(node, [_eval_recursive(a, values, memo) for a in args])
+        else:
+            value = _leaf_value(node, values)
+        memo[node] = value
+    return value
+
+
+def _eval_iterative(expr: sp.Basic, values: Mapping, memo: dict):
+    """Post-order evaluation; leaves are valued when their parent is first reached."""
+    stack = [expr]
+    while stack:
+        node = stack[-1]
         if node in memo:
+            stack.pop()
             continue
-        if ready or not node.args:
-            memo[node] = _node_value(node, values, memo)
+        args = node.args
+        if not args:
+            memo[node] = _leaf_value(node, values)
+            stack.pop()
             continue
-        stack.append((node, True))
-        stack.extend((a, False) for a in node.args if a not in memo)
+        pending = False
+        for a in args:
+            if a in memo:
+                continue
+            if a.args:
+                stack.append(a)
+                pending = True
+            else:
+                memo[a] = _leaf_value(a, values)
+        if not pending:
+            memo[node] = _node_value(node, [memo[a] for a in args])
+            stack.pop()
     return memo[expr]
 
 
-def _node_value(node: sp.Basic, values: Mapping, memo: dict):
+def _leaf_value(node: sp.Basic, values: Mapping):
     if node.is_Symbol:
         if node not in values:
             raise JacobianError(f"no value given for {node.name}")
         return values[node]
-    if node.is_Number or node in (sp.pi, sp.E) or node.is_NumberSymbol:
+    if node.is_Number or node.is_NumberSymbol:  # pi and E are NumberSymbols
         return float(node) if node.is_finite else np.nan
-    args = [memo[a] for a in node.args]
+    return _node_value(node, [])
+
+
+def _node_value(node: sp.Basic, args: list):
     if node.is_Add:
         return sum(args[1:], args[0])
     if node.is_Mul:
