@@ -267,25 +267,29 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def peak_rss_growth(func: Callable[[], object]) -> int | None:
-    """Peak resident-set growth of ``func()``, measured in a forked child."""
-    parent, child = mp.get_context("fork").Pipe(duplex=False)
+def peak_rss_growth(case: Case, args) -> int | None:
+    """Peak resident-set growth of one run of ours, in a fresh interpreter.
 
-    def measure():
-        clear_cache()
-        gc.collect()
-        before = _rss()
-        func()
-        child.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
-
-    process = mp.get_context("fork").Process(target=measure)
-    process.start()
+    A fresh process, because a forked one would reuse the memory this one
+    has already freed and understate the growth.
+    """
+    command = [sys.executable, os.path.abspath(__file__), "--peak-of", case.name,
+               "--input", args.input] + (["--quick"] if args.quick else [])
+    done = subprocess.run(command, capture_output=True, text=True)
     try:
-        return parent.recv() if parent.poll(None) else None
-    except EOFError:
+        return int(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
         return None
-    finally:
-        process.join()
+
+
+def _print_peak_of(name: str, args) -> int:
+    case = next(c for c in all_cases(args.quick, args.input) if c.name == name)
+    clear_cache()
+    gc.collect()
+    before = _rss()
+    case.ours()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+    return 0
 
 
 def _rss() -> int:
@@ -308,9 +312,9 @@ def run_case(case: Case, args) -> Row:
             if row.our_time < args.trace_below:
                 row.peak = peak_memory(case.ours)
             else:  # tracemalloc would multiply a long run's time several fold
-                row.peak = peak_rss_growth(case.ours)
-                row.notes.append("peak memory: growth of the resident set (ru_maxrss), "
-                                 "not tracemalloc, for this long run")
+                row.peak = peak_rss_growth(case, args)
+                row.notes.append("peak memory: resident-set growth of one run in a fresh "
+                                 "process (ru_maxrss), not tracemalloc, for this long run")
     except _OverBudget:
         row.notes.append(f"ours stopped: over the {args.our_budget:g} s budget")
         return row
@@ -478,6 +482,7 @@ def parse_args(argv: list[str] | None = None):
                         "(default: softmax as text, trig as expressions)")
     p.add_argument("--no-sympy", action="store_true", help="time ours only")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    p.add_argument("--peak-of", metavar="CASE", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
@@ -494,6 +499,8 @@ def selected(cases: list[Case], spec: str) -> tuple[list[Case], bool]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.peak_of:
+        return _print_peak_of(args.peak_of, args)
     cases, with_cli = selected(all_cases(args.quick, args.input), args.cases)
     print(machine(), f"| clock: {args.clock} | SymPy budget {args.budget:g} s", flush=True)
     rows = []
