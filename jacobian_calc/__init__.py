@@ -4,25 +4,39 @@ The public API:
 
 - :func:`jacobian`, :func:`jacobians` -- explicit (generalized) Jacobians;
 - :func:`chain` -- the chain rule through named intermediates;
-- :func:`backprop` -- gradients by explicit contraction and by compact rules, checked;
+- :func:`backprop` -- gradients as named backward steps, each checked against
+  its explicit contraction;
 - :func:`to_latex` -- LaTeX for lecture notes;
 - :class:`JacobianResult`, :class:`JacobianError`, :class:`Limits`.
+
+Names are loaded on first use, so ``import jacobian_calc`` (and the ``jac``
+command's ``--help``) stays fast.
 """
 
-from .backprop import GradientResult, backprop
-from .chain import ChainResult, chain
-from .errors import JacobianError
-from .functions import relu, sigmoid, softplus, sympy_namespace
-from .jacobian import jacobian, jacobians
-from .latex import to_latex
-from .limits import DEFAULT_LIMITS, Limits
-from .parser import parse, parse_expression
-from .tensor import JacobianResult
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
 
-__all__ = [
-    "jacobian", "jacobians", "chain", "ChainResult", "backprop", "GradientResult", "to_latex", "JacobianResult",
-    "JacobianError", "Limits", "DEFAULT_LIMITS", "parse", "parse_expression",
-    "sigmoid", "relu", "softplus", "sympy_namespace", "__version__",
-]
+__version__ = "0.2.0"
+
+#: Public name -> the module that defines it.
+_EXPORTS = {name: "jacobian_calc.api" for name in (
+    "jacobian", "jacobians", "chain", "ChainResult", "JacobianResult",
+    "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
+    "parse", "parse_expression", "sigmoid", "relu", "softplus", "step",
+)}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jacobian_calc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

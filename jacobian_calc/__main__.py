@@ -1,6 +1,6 @@
-"""``python -m jacobian_calc`` runs the ``jac`` command."""
+"""``python -m jacobian_calc`` is the ``jac`` command."""
 
-from .cli import main
+from .cli.main import main
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no cover
     main()

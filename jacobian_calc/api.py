@@ -1,0 +1,21 @@
+"""The public API, gathered in one module (re-exported lazily by the package).
+
+Importing it loads the derivations and registers the printers of the
+result types; ``import jacobian_calc`` alone loads nothing heavy, so the
+``jac`` command starts quickly.
+"""
+
+from __future__ import annotations
+
+from . import render  # noqa: F401 - registers the printers of the result types
+from .core.errors import JacobianError, JacobianTypeError, LimitError
+from .core.limits import DEFAULT_LIMITS, Limits
+from .derive.chain import chain
+from .derive.jacobian import jacobian, jacobians
+from .parse import parse, parse_expression
+from .results import ChainResult, JacobianResult
+from .symbolic.functions import relu, sigmoid, softplus, step
+
+__all__ = ["jacobian", "jacobians", "chain", "ChainResult", "JacobianResult",
+           "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
+           "parse", "parse_expression", "sigmoid", "relu", "softplus", "step"]

@@ -1,0 +1,1 @@
+"""The ``jac`` command line."""

@@ -1,0 +1,296 @@
+"""The checked input of every derivation: components, shapes, intermediates.
+
+:func:`prepare` reads what the caller gave (text, SymPy objects, trees),
+declares what SymPy matrix symbols declare, orders the intermediates
+(``lets``), and infers every shape, so shape errors and oversized requests
+surface before any SymPy work starts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence, Union
+
+import sympy as sp
+
+from ..core.errors import JacobianError, JacobianTypeError, LimitError
+from ..core.grid import Grid, Shape, shape_text
+from ..core.limits import DEFAULT_LIMITS, Limits
+from ..core.names import natural_key
+from ..core.tree import Node, names, walk
+from ..ops.text import to_source
+from ..parse import declared_name, normalize_shapes, parse
+from ..symbolic.evaluate import Env, evaluate, node_shapes
+from ..symbolic.sympy_input import Reading, read
+from ..symbolic.symbols import scalar_symbol
+
+ExprLike = Union[str, sp.Basic, Node]
+
+
+@dataclass
+class Problem:
+    """Parsed, checked input shared by Jacobians, chains, backprop and Hessians."""
+
+    components: list[Node]
+    shapes: dict[str, Shape]
+    lets: dict[str, Node]
+    let_order: list[str]
+    limits: Limits
+    functions: frozenset[str] = frozenset()
+    symbols: dict[str, sp.Symbol] = field(default_factory=dict)  # the caller's own
+    matrix_input: bool = False  # one SymPy Matrix given: its shape is the output's
+
+    def env(self) -> Env:
+        """A fresh evaluation environment with the intermediates evaluated."""
+        env = Env(self.shapes)
+        for name in self.let_order:
+            env.values[name] = evaluate(self.lets[name], env)
+        return env
+
+    def let_shapes(self) -> dict[str, Shape]:
+        shapes = dict(self.shapes)
+        for name in self.let_order:
+            shapes[name] = node_shapes(self.lets[name], shapes)[self.lets[name]]
+        return shapes
+
+    def component_shapes(self) -> list[Shape]:
+        shapes = self.let_shapes()
+        return [node_shapes(c, shapes)[c] for c in self.components]
+
+    def sources(self) -> list[str]:
+        return [to_source(c) for c in self.components]
+
+    def evaluate(self, env: Env | None = None) -> list[Grid]:
+        env = env or self.env()
+        return [evaluate(c, env) for c in self.components]
+
+    def used_names(self) -> set[str]:
+        """Every name the components and the intermediates mention."""
+        found: set[str] = set()
+        for node in [*self.components, *self.lets.values()]:
+            found |= names(node)
+        return found
+
+    def caller_symbol(self, name: str) -> sp.Symbol:
+        """The caller's own SymPy symbol for ``name``, else the calculator's real one."""
+        return self.symbols.get(name) or scalar_symbol(name)
+
+
+def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
+            lets: Mapping | None = None, functions: Iterable[str] | None = None,
+            limits: Limits = DEFAULT_LIMITS) -> Problem:
+    """Parse and validate the input of any computation."""
+    if not isinstance(limits, Limits):
+        raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
+    declared = _functions(functions)
+    reading = Reading()
+    shape_map = normalize_shapes(shapes, limits)
+    components = _components(of, limits, declared, reading)
+    let_nodes = _lets(lets, limits, declared, reading)
+    for name, shape in reading.shapes.items():
+        if shape_map.get(name, shape) != shape:
+            raise JacobianError(f"{name} is a {shape_text(shape)} MatrixSymbol but "
+                                f"{{{{shapes}}}} declares it {shape_text(shape_map[name])}")
+        shape_map[name] = shape
+    for name in let_nodes:
+        if name in shape_map:
+            raise JacobianError(f"{name!r} is both declared with {{{{shapes}}}} and defined "
+                                "by {{lets}}")
+    order = _let_order(let_nodes)
+    problem = Problem(components, shape_map, let_nodes, order, limits,
+                      frozenset(declared | reading.functions), reading.symbols,
+                      matrix_input=isinstance(of, sp.MatrixBase))
+    _check_entry_names(problem)
+    _check_sizes(problem)
+    return problem
+
+
+def _functions(functions) -> set[str]:
+    if functions is None:
+        return set()
+    if isinstance(functions, str):
+        functions = [f.strip() for f in functions.split(",") if f.strip()]
+    try:
+        items = list(functions)
+    except TypeError:
+        raise JacobianTypeError("functions must be names, e.g. ['f', 'g'] or 'f,g'") from None
+    return {declared_name(getattr(f, "__name__", f), "function name") for f in items}
+
+
+def _components(of, limits: Limits, functions: set, reading: Reading) -> list[Node]:
+    if isinstance(of, sp.MatrixBase):
+        items = list(of)
+    elif isinstance(of, (str, sp.Basic, Node)):
+        items = [of]
+    elif isinstance(of, (list, tuple)):
+        items = list(of)
+    else:
+        raise JacobianTypeError(f"cannot differentiate a {type(of).__name__}; pass a string, "
+                                "a SymPy expression or a list of them")
+    if not items:
+        raise JacobianError("nothing to differentiate: no expression given")
+    out: list[Node] = []
+    for item in items:
+        if isinstance(item, str):
+            out.extend(parse(item, limits, functions))
+        elif isinstance(item, Node):
+            out.append(item)
+        elif isinstance(item, (sp.Basic, int, float)) and not isinstance(item, bool):
+            out.append(read(item, reading))
+        else:
+            raise JacobianTypeError(f"cannot differentiate a {type(item).__name__}; pass a "
+                                    "string or a SymPy expression")
+    return out
+
+
+def _lets(lets, limits: Limits, functions: set, reading: Reading) -> dict[str, Node]:
+    if lets is None:
+        return {}
+    if not isinstance(lets, Mapping):
+        raise JacobianTypeError(f"lets must be a mapping of names to expressions, not "
+                                f"{type(lets).__name__}")
+    out = {}
+    for key, value in lets.items():
+        name = declared_name(getattr(key, "name", key), "intermediate name")
+        if isinstance(value, Node):
+            out[name] = value
+        elif isinstance(value, sp.Basic):
+            out[name] = read(value, reading)
+        elif isinstance(value, str) and value.strip():
+            parts = parse(value, limits, functions)
+            if len(parts) != 1:
+                raise JacobianError(f"intermediate {name!r} must be one expression, "
+                                    f"got {len(parts)} components")
+            out[name] = parts[0]
+        else:
+            raise JacobianError(f"intermediate {name!r} has no definition")
+    return out
+
+
+def _let_order(lets: Mapping[str, Node]) -> list[str]:
+    """Topological order of intermediates; a cycle is an error naming it."""
+    deps = {n: sorted(names(node) & set(lets)) for n, node in lets.items()}
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1 = in progress, 2 = done
+    for root in lets:
+        stack = [(root, iter(deps[root]))]
+        if state.get(root) == 2:
+            continue
+        state[root] = 1
+        path = [root]
+        while stack:
+            name, pending = stack[-1]
+            dep = next(pending, None)
+            if dep is None:
+                stack.pop()
+                path.pop()
+                state[name] = 2
+                order.append(name)
+            elif state.get(dep) == 1:
+                cycle = path[path.index(dep):] + [dep]
+                raise JacobianError("cyclic intermediates: " + " -> ".join(cycle))
+            elif state.get(dep) != 2:
+                state[dep] = 1
+                path.append(dep)
+                stack.append((dep, iter(deps[dep])))
+    return order
+
+
+def _check_entry_names(problem: Problem) -> None:
+    """Entry symbols are NAME_i_j: refuse names that would collide with them."""
+    if not problem.shapes:
+        return
+    pattern = re.compile(rf"(?:{'|'.join(map(re.escape, problem.shapes))})(?:_\d+)+")
+    for name in sorted(problem.used_names() - set(problem.shapes)):
+        if pattern.fullmatch(name):
+            raise JacobianError(f"{name!r} looks like an entry of a declared array; use the "
+                                "array itself (entries are not separate variables)")
+
+
+def _check_sizes(problem: Problem) -> None:
+    """Infer every shape (errors surface here) and refuse oversized intermediate arrays."""
+    shapes = dict(problem.shapes)
+    for name in problem.let_order:
+        shapes[name] = _node_sizes(problem.lets[name], shapes, problem.limits)
+    for component in problem.components:
+        _node_sizes(component, shapes, problem.limits)
+
+
+def _node_sizes(node: Node, shapes: Mapping[str, Shape], limits: Limits) -> Shape:
+    found = node_shapes(node, shapes)
+    for sub, shape in found.items():
+        size = math.prod(shape)
+        if size > limits.max_entries:
+            raise LimitError(f"{to_source(sub)[:60]} would have {size:,} entries (shape "
+                             f"{shape_text(shape)}), over the limit of "
+                             f"{limits.max_entries:,}", limit="max_entries")
+    return found[node]
+
+
+# -- wrt --------------------------------------------------------------------------
+
+def parse_wrt(wrt) -> list[str] | None:
+    """Normalise ``wrt`` ("x1,x2", a list of names, Symbols or MatrixSymbols) to names."""
+    if wrt is None:
+        return None
+    if isinstance(wrt, str):
+        parts = [p.strip() for p in wrt.split(",")]
+    elif isinstance(wrt, (sp.Symbol, sp.MatrixSymbol)):
+        parts = [str(wrt.name)]
+    elif isinstance(wrt, (list, tuple, sp.MatrixBase)):
+        parts = [str(p.name) if isinstance(p, (sp.Symbol, sp.MatrixSymbol)) else p
+                 for p in wrt]
+    else:
+        raise JacobianTypeError(f"wrt must be names (\"x1,x2\"), a list of them or SymPy "
+                                f"symbols, not {type(wrt).__name__}")
+    if not parts or any(not isinstance(p, str) or not p for p in parts):
+        raise JacobianError(f"malformed {{{{wrt}}}} list {wrt!r}: expected names like x1,x2")
+    seen: set[str] = set()
+    for p in parts:
+        declared_name(p, "a {{wrt}} name")
+        if p in seen:
+            raise JacobianError(f"duplicate name {p!r} in {{{{wrt}}}}")
+        seen.add(p)
+    return parts
+
+
+def default_wrt(problem: Problem) -> list[str]:
+    """Every variable the input mentions, in natural order (``x2`` before ``x10``)."""
+    found = problem.used_names() - set(problem.lets)
+    if not found:
+        raise JacobianError("the expression has no variables to differentiate with respect to")
+    return sorted(found, key=natural_key)
+
+
+def wrt_groups(names_: list[str], problem: Problem) -> list[list[str]]:
+    """Consecutive scalar names form one input vector; declared arrays stand alone."""
+    groups: list[list[str]] = []
+    used = problem.used_names()
+    for name in names_:
+        if problem.shapes and name not in problem.shapes and name not in used:
+            raise JacobianError(f"{{{{wrt}}}} names {name!r}, which is neither declared with "
+                                "{{shapes}} nor used in the expression",
+                                hint=f"declare it, e.g. {{{{shapes}}}} {name}=2x3")
+        if name in problem.lets:
+            raise JacobianError(f"{name!r} is an intermediate ({{{{lets}}}}); differentiate "
+                                "with respect to the variables it is made of")
+        if name in problem.shapes:
+            groups.append([name])
+        elif groups and groups[-1][0] not in problem.shapes:
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return groups
+
+
+def declared_variables(problem: Problem) -> set[str]:
+    """Names that are variables: used or declared, not intermediates nor functions."""
+    return (problem.used_names() | set(problem.shapes)) - set(problem.lets)
+
+
+def walk_all(problem: Problem):
+    """Every node of every component and intermediate."""
+    for node in [*problem.components, *problem.lets.values()]:
+        yield from walk(node)

@@ -1,0 +1,13 @@
+"""Operations: every operation of the expression language, declared once.
+
+Importing this package declares them all; :func:`get` and :func:`lookup`
+find one by name or alias. See :mod:`jacobian_calc.ops.registry` for what a
+declaration holds, and the README's "Adding an operation".
+"""
+
+from . import arithmetic, constants, elementwise, linalg, reductions  # noqa: F401 - declares
+from .registry import (NotDifferentiable, Op, ShapeContext, Vjp, get, known_names, lookup,
+                       operations, register, unregister)
+
+__all__ = ["Op", "NotDifferentiable", "ShapeContext", "Vjp", "get", "lookup", "operations",
+           "known_names", "register", "unregister"]

@@ -1,0 +1,211 @@
+"""Linear algebra: trace, det, inv, logdet, diag, outer, eye, eye_like, ones_like,
+expand_dims.
+
+The backward rules are the Matrix Cookbook's identities:
+``d tr(X) = I``, ``d det(X) = det(X) X^-T``, ``d inv(X): dX = -Y^T dY Y^T``,
+``d logdet(X) = X^-T``. Determinants and inverses are written out entry by
+entry (cofactors over the determinant), so they are for small matrices.
+"""
+
+from __future__ import annotations
+
+from ..core.tree import fn
+from .registry import (PREC_ATOM, Keyword, Op, call_code, register, same_shape,
+                       square_matrix)
+
+#: Largest n for which det, inv and logdet of an n x n matrix are written out.
+MAX_SYMBOLIC_N = 6
+
+
+def _square_scalar(s):
+    _check_small(s)
+    return ()
+
+
+def _square_same(s):
+    _check_small(s)
+    return s.shapes[0]
+
+
+def _check_small(s):
+    n = square_matrix(s)
+    if n > MAX_SYMBOLIC_N:
+        raise s.fail(f"of a {n}x{n} matrix would have {_factorial(n):,} terms per entry; "
+                     f"written out up to {MAX_SYMBOLIC_N}x{MAX_SYMBOLIC_N}")
+
+
+def _factorial(n: int) -> int:
+    out = 1
+    for k in range(2, n + 1):
+        out *= k
+    return out
+
+
+def _trace_shape(s):
+    square_matrix(s)
+    return ()
+
+
+register(Op(
+    name="trace", category="linear algebra", doc="trace of a square matrix, sum of its diagonal",
+    rule="dX = dY * eye_like(X)",
+    arity=(1, 1), shape=_trace_shape,
+    evaluate=lambda S, args, kw: S.Grid.scalar(
+        S.add(*(args[0][i, i] for i in range(args[0].shape[0])))),
+    vjp=lambda v: (v.g * fn.eye_like(v.x),),
+    numpy=lambda np, x, **kw: np.trace(x),
+    code=call_code("np.trace", "torch.trace"),
+    latex=lambda p: rf"\operatorname{{tr}}\left({p.arg(0)}\right)"))
+
+register(Op(
+    name="det", category="linear algebra", doc="determinant of a square matrix",
+    rule="dX = dY * Y * inv(X).T",
+    arity=(1, 1), shape=_square_scalar,
+    evaluate=lambda S, args, kw: S.Grid.scalar(S.det(args[0])),
+    vjp=lambda v: (v.g * v.out * fn.inv(v.x).T,),
+    numpy=lambda np, x, **kw: np.linalg.det(x),
+    code=call_code("np.linalg.det", "torch.linalg.det"),
+    latex=lambda p: rf"\det\left({p.arg(0)}\right)"))
+
+register(Op(
+    name="inv", category="linear algebra", doc="inverse of a square matrix",
+    rule="dX = -(Y.T @ dY @ Y.T)",
+    arity=(1, 1), shape=_square_same,
+    evaluate=lambda S, args, kw: S.inverse(args[0]),
+    vjp=lambda v: (-(v.out.T @ v.g @ v.out.T),),
+    numpy=lambda np, x, **kw: np.linalg.inv(x),
+    code=call_code("np.linalg.inv", "torch.linalg.inv"),
+    latex=lambda p: f"{p.arg(0, PREC_ATOM)}^{{-1}}"))
+
+register(Op(
+    name="logdet", category="linear algebra",
+    doc="log(det(X)) of a square matrix (defined where det(X) > 0)",
+    rule="dX = dY * inv(X).T",
+    arity=(1, 1), shape=_square_scalar,
+    evaluate=lambda S, args, kw: S.Grid.scalar(S.log(S.det(args[0]))),
+    vjp=lambda v: (v.g * fn.inv(v.x).T,),
+    numpy=lambda np, x, **kw: np.log(np.linalg.det(x)),
+    code=call_code("_logdet", "torch.logdet"),
+    latex=lambda p: rf"\log\det\left({p.arg(0)}\right)"))
+
+
+def _diag_shape(s):
+    shape = s.shapes[0]
+    if len(shape) == 1:
+        return shape + shape
+    if len(shape) == 2:
+        return (square_matrix(s),)
+    raise s.fail(f"needs a vector (to make a diagonal matrix) or a square matrix (to take "
+                 f"its diagonal), got {s.arg(0)}")
+
+
+def _diag(S, X):
+    if X.ndim == 2:
+        return S.Grid((X.shape[0],), [X[i, i] for i in range(X.shape[0])])
+    zero = S.Integer(0)
+    return S.Grid.from_function(X.shape * 2, lambda ij: X[ij[0]] if ij[0] == ij[1] else zero)
+
+
+register(Op(
+    name="diag", category="linear algebra",
+    doc="diag(v): the diagonal matrix of a vector; diag(X): the diagonal of a square matrix",
+    rule="dv = diag(dY)  (diag(X): dX = diag(dy))",
+    arity=(1, 1), shape=_diag_shape,
+    evaluate=lambda S, args, kw: _diag(S, args[0]),
+    vjp=lambda v: (fn.diag(v.g),),
+    numpy=lambda np, x, **kw: np.diag(x),
+    code=call_code("np.diag", "torch.diag"),
+    latex=lambda p: rf"\operatorname{{diag}}\left({p.arg(0)}\right)"))
+
+
+def _outer_shape(s):
+    if len(s.shapes[0]) != 1 or len(s.shapes[1]) != 1:
+        raise s.fail(f"needs two vectors, got {s.arg(0)} and {s.arg(1)}")
+    return s.shapes[0] + s.shapes[1]
+
+
+register(Op(
+    name="outer", category="linear algebra", doc="outer product of two vectors, a b^T",
+    rule="da = dY @ b, db = dY.T @ a",
+    arity=(2, 2), shape=_outer_shape,
+    evaluate=lambda S, args, kw: S.Grid.from_function(
+        args[0].shape + args[1].shape, lambda ij: S.mul(args[0][ij[0]], args[1][ij[1]])),
+    vjp=lambda v: (v.g @ v.args[1], v.g.T @ v.args[0]),
+    numpy=lambda np, a, b, **kw: np.outer(a, b),
+    code={"numpy": "np.outer({0}, {1})", "torch": "torch.outer({0}, {1})"},
+    latex=lambda p: f"{p.arg(0, PREC_ATOM)} {p.arg(1, PREC_ATOM)}{p.T}"))
+
+
+def _identity(S, n: int, m: int):
+    one, zero = S.Integer(1), S.Integer(0)
+    return S.Grid.from_function((n, m), lambda ij: one if ij[0] == ij[1] else zero)
+
+
+def _eye_shape(s):
+    n = s.kw.get("n")
+    if n is None:
+        raise s.fail("needs its size, e.g. eye(3)")
+    return (n, n)
+
+
+register(Op(
+    name="eye", category="structure", doc="eye(n): the n x n identity matrix",
+    rule="constant: no gradient",
+    arity=(0, 0), keywords=(Keyword("n", "size"),), shape=_eye_shape,
+    evaluate=lambda S, args, kw: _identity(S, kw["n"], kw["n"]),
+    vjp=lambda v: (),
+    numpy=lambda np, **kw: np.eye(kw["n"]),
+    code={"numpy": lambda a, kw: f"np.eye({kw['n']})",
+          "torch": lambda a, kw: f"torch.eye({kw['n']}, dtype=torch.float64)"},
+    latex=lambda p: f"I_{{{p.kw('n')}}}"))
+
+
+def _matrix_shape(s):
+    if len(s.shapes[0]) != 2:
+        raise s.fail(f"needs a matrix, got {s.arg(0)}")
+    return s.shapes[0]
+
+
+register(Op(
+    name="eye_like", category="structure",
+    doc="eye_like(X): the identity matrix of X's shape (ones on the diagonal)",
+    rule="constant: no gradient",
+    arity=(1, 1), shape=_matrix_shape,
+    evaluate=lambda S, args, kw: _identity(S, *args[0].shape),
+    vjp=lambda v: (None,),
+    numpy=lambda np, x, **kw: np.eye(*np.shape(x)),
+    code={"numpy": "np.eye(*np.shape({0}))",
+          "torch": "torch.eye(*{0}.shape, dtype={0}.dtype)"},
+    latex="I"))
+
+register(Op(
+    name="ones_like", category="structure", doc="ones_like(X): an array of ones of X's shape",
+    rule="constant: no gradient",
+    arity=(1, 1), shape=same_shape,
+    evaluate=lambda S, args, kw: S.Grid.full(args[0].shape, S.Integer(1)),
+    vjp=lambda v: (None,),
+    numpy=lambda np, x, **kw: np.ones_like(x),
+    code=call_code("np.ones_like", "torch.ones_like"),
+    latex=r"\mathbf{1}"))
+
+
+def _expand_shape(s):
+    axis, shape = s.kw.get("axis"), s.shapes[0]
+    if axis is None or not -len(shape) - 1 <= axis <= len(shape):
+        raise s.fail(f"needs an axis within the dimensions of {s.arg(0)}, e.g. "
+                     "expand_dims(y, 1)")
+    axis %= len(shape) + 1
+    return shape[:axis] + (1,) + shape[axis:]
+
+
+register(Op(
+    name="expand_dims", category="structure",
+    doc="expand_dims(y, 1): y with a new axis of length 1 (a column), for broadcasting",
+    rule="dy = sum(dY, axis=axis)",
+    arity=(1, 1), keywords=(Keyword("axis", "axis"),), shape=_expand_shape,
+    evaluate=lambda S, args, kw: args[0].expand_dims(kw["axis"]),
+    vjp=lambda v: (fn.sum(v.g, axis=v.kw["axis"]),),
+    numpy=lambda np, x, **kw: np.expand_dims(x, kw["axis"]),
+    code={"numpy": lambda a, kw: f"np.expand_dims({a[0]}, {kw['axis']})",
+          "torch": lambda a, kw: f"{a[0]}.unsqueeze({kw['axis']})"},
+    latex=lambda p: p.arg(0)))

@@ -1,0 +1,287 @@
+"""The operation registry: everything about one operation, declared in one place.
+
+An :class:`Op` holds what every layer needs to know about an operation:
+
+============  =================================================================
+part          used by
+============  =================================================================
+name, aliases the parser (``arcsin`` is ``asin``) and every printer
+arity,        the parser (argument counts, ``sum(X, axis=0)``)
+keywords
+shape         shape inference, before anything is evaluated
+evaluate      the symbolic layer: argument grids of SymPy entries -> result grid
+vjp           the compact backward rule (or :class:`NotDifferentiable`)
+syntax        the calculator's own text syntax, with its precedence
+latex         the LaTeX printer of compact formulas and of SymPy entries
+numpy         float evaluation of whole arrays
+code          NumPy / PyTorch source for code export
+category, doc ``jac --help`` and ``jac --rules``; ``rule`` is the rule's line
+============  =================================================================
+
+The layers receive what they need as arguments (``S``: the symbolic algebra,
+``np``: NumPy), so declaring operations imports neither SymPy nor NumPy.
+:func:`register` refuses an operation with a missing part, so a forgotten
+shape rule can never fail silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ..core.errors import JacobianError
+from ..core.grid import Shape, broadcast_shapes, shape_text
+from ..core.names import suggest
+from ..core.tree import Node
+
+#: Precedence levels of the text and LaTeX syntax (Python's order).
+PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 1, 2, 3, 4, 5
+
+CATEGORIES = ("arithmetic", "elementwise", "reduction", "linear algebra", "neural network",
+              "structure", "constant")
+LANGUAGES = ("numpy", "torch")
+
+
+@dataclass(frozen=True)
+class Syntax:
+    """How an operation is written in the calculator's syntax.
+
+    ``form`` is ``"call"`` (``name(args)``), ``"infix"`` (``a + b``),
+    ``"prefix"`` (``-a``), ``"postfix"`` (``a.T``) or ``"atom"`` (``pi``).
+    """
+
+    form: str = "call"
+    symbol: str = ""
+    precedence: int = PREC_ATOM
+
+
+CALL = Syntax()
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """A keyword option such as ``axis`` or ``keepdims`` (also accepted by position)."""
+
+    name: str
+    kind: str  # "axis", "bool", "ord", "size"
+    default: Any = None
+
+    def check(self, value: Any) -> Any:
+        """The value if allowed, else ``ValueError`` with what is allowed."""
+        ok = {
+            "axis": lambda v: v is None or (type(v) is int and -2 <= v <= 1),
+            "bool": lambda v: isinstance(v, bool),
+            "ord": lambda v: type(v) is int and v in (1, 2),
+            "size": lambda v: type(v) is int and 1 <= v <= 10_000,
+        }[self.kind](value)
+        if not ok:
+            allowed = {"axis": "None, 0, 1, -1 or -2", "bool": "True or False",
+                       "ord": "1 or 2", "size": "a positive integer"}[self.kind]
+            raise ValueError(f"{self.name} must be {allowed}, got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class NotDifferentiable:
+    """Marks an operation with no compact backward rule, and says why."""
+
+    reason: str
+
+
+class ShapeContext:
+    """What a shape rule sees: argument shapes, options, and how to fail."""
+
+    def __init__(self, op: "Op", shapes: tuple[Shape, ...], kw: Mapping[str, Any],
+                 describe: Callable[[int], str], where: Callable[[str], JacobianError]):
+        self.op, self.shapes, self.kw = op, shapes, dict(kw)
+        self._describe, self._where = describe, where
+
+    def arg(self, i: int) -> str:
+        """``"X (2x3)"``: argument ``i`` as typed, with its shape."""
+        return f"{self._describe(i)} ({shape_text(self.shapes[i])})"
+
+    def fail(self, message: str) -> JacobianError:
+        """An error to raise: ``trace() needs a square matrix, got A (2x3)``, or for
+        an operator ``shape mismatch in '@': ...``."""
+        if self.op.syntax.form == "call":
+            return self._where(f"{self.op.name}() {message}")
+        return self._where(f"shape mismatch in '{self.op.syntax.symbol.strip()}': {message}")
+
+
+@dataclass(frozen=True)
+class Vjp:
+    """What a backward rule sees.
+
+    Attributes
+    ----------
+    args : tuple of Node
+        The step's inputs, as written in the step (``X``, ``W``).
+    out : Node
+        The step's output (its name, e.g. ``Y``), for rules written through it.
+    g : Node
+        The upstream gradient of the output (``dY``).
+    shapes, out_shape
+        Shapes of the inputs and of the output.
+    kw : dict
+        The operation's keyword options.
+    """
+
+    args: tuple[Node, ...]
+    out: Node
+    g: Node
+    shapes: tuple[Shape, ...]
+    out_shape: Shape
+    kw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def x(self) -> Node:
+        """The first (often the only) input."""
+        return self.args[0]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation; see the module docstring for what each part is for."""
+
+    name: str
+    category: str
+    doc: str
+    rule: str
+    arity: tuple[int, int]
+    shape: Callable[[ShapeContext], Shape]
+    evaluate: Callable[..., Any]
+    vjp: Callable[[Vjp], tuple] | NotDifferentiable
+    numpy: Callable[..., Any]
+    code: Mapping[str, Any]
+    latex: Any
+    syntax: Syntax = CALL
+    keywords: tuple[Keyword, ...] = ()
+    aliases: tuple[str, ...] = ()
+    broadcasts: bool = False
+    #: Element-wise operations: the SymPy entry of one argument entry, and the
+    #: derivative f'(X, Y) as a tree (in terms of the input X or the output Y).
+    entry: Callable[..., Any] | None = None
+    derivative: Callable[[Node, Node], Node | None] | None = None
+    #: The derivative of an entry where SymPy's own differs from our convention.
+    entry_derivative: Callable[..., Any] | None = None
+    #: log10 of the size of the result of constant arguments, from theirs (and their
+    #: values, where small): ``2**10**10`` is refused before it is computed.
+    digits: Callable[[list, list], float] | None = None
+
+    @property
+    def callable_by_name(self) -> bool:
+        """Written ``name(...)`` (``sum(X)``), not as an operator (``a + b``)."""
+        return self.syntax.form == "call"
+
+    def keyword(self, name: str) -> Keyword | None:
+        return next((k for k in self.keywords if k.name == name), None)
+
+    def options(self, kwargs) -> dict:
+        """Keyword options with their defaults filled in."""
+        given = dict(kwargs)
+        return {k.name: given.get(k.name, k.default) for k in self.keywords}
+
+
+_OPS: dict[str, Op] = {}
+_ALIASES: dict[str, str] = {}
+
+#: Parts every operation must have (``None`` nowhere).
+REQUIRED = ("name", "category", "doc", "rule", "arity", "shape", "evaluate", "vjp", "numpy",
+            "code", "latex", "syntax")
+
+
+def register(op: Op) -> Op:
+    """Add ``op`` to the registry; refuse it if a part is missing or a name is taken."""
+    missing = [part for part in REQUIRED if getattr(op, part) in (None, "")
+               and not (part == "rule" and op.derivative is not None)]
+    missing += [f"code[{lang!r}]" for lang in LANGUAGES if not op.code.get(lang)]
+    if missing:
+        raise TypeError(f"operation {op.name!r} is missing {', '.join(missing)}")
+    if op.category not in CATEGORIES:
+        raise TypeError(f"operation {op.name!r} has unknown category {op.category!r}")
+    for name in (op.name, *op.aliases):
+        if name in _OPS or name in _ALIASES:
+            raise TypeError(f"operation name {name!r} is registered twice")
+    _OPS[op.name] = op
+    _ALIASES.update({alias: op.name for alias in op.aliases})
+    return op
+
+
+def unregister(name: str) -> None:
+    """Remove an operation (tests add and remove their own)."""
+    op = _OPS.pop(name)
+    for alias in op.aliases:
+        _ALIASES.pop(alias, None)
+
+
+def lookup(name: str) -> Op | None:
+    """The operation called ``name`` (or one of its aliases), if there is one."""
+    return _OPS.get(name) or _OPS.get(_ALIASES.get(name, ""))
+
+
+def get(name: str) -> Op:
+    """The operation called ``name``; an error with suggestions if there is none."""
+    op = lookup(name)
+    if op is None:
+        raise JacobianError(f"unknown function {name!r}{suggest(name, known_names())}")
+    return op
+
+
+def operations() -> list[Op]:
+    """Every registered operation, in registration order."""
+    return list(_OPS.values())
+
+
+def known_names() -> set[str]:
+    """Names and aliases of every operation."""
+    return set(_OPS) | set(_ALIASES)
+
+
+# -- building blocks shared by declarations --------------------------------------------
+
+def same_shape(s: ShapeContext) -> Shape:
+    """The shape rule of element-wise operations of one argument."""
+    return s.shapes[0]
+
+
+def broadcast(s: ShapeContext) -> Shape:
+    """NumPy broadcasting of all arguments."""
+    try:
+        return broadcast_shapes(*s.shapes)
+    except ValueError:
+        operands = " and ".join(s.arg(i) for i in range(len(s.shapes)))
+        raise s.fail(f"cannot broadcast {operands}") from None
+
+
+def square_matrix(s: ShapeContext, i: int = 0) -> int:
+    """The size ``n`` of argument ``i`` if it is an ``n x n`` matrix."""
+    shape = s.shapes[i]
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise s.fail(f"needs a square matrix, got {s.arg(i)}")
+    return shape[0]
+
+
+def reduced_shape(s: ShapeContext) -> Shape:
+    """The shape after reducing argument 0 along ``axis`` (all axes for None)."""
+    shape, axis, keep = s.shapes[0], s.kw.get("axis"), bool(s.kw.get("keepdims"))
+    if axis is None:
+        return (1,) * len(shape) if keep else ()
+    if not -len(shape) <= axis < len(shape):
+        raise s.fail(f"axis {axis} is out of range for {s.arg(0)}")
+    axis %= len(shape)
+    return shape[:axis] + ((1,) if keep else ()) + shape[axis + 1:]
+
+
+def needs_array(s: ShapeContext) -> Shape:
+    """Argument 0 unchanged, if it is a vector or a matrix."""
+    if not s.shapes[0]:
+        raise s.fail(f"needs a vector or a matrix, got {s.arg(0)}")
+    axis = s.kw.get("axis", -1)
+    if axis is not None and not -len(s.shapes[0]) <= axis < len(s.shapes[0]):
+        raise s.fail(f"axis {axis} is out of range for {s.arg(0)}")
+    return s.shapes[0]
+
+
+def call_code(numpy_name: str, torch_name: str) -> dict[str, str]:
+    """Code templates for a function of one argument: ``np.sin({0})``."""
+    return {"numpy": numpy_name + "({0})", "torch": torch_name + "({0})"}

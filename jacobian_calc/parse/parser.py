@@ -1,0 +1,548 @@
+"""The safe expression parser: the only code that reads raw user text.
+
+Text is checked character by character, parsed by Python's :mod:`ast` (never
+executed: no ``eval``, ``sympify`` or ``parse_expr``), and converted to the
+expression tree through an allow-list of node types. Calls are looked up in
+the operation registry (arity, keyword options); a name that is not an
+operation is refused with the closest known ones, unless the caller declared
+it as an undefined function. Anything else is refused with a message that
+names it and its column.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import math
+import re
+import sys
+from contextlib import contextmanager
+from fractions import Fraction
+from typing import Iterable
+
+from ..core.errors import JacobianError, LimitError
+from ..core.limits import DEFAULT_LIMITS, Limits
+from ..core.names import NAME_RE, PYTHON_BUILTINS, suggest
+from ..core.tree import Call, Declared, Name, Node, Num, depth
+from ..ops import known_names, lookup
+
+_ALLOWED_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789_ \t\n\r+-*/^().,@=<>!&|%~:[]{};")
+_CHAR_MESSAGES = {
+    "'": "strings are not allowed", '"': "strings are not allowed",
+    "#": "comments are not allowed", "\\": "backslashes are not allowed",
+    "$": "'$' is not allowed", "?": "'?' is not allowed", "`": "'`' is not allowed",
+}
+
+#: ast node types that are refused, with the words used to refuse them.
+_REFUSED = {
+    ast.Attribute: "attribute access (only '.T' is allowed)",
+    ast.Subscript: "subscripts are not allowed",
+    ast.Lambda: "lambdas are not allowed",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed",
+    ast.Compare: "comparisons are not allowed",
+    ast.BoolOp: "boolean operators are not allowed",
+    ast.IfExp: "conditional expressions are not allowed",
+    ast.List: "lists are not allowed",
+    ast.Set: "sets are not allowed",
+    ast.Dict: "dicts are not allowed",
+    ast.Tuple: "tuples are only allowed at the top level",
+    ast.Starred: "starred expressions are not allowed",
+    ast.NamedExpr: "assignment expressions are not allowed",
+    ast.JoinedStr: "strings are not allowed",
+    ast.Await: "'await' is not allowed",
+    ast.Yield: "'yield' is not allowed",
+    ast.YieldFrom: "'yield' is not allowed",
+    ast.Slice: "slices are not allowed",
+}
+
+#: Python's binary operators -> the registry's operations.
+_BINOPS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "div",
+           ast.Pow: "pow", ast.MatMult: "matmul"}
+
+#: Operators chained this many times deeper than ``max_depth`` are refused.
+CHAIN_FACTOR = 10
+
+
+def parse(text: str, limits: Limits = DEFAULT_LIMITS,
+          functions: Iterable[str] = ()) -> list[Node]:
+    """Parse a comma-separated list of expressions.
+
+    Parameters
+    ----------
+    text : str
+        Untrusted user text, e.g. ``"sin(x1-x2), cos(x1-x2)"``.
+    limits : Limits
+        Length, depth and number-size bounds.
+    functions : iterable of str
+        Names of undefined functions the caller declared (``f`` in ``f(g(x))``).
+
+    Returns
+    -------
+    list of Node
+        One tree per top-level component.
+
+    Raises
+    ------
+    JacobianError
+        For anything outside the grammar, with the offending column.
+
+    Examples
+    --------
+    >>> from jacobian_calc.ops.text import to_source
+    >>> [to_source(c) for c in parse("x^2, f(a, b)", functions={"f"})]
+    ['x**2', 'f(a, b)']
+    """
+    if not isinstance(text, str):
+        raise JacobianError(f"expression must be a string, not {type(text).__name__}")
+    _check_length(text, limits)
+    _check_characters(text)
+    _check_nesting(text, limits)
+    spans = _split_components(text)
+    declared = frozenset(functions)
+    with int_digits(limits.max_digits):
+        return [_parse_component(text, start, end, limits, declared) for start, end in spans]
+
+
+def parse_expression(text: str, limits: Limits = DEFAULT_LIMITS,
+                     functions: Iterable[str] = ()) -> Node:
+    """Parse exactly one expression (no top-level commas)."""
+    parts = parse(text, limits, functions)
+    if len(parts) != 1:
+        raise JacobianError(f"expected one expression, got {len(parts)} components",
+                            source=text)
+    return parts[0]
+
+
+@contextmanager
+def int_digits(digits: int):
+    """Let Python convert integers of up to ``digits`` decimal digits to and from text.
+
+    Python refuses over 4,300 digits by default; ``max_digits`` is the limit
+    that matters here, so it is lifted to that within the block.
+    """
+    current = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    if current == 0 or current >= digits + 1:
+        yield
+        return
+    sys.set_int_max_str_digits(digits + 1)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(current)
+
+
+# -- text-level checks ---------------------------------------------------------
+
+def _check_length(text: str, limits: Limits) -> None:
+    if len(text) > limits.max_length:
+        raise LimitError(f"expression is {len(text):,} characters long, over the limit of "
+                         f"{limits.max_length:,}", limit="max_length")
+    if not text.strip():
+        raise JacobianError("empty expression")
+
+
+def _check_characters(text: str) -> None:
+    for col, ch in enumerate(text):
+        if ch in _ALLOWED_CHARS:
+            continue
+        if ch in _CHAR_MESSAGES:
+            message = _CHAR_MESSAGES[ch]
+        elif ord(ch) < 32 or ord(ch) == 127:
+            message = f"control character U+{ord(ch):04X} is not allowed"
+        elif ord(ch) > 127:
+            message = (f"non-ASCII character {ch!r} (U+{ord(ch):04X}) is not allowed; "
+                       "type names in plain ASCII, e.g. 'alpha' for α")
+        else:
+            message = f"character {ch!r} is not allowed"
+        raise JacobianError(message, source=text, col=col)
+
+
+def _check_nesting(text: str, limits: Limits) -> None:
+    """Refuse brackets nested deeper than ``max_depth`` (calls count: ``f(`` opens one)."""
+    level = 0
+    for col, ch in enumerate(text):
+        if ch in "([{":
+            level += 1
+            if level > limits.max_depth:
+                raise LimitError(f"expression nested deeper than {limits.max_depth} levels",
+                                 source=text, col=col, limit="max_depth")
+        elif ch in ")]}":
+            level -= 1
+
+
+def _split_components(text: str) -> list[tuple[int, int]]:
+    """Spans of the top-level comma-separated components; refuses empty ones."""
+    spans, level, start = [], 0, 0
+    for col, ch in enumerate(text):
+        if ch in "([{":
+            level += 1
+        elif ch in ")]}":
+            level -= 1
+        elif ch == "," and level == 0:
+            spans.append((start, col))
+            start = col + 1
+    spans.append((start, len(text)))
+    for index, (a, b) in enumerate(spans):
+        if not text[a:b].strip():
+            raise JacobianError(f"empty component (component {index + 1})",
+                                source=text, col=min(a, len(text) - 1))
+    return spans
+
+
+# -- component parsing -----------------------------------------------------------
+
+def _parse_component(full: str, start: int, end: int, limits: Limits,
+                     functions: frozenset) -> Node:
+    raw = full[start:end]
+    # '^' is power, as mathematicians write it; keep a map to report columns.
+    text, colmap = _caret_to_pow(raw.replace("\n", " ").replace("\r", " "), start)
+    stripped = len(text) - len(text.lstrip())
+    text = text.strip()
+    colmap = colmap[stripped:]
+    tree = _ast_parse(text, full, colmap, limits)
+    try:
+        node = _Converter(full, text, colmap, limits, functions).convert(tree.body)
+    except RecursionError:
+        raise _too_deep(limits) from None
+    if depth(node) > CHAIN_FACTOR * limits.max_depth:
+        raise _too_deep(limits)
+    _check_magnitudes(node, full, limits)
+    return node
+
+
+def _too_deep(limits: Limits) -> JacobianError:
+    return LimitError(f"expression has operators chained more than "
+                      f"{CHAIN_FACTOR * limits.max_depth} deep", limit="max_depth",
+                      hint="split it up with {{lets}}, or raise {{max_depth}}")
+
+
+def _caret_to_pow(text: str, offset: int) -> tuple[str, list[int]]:
+    out, colmap = [], []
+    for col, ch in enumerate(text):
+        if ch == "^":
+            out.append("**")
+            colmap += [offset + col, offset + col]
+        else:
+            out.append(ch)
+            colmap.append(offset + col)
+    colmap.append(offset + len(text))
+    return "".join(out), colmap
+
+
+def _ast_parse(text: str, full: str, colmap: list[int], limits: Limits) -> ast.Expression:
+    try:
+        return ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        _refuse_keyword(text, full, colmap)
+        at_end = not exc.offset or exc.offset > len(text)
+        index = len(text) if at_end else exc.offset - 1
+        col = colmap[min(index, len(colmap) - 1)]
+        if _is_statement(text):
+            raise JacobianError("statements are not allowed, only expressions",
+                                source=full, col=col) from None
+        message = exc.msg or ""
+        if "integer string conversion" in message:
+            long = max(re.finditer(r"[0-9_]+", text), key=lambda m: len(m.group()))
+            raise LimitError(f"number {long.group()[:20]}... has more than "
+                             f"{limits.max_digits} digits", source=full,
+                             col=colmap[long.start()], limit="max_digits") from None
+        if "limit" in message or "never closed" in message or "unmatched" in message \
+                or "does not match" in message:
+            reason = message
+        elif at_end:
+            reason = "invalid syntax: the expression ends too early"
+        else:
+            reason = f"invalid syntax at {full[col] if col < len(full) else text[index]!r}"
+        raise JacobianError(reason, source=full, col=col) from None
+    except (RecursionError, MemoryError):
+        raise JacobianError("expression too complex to parse: more than about 1,000 "
+                            "chained operators or nesting levels",
+                            hint="split it up with {{lets}}") from None
+    except ValueError as exc:  # e.g. source containing NUL bytes
+        raise JacobianError(f"unreadable expression: {exc}") from None
+
+
+#: Suggested replacements for Python's reserved words used as names.
+_KEYWORD_SUGGESTIONS = {"lambda": "lam", "in": "inp", "is": "i_s", "as": "a_s",
+                        "if": "i_f", "or": "o_r", "and": "a_nd", "not": "n_ot"}
+
+
+def _refuse_keyword(text: str, full: str, colmap: list[int]) -> None:
+    """Explain a reserved word (``lambda``, ``if``, ...) used as a variable name."""
+    for match in re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        word = match.group()
+        if keyword.iskeyword(word) and word not in ("True", "False", "None"):
+            other = _KEYWORD_SUGGESTIONS.get(word, word + "1")
+            raise JacobianError(
+                f"{word!r} is a reserved word and cannot be used as a name",
+                source=full, col=colmap[match.start()],
+                hint=f"use another name, e.g. {other!r}") from None
+
+
+def _is_statement(text: str) -> bool:
+    try:
+        ast.parse(text, mode="exec")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return False
+    return True
+
+
+def callable_names() -> set[str]:
+    """Every name that may be called like ``name(...)``."""
+    return {n for n in known_names() if lookup(n).callable_by_name}
+
+
+def unknown_function(name: str, declared: Iterable[str] = ()) -> str:
+    """The message for a call of a name that is not an operation."""
+    op = lookup(name)
+    if op is not None:  # an operator's internal name, such as 'pow'
+        return (f"{name!r} is not a function here; write it with its operator "
+                f"({op.syntax.symbol.strip()!r})")
+    text = f"unknown function {name!r}{suggest(name, callable_names() | set(declared))}"
+    if name in PYTHON_BUILTINS:
+        text += " (Python built-ins are not functions of the calculator)"
+    return text
+
+
+class _Converter:
+    """ast -> tree through the allow-list. One method per allowed node type."""
+
+    def __init__(self, full: str, text: str, colmap: list[int], limits: Limits,
+                 functions: frozenset):
+        self.full, self.text, self.colmap, self.limits = full, text, colmap, limits
+        self.functions = functions
+
+    def col(self, node: ast.AST) -> int:
+        return self.colmap[min(getattr(node, "col_offset", 0), len(self.colmap) - 1)]
+
+    def op_col(self, node: ast.BinOp) -> int:
+        """Column of a binary operator: the first mark between its operands."""
+        start, end = node.left.end_col_offset, node.right.col_offset
+        for index in range(start, end):
+            if self.text[index] not in " \t)":
+                return self.colmap[index]
+        return self.col(node)
+
+    def fail(self, message: str, node: ast.AST) -> JacobianError:
+        return JacobianError(message, source=self.full, col=self.col(node))
+
+    def convert(self, node: ast.AST) -> Node:
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is None:
+            message = _REFUSED.get(type(node), f"{type(node).__name__} is not allowed")
+            raise self.fail(message, node)
+        return method(node)
+
+    def visit_Tuple(self, node: ast.Tuple) -> Node:
+        raise self.fail(_REFUSED[ast.Tuple], node)
+
+    def visit_Constant(self, node: ast.Constant) -> Node:
+        value = node.value
+        if isinstance(value, bool) or value is None or value is Ellipsis:
+            raise self.fail(f"{value!r} is not allowed here", node)
+        if isinstance(value, complex):
+            raise self.fail("complex numbers are not allowed", node)
+        if isinstance(value, (str, bytes)):
+            raise self.fail("strings are not allowed", node)
+        literal = self.text[node.col_offset:node.end_col_offset].replace("_", "")
+        return Num(self._number(literal, node), col=self.col(node))
+
+    def _number(self, literal: str, node: ast.AST) -> Fraction:
+        if re.fullmatch(r"0[xXoObB][0-9a-fA-F]+", literal):
+            raise self.fail("only decimal numbers are allowed", node)
+        mantissa, _, exponent = literal.lower().partition("e")
+        if len(exponent.lstrip("+-")) > 6:
+            raise LimitError(f"number {literal[:20]} has an exponent of more than 6 digits",
+                             source=self.full, col=self.col(node), limit="max_digits")
+        digits = len(mantissa.strip("0").replace(".", "")) + abs(int(exponent or 0))
+        if digits > self.limits.max_digits:
+            raise LimitError(f"number {literal[:20]} has more than "
+                             f"{self.limits.max_digits} digits", source=self.full,
+                             col=self.col(node), limit="max_digits")
+        return Fraction(literal)
+
+    def visit_Name(self, node: ast.Name) -> Node:
+        name = node.id
+        if name.startswith("_"):
+            raise self.fail(f"names may not start with '_': {name!r}", node)
+        if not NAME_RE.match(name):
+            raise self.fail(f"invalid name {name!r}", node)
+        op = lookup(name)
+        if op is not None and op.syntax.form == "atom":
+            return Call(op.name, (), col=self.col(node))
+        if (op is not None and op.callable_by_name) or name in self.functions:
+            raise self.fail(f"{name!r} is a function; call it as {name}(...)", node)
+        if name in PYTHON_BUILTINS:
+            raise self.fail(f"{name!r} is a Python built-in and cannot be used as a name",
+                            node)
+        return Name(name, col=self.col(node))
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Node:
+        if isinstance(node.op, ast.UAdd):
+            return self.convert(node.operand)
+        if isinstance(node.op, ast.USub):
+            operand = self.convert(node.operand)
+            if isinstance(operand, Num):
+                return Num(-operand.value, col=self.col(node))
+            return Call("neg", (operand,), col=self.col(node))
+        raise self.fail(f"operator {_op_text(node.op)!r} is not allowed", node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> Node:
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            raise JacobianError(f"operator {_op_text(node.op)!r} is not allowed",
+                                source=self.full, col=self.op_col(node))
+        if op in ("add", "mul"):
+            return self._chain(node, op)
+        left, right = self.convert(node.left), self.convert(node.right)
+        if op == "div" and isinstance(right, Num) and right.value == 0:
+            raise JacobianError("division by zero", source=self.full, col=self.op_col(node))
+        if op == "div" and isinstance(left, Num) and isinstance(right, Num):
+            return Num(left.value / right.value, col=self.col(node))
+        return Call(op, (left, right), col=self.col(node))
+
+    def _chain(self, node: ast.BinOp, op: str) -> Node:
+        """Flatten a left-leaning chain of + and - (or of *) without recursion."""
+        kinds = (ast.Add, ast.Sub) if op == "add" else (ast.Mult,)
+        items = []
+        while isinstance(node, ast.BinOp) and isinstance(node.op, kinds):
+            items.append((node.right, isinstance(node.op, ast.Sub)))
+            node = node.left
+        items.append((node, False))
+        terms = []
+        for item, negate in reversed(items):
+            term = self.convert(item)
+            if negate:
+                term = Num(-term.value) if isinstance(term, Num) else \
+                    Call("neg", (term,), col=self.col(item))
+            terms.append(term)
+        return Call(op, tuple(terms), col=self.col(node))
+
+    def visit_Attribute(self, node: ast.Attribute) -> Node:
+        if node.attr != "T":
+            raise self.fail(_REFUSED[ast.Attribute] + f", not '.{node.attr}'", node)
+        return Call("transpose", (self.convert(node.value),), col=self.col(node))
+
+    def visit_Call(self, node: ast.Call) -> Node:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail("only named functions can be called", node)
+        name = node.func.id
+        if name.startswith("_") or not NAME_RE.match(name):
+            raise self.fail(f"invalid function name {name!r}", node)
+        if name in self.functions:
+            return self._declared(name, node)
+        op = lookup(name)
+        if op is None or not op.callable_by_name:
+            if op is not None and op.syntax.form == "atom":
+                raise self.fail(f"{name!r} is a constant, not a function", node)
+            raise self.fail(unknown_function(name, self.functions), node)
+        low, high = op.arity
+        tensors = node.args[:high]
+        extra = node.args[high:]
+        if len(tensors) < low:
+            raise self.fail(_arity_text(op.name, low, high, len(node.args)), node)
+        if len(extra) > len(op.keywords):
+            raise self.fail(_arity_text(op.name, low, high, len(node.args)), node)
+        args = tuple(self.convert(a) for a in tensors)
+        kwargs = dict(self._option(op, k.name, v) for k, v in zip(op.keywords, extra))
+        for kw in node.keywords:
+            if kw.arg is None or op.keyword(kw.arg) is None:
+                raise self.fail(f"{op.name}() takes no keyword argument "
+                                f"{kw.arg or '**'!r}", kw)
+            if kw.arg in kwargs:
+                raise self.fail(f"{op.name}() got {kw.arg} twice", kw)
+            kwargs.update([self._option(op, kw.arg, kw.value)])
+        return Call(op.name, args, kwargs, col=self.col(node))
+
+    def _declared(self, name: str, node: ast.Call) -> Node:
+        if node.keywords:
+            raise self.fail(f"{name}() is an undefined function: it takes no keyword "
+                            "arguments", node.keywords[0])
+        if not node.args:
+            raise self.fail(f"{name}() needs at least one argument", node)
+        return Declared(name, tuple(self.convert(a) for a in node.args), col=self.col(node))
+
+    def _option(self, op, name: str, value: ast.AST) -> tuple[str, object]:
+        """A keyword option's value: an integer, True/False or None, checked by the op."""
+        literal = _literal(value)
+        try:
+            return name, op.keyword(name).check(literal)
+        except ValueError as exc:
+            raise self.fail(f"bad value for {op.name}(..., {name}=...): {exc}", value) \
+                from None
+
+
+def _literal(value: ast.AST):
+    """The Python value of a literal option (``-1``, ``True``), or a marker that fails."""
+    if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub) \
+            and isinstance(value.operand, ast.Constant) and type(value.operand.value) is int:
+        return -value.operand.value
+    if isinstance(value, ast.Constant) and (value.value is None or
+                                            type(value.value) in (int, bool)):
+        return value.value
+    return _NotALiteral()
+
+
+class _NotALiteral:
+    def __repr__(self) -> str:
+        return "an expression"
+
+
+def _arity_text(name: str, low: int, high: int, count: int) -> str:
+    expected = str(low) if low == high else f"{low} to {high}"
+    plural = "" if expected == "1" else "s"
+    return f"{name}() takes {expected} argument{plural}, got {count}"
+
+
+def _op_text(op: ast.AST) -> str:
+    return {ast.BitXor: "^", ast.BitAnd: "&", ast.BitOr: "|", ast.Mod: "%",
+            ast.FloorDiv: "//", ast.LShift: "<<", ast.RShift: ">>",
+            ast.Invert: "~", ast.Not: "not"}.get(type(op), type(op).__name__)
+
+
+# -- number-size guard ---------------------------------------------------------------
+
+def _check_magnitudes(node: Node, full: str, limits: Limits) -> None:
+    """Refuse constant subexpressions whose exact value would be enormous.
+
+    Works on estimated decimal digit counts (log10) from each operation's
+    ``digits`` rule, so ``9^9^9`` is refused without computing anything.
+    """
+    memo: dict[int, tuple[float, float | None] | None] = {}
+    order, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        order.append(n)
+        stack.extend(n.children())
+    for n in reversed(order):
+        memo[id(n)] = _estimate(n, memo, limits, full)
+
+
+def _estimate(n: Node, memo: dict, limits: Limits, full: str):
+    """(log10 |value|, value if small) of a constant node; None if not constant."""
+    if isinstance(n, Num):
+        value = n.value
+        if value == 0:
+            return 0.0, 0.0
+        digits = math.log10(abs(value.numerator)) - math.log10(value.denominator)
+        return digits, float(value) if abs(digits) < 300 else None
+    if not isinstance(n, Call) or not n.args:
+        return None
+    kids = [memo[id(c)] for c in n.args]
+    rule = lookup(n.op).digits
+    if rule is None or any(k is None for k in kids):
+        return None
+    size = rule([k[0] for k in kids], [k[1] for k in kids])
+    if size > limits.max_digits:
+        raise LimitError(f"number too large: about 10^{_fmt(size)} "
+                         f"(limit {limits.max_digits} digits)", source=full, col=n.col,
+                         limit="max_digits")
+    return size, None
+
+
+def _fmt(size: float) -> str:
+    return "inf" if math.isinf(size) else f"{size:,.0f}"

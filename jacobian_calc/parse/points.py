@@ -1,0 +1,99 @@
+"""Points to evaluate at: ``--at "x1=0.5,A=[[1,2],[3,4]]"`` or ``--at @point.json``.
+
+Each value is a number written in the expression language (``pi/4``,
+``1e-3``) or, for a declared array, nested lists of such numbers. Nothing is
+evaluated here: values come back as trees, and the symbolic layer turns them
+into numbers (refusing anything that is not a real number).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ..core.errors import JacobianError
+from ..core.limits import DEFAULT_LIMITS, Limits
+from ..core.names import check_name
+from ..core.tree import Node
+from .parser import parse_expression
+
+Value = Node | list
+
+
+def parse_point(text: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Value]:
+    """``"x1=0.5,A=[[1,2],[3,4]]"`` -> ``{"x1": tree, "A": [[tree, tree], [tree, tree]]}``.
+
+    ``"@FILE"`` reads a JSON object of numbers and nested lists of numbers.
+
+    Examples
+    --------
+    >>> sorted(parse_point("x=1/2, A=[[1,2],[3,4]]"))
+    ['A', 'x']
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise JacobianError("{{at}} is empty: expected NAME=VALUE,...")
+    if text.strip().startswith("@"):
+        return read_point_file(text.strip()[1:], limits)
+    out: dict[str, Value] = {}
+    for part in _split(text):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise JacobianError(f"malformed {{{{at}}}} item {part.strip()[:40]!r}: "
+                                "expected NAME=VALUE")
+        name = check_name(name.strip(), "{{at}} name")
+        if name in out:
+            raise JacobianError(f"{name} is given twice in {{{{at}}}}")
+        out[name] = _value(value.strip(), name, limits)
+    return out
+
+
+def _split(text: str) -> list[str]:
+    """Split at commas outside brackets."""
+    parts, level, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            level += 1
+        elif ch in ")]":
+            level -= 1
+        elif ch == "," and level == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _value(text: str, name: str, limits: Limits) -> Value:
+    if not text.startswith("["):
+        return parse_expression(text, limits)
+    if not text.endswith("]"):
+        raise JacobianError(f"value of {name} starts a list with '[' but does not end with ']'")
+    inner = text[1:-1].strip()
+    if not inner:
+        raise JacobianError(f"value of {name} is an empty list")
+    return [_value(item.strip(), name, limits) for item in _split(inner)]
+
+
+def read_point_file(path: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Value]:
+    """A JSON file ``{"x": 0.5, "A": [[1, 2], [3, 4]]}`` as a point."""
+    if os.path.isfile(path) and os.path.getsize(path) > limits.max_length:
+        raise JacobianError(f"{path} is larger than {limits.max_length:,} bytes")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise JacobianError(f"cannot read {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JacobianError(f"cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise JacobianError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise JacobianError(f"{path} must hold a JSON object of NAME: value")
+    return {check_name(k, "{{at}} name"): _json_value(v, k) for k, v in data.items()}
+
+
+def _json_value(value, name: str):
+    if isinstance(value, list):
+        return [_json_value(v, name) for v in value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise JacobianError(f"value of {name} must be a number or nested lists of numbers")
+    return value

@@ -1,0 +1,159 @@
+"""Plain-text display of results: labelled matrices, labelled blocks, chains, values."""
+
+from __future__ import annotations
+
+from ..core.grid import ndindex
+from ..results.base import printer
+from ..results.chain import ChainResult
+from ..results.jacobian import JacobianResult
+
+#: Tensors with more entries than this are summarised unless ``full=True``.
+SUMMARY_ENTRIES = 400
+SUMMARY_BLOCKS = 3
+OUT_LETTERS, IN_LETTERS = "ijmn", "klpq"
+
+
+def table(cells: list[list[str]], row_labels: list[str], col_labels: list[str]) -> str:
+    """An aligned text table with row and column labels."""
+    widths = [max([len(col_labels[j])] + [len(r[j]) for r in cells])
+              for j in range(len(col_labels))]
+    label_width = max((len(x) for x in row_labels), default=0)
+    lines = [" " * label_width + "   " + "  ".join(c.rjust(w) for c, w in zip(col_labels, widths))]
+    for label, row in zip(row_labels, cells):
+        lines.append(label.ljust(label_width) + " │ "
+                     + "  ".join(c.rjust(w) for c, w in zip(row, widths)))
+    return "\n".join(lines)
+
+
+def labels(J: JacobianResult) -> tuple[list[str], list[str]]:
+    """Labels of the output entries and the input entries (1-based, row-major)."""
+    outputs = list(J.out_labels) or [entry_label(J.out_name, i) for i in ndindex(J.out_shape)]
+    if len(J.wrt) > 1 or J.in_shape == (1,):
+        inputs = list(J.wrt)
+    else:
+        inputs = [entry_label(J.in_name, i) for i in ndindex(J.in_shape)]
+    return outputs, inputs
+
+
+def entry_label(name: str, index: tuple[int, ...]) -> str:
+    """``Y12`` for entry (0, 1) of Y; ``Y[10,2]`` once an index has two digits."""
+    if not index:
+        return name
+    if all(i < 9 for i in index):
+        return name + "".join(str(i + 1) for i in index)
+    return f"{name}[{','.join(str(i + 1) for i in index)}]"
+
+
+def header(J: JacobianResult) -> str:
+    shape = " x ".join(map(str, J.shape)) or "1"
+    of = ", ".join(J.of)
+    if len(of) > 70:
+        of = of[:67] + "..."
+    wrt = J.in_name if len(J.wrt) == 1 else "(" + ", ".join(J.wrt) + ")"
+    return (f"Jacobian ∂{J.out_name}/∂{wrt} of {of}\n"
+            f"{J.layout} layout, shape {shape}, {J.nnz} non-zero of {J.size}")
+
+
+def _axis_labels(J: JacobianResult) -> tuple[list[str], list[str]]:
+    outputs, inputs = labels(J)
+    rows, cols = [f"∂{o}" for o in outputs], [f"∂/∂{x}" for x in inputs]
+    return (rows, cols) if J.layout == "numerator" else (cols, rows)
+
+
+def _matrix_text(J: JacobianResult) -> str:
+    """The flattened Jacobian with rows ∂f_i and columns ∂/∂x_j (swapped for denominator)."""
+    flat = J.flat_grid()
+    cells = [[str(e) for e in flat.flat[r * flat.shape[1]:(r + 1) * flat.shape[1]]]
+             for r in range(flat.shape[0])]
+    return table(cells, *_axis_labels(J))
+
+
+@printer("text", JacobianResult)
+def render_jacobian(J: JacobianResult, full: bool = False, flatten: bool = False) -> str:
+    """Text for a Jacobian: a labelled matrix for 1-D/2-D, labelled blocks beyond.
+
+    Parameters
+    ----------
+    J : JacobianResult
+        The Jacobian to show.
+    full : bool
+        Show every block of a large tensor instead of a summary.
+    flatten : bool
+        Show the flattened 2-D matrix (output entries by input entries).
+    """
+    head = header(J)
+    if flatten or (len(J.out_shape) <= 1 and len(J.in_shape) <= 1):
+        if len(J.shape) > 2:
+            rows, cols = J.flat_shape()
+            head += f", flattened to {rows} x {cols}"
+        if J.size > SUMMARY_ENTRIES * 4 and not full:
+            return head + "\n\n(too large to show; use --full or --format json)"
+        return head + "\n\n" + _matrix_text(J)
+    return head + "\n\n" + _blocks_text(J, full)
+
+
+def letters(J: JacobianResult) -> list[str]:
+    """Index letters in layout order: i, j for the output, k, l for the input."""
+    out, inp = list(OUT_LETTERS[:len(J.out_shape)]), list(IN_LETTERS[:len(J.in_shape)])
+    return out + inp if J.layout == "numerator" else inp + out
+
+
+def _block_title(J: JacobianResult, lead: tuple[int, ...]) -> str:
+    names = letters(J)
+    index = ", ".join(f"{names[a]}={i + 1}" for a, i in enumerate(lead))
+    return f"∂{J.out_name}/∂{J.in_name}[{index}] ="
+
+
+def _blocks_text(J: JacobianResult, full: bool) -> str:
+    blocks = list(J.blocks())
+    show = blocks if full or J.size <= SUMMARY_ENTRIES else blocks[:SUMMARY_BLOCKS]
+    parts = []
+    row_letter, col_letter = letters(J)[-2:]
+    for lead, block in show:
+        rows, cols = block.shape
+        cells = [[str(e) for e in block.flat[r * cols:(r + 1) * cols]] for r in range(rows)]
+        parts.append(_block_title(J, lead) + "\n" + table(
+            cells, [f"{row_letter}={r + 1}" for r in range(rows)],
+            [f"{col_letter}={c + 1}" for c in range(cols)]))
+    if len(show) < len(blocks):
+        rows, cols = blocks[0][1].shape
+        parts.append(f"... {len(blocks) - len(show)} more blocks of {rows} x {cols} "
+                     "(use --full to show all)")
+    return "\n\n".join(parts)
+
+
+def numeric_text(J: JacobianResult, values, at: str) -> str:
+    """A Jacobian evaluated at a point (``J.evaluate(at)``), flattened to a table."""
+    rows, cols = J.flat_shape()
+    flat = values.reshape(rows, cols)
+    cells = [[f"{v:.10g}" for v in row] for row in flat]
+    return header(J) + f"\nat {at}\n\n" + table(cells, *_axis_labels(J))
+
+
+def _factor_name(f: JacobianResult) -> str:
+    out = "f" if not f.out_labels else (f.out_labels[0] if len(f.out_labels) == 1
+                                        else "(" + ", ".join(f.out_labels) + ")")
+    wrt = f.wrt[0] if len(f.wrt) == 1 else "(" + ", ".join(f.wrt) + ")"
+    return f"∂{out}/∂{wrt}"
+
+
+@printer("text", ChainResult)
+def render_chain(c: ChainResult, **options) -> str:
+    """The direct Jacobian, then each factor of the chain rule and the verdict."""
+    return render_jacobian(c.direct) + "\n\n" + chain_text(c)
+
+
+def chain_text(c: ChainResult) -> str:
+    names = [_factor_name(f) for f in c.factors]
+    wrt = c.direct.wrt[0] if len(c.direct.wrt) == 1 else "(" + ", ".join(c.direct.wrt) + ")"
+    lines = [f"Chain rule: ∂f/∂{wrt} = " + " · ".join(names)]
+    for name, f in zip(names, c.factors):
+        lines.append(f"\n{name} =\n" + render_jacobian(f).split("\n\n", 1)[1])
+    verdict = ("equals the direct Jacobian (verified)" if c.agree
+               else "DIFFERS from the direct Jacobian (please report this)")
+    lines.append(f"\nproduct of the factors, intermediates substituted, {verdict}")
+    return "\n".join(lines)
+
+
+__all__ = ["table", "labels", "header", "render_jacobian", "render_chain", "chain_text",
+           "numeric_text"]

@@ -1,0 +1,219 @@
+"""The result of a Jacobian computation: a sparse tensor with a layout.
+
+Entries are stored once, sparsely, in numerator order (output axes, then
+input axes). The denominator layout is a permutation of index tuples at the
+edge, never a second computation. Dense SymPy objects are built only when
+``.tensor`` or ``.flatten()`` is asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+import sympy as sp
+
+from ..core.errors import JacobianError
+from ..core.grid import Grid, Shape, ndindex, strides
+from .base import Result
+
+LAYOUTS = ("numerator", "denominator")
+
+
+def check_layout(layout: object) -> str:
+    """Validate a layout name."""
+    if layout not in LAYOUTS:
+        raise JacobianError(f"unknown {{{{layout}}}} {layout!r}: use numerator or denominator")
+    return layout
+
+
+@dataclass(frozen=True, repr=False)
+class JacobianResult(Result):
+    """A (generalized) Jacobian.
+
+    Attributes
+    ----------
+    of : list of str
+        The differentiated expression(s), in the calculator's syntax.
+    wrt : list of str
+        The input: several scalar names forming one vector, or one declared
+        variable's name.
+    out_shape, in_shape : tuple of int
+        Shapes of the output and of the input.
+    entries : dict
+        Non-zero entries, 0-based numerator-layout index tuples -> SymPy expr.
+    layout : str
+        ``"numerator"`` (output axes first) or ``"denominator"``.
+    out_name, in_name : str
+        Names used in labels (``∂f/∂x``).
+    in_symbols : tuple of sympy.Symbol
+        The input's entries, row-major.
+    out_labels : tuple of str
+        Names of the output entries where they are named (chain-rule factors).
+    arrays : dict
+        Declared shapes of the arrays the entries may mention (for points).
+    warnings : list of str
+        Things the user should know (e.g. a ``wrt`` name absent from the
+        expression).
+    """
+
+    of: list[str]
+    wrt: list[str]
+    out_shape: Shape
+    in_shape: Shape
+    entries: dict[tuple[int, ...], sp.Expr]
+    layout: str = "numerator"
+    out_name: str = "f"
+    in_name: str = "x"
+    in_symbols: tuple = ()
+    out_labels: tuple = ()
+    arrays: Mapping[str, Shape] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (f"<JacobianResult ∂{self.out_name}/∂{','.join(self.wrt)} {self.layout} "
+                f"shape {self.shape}, {self.nnz} non-zero>")
+
+    # -- shape and layout ---------------------------------------------------
+    @property
+    def shape(self) -> Shape:
+        """Shape in the result's layout."""
+        if self.layout == "numerator":
+            return self.out_shape + self.in_shape
+        return self.in_shape + self.out_shape
+
+    def with_layout(self, layout: str) -> "JacobianResult":
+        """The same Jacobian in another layout (no recomputation)."""
+        return replace(self, layout=check_layout(layout))
+
+    def to_layout(self, index: tuple[int, ...]) -> tuple[int, ...]:
+        """A numerator-order index in this result's layout."""
+        if self.layout == "numerator":
+            return index
+        k = len(self.out_shape)
+        return index[k:] + index[:k]
+
+    # -- entries --------------------------------------------------------------
+    def nonzeros(self) -> dict[tuple[int, ...], sp.Expr]:
+        """Non-zero entries as ``{0-based index tuple in this layout: expr}``."""
+        return {self.to_layout(i): e for i, e in self.entries.items()}
+
+    @property
+    def nnz(self) -> int:
+        """Number of structurally non-zero entries."""
+        return len(self.entries)
+
+    @property
+    def size(self) -> int:
+        """Number of entries of the dense tensor."""
+        return math.prod(self.shape)
+
+    def __getitem__(self, index) -> sp.Expr:
+        """Entry at a 0-based index in this layout (zero if not stored)."""
+        index = tuple(index) if isinstance(index, tuple) else (index,)
+        if len(index) != len(self.shape) or not all(
+                0 <= i < n for i, n in zip(index, self.shape)):
+            raise IndexError(f"index {index} out of range for shape {self.shape}")
+        if self.layout == "denominator":
+            k = len(self.in_shape)
+            index = index[k:] + index[:k]
+        return self.entries.get(index, sp.Integer(0))
+
+    def as_grid(self) -> Grid:
+        """Every entry (zeros included) as a grid, in this layout."""
+        zero = sp.Integer(0)
+        dense = Grid.full(self.shape, zero)
+        for index, expr in self.entries.items():
+            dense.flat[dense.offset(self.to_layout(index))] = expr
+        return dense
+
+    def as_object_array(self):
+        """Dense NumPy object array of SymPy entries, in this layout."""
+        import numpy as np  # only when asked for: the plain Jacobian path needs no NumPy
+        grid = self.as_grid()
+        out = np.empty(grid.shape, dtype=object)
+        for index, value in grid.items():
+            out[index] = value
+        return out
+
+    @property
+    def tensor(self) -> sp.Matrix | sp.Array:
+        """The dense SymPy object: a ``Matrix`` for 2-D, an ``Array`` otherwise."""
+        grid = self.as_grid()
+        if grid.ndim == 2:
+            return sp.Matrix(grid.shape[0], grid.shape[1], grid.flat)
+        if grid.ndim == 0:
+            return sp.ImmutableDenseNDimArray(grid.flat[0])
+        return sp.ImmutableDenseNDimArray(grid.flat, grid.shape)
+
+    def flatten(self) -> sp.Matrix:
+        """The Jacobian as a 2-D matrix: output entries (row-major) by input entries.
+
+        In denominator layout the rows are the input entries.
+        """
+        n_out, n_in = math.prod(self.out_shape), math.prod(self.in_shape)
+        flat = sp.zeros(n_out, n_in)
+        out_strides, in_strides = strides(self.out_shape), strides(self.in_shape)
+        k = len(self.out_shape)
+        for index, expr in self.entries.items():
+            r = sum(i * s for i, s in zip(index[:k], out_strides))
+            c = sum(i * s for i, s in zip(index[k:], in_strides))
+            flat[r, c] = expr
+        return flat if self.layout == "numerator" else flat.T
+
+    def flat_shape(self) -> tuple[int, int]:
+        """Shape of :meth:`flatten`, without building it."""
+        rows, cols = math.prod(self.out_shape), math.prod(self.in_shape)
+        return (rows, cols) if self.layout == "numerator" else (cols, rows)
+
+    def flat_grid(self) -> Grid:
+        """:meth:`flatten` as a grid (no SymPy matrix built)."""
+        return self.as_grid().reshape(self.flat_shape())
+
+    def blocks(self):
+        """(leading index, 2-D block grid) pairs over the trailing two axes (for display)."""
+        dense = self.as_grid()
+        if dense.ndim <= 2:
+            yield (), dense.reshape(dense.shape if dense.ndim == 2 else (1, dense.size))
+            return
+        lead_shape, tail = dense.shape[:-2], dense.shape[-2:]
+        size = math.prod(tail)
+        for n, lead in enumerate(ndindex(lead_shape)):
+            yield lead, Grid(tail, dense.flat[n * size:(n + 1) * size])
+
+    def map(self, func) -> "JacobianResult":
+        """A copy with ``func`` applied to every stored entry (zeros dropped)."""
+        entries = {i: func(e) for i, e in self.entries.items()}
+        return replace(self, entries={i: e for i, e in entries.items() if e != 0})
+
+    def symbols(self) -> list[str]:
+        """Names of all symbols appearing in the entries, sorted."""
+        found: set = set()
+        for expr in self.entries.values():
+            found |= expr.free_symbols
+        return sorted(s.name for s in found)
+
+    def evaluate(self, at: Mapping[Any, Any] | str):
+        """Dense float array of the entries at a point, in this layout.
+
+        Parameters
+        ----------
+        at : dict or str
+            ``{"x1": 0.5, x2: 0.1}`` (names or SymPy symbols as keys),
+            ``{"A": [[1, 2], [3, 4]]}`` for a declared array, or the same as
+            text, ``"x1=0.5,x2=0.1"``.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        import numpy as np  # numbers need NumPy and its layer; symbolic results do not
+
+        from ..symbolic.points import evaluate_entries
+        known = {s.name for s in self.in_symbols} | set(self.symbols())
+        values = evaluate_entries(self.entries, at, known, self.arrays)
+        out = np.zeros(self.shape, dtype=float)
+        for index, value in values.items():
+            out[self.to_layout(index)] = value
+        return out

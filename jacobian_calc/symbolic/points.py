@@ -1,0 +1,127 @@
+"""Turning a point (``{"x": 0.5, "A": [[1, 2], [3, 4]]}``) into values of symbols.
+
+Keys may be names or SymPy symbols; an array's value is nested lists (or a
+NumPy array) of its declared shape, or its entries may be given one by one
+(``A_1_2``). Every value must be a finite real number: complex values,
+strings and anything else are refused, and nothing is passed to ``sympify``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from fractions import Fraction
+from typing import Mapping
+
+import numpy as np
+import sympy as sp
+
+from ..core.errors import JacobianError, JacobianTypeError
+from ..core.grid import Grid, Shape, ndindex
+from ..core.tree import Node
+from ..parse.points import parse_point
+from .evaluate import Env, evaluate
+from .numeric import float_eval, free_symbols
+from .symbols import entry_name
+
+
+def point_values(at: Mapping, arrays: Mapping[str, Shape]) -> dict[str, float]:
+    """``{entry or scalar name: float}`` for a point, arrays expanded to their entries."""
+    if not isinstance(at, Mapping):
+        raise JacobianTypeError(f"{{{{at}}}} must be a mapping of names to values, not "
+                                f"{type(at).__name__}")
+    out: dict[str, float] = {}
+    for key, value in at.items():
+        name = key.name if isinstance(key, sp.Symbol) else key
+        if not isinstance(name, str):
+            raise JacobianTypeError(f"{{{{at}}}} keys must be names or SymPy symbols, "
+                                    f"not {type(key).__name__}")
+        if name in arrays and arrays[name]:
+            out.update(_array_values(name, value, arrays[name]))
+        else:
+            out[name] = to_float(value, name)
+    return out
+
+
+def _array_values(name: str, value, shape: Shape) -> dict[str, float]:
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    try:
+        grid = Grid.from_nested(value)
+    except ValueError:
+        raise JacobianError(f"value of {name} is a ragged list") from None
+    if grid.shape != tuple(shape):
+        got = "x".join(map(str, grid.shape)) or "a scalar"
+        raise JacobianError(f"value of {name} has shape {got}, but {name} is declared "
+                            f"{'x'.join(map(str, shape))}")
+    return {entry_name(name, index): to_float(v, f"{name}{list(index)}")
+            for index, v in zip(ndindex(grid.shape), grid.flat)}
+
+
+def to_float(value, name: str) -> float:
+    """One finite real number from a number, an exact SymPy number or a parsed tree."""
+    if isinstance(value, Node):
+        value = evaluate(value, Env()).item()
+    if isinstance(value, bool) or isinstance(value, str) or value is None:
+        raise JacobianTypeError(f"value for {name} must be a number, got {value!r}"[:120])
+    if isinstance(value, sp.Basic):
+        number = _sympy_float(value, name)
+    elif isinstance(value, (numbers.Real, Fraction)):
+        number = float(value)
+    elif isinstance(value, numbers.Complex):
+        raise JacobianError(f"value for {name} is complex ({value}); only real numbers")
+    else:
+        raise JacobianTypeError(f"value for {name} must be a number, not "
+                                f"{type(value).__name__}")
+    if not np.isfinite(number):
+        raise JacobianError(f"value for {name} is not finite (or too large for floating "
+                            "point)")
+    return number
+
+
+def _sympy_float(value: sp.Basic, name: str) -> float:
+    if value.free_symbols:
+        raise JacobianError(f"value for {name} must be a number, got {value}"[:120])
+    if value.is_real is False or value.has(sp.I):
+        raise JacobianError(f"value for {name} is complex ({value}); only real numbers")
+    if value.is_Rational:
+        return float(value)
+    number = float_eval([value], {})[0]  # floats, not SymPy's arbitrary precision
+    if number.ndim or not np.isfinite(number):
+        raise JacobianError(f"value for {name} is not a finite real number")
+    return float(number)
+
+
+def resolve_point(at, known: set[str], arrays: Mapping[str, Shape]) -> dict[str, float]:
+    """A point given as text or mapping, checked against the names a result has."""
+    if isinstance(at, str):
+        at = parse_point(at)
+    values = point_values(at, arrays)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise JacobianError(f"{{{{at}}}} names {', '.join(unknown)}, which the result does "
+                            f"not contain (it has: {', '.join(sorted(known)) or 'none'})")
+    return values
+
+
+def evaluate_entries(entries: Mapping[tuple, sp.Expr], at, known: set[str],
+                     arrays: Mapping[str, Shape] | None = None) -> dict[tuple, float]:
+    """Evaluate stored entries at one point; report poles and non-finite values."""
+    values = resolve_point(at, known, arrays or {})
+    symbols = free_symbols(entries.values())
+    needed = {s.name for s in symbols}
+    missing = sorted(needed - set(values))
+    if missing:
+        raise JacobianError(f"{{{{at}}}} gives no value for {', '.join(missing)}")
+    by_symbol = {s: values[s.name] for s in symbols}
+    keys = list(entries)
+    numbers = float_eval([entries[k] for k in keys], by_symbol)
+    out = {}
+    for key, number in zip(keys, numbers):
+        value = float(number)
+        if not np.isfinite(value):
+            kind = "undefined (NaN)" if np.isnan(value) else "infinite (a pole or an overflow)"
+            where = ", ".join(f"{n}={v:g}" for n, v in values.items() if n in needed)
+            raise JacobianError(f"entry {tuple(i + 1 for i in key)} = {entries[key]} is "
+                                f"{kind} at {where}")
+        out[key] = value
+    return out

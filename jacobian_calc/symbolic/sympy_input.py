@@ -1,0 +1,146 @@
+"""SymPy objects as input: expressions, matrices and matrix expressions, read through
+an allow-list into the calculator's expression tree.
+
+``MatrixSymbol("A", 2, 3)`` declares ``A`` as a 2x3 matrix; ``A*x`` on matrix
+symbols is a matrix product. Every SymPy class is mapped to a registered
+operation or refused with its name: nothing SymPy can express but the
+calculator cannot differentiate is ever taken as something else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from ..core.errors import JacobianError
+from ..core.grid import Shape
+from ..core.names import check_name
+from ..core.tree import Call, Declared, Name, Node, Num
+from ..ops import operations
+from . import algebra
+
+_PROBE = sp.Dummy("x", real=True)
+
+
+@dataclass
+class Reading:
+    """What reading SymPy input found besides the trees."""
+
+    shapes: dict[str, Shape] = field(default_factory=dict)
+    functions: set[str] = field(default_factory=set)
+    symbols: dict[str, sp.Symbol] = field(default_factory=dict)  # the caller's own
+
+
+def function_classes() -> dict[type, str]:
+    """SymPy function class -> operation name, from the element-wise operations."""
+    table = {}
+    for op in operations():
+        if op.entry is not None:
+            probe = op.entry(algebra, _PROBE)
+            if isinstance(probe, sp.Function) and probe.args == (_PROBE,):
+                table[probe.func] = op.name
+    return table
+
+
+def read(expr: object, reading: Reading) -> Node:
+    """The tree of one SymPy expression (or matrix expression)."""
+    if isinstance(expr, (int, Fraction)) and not isinstance(expr, bool):
+        return Num(expr)
+    if isinstance(expr, float):
+        return Num(Fraction(repr(expr)))
+    if not isinstance(expr, sp.Basic):
+        raise JacobianError(f"cannot read a {type(expr).__name__} as an expression")
+    return _Reader(reading).read(expr)
+
+
+class _Reader:
+    def __init__(self, reading: Reading) -> None:
+        self.reading = reading
+        self.classes = function_classes()
+
+    def read(self, e: sp.Basic) -> Node:
+        if isinstance(e, sp.MatrixSymbol):
+            return self._matrix_symbol(e)
+        if isinstance(e, sp.Symbol):
+            return self._symbol(e)
+        if e.is_Rational:
+            return Num(Fraction(int(e.p), int(e.q)))
+        if isinstance(e, sp.Float):
+            return Num(Fraction(repr(float(e))))
+        if e is sp.pi:
+            return Call("pi")
+        if e is sp.E:
+            return Call("E")
+        method = _CLASSES.get(type(e).__name__)
+        if method is not None:
+            return method(self, e)
+        if isinstance(e, AppliedUndef):
+            name = check_name(str(e.func), "function name")
+            self.reading.functions.add(name)
+            return Declared(name, tuple(self.read(a) for a in e.args))
+        if type(e) in self.classes and len(e.args) == 1:
+            return Call(self.classes[type(e)], (self.read(e.args[0]),))
+        raise JacobianError(f"cannot differentiate the SymPy object {_short(e)}: "
+                            f"{type(e).__name__} is not an operation of the calculator")
+
+    def _symbol(self, e: sp.Symbol) -> Node:
+        name = check_name(e.name, "SymPy symbol name")
+        self.reading.symbols.setdefault(name, e)
+        return Name(name)
+
+    def _matrix_symbol(self, e: sp.MatrixSymbol) -> Node:
+        name = check_name(str(e.name), "MatrixSymbol name")
+        rows, cols = e.shape
+        if not (rows.is_Integer and cols.is_Integer):
+            raise JacobianError(f"MatrixSymbol {name} needs numeric dimensions, got "
+                                f"{rows} x {cols}")
+        shape = (int(rows), int(cols))
+        if self.reading.shapes.get(name, shape) != shape:
+            raise JacobianError(f"{name} is declared twice with different shapes")
+        self.reading.shapes[name] = shape
+        return Name(name)
+
+    def _args(self, e) -> tuple[Node, ...]:
+        return tuple(self.read(a) for a in e.args)
+
+    def _pow(self, e) -> Node:
+        return Call("pow", self._args(e))
+
+    def _matmul(self, e) -> Node:
+        scalars = [a for a in e.args if not getattr(a, "is_Matrix", False)]
+        matrices = [a for a in e.args if getattr(a, "is_Matrix", False)]
+        product = self.read(matrices[0])
+        for m in matrices[1:]:
+            product = Call("matmul", (product, self.read(m)))
+        if scalars:
+            return Call("mul", tuple(self.read(s) for s in scalars) + (product,))
+        return product
+
+    def _identity(self, e) -> Node:
+        n = e.shape[0]
+        if not n.is_Integer:
+            raise JacobianError(f"Identity needs a numeric size, got {n}")
+        return Call("eye", (), {"n": int(n)})
+
+
+_CLASSES = {
+    "Add": lambda r, e: Call("add", r._args(e)),
+    "MatAdd": lambda r, e: Call("add", r._args(e)),
+    "Mul": lambda r, e: Call("mul", r._args(e)),
+    "HadamardProduct": lambda r, e: Call("mul", r._args(e)),
+    "Pow": _Reader._pow,
+    "MatMul": _Reader._matmul,
+    "Transpose": lambda r, e: Call("transpose", r._args(e)),
+    "Inverse": lambda r, e: Call("inv", (r.read(e.arg),)),
+    "Trace": lambda r, e: Call("trace", r._args(e)),
+    "Determinant": lambda r, e: Call("det", r._args(e)),
+    "Identity": _Reader._identity,
+}
+
+
+def _short(e: sp.Basic) -> str:
+    text = str(e)
+    return text if len(text) <= 60 else text[:57] + "..."
