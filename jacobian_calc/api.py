@@ -12,10 +12,12 @@ from .core.errors import JacobianError, JacobianTypeError, LimitError
 from .core.limits import DEFAULT_LIMITS, Limits
 from .derive.chain import chain
 from .derive.jacobian import jacobian, jacobians
-from .parse import parse, parse_expression
+from .parsing import parse, parse_expression
 from .results import ChainResult, JacobianResult
 from .symbolic.functions import relu, sigmoid, softplus, step
+from .symbolic.read_json import read_entry, read_json
 
 __all__ = ["jacobian", "jacobians", "chain", "ChainResult", "JacobianResult",
            "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
-           "parse", "parse_expression", "sigmoid", "relu", "softplus", "step"]
+           "parse", "parse_expression", "sigmoid", "relu", "softplus", "step",
+           "read_json", "read_entry"]

@@ -11,8 +11,9 @@ import random
 import pytest
 import sympy as sp
 
-from jacobian_calc.autodiff import canonical_add, canonical_mul, gradient, symbol_dot
-from jacobian_calc.functions import relu, sigmoid, softplus
+from jacobian_calc.symbolic.autodiff import gradient
+from jacobian_calc.symbolic.canonical import canonical_add, canonical_mul, symbol_dot
+from jacobian_calc.symbolic.functions import relu, sigmoid, softplus
 
 a, b, c = sp.symbols("a b c")
 x = sp.Symbol("x", real=True)

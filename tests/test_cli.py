@@ -11,9 +11,9 @@ import pytest
 import sympy as sp
 from click.testing import CliRunner
 
-from jacobian_calc import jacobian, jacobians, sympy_namespace
-from jacobian_calc.cli import main
-from jacobian_calc.shapes import entry_symbol, scalar_symbol
+from jacobian_calc import jacobian, jacobians, read_entry
+from jacobian_calc.cli.main import main
+from jacobian_calc.symbolic.symbols import entry_symbol, scalar_symbol
 
 CARD = "sin(x1-x2), cos(x1-x2)"
 LETS = ["--let", "y1=a*w1", "--let", "y2=y1+b1"]
@@ -35,14 +35,6 @@ def jac_json(*args: str) -> dict:
 
 
 _CONSTANTS = {"pi", "E"}
-
-
-def read_entry(text: str) -> sp.Expr:
-    """Read a JSON entry back: every bare name is one of the calculator's real symbols."""
-    names = {m.group(1) for m in re.finditer(r"\b([A-Za-z_]\w*)\b(?!\s*\()", text)}
-    local = dict(sympy_namespace())
-    local.update({n: scalar_symbol(n) for n in names - _CONSTANTS})
-    return sp.sympify(text, locals=local)
 
 
 def flat(nested):

@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jacobian_calc import JacobianError, jacobian, parse
-from jacobian_calc.arrays import Env, evaluate
-from jacobian_calc.cli import main
-from jacobian_calc.numeric import float_eval
-from jacobian_calc.parser import parse_expression
+from jacobian_calc.symbolic.evaluate import Env, evaluate
+from jacobian_calc.cli.main import main
+from jacobian_calc.symbolic.numeric import float_eval
+from jacobian_calc.parsing import parse_expression
 
 EXAMPLES = int(os.environ.get("JAC_FUZZ_EXAMPLES", "200"))
 CLI_EXAMPLES = int(os.environ.get("JAC_FUZZ_CLI_EXAMPLES", str(max(EXAMPLES // 4, 50))))
@@ -186,20 +186,20 @@ def _finite_difference_check(text, names, wrt, seed):
     shapes = {n: s for n, s in names.items() if s}
     result = jacobian(text, wrt=wrt, shapes=shapes)
     out = evaluate(parse_expression(text), Env(shapes))
-    out_flat = [sp.sympify(e) for e in np.asarray(out, dtype=object).reshape(-1)]
+    out_flat = list(out.flat)
     symbols = sorted({s for e in out_flat for s in e.free_symbols}, key=str)
     rng = np.random.default_rng(seed)
     point = {s: float(rng.uniform(-1.0, 1.0)) for s in symbols}
     in_shape = names[wrt]
-    inputs = (Env(shapes).lookup(wrt)).reshape(-1)
+    inputs = Env(shapes).lookup(wrt).flat
     for sym in inputs:
         point.setdefault(sym, float(rng.uniform(-1.0, 1.0)))
     dense = result.as_object_array()
-    out_shape = np.shape(out)
+    out_shape = out.shape
     if out_shape and in_shape:
         assert dense.shape == tuple(out_shape) + tuple(in_shape), (text, dense.shape)
     assert dense.size == len(out_flat) * len(inputs), (text, dense.shape)
-    analytic = np.asarray(float_eval([sp.sympify(e) for e in dense.reshape(-1)], point),
+    analytic = np.asarray(float_eval(list(dense.reshape(-1)), point),
                           dtype=float).reshape(len(out_flat), len(inputs))
     h = 1e-6
     for j, sym in enumerate(inputs):

@@ -129,7 +129,7 @@ def test_every_notebook_quotes_jac_commands():
 def test_quoted_jac_command_runs(stem: str, command: str, tmp_path: Path):
     from click.testing import CliRunner
 
-    from jacobian_calc.cli import main
+    from jacobian_calc.cli.main import main
 
     runner = CliRunner()
     with runner.isolated_filesystem(temp_dir=tmp_path):  # a command may write a file

@@ -2,7 +2,7 @@
 
 from click.testing import CliRunner
 
-from jacobian_calc.cli import main
+from jacobian_calc.cli.main import main
 
 
 def test_card_example():

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from jacobian_calc import JacobianError, backprop, jacobian, jacobians
-from jacobian_calc.cli import main
-from jacobian_calc.spy import DPI, MAX_TICKS, figure_size, pattern, spy, spy_figure
+from jacobian_calc.cli.main import main
+from jacobian_calc.render.spy import DPI, MAX_TICKS, figure_size, pattern, spy, spy_figure
 
 pytest.importorskip("matplotlib")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from .. import api
 from ..core.errors import JacobianError
 from ..core.limits import DEFAULT_LIMITS, Limits
-from ..parse import int_digits, parse_shape_option
+from ..parsing import int_digits, parse_shape_option
 from ..render.latex import numeric_to_latex, printoptions, to_latex
 from ..render.json import jacobians_document
 from ..render.text import chain_text, numeric_text, render_jacobian

@@ -20,10 +20,18 @@ from fractions import Fraction
 from typing import Iterator
 
 
+#: Prints a tree in the calculator's syntax; set by :mod:`jacobian_calc.ops.text`,
+#: which knows how every operation is written.
+source_printer = None
+
+
 class Node:
     """Base class of expression nodes: immutable, hashable, structural equality."""
 
     __slots__ = ("_hash", "col")
+
+    def __str__(self) -> str:
+        return source_printer(self) if source_printer is not None else repr(self)
 
     def children(self) -> tuple["Node", ...]:
         return ()

@@ -21,7 +21,7 @@ from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import natural_key
 from ..core.tree import Node, names, walk
 from ..ops.text import to_source
-from ..parse import declared_name, normalize_shapes, parse
+from ..parsing import declared_name, normalize_shapes, parse
 from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.sympy_input import Reading, read
 from ..symbolic.symbols import scalar_symbol
@@ -87,8 +87,8 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
     declared = _functions(functions)
     reading = Reading()
     shape_map = normalize_shapes(shapes, limits)
-    components = _components(of, limits, declared, reading)
-    let_nodes = _lets(lets, limits, declared, reading)
+    components = _components(of, limits, declared, set(shape_map), reading)
+    let_nodes = _lets(lets, limits, declared, set(shape_map), reading)
     for name, shape in reading.shapes.items():
         if shape_map.get(name, shape) != shape:
             raise JacobianError(f"{name} is a {shape_text(shape)} MatrixSymbol but "
@@ -119,7 +119,8 @@ def _functions(functions) -> set[str]:
     return {declared_name(getattr(f, "__name__", f), "function name") for f in items}
 
 
-def _components(of, limits: Limits, functions: set, reading: Reading) -> list[Node]:
+def _components(of, limits: Limits, functions: set, variables: set,
+                reading: Reading) -> list[Node]:
     if isinstance(of, sp.MatrixBase):
         items = list(of)
     elif isinstance(of, (str, sp.Basic, Node)):
@@ -134,7 +135,7 @@ def _components(of, limits: Limits, functions: set, reading: Reading) -> list[No
     out: list[Node] = []
     for item in items:
         if isinstance(item, str):
-            out.extend(parse(item, limits, functions))
+            out.extend(parse(item, limits, functions, variables))
         elif isinstance(item, Node):
             out.append(item)
         elif isinstance(item, (sp.Basic, int, float)) and not isinstance(item, bool):
@@ -145,7 +146,8 @@ def _components(of, limits: Limits, functions: set, reading: Reading) -> list[No
     return out
 
 
-def _lets(lets, limits: Limits, functions: set, reading: Reading) -> dict[str, Node]:
+def _lets(lets, limits: Limits, functions: set, variables: set,
+          reading: Reading) -> dict[str, Node]:
     if lets is None:
         return {}
     if not isinstance(lets, Mapping):
@@ -159,7 +161,7 @@ def _lets(lets, limits: Limits, functions: set, reading: Reading) -> dict[str, N
         elif isinstance(value, sp.Basic):
             out[name] = read(value, reading)
         elif isinstance(value, str) and value.strip():
-            parts = parse(value, limits, functions)
+            parts = parse(value, limits, functions, variables)
             if len(parts) != 1:
                 raise JacobianError(f"intermediate {name!r} must be one expression, "
                                     f"got {len(parts)} components")

@@ -58,7 +58,7 @@ TABLE = [
      lambda np, x: np.maximum(x, 0.0), {"numpy": "np.maximum({0}, 0.0)", "torch": "torch.relu({0})"}, r"\operatorname{ReLU}", ()),
     ("step", "unit step: 1 for x >= 0, else 0 (ReLU's derivative); derivative 0",
      lambda S, x: S.step(x), lambda X, Y: None,
-     lambda np, x: (x >= 0).astype(float), {"numpy": "np.heaviside({0}, 1.0)",
+     lambda np, x: np.heaviside(x, 1.0), {"numpy": "np.heaviside({0}, 1.0)",
       "torch": "torch.heaviside({0}, torch.ones_like({0}))"},
      lambda p: rf"\left[{p.arg(0)} \geq 0\right]", ()),
     ("softplus", "log(1 + exp(x)); its derivative is sigmoid(x)", lambda S, x: S.softplus(x),

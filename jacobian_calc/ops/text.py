@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from ..core import tree
 from ..core.tree import Call, Declared, Name, Node, Num
 from .registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Op, get
 
@@ -133,3 +134,6 @@ def rule_line(op: Op) -> str:
     X, Y = Name("X"), Name("Y")
     d = op.derivative(X, Y)
     return "dX = 0" if d is None else f"dX = {to_source(Name('dY') * d)}"
+
+
+tree.source_printer = to_source  # str(node) is the node in the calculator's syntax

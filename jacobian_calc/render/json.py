@@ -5,10 +5,11 @@ from __future__ import annotations
 from ..results.base import printer
 from ..results.chain import ChainResult
 from ..results.jacobian import JacobianResult
+from .entries import entry_text
 
 
 def _nested(grid) -> object:
-    return grid.map(str).tolist()
+    return grid.map(entry_text).tolist()
 
 
 @printer("dict", JacobianResult)

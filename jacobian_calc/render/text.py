@@ -6,6 +6,7 @@ from ..core.grid import ndindex
 from ..results.base import printer
 from ..results.chain import ChainResult
 from ..results.jacobian import JacobianResult
+from .entries import entry_text
 
 #: Tensors with more entries than this are summarised unless ``full=True``.
 SUMMARY_ENTRIES = 400
@@ -63,7 +64,7 @@ def _axis_labels(J: JacobianResult) -> tuple[list[str], list[str]]:
 def _matrix_text(J: JacobianResult) -> str:
     """The flattened Jacobian with rows ∂f_i and columns ∂/∂x_j (swapped for denominator)."""
     flat = J.flat_grid()
-    cells = [[str(e) for e in flat.flat[r * flat.shape[1]:(r + 1) * flat.shape[1]]]
+    cells = [[entry_text(e) for e in flat.flat[r * flat.shape[1]:(r + 1) * flat.shape[1]]]
              for r in range(flat.shape[0])]
     return table(cells, *_axis_labels(J))
 
@@ -99,6 +100,8 @@ def letters(J: JacobianResult) -> list[str]:
 
 
 def _block_title(J: JacobianResult, lead: tuple[int, ...]) -> str:
+    if not lead:
+        return f"∂{J.out_name}/∂{J.in_name} ="
     names = letters(J)
     index = ", ".join(f"{names[a]}={i + 1}" for a, i in enumerate(lead))
     return f"∂{J.out_name}/∂{J.in_name}[{index}] ="
@@ -111,7 +114,8 @@ def _blocks_text(J: JacobianResult, full: bool) -> str:
     row_letter, col_letter = letters(J)[-2:]
     for lead, block in show:
         rows, cols = block.shape
-        cells = [[str(e) for e in block.flat[r * cols:(r + 1) * cols]] for r in range(rows)]
+        cells = [[entry_text(e) for e in block.flat[r * cols:(r + 1) * cols]]
+                 for r in range(rows)]
         parts.append(_block_title(J, lead) + "\n" + table(
             cells, [f"{row_letter}={r + 1}" for r in range(rows)],
             [f"{col_letter}={c + 1}" for c in range(cols)]))

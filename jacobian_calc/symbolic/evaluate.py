@@ -49,7 +49,7 @@ def evaluate(node: Node, env: Env | None = None) -> Grid:
 
     Examples
     --------
-    >>> from jacobian_calc.parse import parse_expression
+    >>> from jacobian_calc.parsing import parse_expression
     >>> evaluate(parse_expression("A@x"), Env({"A": (2, 2), "x": (2,)})).tolist()
     [A_1_1*x_1 + A_1_2*x_2, A_2_1*x_1 + A_2_2*x_2]
     """
@@ -81,7 +81,7 @@ def infer_shape(node: Node, shapes: Mapping[str, Shape]) -> Shape:
 
     Examples
     --------
-    >>> from jacobian_calc.parse import parse_expression
+    >>> from jacobian_calc.parsing import parse_expression
     >>> infer_shape(parse_expression("X@W + b"), {"X": (4, 3), "W": (3, 2), "b": (2,)})
     (4, 2)
     """

@@ -18,7 +18,7 @@ import sympy as sp
 from ..core.errors import JacobianError, JacobianTypeError
 from ..core.grid import Grid, Shape, ndindex
 from ..core.tree import Node
-from ..parse.points import parse_point
+from ..parsing.points import parse_point
 from .evaluate import Env, evaluate
 from .numeric import float_eval, free_symbols
 from .symbols import entry_name

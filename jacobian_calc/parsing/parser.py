@@ -63,12 +63,12 @@ _REFUSED = {
 _BINOPS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "div",
            ast.Pow: "pow", ast.MatMult: "matmul"}
 
-#: Operators chained this many times deeper than ``max_depth`` are refused.
-CHAIN_FACTOR = 10
+#: A chain of one operator (``x/x/.../x``) may be this many times ``max_depth`` long.
+CHAIN_FACTOR = 3
 
 
 def parse(text: str, limits: Limits = DEFAULT_LIMITS,
-          functions: Iterable[str] = ()) -> list[Node]:
+          functions: Iterable[str] = (), variables: Iterable[str] = ()) -> list[Node]:
     """Parse a comma-separated list of expressions.
 
     Parameters
@@ -79,6 +79,8 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS,
         Length, depth and number-size bounds.
     functions : iterable of str
         Names of undefined functions the caller declared (``f`` in ``f(g(x))``).
+    variables : iterable of str
+        Declared variables, named as such if called like functions.
 
     Returns
     -------
@@ -102,15 +104,15 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS,
     _check_characters(text)
     _check_nesting(text, limits)
     spans = _split_components(text)
-    declared = frozenset(functions)
+    names = (frozenset(functions), frozenset(variables))
     with int_digits(limits.max_digits):
-        return [_parse_component(text, start, end, limits, declared) for start, end in spans]
+        return [_parse_component(text, start, end, limits, names) for start, end in spans]
 
 
 def parse_expression(text: str, limits: Limits = DEFAULT_LIMITS,
-                     functions: Iterable[str] = ()) -> Node:
+                     functions: Iterable[str] = (), variables: Iterable[str] = ()) -> Node:
     """Parse exactly one expression (no top-level commas)."""
-    parts = parse(text, limits, functions)
+    parts = parse(text, limits, functions, variables)
     if len(parts) != 1:
         raise JacobianError(f"expected one expression, got {len(parts)} components",
                             source=text)
@@ -196,7 +198,7 @@ def _split_components(text: str) -> list[tuple[int, int]]:
 # -- component parsing -----------------------------------------------------------
 
 def _parse_component(full: str, start: int, end: int, limits: Limits,
-                     functions: frozenset) -> Node:
+                     names: tuple[frozenset, frozenset]) -> Node:
     raw = full[start:end]
     # '^' is power, as mathematicians write it; keep a map to report columns.
     text, colmap = _caret_to_pow(raw.replace("\n", " ").replace("\r", " "), start)
@@ -205,13 +207,37 @@ def _parse_component(full: str, start: int, end: int, limits: Limits,
     colmap = colmap[stripped:]
     tree = _ast_parse(text, full, colmap, limits)
     try:
-        node = _Converter(full, text, colmap, limits, functions).convert(tree.body)
+        node = _Converter(full, text, colmap, limits, *names).convert(tree.body)
     except RecursionError:
         raise _too_deep(limits) from None
+    if nesting(node) > limits.max_depth:
+        raise LimitError(f"expression nested deeper than {limits.max_depth} levels",
+                         limit="max_depth")
     if depth(node) > CHAIN_FACTOR * limits.max_depth:
         raise _too_deep(limits)
     _check_magnitudes(node, full, limits)
     return node
+
+
+def nesting(node: Node) -> int:
+    """How deeply operations are nested; a chain of one left-associative operator
+    (``a / b / c``, ``A @ B @ C``) is one level, a tower ``x**x**x`` is not.
+
+    Examples
+    --------
+    >>> nesting(parse_expression("x/x/x/x")), nesting(parse_expression("x**x**x**x"))
+    (2, 4)
+    """
+    best, stack = 0, [(node, 1)]
+    while stack:
+        n, level = stack.pop()
+        best = max(best, level)
+        for i, child in enumerate(n.children()):
+            chained = (i == 0 and isinstance(n, Call) and isinstance(child, Call)
+                       and child.op == n.op and lookup(n.op).syntax.form == "infix"
+                       and n.op != "pow")
+            stack.append((child, level if chained else level + 1))
+    return best
 
 
 def _too_deep(limits: Limits) -> JacobianError:
@@ -312,9 +338,9 @@ class _Converter:
     """ast -> tree through the allow-list. One method per allowed node type."""
 
     def __init__(self, full: str, text: str, colmap: list[int], limits: Limits,
-                 functions: frozenset):
+                 functions: frozenset, variables: frozenset):
         self.full, self.text, self.colmap, self.limits = full, text, colmap, limits
-        self.functions = functions
+        self.functions, self.variables = functions, variables
 
     def col(self, node: ast.AST) -> int:
         return self.colmap[min(getattr(node, "col_offset", 0), len(self.colmap) - 1)]
@@ -435,6 +461,8 @@ class _Converter:
             raise self.fail(f"invalid function name {name!r}", node)
         if name in self.functions:
             return self._declared(name, node)
+        if name in self.variables:
+            raise self.fail(f"{name!r} is a variable, not a function", node)
         op = lookup(name)
         if op is None or not op.callable_by_name:
             if op is not None and op.syntax.form == "atom":

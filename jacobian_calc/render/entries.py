@@ -1,0 +1,58 @@
+"""SymPy entries written in the calculator's own syntax.
+
+SymPy's ``str`` is almost the calculator's syntax already; where it is not
+(``Abs(x)`` is typed ``abs(x)``), the operation's name is used, so every entry
+we print can be typed back into ``jac`` or read back by
+:func:`jacobian_calc.read_json`.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.str import StrPrinter
+
+from ..ops import operations
+from ..symbolic import algebra
+
+_PROBE = sp.Dummy("x", real=True)
+
+
+def _names() -> dict[type, str]:
+    """SymPy function class -> the operation's name, where the two differ."""
+    table = {}
+    for op in operations():
+        if op.entry is None:
+            continue
+        probe = op.entry(algebra, _PROBE)
+        if isinstance(probe, sp.Function) and probe.args == (_PROBE,) \
+                and probe.func.__name__ != op.name:
+            table[probe.func] = op.name
+    return table
+
+
+class EntryPrinter(StrPrinter):
+    """SymPy's string printer, with functions named as the calculator names them."""
+
+    _renamed: dict[type, str] = {}
+
+    def _print_Function(self, expr):
+        name = self._renamed.get(expr.func)
+        if name is None:
+            return super()._print_Function(expr)
+        return f"{name}({self.stringify(expr.args, ', ')})"
+
+    _print_Abs = _print_Function
+
+
+def entry_text(expr: sp.Basic) -> str:
+    """One entry as text, e.g. ``abs(x)*sigmoid(y)``.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> entry_text(sp.Abs(x) + x**2 / 8)
+    'x**2/8 + abs(x)'
+    """
+    if not EntryPrinter._renamed:
+        EntryPrinter._renamed = _names()
+    return EntryPrinter().doprint(expr)
