@@ -7,7 +7,7 @@ result types; ``import jacobian_calc`` alone loads nothing heavy, so the
 
 from __future__ import annotations
 
-from . import render  # noqa: F401 - registers the printers of the result types
+from .render import json, latex, text  # noqa: F401 - register the printers of the results
 from .core.errors import JacobianError, JacobianTypeError, LimitError
 from .core.limits import DEFAULT_LIMITS, Limits
 from .derive.chain import chain

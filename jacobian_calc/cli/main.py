@@ -53,6 +53,10 @@ class ExpressionFirstCommand(click.Command):
     the value of the option before it, is the expression.
     """
 
+    def format_help_text(self, ctx, formatter):
+        self.help = HELP.format(functions=functions_text(90))  # operations registered by now
+        super().format_help_text(ctx, formatter)
+
     def parse_args(self, ctx, args):
         return super().parse_args(ctx, self._expression_last(ctx, list(args)))
 
@@ -72,8 +76,7 @@ class ExpressionFirstCommand(click.Command):
         return args
 
 
-@click.command(cls=ExpressionFirstCommand, epilog=EPILOG,
-               help=HELP.format(functions=functions_text(90)),
+@click.command(cls=ExpressionFirstCommand, epilog=EPILOG, help=HELP,
                context_settings={"help_option_names": ["-h", "--help"],
                                  "max_content_width": 100})
 @click.argument("exprs", required=False)

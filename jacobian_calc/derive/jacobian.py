@@ -176,6 +176,7 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
         entries=entries, out_name=_out_name(problem),
         in_name=group[0] if len(group) == 1 else "x",
         in_symbols=tuple(inputs.flat), arrays=dict(problem.shapes),
+        variables=tuple(sorted(problem.used_names() - set(problem.lets))),
         warnings=_absent_warnings(group, out, problem))
     if in_terms_of_output:
         result = rewrite_in_terms_of_output(result, problem, group)

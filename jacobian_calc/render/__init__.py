@@ -1,7 +1,7 @@
 """Rendering: results as text, JSON and LaTeX (and spy plots, on request).
 
-Importing this package registers the printers of every result type, so
-``str(result)``, ``result.to_latex()`` and ``result.to_json()`` work.
+Each printer module registers the printers of the result types it prints
+when imported (:mod:`jacobian_calc.api` imports them all); this package
+itself imports nothing, so ``jac --help`` can read :mod:`.rules` without
+loading SymPy.
 """
-
-from . import json, text  # noqa: F401 - registers printers

@@ -53,6 +53,8 @@ class JacobianResult(Result):
         Names of the output entries where they are named (chain-rule factors).
     arrays : dict
         Declared shapes of the arrays the entries may mention (for points).
+    variables : tuple of str
+        Every variable of the problem (a point may give values for any of them).
     warnings : list of str
         Things the user should know (e.g. a ``wrt`` name absent from the
         expression).
@@ -69,6 +71,7 @@ class JacobianResult(Result):
     in_symbols: tuple = ()
     out_labels: tuple = ()
     arrays: Mapping[str, Shape] = field(default_factory=dict)
+    variables: tuple = ()
     warnings: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
@@ -210,8 +213,9 @@ class JacobianResult(Result):
         """
         import numpy as np  # numbers need NumPy and its layer; symbolic results do not
 
-        from ..symbolic.points import evaluate_entries
-        known = {s.name for s in self.in_symbols} | set(self.symbols())
+        from ..symbolic.points import evaluate_entries, known_names
+        known = known_names(self.variables, self.arrays) | set(self.symbols()) | {
+            s.name for s in self.in_symbols}
         values = evaluate_entries(self.entries, at, known, self.arrays)
         out = np.zeros(self.shape, dtype=float)
         for index, value in values.items():

@@ -91,6 +91,15 @@ def _sympy_float(value: sp.Basic, name: str) -> float:
     return float(number)
 
 
+def known_names(variables, arrays: Mapping[str, Shape]) -> set[str]:
+    """Names a point may give: scalar variables, arrays and their entries."""
+    out = set(variables)
+    for name, shape in arrays.items():
+        out.add(name)
+        out.update(entry_name(name, index) for index in ndindex(shape))
+    return out
+
+
 def resolve_point(at, known: set[str], arrays: Mapping[str, Shape]) -> dict[str, float]:
     """A point given as text or mapping, checked against the names a result has."""
     if isinstance(at, str):
