@@ -23,7 +23,7 @@ from ..core.limits import DEFAULT_LIMITS, Limits
 from ..results.jacobian import JacobianResult, check_layout
 from ..symbolic.autodiff import gradient
 from ..symbolic.simplify import simplify_entry
-from ..symbolic.symbols import scalar_symbol, symbol_grid
+from ..symbolic.symbols import scalar_symbol, symbol_grid, undefined_function
 from .output_form import rewrite_in_terms_of_output
 from .problem import ExprLike, Problem, default_wrt, parse_wrt, prepare, wrt_groups
 
@@ -184,13 +184,18 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
 
 
 def in_caller_symbols(result: JacobianResult, problem: Problem) -> JacobianResult:
-    """The result written in the caller's own SymPy symbols, where the caller gave some."""
+    """The result written in the caller's own SymPy symbols and functions, where given."""
     mapping = {scalar_symbol(n): s for n, s in problem.symbols.items()
                if s != scalar_symbol(n)}
-    if not mapping:
+    functions = {undefined_function(n): f for n, f in problem.function_classes.items()}
+    if not mapping and not functions:
         return result
-    def swap(e):
+
+    def swap(e: sp.Expr) -> sp.Expr:
+        for ours, theirs in functions.items():
+            e = e.replace(ours, theirs)
         return e.xreplace(mapping)
+
     return replace(result, entries={i: swap(e) for i, e in result.entries.items()},
                    in_symbols=tuple(mapping.get(s, s) for s in result.in_symbols))
 

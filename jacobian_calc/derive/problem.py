@@ -40,6 +40,7 @@ class Problem:
     limits: Limits
     functions: frozenset[str] = frozenset()
     symbols: dict[str, sp.Symbol] = field(default_factory=dict)  # the caller's own
+    function_classes: dict[str, type] = field(default_factory=dict)  # the caller's own
     matrix_input: bool = False  # one SymPy Matrix given: its shape is the output's
 
     def env(self) -> Env:
@@ -101,7 +102,7 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
     order = _let_order(let_nodes)
     problem = Problem(components, shape_map, let_nodes, order, limits,
                       frozenset(declared | reading.functions), reading.symbols,
-                      matrix_input=isinstance(of, sp.MatrixBase))
+                      reading.function_classes, matrix_input=isinstance(of, sp.MatrixBase))
     _check_entry_names(problem)
     _check_sizes(problem)
     return problem

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import sympy as sp
-
 from ..core.errors import JacobianError
 from ..core.grid import Grid, Shape, shape_text
 from ..core.tree import Call, Declared, Name, Node, Num
 from ..ops import ShapeContext, get
 from ..ops.text import to_source
 from . import algebra
-from .symbols import symbol_grid
+from .symbols import symbol_grid, undefined_function
 
 
 class Env:
@@ -67,8 +65,7 @@ def _evaluate(node: Node, env: Env) -> Grid:
         return hit
     args = [_evaluate(a, env) for a in node.args]
     if isinstance(node, Declared):
-        func = sp.Function(node.name, real=True)
-        value = Grid.scalar(func(*(a.item() for a in args)))
+        value = Grid.scalar(undefined_function(node.name)(*(a.item() for a in args)))
     else:
         op = get(node.op)
         value = op.evaluate(algebra, args, op.options(node.kwargs))

@@ -19,6 +19,12 @@ def scalar_symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, real=True)
 
 
+@lru_cache(maxsize=None)
+def undefined_function(name: str):
+    """The real-valued undefined SymPy function ``name`` (always the same class object)."""
+    return sp.Function(name, real=True)
+
+
 def entry_name(name: str, index: tuple[int, ...]) -> str:
     """``entry_name("A", (0, 1))`` is ``"A_1_2"`` (0-based index in, 1-based name out)."""
     return "_".join([name, *(str(i + 1) for i in index)])

@@ -32,6 +32,7 @@ class Reading:
     shapes: dict[str, Shape] = field(default_factory=dict)
     functions: set[str] = field(default_factory=set)
     symbols: dict[str, sp.Symbol] = field(default_factory=dict)  # the caller's own
+    function_classes: dict[str, type] = field(default_factory=dict)  # the caller's own
 
 
 def function_classes() -> dict[type, str]:
@@ -80,6 +81,7 @@ class _Reader:
         if isinstance(e, AppliedUndef):
             name = check_name(str(e.func), "function name")
             self.reading.functions.add(name)
+            self.reading.function_classes.setdefault(name, e.func)
             return Declared(name, tuple(self.read(a) for a in e.args))
         if type(e) in self.classes and len(e.args) == 1:
             return Call(self.classes[type(e)], (self.read(e.args[0]),))
