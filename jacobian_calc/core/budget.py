@@ -1,0 +1,252 @@
+"""One budget per request: a wall-clock deadline that every stage checks.
+
+A request (one ``jac`` invocation, or one call of an API entry point such as
+:func:`jacobian_calc.jacobians`) runs inside :func:`request`, which holds the
+deadline ``limits.timeout`` seconds ahead in a :class:`contextvars.ContextVar`.
+Calls made inside an active request join it, so ``jacobian`` inside ``chain``
+inside the ``jac`` command share one deadline.
+
+Two mechanisms enforce it:
+
+* :func:`check` -- called in the loops of the symbolic layer (per node
+  evaluated, per output entry differentiated, per entry printed or
+  simplified). Works in any thread.
+* an alarm (``SIGALRM``) for the calls no check can interrupt, such as
+  SymPy's ``simplify`` and ``expand``. It is used only on the main thread,
+  where POSIX offers ``setitimer``, and only when nobody else has a
+  ``SIGALRM`` handler or timer installed; it is armed for the request's
+  block only and the previous handler is restored on leaving it.
+
+Off the main thread (a web server's worker, a notebook's background thread)
+there is no alarm: the deadline is still checked between steps, and the
+stages that would need one refuse large work up front by size estimates
+(:func:`interruptible` tells them which case they are in): ``--simplify``
+simplifies only entries of at most :data:`OFF_THREAD_SIMPLIFY_NODES` nodes,
+and the chain rule's symbolic check expands only small products.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+from .errors import JacobianTypeError, LimitError
+from .limits import DEFAULT_LIMITS, Limits
+
+#: Largest entry (in expression nodes) simplified where no alarm can interrupt SymPy.
+OFF_THREAD_SIMPLIFY_NODES = 300
+
+#: Once the deadline has passed, the alarm fires again this often, in case the
+#: interrupted code swallowed the first one in a bare ``except:``.
+_REPEAT = 0.05
+
+
+class Interrupted(BaseException):
+    """Raised by the alarm. A ``BaseException``, like ``KeyboardInterrupt``, so that
+    no ``except Exception`` inside SymPy can swallow it; converted at the edge of the
+    block that armed the alarm."""
+
+
+class OutOfTime(Exception):
+    """A block's own allowance (not the request's) ran out: see :func:`limited`."""
+
+
+class Budget:
+    """The deadline and the stage of one request."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.started = time.monotonic()
+        self.deadline = self.started + limits.timeout
+        self.alarms = False  # whether SIGALRM is ours for this request
+        self.stage = "computing"
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (negative once it has passed)."""
+        return self.deadline - time.monotonic()
+
+    def check(self) -> None:
+        """Raise the timeout error if the deadline has passed."""
+        if time.monotonic() >= self.deadline:
+            raise self.timeout_error()
+
+    def timeout_error(self) -> LimitError:
+        return LimitError(f"the request took longer than {self.limits.timeout:g} s "
+                          f"(while {self.stage})", limit="timeout")
+
+
+_ACTIVE: ContextVar[Budget | None] = ContextVar("jacobian_calc_budget", default=None)
+
+
+def current() -> Budget | None:
+    """The active request's budget, if any."""
+    return _ACTIVE.get()
+
+
+def active_limits() -> Limits:
+    """The active request's limits, else the defaults."""
+    budget = _ACTIVE.get()
+    return budget.limits if budget is not None else DEFAULT_LIMITS
+
+
+def check() -> None:
+    """Raise ``LimitError(limit="timeout")`` if the active request is out of time."""
+    budget = _ACTIVE.get()
+    if budget is not None and time.monotonic() >= budget.deadline:
+        raise budget.timeout_error()
+
+
+def interruptible() -> bool:
+    """Whether a long SymPy call in the active request can be stopped by the alarm."""
+    budget = _ACTIVE.get()
+    return budget is not None and budget.alarms
+
+
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Name what the request is doing, for the timeout message ("while simplifying")."""
+    budget = _ACTIVE.get()
+    if budget is None:
+        yield
+        return
+    previous, budget.stage = budget.stage, name
+    try:
+        yield
+    finally:
+        budget.stage = previous
+
+
+@contextmanager
+def request(limits: Limits = DEFAULT_LIMITS) -> Iterator[Budget]:
+    """Run the block as one request within ``limits.timeout`` seconds.
+
+    Inside an active request the block joins it (its deadline and limits).
+    Raises ``LimitError(limit="timeout")`` when the time is up.
+
+    Examples
+    --------
+    >>> with request(Limits(timeout=5)) as budget:
+    ...     0 < budget.remaining() <= 5
+    True
+    """
+    if not isinstance(limits, Limits):
+        raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
+    active = _ACTIVE.get()
+    if active is not None:
+        yield active
+        return
+    budget = Budget(limits)
+    token = _ACTIVE.set(budget)
+    try:
+        with _alarm(budget):
+            yield budget
+    finally:
+        _ACTIVE.reset(token)
+
+
+def _can_use_alarm() -> bool:
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        return signal.getsignal(signal.SIGALRM) == signal.SIG_DFL and \
+            signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    except (ValueError, OSError):  # not the main interpreter
+        return False
+
+
+def _on_alarm(signum, frame):
+    raise Interrupted
+
+
+@contextmanager
+def _alarm(budget: Budget) -> Iterator[None]:
+    """Arm SIGALRM for the request's deadline (main thread only); disarm on leaving."""
+    if not _can_use_alarm():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    budget.alarms = True
+    try:
+        try:
+            _arm(budget.deadline)
+            yield
+        finally:
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                _settle()  # an alarm already due runs here, while our handler is installed
+            finally:
+                budget.alarms = False
+                signal.signal(signal.SIGALRM, previous)
+    except Interrupted:
+        raise budget.timeout_error() from None
+
+
+def _settle() -> None:
+    """A call: Python runs a pending signal handler at the next call or jump."""
+
+
+def _arm(until: float) -> None:
+    signal.setitimer(signal.ITIMER_REAL, max(until - time.monotonic(), 1e-3), _REPEAT)
+
+
+@contextmanager
+def limited(seconds: float) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` (or at the request's deadline, if sooner).
+
+    Raises :class:`OutOfTime` when the block's own ``seconds`` ran out (the caller
+    keeps what it had, as ``--simplify`` keeps an unsimplified entry) and the
+    request's timeout error when the request's time ran out. Without an alarm
+    (off the main thread, or outside a request) the block runs uninterrupted:
+    callers check :func:`interruptible` first and refuse large work.
+    """
+    budget = _ACTIVE.get()
+    if budget is None or not budget.alarms:
+        yield
+        return
+    budget.check()
+    try:
+        try:
+            _arm(min(time.monotonic() + seconds, budget.deadline))
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            _settle()
+    except Interrupted:
+        _arm(budget.deadline)
+        if time.monotonic() >= budget.deadline:
+            raise budget.timeout_error() from None
+        raise OutOfTime from None
+    _arm(budget.deadline)
+
+
+def entry_point(func):
+    """Make ``func`` an API entry point: arguments checked, the call one request.
+
+    A call that does not fit the signature raises :class:`JacobianTypeError`
+    (a ``TypeError``) naming the function, and the body runs within the budget
+    of its ``limits`` argument (or joins the active request).
+    """
+    signature = inspect.signature(func)
+    default = signature.parameters["limits"].default
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise JacobianTypeError(f"{func.__name__}(): {exc}") from None
+        with request(bound.arguments.get("limits", default)):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+__all__ = ["Budget", "request", "check", "stage", "limited", "interruptible", "current",
+           "active_limits", "entry_point", "OutOfTime", "Interrupted",
+           "OFF_THREAD_SIMPLIFY_NODES"]
