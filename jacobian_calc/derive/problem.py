@@ -25,6 +25,7 @@ from ..parsing import declared_name, normalize_shapes, parse
 from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.sympy_input import Reading, read
 from ..symbolic.symbols import scalar_symbol
+from .estimate import Costs, check_forward, tree_costs
 
 ExprLike = Union[str, sp.Basic, Node]
 
@@ -42,9 +43,11 @@ class Problem:
     symbols: dict[str, sp.Symbol] = field(default_factory=dict)  # the caller's own
     function_classes: dict[str, type] = field(default_factory=dict)  # the caller's own
     matrix_input: bool = False  # one SymPy Matrix given: its shape is the output's
+    costs: Costs | None = None  # size estimates of every subtree (derive.estimate)
 
     def env(self) -> Env:
         """A fresh evaluation environment with the intermediates evaluated."""
+        self.check_forward()
         env = Env(self.shapes)
         for name in self.let_order:
             env.values[name] = evaluate(self.lets[name], env)
@@ -66,6 +69,11 @@ class Problem:
     def evaluate(self, env: Env | None = None) -> list[Grid]:
         env = env or self.env()
         return [evaluate(c, env) for c in self.components]
+
+    def check_forward(self) -> None:
+        """Refuse evaluating what would build over ``limits.max_nodes`` nodes."""
+        if self.costs is not None:
+            check_forward(self.costs, self.limits)
 
     def used_names(self) -> set[str]:
         """Every name the components and the intermediates mention."""
@@ -105,6 +113,7 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
                       reading.function_classes, matrix_input=isinstance(of, sp.MatrixBase))
     _check_entry_names(problem)
     _check_sizes(problem)
+    problem.costs = tree_costs(components, shape_map, let_nodes, order)
     return problem
 
 

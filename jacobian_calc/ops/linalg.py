@@ -41,6 +41,29 @@ def _factorial(n: int) -> int:
     return out
 
 
+def _det_cost(c):
+    """n! products of n entries each (the determinant written out)."""
+    n = c.shapes[0][0]
+    terms = _factorial(n)
+    return float(terms * n), terms * (n * c.sizes[0] + 1) + 1.0
+
+
+def _inv_cost(c):
+    """Each entry: a cofactor ((n-1)! products) over the determinant."""
+    n = c.shapes[0][0]
+    cofactor = _factorial(n - 1) * (max(n - 1, 1) * c.sizes[0] + 1)
+    built, det = _det_cost(c)
+    return _factorial(n - 1) * n + built / (n * n), cofactor + det + 2
+
+
+def _same_size(c):
+    return 0.0, c.sizes[0]
+
+
+def _constant(c):
+    return 0.0, 1.0
+
+
 def _trace_shape(s):
     square_matrix(s)
     return ()
@@ -52,6 +75,7 @@ register(Op(
     arity=(1, 1), shape=_trace_shape,
     evaluate=lambda S, args, kw: S.Grid.scalar(
         S.add(*(args[0][i, i] for i in range(args[0].shape[0])))),
+    cost=lambda c: (c.shapes[0][0], c.shapes[0][0] * c.sizes[0] + 1),
     vjp=lambda v: (v.g * fn.eye_like(v.x),),
     numpy=lambda np, x, **kw: np.trace(x),
     code=call_code("np.trace", "torch.trace"),
@@ -61,7 +85,7 @@ register(Op(
     name="det", category="linear algebra", doc="determinant of a square matrix",
     rule="dX = dY * Y * inv(X).T",
     arity=(1, 1), shape=_square_scalar,
-    evaluate=lambda S, args, kw: S.Grid.scalar(S.det(args[0])),
+    evaluate=lambda S, args, kw: S.Grid.scalar(S.det(args[0])), cost=_det_cost,
     vjp=lambda v: (v.g * v.out * fn.inv(v.x).T,),
     numpy=lambda np, x, **kw: np.linalg.det(x),
     code=call_code("np.linalg.det", "torch.linalg.det"),
@@ -71,7 +95,7 @@ register(Op(
     name="inv", category="linear algebra", doc="inverse of a square matrix",
     rule="dX = -(Y.T @ dY @ Y.T)",
     arity=(1, 1), shape=_square_same,
-    evaluate=lambda S, args, kw: S.inverse(args[0]),
+    evaluate=lambda S, args, kw: S.inverse(args[0]), cost=_inv_cost,
     vjp=lambda v: (-(v.out.T @ v.g @ v.out.T),),
     numpy=lambda np, x, **kw: np.linalg.inv(x),
     code=call_code("np.linalg.inv", "torch.linalg.inv"),
@@ -82,7 +106,7 @@ register(Op(
     doc="log(det(X)) of a square matrix (defined where det(X) > 0)",
     rule="dX = dY * inv(X).T",
     arity=(1, 1), shape=_square_scalar,
-    evaluate=lambda S, args, kw: S.Grid.scalar(S.log(S.det(args[0]))),
+    evaluate=lambda S, args, kw: S.Grid.scalar(S.log(S.det(args[0]))), cost=_det_cost,
     vjp=lambda v: (v.g * fn.inv(v.x).T,),
     numpy=lambda np, x, **kw: np.log(np.linalg.det(x)),
     code=call_code("_logdet", "torch.logdet"),
@@ -111,7 +135,7 @@ register(Op(
     doc="diag(v): the diagonal matrix of a vector; diag(X): the diagonal of a square matrix",
     rule="dv = diag(dY)  (diag(X): dX = diag(dy))",
     arity=(1, 1), shape=_diag_shape,
-    evaluate=lambda S, args, kw: _diag(S, args[0]),
+    evaluate=lambda S, args, kw: _diag(S, args[0]), cost=_same_size,
     vjp=lambda v: (fn.diag(v.g),),
     numpy=lambda np, x, **kw: np.diag(x),
     code=call_code("np.diag", "torch.diag"),
@@ -152,7 +176,7 @@ register(Op(
     name="eye", category="structure", doc="eye(n): the n x n identity matrix",
     rule="constant: no gradient",
     arity=(0, 0), keywords=(Keyword("n", "size"),), shape=_eye_shape,
-    evaluate=lambda S, args, kw: _identity(S, kw["n"], kw["n"]),
+    evaluate=lambda S, args, kw: _identity(S, kw["n"], kw["n"]), cost=_constant,
     vjp=lambda v: (),
     numpy=lambda np, **kw: np.eye(kw["n"]),
     code={"numpy": lambda a, kw: f"np.eye({kw['n']})",
@@ -171,7 +195,7 @@ register(Op(
     doc="eye_like(X): the identity matrix of X's shape (ones on the diagonal)",
     rule="constant: no gradient",
     arity=(1, 1), shape=_matrix_shape,
-    evaluate=lambda S, args, kw: _identity(S, *args[0].shape),
+    evaluate=lambda S, args, kw: _identity(S, *args[0].shape), cost=_constant,
     vjp=lambda v: (None,),
     numpy=lambda np, x, **kw: np.eye(*np.shape(x)),
     code={"numpy": "np.eye(*np.shape({0}))",
@@ -182,7 +206,7 @@ register(Op(
     name="ones_like", category="structure", doc="ones_like(X): an array of ones of X's shape",
     rule="constant: no gradient",
     arity=(1, 1), shape=same_shape,
-    evaluate=lambda S, args, kw: S.Grid.full(args[0].shape, S.Integer(1)),
+    evaluate=lambda S, args, kw: S.Grid.full(args[0].shape, S.Integer(1)), cost=_constant,
     vjp=lambda v: (None,),
     numpy=lambda np, x, **kw: np.ones_like(x),
     code=call_code("np.ones_like", "torch.ones_like"),
@@ -203,7 +227,7 @@ register(Op(
     doc="expand_dims(y, 1): y with a new axis of length 1 (a column), for broadcasting",
     rule="dy = sum(dY, axis=axis)",
     arity=(1, 1), keywords=(Keyword("axis", "axis"),), shape=_expand_shape,
-    evaluate=lambda S, args, kw: args[0].expand_dims(kw["axis"]),
+    evaluate=lambda S, args, kw: args[0].expand_dims(kw["axis"]), cost=_same_size,
     vjp=lambda v: (fn.sum(v.g, axis=v.kw["axis"]),),
     numpy=lambda np, x, **kw: np.expand_dims(x, kw["axis"]),
     code={"numpy": lambda a, kw: f"np.expand_dims({a[0]}, {kw['axis']})",

@@ -69,6 +69,7 @@ register(Op(
     rule="dX = dY * ones_like(X)  (sum(X, axis=1): dX = expand_dims(dY, 1) * ones_like(X))",
     arity=(1, 1), keywords=(AXIS, KEEPDIMS), shape=reduced_shape,
     evaluate=lambda S, args, kw: _reduce(S, args[0], kw, lambda xs: S.add(*xs)),
+    cost=lambda c: (c.reduced, c.reduced * c.sizes[0] + 1),
     vjp=lambda v: (restore(v, v.g) * fn.ones_like(v.x),),
     numpy=lambda np, x, **kw: np.sum(x, **_np_kw(kw)),
     code=_reduce_code("np.sum", "torch.sum"), latex=_axis_latex("sum")))
@@ -79,6 +80,7 @@ register(Op(
     arity=(1, 1), keywords=(AXIS, KEEPDIMS), shape=reduced_shape,
     evaluate=lambda S, args, kw: _reduce(
         S, args[0], kw, lambda xs: S.div(S.add(*xs), S.Integer(len(xs)))),
+    cost=lambda c: (c.reduced + 2, c.reduced * c.sizes[0] + 3),
     vjp=lambda v: (restore(v, v.g) / count(v) * fn.ones_like(v.x),),
     numpy=lambda np, x, **kw: np.mean(x, **_np_kw(kw)),
     code=_reduce_code("np.mean", "torch.mean"), latex=_axis_latex("mean")))
@@ -90,6 +92,7 @@ register(Op(
     arity=(1, 1), keywords=(AXIS, KEEPDIMS), shape=reduced_shape,
     evaluate=lambda S, args, kw: _reduce(
         S, args[0], kw, lambda xs: S.log(S.add(*(S.exp(x) for x in xs)))),
+    cost=lambda c: (2 * c.reduced + 1, c.reduced * (c.sizes[0] + 1) + 2),
     vjp=lambda v: (restore(v, v.g) * fn.exp(v.x - restore(v, v.out)),),
     numpy=lambda np, x, **kw: np.log(np.sum(np.exp(x), **_np_kw(kw))),
     code=_reduce_code("_logsumexp", "torch.logsumexp"),
@@ -115,6 +118,7 @@ register(Op(
     rule="dX = dY * X / Y  (norm(x, 1): dx = dy * sign(x))",
     arity=(1, 1), keywords=(Keyword("ord", "ord", 2),), shape=_norm_shape,
     evaluate=lambda S, args, kw: S.Grid.scalar(_norm_entry(S, args[0], kw)),
+    cost=lambda c: (2 * c.reduced + 1, c.reduced * (c.sizes[0] + 2) + 2),
     vjp=lambda v: ((v.g * fn.sign(v.x),) if v.kw.get("ord") == 1
                    else (v.g * v.x / v.out,)),
     numpy=lambda np, x, **kw: (np.sum(np.abs(x)) if kw.get("ord") == 1
@@ -135,6 +139,12 @@ def _softmax(S, X, kw, log=False):
     return S.Grid.zipmap(S.div, exps, totals)
 
 
+def _softmax_cost(c):
+    """Each entry: its exp over the total of its row, the total built once per row."""
+    n = c.shapes[0][c.kw.get("axis", -1)]
+    return 5.0, (n + 1) * (c.sizes[0] + 1) + 2
+
+
 def _sum_along(v, t):
     """``sum(t, axis=..., keepdims=True)``, or ``sum(t)`` for a vector."""
     if len(v.out_shape) == 1:
@@ -153,7 +163,7 @@ register(Op(
     doc="exp(X) / sum(exp(X)) along the last axis (each row of a matrix; axis= to choose)",
     rule="dX = Y * (dY - sum(dY * Y, axis=-1, keepdims=True))",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,
-    evaluate=lambda S, args, kw: _softmax(S, args[0], kw),
+    evaluate=lambda S, args, kw: _softmax(S, args[0], kw), cost=lambda c: _softmax_cost(c),
     vjp=lambda v: (v.out * (v.g - _sum_along(v, v.g * v.out)),),
     numpy=lambda np, x, **kw: _softmax_np(np, x, kw.get("axis", -1)),
     code={"numpy": lambda a, kw: f"_softmax({a[0]}, axis={kw.get('axis', -1)})",
@@ -166,6 +176,7 @@ register(Op(
     rule="dX = dY - exp(Y) * sum(dY, axis=-1, keepdims=True)",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,
     evaluate=lambda S, args, kw: _softmax(S, args[0], kw, log=True),
+    cost=lambda c: _softmax_cost(c),
     vjp=lambda v: (v.g - fn.exp(v.out) * _sum_along(v, v.g),),
     numpy=lambda np, x, **kw: _softmax_np(np, x, kw.get("axis", -1), log=True),
     code={"numpy": lambda a, kw: f"_log_softmax({a[0]}, axis={kw.get('axis', -1)})",

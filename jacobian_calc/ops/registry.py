@@ -16,6 +16,7 @@ latex         the LaTeX printer of compact formulas and of SymPy entries
 numpy         float evaluation of whole arrays
 code          NumPy / PyTorch source for code export
 category, doc ``jac --help`` and ``jac --rules``; ``rule`` is the rule's line
+cost          size estimates, checked against the limits before evaluating
 ============  =================================================================
 
 The layers receive what they need as arguments (``S``: the symbolic algebra,
@@ -109,6 +110,37 @@ class ShapeContext:
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What a cost rule sees: the arguments' shapes and the size of one of their entries.
+
+    A rule returns ``(built, size)`` for one entry of the result: the nodes
+    built to make it (work) and its size counted as a tree (what printing and
+    differentiation see). The default, :func:`default_cost`, is one node built
+    on top of one entry of each argument.
+    """
+
+    shapes: tuple[Shape, ...]
+    out_shape: Shape
+    sizes: tuple[float, ...]
+    kw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def reduced(self) -> int:
+        """How many entries of argument 0 each entry of the result combines."""
+        total, out = 1, 1
+        for d in self.shapes[0]:
+            total *= d
+        for d in self.out_shape:
+            out *= d
+        return max(total // max(out, 1), 1)
+
+
+def default_cost(c: Cost) -> tuple[float, float]:
+    """One node on top of one entry of each argument (element-wise operations)."""
+    return 1.0, 1.0 + sum(c.sizes)
+
+
+@dataclass(frozen=True)
 class Vjp:
     """What a backward rule sees.
 
@@ -167,6 +199,8 @@ class Op:
     #: log10 of the size of the result of constant arguments, from theirs (and their
     #: values, where small): ``2**10**10`` is refused before it is computed.
     digits: Callable[[list, list], float] | None = None
+    #: ``cost(Cost) -> (built, size)`` per result entry; None means :func:`default_cost`.
+    cost: Callable[[Cost], tuple[float, float]] | None = None
 
     @property
     def callable_by_name(self) -> bool:
