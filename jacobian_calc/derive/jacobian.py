@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Sequence
 
 import sympy as sp
 
+from ..core import budget
 from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
@@ -24,10 +25,12 @@ from ..results.jacobian import JacobianResult, check_layout
 from ..symbolic.autodiff import gradient
 from ..symbolic.simplify import simplify_entry
 from ..symbolic.symbols import scalar_symbol, symbol_grid, undefined_function
+from .estimate import check_gradient
 from .output_form import rewrite_in_terms_of_output
 from .problem import ExprLike, Problem, default_wrt, parse_wrt, prepare, wrt_groups
 
 
+@budget.entry_point
 def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None, *,
               layout: str = "numerator", shapes: Mapping | None = None,
               lets: Mapping | None = None, functions: Iterable[str] | None = None,
@@ -41,16 +44,20 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
     names = parse_wrt(wrt) or default_wrt(problem)
     groups = wrt_groups(names, problem)
     check_sizes(problem, groups)
-    arrays = problem.evaluate()
+    with budget.stage("evaluating the expression"):
+        arrays = problem.evaluate()
     results = []
     for group in groups:
-        result = build(problem, arrays, group, in_terms_of_output)
+        with budget.stage("differentiating"):
+            result = build(problem, arrays, group, in_terms_of_output)
         if simplify:
-            result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
+            with budget.stage("simplifying the entries"):
+                result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
         results.append(result.with_layout(layout))
     return results
 
 
+@budget.entry_point
 def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None, *,
              layout: str = "numerator", shapes: Mapping | None = None,
              lets: Mapping | None = None, functions: Iterable[str] | None = None,
@@ -142,6 +149,10 @@ def check_sizes(problem: Problem, groups: list[list[str]]) -> None:
                 f"the Jacobian would have {size:,} entries (shape "
                 f"{shape_text(out_shape + in_shape)}), over the limit of "
                 f"{problem.limits.max_entries:,}", limit="max_entries")
+    if problem.costs is not None:
+        problem.check_forward()
+        outputs = [problem.costs.nodes[c] for c in problem.components]
+        check_gradient(outputs, len(groups), problem.limits)
 
 
 def _output_grid(problem: Problem, arrays: list[Grid], group: list[str]) -> Grid:
@@ -169,6 +180,7 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
     wanted = set(position)
     entries: dict[tuple[int, ...], sp.Expr] = {}
     for out_index, expr in out.items():
+        budget.check()
         for symbol, derivative in gradient(expr, wanted).items():
             entries[out_index + position[symbol]] = derivative
     result = JacobianResult(

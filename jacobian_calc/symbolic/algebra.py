@@ -8,17 +8,21 @@ product constructors, and array helpers over :class:`~jacobian_calc.core.grid.Gr
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import sympy as sp
 from sympy import (Abs, E, Integer, Rational, acos, acosh, asin, asinh, atan, atanh,  # noqa: F401
                    cos, cosh, cot, csc, exp, log, pi, sec, sign, sin, sinh, sqrt, tan, tanh)
 
+from ..core import budget
+from ..core.errors import JacobianError, LimitError
 from ..core.grid import Grid  # noqa: F401 - offered to the operations
 from .canonical import canonical_add as add
 from .canonical import canonical_mul as mul
 from .canonical import symbol_dot
 from .functions import relu, sigmoid, softplus, step  # noqa: F401
+from .measure import short_text
 
 _ONE = sp.S.One
 _MINUS_ONE = sp.S.NegativeOne
@@ -42,7 +46,78 @@ def div(a: sp.Expr, b: sp.Expr) -> sp.Expr:
 
 
 def pow(a: sp.Expr, b: sp.Expr) -> sp.Expr:  # noqa: A001 - the operation's name
+    """``a ** b``, refused when SymPy would compute a number of over ``max_digits`` digits."""
+    if b.is_Rational and b is not _ONE:
+        digits = coefficient_digits(a) * abs(float(b))
+        limit = budget.active_limits().max_digits
+        if digits > limit:
+            raise LimitError(f"({short_text(a, 40)})**{short_text(b, 20)} would make SymPy "
+                             f"compute a number of about {digits:,.0f} digits, over the "
+                             f"limit of {limit:,}", limit="max_digits")
     return sp.Pow(a, b)
+
+
+def coefficient_digits(expr: sp.Expr) -> float:
+    """Decimal digits of the numeric factors SymPy pulls out of ``expr ** k``.
+
+    ``(3*x)**k`` is ``3**k * x**k`` and ``(sqrt(2)*x)**k`` is ``2**(k/2) * x**k``:
+    numerator and denominator digits of the rational factors, per unit of ``k``.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x")
+    >>> round(coefficient_digits(3 * x / 7), 3), coefficient_digits(x + 1)
+    (1.322, 0.0)
+    """
+    total = 0.0
+    for factor in sp.Mul.make_args(expr):
+        if factor.is_Rational:
+            total += _log10(factor.p) + _log10(factor.q)
+        elif factor.is_Pow and factor.base.is_Rational and factor.exp.is_Rational:
+            total += (_log10(factor.base.p) + _log10(factor.base.q)) * abs(float(factor.exp))
+    return total
+
+
+def _log10(n: int) -> float:
+    n = abs(int(n))
+    if n < 2:
+        return 0.0
+    bits = n.bit_length()
+    if bits < 1000:
+        return math.log10(n)
+    return (bits - 1) * math.log10(2)
+
+
+_UNDEFINED = frozenset([sp.S.ComplexInfinity, sp.S.NaN, sp.S.Infinity, sp.S.NegativeInfinity])
+
+
+def check_defined(entries, node, args) -> None:
+    """Refuse an operation whose result is infinite, undefined or complex.
+
+    Only what constant folding can produce is looked at (the entry itself and
+    its leading coefficient), so this costs one look per entry: ``x/(1 - 1)``
+    is ``zoo*x``, ``log(0)`` is ``zoo``, ``sqrt(-1)`` is ``I``.
+    """
+    for e in entries:
+        lead = e.args[0] if (e.is_Mul or e.is_Add) and e.args else e
+        if lead in _UNDEFINED or e in _UNDEFINED:
+            raise JacobianError(_undefined_text(node, args))
+        if lead is sp.S.ImaginaryUnit or e is sp.S.ImaginaryUnit:
+            raise JacobianError(f"{_source(node)} is not a real number "
+                                "(the calculator works with real values)")
+
+
+def _undefined_text(node, args) -> str:
+    if getattr(node, "op", None) == "div" and args and all(e == 0 for e in args[1].flat):
+        return (f"division by zero: the denominator of {_source(node)} is "
+                f"{_source(node.args[1])} = 0")
+    return (f"{_source(node)} is infinite or undefined (a division by zero, or a pole "
+            "such as log(0))")
+
+
+def _source(node) -> str:
+    text = str(node)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def elementwise(func, *grids: Grid) -> Grid:
@@ -65,6 +140,7 @@ def matmul(a: Grid, b: Grid) -> Grid:
     symbols = _all_symbols(a2.flat) and _all_symbols(b2.flat)
     flat = []
     for row in rows:
+        budget.check()
         for column in columns:
             entry = symbol_dot(row, column) if symbols else None
             flat.append(entry if entry is not None else add(*map(mul, row, column)))

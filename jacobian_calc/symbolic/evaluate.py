@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from ..core import budget
 from ..core.errors import JacobianError
 from ..core.grid import Grid, Shape, shape_text
 from ..core.tree import Call, Declared, Name, Node, Num
@@ -64,11 +65,13 @@ def _evaluate(node: Node, env: Env) -> Grid:
     if hit is not None:
         return hit
     args = [_evaluate(a, env) for a in node.args]
+    budget.check()
     if isinstance(node, Declared):
         value = Grid.scalar(undefined_function(node.name)(*(a.item() for a in args)))
     else:
         op = get(node.op)
         value = op.evaluate(algebra, args, op.options(node.kwargs))
+        algebra.check_defined(value.flat, node, args)
     env.memo[node] = value
     return value
 

@@ -16,6 +16,7 @@ import sympy as sp
 from ..core.errors import JacobianError
 from ..ops import operations
 from . import algebra
+from .measure import short_text
 
 _PROBE = sp.Dummy("x", real=True)
 _TABLES: dict[int, dict] = {}
@@ -143,5 +144,6 @@ def _node_value(node: sp.Basic, args: list, table: dict):
         return np.power(np.asarray(args[0], dtype=float), args[1])
     func = table.get(node.func)
     if func is None:
-        raise JacobianError(f"cannot evaluate {node.func} numerically in {node}")
+        raise JacobianError(f"cannot evaluate {node.func} numerically in "
+                            f"{short_text(node)}")
     return func(*args)

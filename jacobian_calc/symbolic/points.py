@@ -2,8 +2,10 @@
 
 Keys may be names or SymPy symbols; an array's value is nested lists (or a
 NumPy array) of its declared shape, or its entries may be given one by one
-(``A_1_2``). Every value must be a finite real number: complex values,
-strings and anything else are refused, and nothing is passed to ``sympify``.
+(``A_1_2``). Every value must be a finite real number: a number, an exact
+SymPy number, or text in the calculator's syntax (``"pi/4"``, read by its own
+parser). Complex values and anything else are refused, and nothing is passed
+to ``sympify``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from typing import Mapping
 import numpy as np
 import sympy as sp
 
+from ..core import budget
 from ..core.errors import JacobianError, JacobianTypeError
 from ..core.grid import Grid, Shape, ndindex
 from ..core.tree import Node
+from ..parsing import parse_expression
 from ..parsing.points import parse_point
 from .evaluate import Env, evaluate
+from .measure import short_text
 from .numeric import float_eval, free_symbols
 from .symbols import entry_name
 
@@ -58,10 +63,15 @@ def _array_values(name: str, value, shape: Shape) -> dict[str, float]:
 
 
 def to_float(value, name: str) -> float:
-    """One finite real number from a number, an exact SymPy number or a parsed tree."""
+    """One finite real number from a number, an exact SymPy number, text or a parsed tree."""
+    if isinstance(value, str):
+        try:
+            value = parse_expression(value, budget.active_limits())
+        except JacobianError as exc:
+            raise JacobianError(f"value for {name}: {str(exc)}") from None
     if isinstance(value, Node):
         value = evaluate(value, Env()).item()
-    if isinstance(value, bool) or isinstance(value, str) or value is None:
+    if isinstance(value, bool) or value is None:
         raise JacobianTypeError(f"value for {name} must be a number, got {value!r}"[:120])
     if isinstance(value, sp.Basic):
         number = _sympy_float(value, name)
@@ -79,10 +89,11 @@ def to_float(value, name: str) -> float:
 
 
 def _sympy_float(value: sp.Basic, name: str) -> float:
-    if value.free_symbols:
-        raise JacobianError(f"value for {name} must be a number, got {value}"[:120])
+    if free_symbols([value]):
+        raise JacobianError(f"value for {name} must be a number, got {short_text(value, 60)}")
     if value.is_real is False or value.has(sp.I):
-        raise JacobianError(f"value for {name} is complex ({value}); only real numbers")
+        raise JacobianError(f"value for {name} is complex ({short_text(value, 60)}); "
+                            "only real numbers")
     if value.is_Rational:
         return float(value)
     number = float_eval([value], {})[0]  # floats, not SymPy's arbitrary precision
@@ -115,6 +126,11 @@ def resolve_point(at, known: set[str], arrays: Mapping[str, Shape]) -> dict[str,
 def evaluate_entries(entries: Mapping[tuple, sp.Expr], at, known: set[str],
                      arrays: Mapping[str, Shape] | None = None) -> dict[tuple, float]:
     """Evaluate stored entries at one point; report poles and non-finite values."""
+    with budget.request(budget.active_limits()):
+        return _evaluate_entries(entries, at, known, arrays)
+
+
+def _evaluate_entries(entries, at, known, arrays) -> dict[tuple, float]:
     values = resolve_point(at, known, arrays or {})
     symbols = free_symbols(entries.values())
     needed = {s.name for s in symbols}
@@ -130,7 +146,7 @@ def evaluate_entries(entries: Mapping[tuple, sp.Expr], at, known: set[str],
         if not np.isfinite(value):
             kind = "undefined (NaN)" if np.isnan(value) else "infinite (a pole or an overflow)"
             where = ", ".join(f"{n}={v:g}" for n, v in values.items() if n in needed)
-            raise JacobianError(f"entry {tuple(i + 1 for i in key)} = {entries[key]} is "
-                                f"{kind} at {where}")
+            raise JacobianError(f"entry {tuple(i + 1 for i in key)} = "
+                                f"{short_text(entries[key])} is {kind} at {where}")
         out[key] = value
     return out

@@ -1,51 +1,53 @@
 """Simplification within a time budget.
 
 ``sympy.simplify`` can run for minutes on an innocent-looking entry. Each
-entry gets ``seconds`` of wall time (enforced with ``SIGALRM`` where the
-platform and thread allow it); on overrun the unsimplified entry is kept and
-a note recorded in :data:`NOTES`.
+entry gets ``seconds`` of wall time, and all of them together the request's
+``timeout`` (see :mod:`jacobian_calc.core.budget`: the alarm that enforces
+both works on the main thread only; elsewhere only entries of at most
+``OFF_THREAD_SIMPLIFY_NODES`` nodes are simplified). On overrun the
+unsimplified entry is kept and a note recorded in :data:`NOTES`.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
 from contextlib import contextmanager
 
 import sympy as sp
 
+from ..core import budget
+from .measure import expanded_terms, tree_size
+
 #: Messages about entries whose simplification ran out of time (cleared by callers).
 NOTES: list[str] = []
 
+#: :func:`is_zero` expands only what expands to at most this many terms.
+EXPAND_TERMS = 10_000
 
-class _Timeout(Exception):
-    pass
+
+_Timeout = budget.OutOfTime
 
 
 @contextmanager
 def time_budget(seconds: float):
-    """Raise ``_Timeout`` inside the block after ``seconds`` (main thread, POSIX only)."""
-    usable = (seconds and seconds > 0 and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
+    """Raise ``OutOfTime`` inside the block after ``seconds`` (main thread, POSIX only)."""
+    with budget.request(budget.active_limits()), budget.limited(seconds):
         yield
-        return
 
-    def _alarm(signum, frame):
-        raise _Timeout
 
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def _too_big_to_try(expr: sp.Expr) -> bool:
+    """Off the main thread nothing can interrupt SymPy: only small entries are tried."""
+    return not budget.interruptible() and \
+        tree_size(expr) > budget.OFF_THREAD_SIMPLIFY_NODES
 
 
 def simplify_entry(expr: sp.Expr, seconds: float = 2.0) -> sp.Expr:
     """``sympy.simplify(expr)``, or ``expr`` itself if that takes over ``seconds``."""
     if expr.is_Atom:
+        return expr
+    budget.check()
+    if _too_big_to_try(expr):
+        NOTES.append(f"an entry of over {budget.OFF_THREAD_SIMPLIFY_NODES} nodes was kept "
+                     "unsimplified (no time limit can stop SymPy off the main thread)")
         return expr
     try:
         with time_budget(seconds):
@@ -62,10 +64,13 @@ def simplify_entry(expr: sp.Expr, seconds: float = 2.0) -> sp.Expr:
 def is_zero(expr: sp.Expr, seconds: float = 2.0) -> bool | None:
     """Decide ``expr == 0`` cheaply first, then by expansion and simplification.
 
-    Returns None when the budget ran out before a decision.
+    Returns None when the budget ran out before a decision (or, off the main
+    thread, when ``expr`` is too large to try).
     """
     if expr == 0:
         return True
+    if _too_big_to_try(expr) or expanded_terms(expr) > EXPAND_TERMS:
+        return None
     try:
         with time_budget(seconds):
             if sp.expand(expr) == 0:
