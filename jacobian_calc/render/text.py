@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from ..core.grid import ndindex
+import math
+
+import sympy as sp
+
+from ..core.grid import Grid, ndindex
 from ..results.base import printer
 from ..results.chain import ChainResult
 from ..results.jacobian import JacobianResult
-from .entries import entry_text
+from .shared import Printer, check_size, entry_printer
 
 #: Tensors with more entries than this are summarised unless ``full=True``.
 SUMMARY_ENTRIES = 400
@@ -61,16 +65,37 @@ def _axis_labels(J: JacobianResult) -> tuple[list[str], list[str]]:
     return (rows, cols) if J.layout == "numerator" else (cols, rows)
 
 
-def _matrix_text(J: JacobianResult) -> str:
+def _matrix_text(J: JacobianResult, shared: bool | None) -> str:
     """The flattened Jacobian with rows ∂f_i and columns ∂/∂x_j (swapped for denominator)."""
+    check_size(2 * J.size, "the table")  # before building it: each cell takes 2 or more
     flat = J.flat_grid()
-    cells = [[entry_text(e) for e in flat.flat[r * flat.shape[1]:(r + 1) * flat.shape[1]]]
+    text = _printer(J, flat.flat, shared)
+    cells = [[text(e) for e in flat.flat[r * flat.shape[1]:(r + 1) * flat.shape[1]]]
              for r in range(flat.shape[0])]
-    return table(cells, *_axis_labels(J))
+    return table(cells, *_axis_labels(J)) + _where(text)
+
+
+def taken_names(J: JacobianResult) -> set[str]:
+    """Names a shared subexpression must not take: every name the result mentions."""
+    return set(J.variables) | set(J.wrt) | set(J.arrays) | {J.out_name, J.in_name}
+
+
+def _printer(J: JacobianResult, cells: list, shared: bool | None) -> Printer:
+    return entry_printer(cells, taken_names(J), shared, overhead=2, dense=len(cells),
+                         what="the table")
+
+
+def _where(text: Printer) -> str:
+    """The shared subexpressions' definitions, below the entries that use them."""
+    definitions = text.definitions()
+    if not definitions:
+        return ""
+    return "\n\nwhere\n" + "\n".join(f"  {name} = {value}" for name, value in definitions)
 
 
 @printer("text", JacobianResult)
-def render_jacobian(J: JacobianResult, full: bool = False, flatten: bool = False) -> str:
+def render_jacobian(J: JacobianResult, full: bool = False, flatten: bool = False,
+                    shared: bool | None = None) -> str:
     """Text for a Jacobian: a labelled matrix for 1-D/2-D, labelled blocks beyond.
 
     Parameters
@@ -81,6 +106,11 @@ def render_jacobian(J: JacobianResult, full: bool = False, flatten: bool = False
         Show every block of a large tensor instead of a summary.
     flatten : bool
         Show the flattened 2-D matrix (output entries by input entries).
+    shared : bool or None
+        Print subexpressions shared by entries once, under names ``S1, S2, ...``
+        (``where S1 = ...`` below the entries): always (True), never (False),
+        or when that shortens a large output a lot (None); see
+        :mod:`jacobian_calc.render.shared`.
     """
     head = header(J)
     if flatten or (len(J.out_shape) <= 1 and len(J.in_shape) <= 1):
@@ -89,8 +119,8 @@ def render_jacobian(J: JacobianResult, full: bool = False, flatten: bool = False
             head += f", flattened to {rows} x {cols}"
         if J.size > SUMMARY_ENTRIES * 4 and not full:
             return head + "\n\n(too large to show; use --full or --format json)"
-        return head + "\n\n" + _matrix_text(J)
-    return head + "\n\n" + _blocks_text(J, full)
+        return head + "\n\n" + _matrix_text(J, shared)
+    return head + "\n\n" + _blocks_text(J, full, shared)
 
 
 def letters(J: JacobianResult) -> list[str]:
@@ -107,23 +137,43 @@ def _block_title(J: JacobianResult, lead: tuple[int, ...]) -> str:
     return f"∂{J.out_name}/∂{J.in_name}[{index}] ="
 
 
-def _blocks_text(J: JacobianResult, full: bool) -> str:
-    blocks = list(J.blocks())
-    show = blocks if full or J.size <= SUMMARY_ENTRIES else blocks[:SUMMARY_BLOCKS]
+def _blocks_text(J: JacobianResult, full: bool, shared: bool | None) -> str:
+    count = math.prod(J.shape[:-2])
+    show = count if full or J.size <= SUMMARY_ENTRIES else min(count, SUMMARY_BLOCKS)
+    tail = J.shape[-2:]
+    check_size(2 * show * math.prod(tail), "the blocks")  # before building them
+    blocks = _first_blocks(J, show)
+    text = _printer(J, [e for _, block in blocks for e in block.flat], shared)
     parts = []
     row_letter, col_letter = letters(J)[-2:]
-    for lead, block in show:
+    for lead, block in blocks:
         rows, cols = block.shape
-        cells = [[entry_text(e) for e in block.flat[r * cols:(r + 1) * cols]]
+        cells = [[text(e) for e in block.flat[r * cols:(r + 1) * cols]]
                  for r in range(rows)]
         parts.append(_block_title(J, lead) + "\n" + table(
             cells, [f"{row_letter}={r + 1}" for r in range(rows)],
             [f"{col_letter}={c + 1}" for c in range(cols)]))
-    if len(show) < len(blocks):
-        rows, cols = blocks[0][1].shape
-        parts.append(f"... {len(blocks) - len(show)} more blocks of {rows} x {cols} "
+    if show < count:
+        parts.append(f"... {count - show} more blocks of {tail[0]} x {tail[1]} "
                      "(use --full to show all)")
-    return "\n\n".join(parts)
+    return "\n\n".join(parts) + _where(text)
+
+
+def _first_blocks(J: JacobianResult, count: int) -> list[tuple[tuple, Grid]]:
+    """The first ``count`` 2-D blocks (over the trailing two axes), from the sparse entries.
+
+    Only those blocks are made dense: a summary of a large tensor never builds all of it.
+    """
+    if len(J.shape) <= 2:
+        return list(J.blocks())
+    leads = list(ndindex(J.shape[:-2]))[:count]
+    tail = J.shape[-2:]
+    wanted = {lead: Grid.full(tail, sp.S.Zero) for lead in leads}
+    for index, expr in J.nonzeros().items():
+        block = wanted.get(index[:-2])
+        if block is not None:
+            block.flat[block.offset(index[-2:])] = expr
+    return [(lead, wanted[lead]) for lead in leads]
 
 
 def numeric_text(J: JacobianResult, values, at: str) -> str:
