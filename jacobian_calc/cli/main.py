@@ -15,7 +15,8 @@ import click
 from ..core.errors import JacobianError
 from ..core.limits import DEFAULT_LIMITS
 from ..render.rules import functions_text, rules_text
-from .output import fail, write_output
+from . import checks
+from .output import fail, interrupted, write_output
 
 EPILOG = """\b
 Examples:
@@ -58,7 +59,9 @@ class ExpressionFirstCommand(click.Command):
         super().format_help_text(ctx, formatter)
 
     def parse_args(self, ctx, args):
-        return super().parse_args(ctx, self._expression_last(ctx, list(args)))
+        args = self._expression_last(ctx, list(args))
+        ctx.meta[checks.ARGS_KEY] = list(args)
+        return super().parse_args(ctx, args)
 
     def _expression_last(self, ctx, args: list[str]) -> list[str]:
         if "--" in args:
@@ -131,8 +134,17 @@ class ExpressionFirstCommand(click.Command):
               help=f"Most entries of a declared variable [{DEFAULT_LIMITS.max_size:,}].")
 @click.option("--max-entries", type=click.IntRange(1), default=None,
               help=f"Most entries of a Jacobian or any array [{DEFAULT_LIMITS.max_entries:,}].")
+@click.option("--max-nodes", type=click.IntRange(1), default=None,
+              help=f"Most expression nodes one stage may build [{DEFAULT_LIMITS.max_nodes:,}].")
+@click.option("--max-output", type=click.IntRange(1), default=None,
+              help=f"Most characters of output [{DEFAULT_LIMITS.max_output:,}].")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=None,
+              help=f"Seconds for the whole request [{DEFAULT_LIMITS.timeout:g}].")
 @click.option("--simplify-timeout", type=click.FloatRange(0, min_open=True), default=None,
               help=f"Seconds per entry for --simplify [{DEFAULT_LIMITS.simplify_seconds:g}].")
+@click.option("--shared/--no-shared", default=None,
+              help="Print subexpressions shared by entries once, as S1, S2, ... "
+                   "[default: when that shortens a large output a lot].")
 @click.version_option(package_name="jacobian_calc")
 def main(exprs, **options) -> None:
     try:
@@ -143,6 +155,8 @@ def main(exprs, **options) -> None:
         fail(exc)
     except click.exceptions.Exit:
         raise
+    except KeyboardInterrupt:
+        interrupted()
     except RecursionError:
         fail(JacobianError("expression too deeply nested to process",
                            hint="simplify the input"))
@@ -154,6 +168,9 @@ def main(exprs, **options) -> None:
 
 def run(exprs: str | None, options: dict) -> None:
     """Carry out one ``jac`` invocation (errors propagate as JacobianError)."""
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        checks.check(context, exprs, options)
     if options.get("rules"):
         write_output(rules_text(), options["output"])
         return

@@ -6,13 +6,16 @@ import json
 from dataclasses import dataclass, field
 
 from .. import api
+from ..core import budget
 from ..core.errors import JacobianError
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..parsing import int_digits, parse_shape_option
 from ..render.latex import numeric_to_latex, printoptions, to_latex
 from ..render.json import jacobians_document
+from ..render.shared import check_size
 from ..render.text import chain_text, numeric_text, render_jacobian
 from ..symbolic import simplify as _simplify
+from ..symbolic.measure import text_length
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Request:
     limits: Limits = DEFAULT_LIMITS
     latex: dict = field(default_factory=dict)  # to_latex settings: derivation, standalone, ...
     spy: str | None = None
+    shared: bool | None = None  # print shared subexpressions once by name (None: when large)
 
 
 def from_options(exprs: str, options: dict) -> Request:
@@ -51,12 +55,13 @@ def from_options(exprs: str, options: dict) -> Request:
         fmt=_format(options), flatten=options["flatten"], full=options["full"],
         in_terms_of_output=options["in_terms_of_output"], backprop=options["backprop"],
         upstream=options["upstream"], check=options["check"], limits=_limits(options),
-        latex=_latex_settings(options), spy=options["spy"])
+        latex=_latex_settings(options), spy=options["spy"], shared=options.get("shared"))
 
 
 def _limits(options: dict) -> Limits:
     values = {name: options[name] for name in
-              ("max_length", "max_depth", "max_digits", "max_size", "max_entries")
+              ("max_length", "max_depth", "max_digits", "max_size", "max_entries",
+               "max_nodes", "max_output", "timeout")
               if options.get(name) is not None}
     if options.get("simplify_timeout") is not None:
         values["simplify_seconds"] = options["simplify_timeout"]
@@ -103,10 +108,10 @@ def _latex_settings(options: dict) -> dict:
 def produce(req: Request) -> tuple[str, list[str], int]:
     """Compute what ``req`` asks for: the output text, warnings, and the exit status."""
     _simplify.NOTES.clear()
-    with int_digits(10 * req.limits.max_digits):  # exact results may print long integers
-        if req.backprop:
-            return _backprop(req)
-        return _jacobians(req)
+    with int_digits(10 * req.limits.max_digits), budget.request(req.limits):
+        text, notes, code = _backprop(req) if req.backprop else _jacobians(req)
+        check_size(len(text))  # whatever printed it
+        return text, notes, code
 
 
 def _jacobians(req: Request) -> tuple[str, list[str], int]:
@@ -119,7 +124,8 @@ def _jacobians(req: Request) -> tuple[str, list[str], int]:
     notes = [w for r in results for w in r.warnings] + sorted(set(_simplify.NOTES))
     values = [r.evaluate(req.at) for r in results] if req.at is not None else None
     formatter = {"text": _text, "latex": _latex, "json": _json}[req.fmt]
-    text = formatter(req, results, factored, values)
+    with budget.stage("printing"):
+        text = formatter(req, results, factored, values)
     if req.spy:
         _spy(req, results)
     return text, notes, 0
@@ -129,7 +135,8 @@ def _text(req, results, factored, values) -> str:
     parts = []
     for i, J in enumerate(results):
         if values is None:
-            parts.append(render_jacobian(J, full=req.full, flatten=req.flatten))
+            parts.append(render_jacobian(J, full=req.full, flatten=req.flatten,
+                                         shared=req.shared))
         else:
             parts.append(numeric_text(J, values[i], req.at))
     if factored is not None:
@@ -140,19 +147,22 @@ def _text(req, results, factored, values) -> str:
 def _latex(req, results, factored, values) -> str:
     if values is not None:
         return numeric_to_latex(results, values, at=req.at, **req.latex)
+    check_size(text_length(e for J in results for e in J.entries.values()))  # LaTeX is longer
     extra = [factored] if factored is not None else []
     return to_latex(results + extra, flatten=req.flatten, **req.latex)
 
 
 def _json(req, results, factored, values) -> str:
     doc = jacobians_document(results, flatten=req.flatten, chain=factored, values=values,
-                             at=req.at)
+                             at=req.at, shared=req.shared)
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
 def _backprop(req: Request) -> tuple[str, list[str], int]:
     if req.wrt is None:
         raise JacobianError("{{backprop}} needs {{wrt}} naming the variables, e.g. --wrt W,b")
+    if not hasattr(api, "backprop"):
+        raise JacobianError("{{backprop}} is not available in this version")
     result = api.backprop(req.exprs, req.wrt, shapes=req.shapes, upstream=req.upstream,
                           lets=req.lets, functions=req.functions, limits=req.limits)
     notes = list(result.warnings)
