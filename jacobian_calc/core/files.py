@@ -10,8 +10,11 @@ replaced. A replaced file keeps its mode; a new one gets ``0o666 & ~umask``.
 from __future__ import annotations
 
 import os
+import secrets
+import signal
 import stat
-import tempfile
+import threading
+from contextlib import contextmanager
 
 from .errors import JacobianError
 
@@ -42,7 +45,13 @@ def check_target(path: str) -> None:
 
 
 def atomic_write(path: str, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` atomically (text is written as UTF-8)."""
+    """Write ``data`` to ``path`` atomically (text is written as UTF-8).
+
+    A failure, ``KeyboardInterrupt``, ``SIGTERM`` or ``SIGHUP`` during the write
+    leaves ``path`` as it was and no temporary file behind (the two signals
+    are turned into ``SystemExit(128 + signal)`` for the duration, where their
+    handlers are the default ones and this is the main thread).
+    """
     check_target(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     directory = os.path.dirname(os.path.abspath(path))
@@ -50,23 +59,62 @@ def atomic_write(path: str, data: bytes | str) -> None:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".jac-", suffix=".tmp")
-    except OSError as exc:
-        raise JacobianError(f"cannot write {path}: {exc.strerror}") from None
-    try:
+    temporary: list[str] = []
+    with _signals_as_exit():
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise JacobianError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:  # any failure or interrupt: no temporary file stays behind
+            try:
+                fd = _create_temporary(directory, temporary)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(payload)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.chmod(temporary[0], mode)
+                os.replace(temporary[0], path)
+            except OSError as exc:
+                raise JacobianError(f"cannot write {path}: {exc.strerror or exc}") from None
+        except BaseException:  # any failure or interrupt: no temporary file stays behind
+            for tmp in temporary:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+            raise
+
+
+def _create_temporary(directory: str, record: list[str]) -> int:
+    """Create ``.jac-*.tmp`` in ``directory``, its name recorded *before* it exists."""
+    for _ in range(100):
+        name = os.path.join(directory, f".jac-{secrets.token_hex(8)}.tmp")
+        record.append(name)
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)
+        except FileExistsError:
+            record.pop()
+    raise OSError("no free temporary name")
+
+
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+#: Signals whose default action would kill the process mid-write.
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                 if hasattr(signal, name))
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _signals_as_exit():
+    """Within the block, SIGTERM and SIGHUP raise SystemExit (so cleanup runs)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    try:
+        for sig in _SIGNALS:
+            if signal.getsignal(sig) == signal.SIG_DFL:
+                previous[sig] = signal.signal(sig, _exit_on_signal)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
