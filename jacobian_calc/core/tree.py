@@ -213,8 +213,17 @@ def walk(node: Node) -> Iterator[Node]:
 
 
 def names(node: Node) -> set[str]:
-    """All variable names a tree refers to."""
-    return {n.id for n in walk(node) if isinstance(n, Name)}
+    """All variable names a tree refers to (a shared subtree is looked at once)."""
+    found, seen, stack = set(), set(), [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if isinstance(n, Name):
+            found.add(n.id)
+        stack.extend(n.children())
+    return found
 
 
 def depth(node: Node) -> int:

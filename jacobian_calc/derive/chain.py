@@ -153,7 +153,7 @@ def _substitute(expr: sp.Expr, values: dict) -> sp.Expr:
     function is taken with respect to an intermediate (``Derivative(L(y1), y1)``
     needs ``Subs``); those entries are small.
     """
-    if expr.has(sp.Derivative):
+    if any(isinstance(node, sp.Derivative) for node in Measures([expr]).keep):
         return expr.subs(values)
     return replace_symbols(expr, values)
 

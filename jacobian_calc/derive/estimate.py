@@ -87,7 +87,9 @@ def _add_tree(root: Node, shapes: Mapping[str, Shape], known: dict, costs: Costs
         costs.forward += mine
         if mine > costs.biggest[0]:
             costs.biggest = (mine, node)
-        costs.nodes[node] = NodeCost(entries, size, mine + below)
+        # Shared subtrees are counted once per parent in ``below``; all that was built
+        # so far (descendants come first) bounds it without double counting.
+        costs.nodes[node] = NodeCost(entries, size, min(mine + below, costs.forward))
     return costs.nodes[root]
 
 

@@ -23,6 +23,7 @@ from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..results.jacobian import JacobianResult, check_layout
 from ..symbolic.autodiff import gradient
+from ..symbolic.measure import free_symbols, replace_symbols
 from ..symbolic.simplify import simplify_entry
 from ..symbolic.symbols import scalar_symbol, symbol_grid, undefined_function
 from .estimate import check_gradient
@@ -40,7 +41,8 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
     check_layout(layout)
     _check_flag(simplify, "simplify")
     _check_flag(in_terms_of_output, "in_terms_of_output")
-    problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
+    with budget.stage("reading the input"):
+        problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
     names = parse_wrt(wrt) or default_wrt(problem)
     groups = wrt_groups(names, problem)
     check_sizes(problem, groups)
@@ -204,9 +206,7 @@ def in_caller_symbols(result: JacobianResult, problem: Problem) -> JacobianResul
         return result
 
     def swap(e: sp.Expr) -> sp.Expr:
-        for ours, theirs in functions.items():
-            e = e.replace(ours, theirs)
-        return e.xreplace(mapping)
+        return replace_symbols(e, mapping, functions)
 
     return replace(result, entries={i: swap(e) for i, e in result.entries.items()},
                    in_symbols=tuple(mapping.get(s, s) for s in result.in_symbols))
@@ -222,9 +222,7 @@ def _out_name(problem: Problem) -> str:
 
 
 def _absent_warnings(group: list[str], out: Grid, problem: Problem) -> list[str]:
-    present: set = set()
-    for expr in out.flat:
-        present |= {s.name for s in expr.free_symbols}
+    present = {s.name for s in free_symbols(out.flat)}
     messages = []
     for name in group:
         symbols = ({name} if name not in problem.shapes else

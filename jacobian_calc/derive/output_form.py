@@ -10,6 +10,7 @@ times the inner Jacobian.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import sympy as sp
@@ -37,6 +38,7 @@ def rewrite_in_terms_of_output(J: JacobianResult, problem, group: list[str]) -> 
     if inner.shape != J.out_shape or not inner.shape:
         raise JacobianError("{{in_terms_of_output}} needs an array-valued output")
     name = ("p" if inner.ndim == 1 else "P") if op.name == "softmax" else "Y"
+    _check_output_name(name, problem)
     Y = symbol_grid(name, inner.shape)
     rows = _output_rows(op, node, inner, Y)
     inputs = list(J.in_symbols)
@@ -50,6 +52,16 @@ def rewrite_in_terms_of_output(J: JacobianResult, problem, group: list[str]) -> 
     total = {k: sp.Add(*v) for k, v in entries.items()}
     return replace(J, entries={k: v for k, v in total.items() if v != 0}, out_name=name,
                    of=[f"{name} = {J.of[0]}"])
+
+
+def _check_output_name(name: str, problem) -> None:
+    """The output's name (and its entries ``Y_1``) must mean nothing else in the problem."""
+    entry = re.compile(rf"{name}(?:_\d+)*")
+    clash = sorted(n for n in problem.used_names() | set(problem.shapes) if entry.fullmatch(n))
+    if clash:
+        raise JacobianError(f"{{{{in_terms_of_output}}}} writes the output as {name} (entries "
+                            f"{name}_1, ...), but {clash[0]} is already a name in the "
+                            f"expression; rename {clash[0]}")
 
 
 def _output_rows(op, node: Call, inner: Grid, Y: Grid) -> dict[tuple, dict[tuple, sp.Expr]]:

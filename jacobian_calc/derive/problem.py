@@ -64,7 +64,8 @@ class Problem:
         return [node_shapes(c, shapes)[c] for c in self.components]
 
     def sources(self) -> list[str]:
-        return [to_source(c) for c in self.components]
+        """The components in the calculator's syntax (a summary for a huge SymPy input)."""
+        return [_source(c, self) for c in self.components]
 
     def evaluate(self, env: Env | None = None) -> list[Grid]:
         env = env or self.env()
@@ -115,6 +116,13 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
     _check_sizes(problem)
     problem.costs = tree_costs(components, shape_map, let_nodes, order)
     return problem
+
+
+def _source(node: Node, problem: Problem) -> str:
+    cost = problem.costs.nodes.get(node) if problem.costs is not None else None
+    if cost is not None and cost.size > problem.limits.max_length:
+        return f"<an expression of about {cost.size:,.0f} nodes>"
+    return to_source(node)
 
 
 def _functions(functions) -> set[str]:

@@ -66,10 +66,12 @@ def _dims(name: str, dims: object) -> Shape:
     else:
         items = (dims,)
     try:
+        if any(isinstance(d, bool) for d in items):
+            raise TypeError
         shape = tuple(operator.index(d) for d in items)
-    except TypeError:
+    except Exception:  # noqa: BLE001 - whatever the object's __index__ does, it is no size
         raise JacobianTypeError(f"shape of {name} must be integers, a tuple of them or a "
-                                f"string like '2x3', got {dims!r}") from None
+                                f"string like '2x3', got {str(dims)[:40]!r}") from None
     if not 1 <= len(shape) <= 2 or any(isinstance(d, bool) or d <= 0 for d in shape):
         raise JacobianError(f"shape of {name} must be 1 or 2 positive integers, got {dims!r}")
     return shape

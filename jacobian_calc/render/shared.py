@@ -97,6 +97,8 @@ class Sharing:
 
 def _rebuild(node: sp.Basic, args: list) -> sp.Basic:
     """``node`` with new arguments, not re-evaluated (the structure is already canonical)."""
+    if node.is_Add or node.is_Mul:
+        return node.func._from_args(args, node.is_commutative)
     try:
         return node.func(*args, evaluate=False)
     except TypeError:
@@ -125,19 +127,21 @@ def plan(exprs: Iterable[sp.Basic], taken: Iterable[str] = (),
     sharing.length = sharing.plain_length
     if shared is False:
         return sharing
-    _, named = _lengths(nodes, set(), _occurrences(exprs, nodes, set()))
-    effective = _occurrences(exprs, nodes, named)
-    named = {i for i in named if effective.get(i, 0) >= 2}
+    short, chosen = _lengths(nodes, set(), _occurrences(exprs, nodes, set()))
+    effective = _occurrences(exprs, nodes, chosen)
+    named = {i for i in chosen if effective.get(i, 0) >= 2}
     if not named:
         return sharing
-    short, _ = _lengths(nodes, named)
+    if named != chosen:  # some were used only inside others: lengths without their names
+        short, _ = _lengths(nodes, named)
     length = sum(NAME_LENGTH if id(e) in named else short[id(e)] for e in exprs)
     length += sum(short[i] + DEFINITION_OVERHEAD for i in named)
     worth_it = shared or (sharing.plain_length > AUTO_MIN_OUTPUT
                           and length <= AUTO_RATIO * sharing.plain_length)
     if not worth_it:
         return sharing
-    used = set(taken) | {n.name for n in nodes if n.is_Symbol}
+    used = set(taken) | {n.name for n in nodes if n.is_Symbol} | {
+        n.func.__name__ for n in nodes if n.is_Function}
     sharing.order = [id(n) for n in nodes if id(n) in named]
     sharing.nodes = {id(n): n for n in nodes if id(n) in named}
     sharing.names = dict(zip(sharing.order, (sp.Symbol(s) for s in _fresh_names(used))))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from ..core import budget
+
 _PRINTERS: dict[tuple[str, type], Callable[..., Any]] = {}
 
 
@@ -23,11 +25,16 @@ def printer(kind: str, cls: type):
 
 
 def render(kind: str, result: Any, **options) -> Any:
-    """Print ``result`` with the printer registered for its class (or a base class)."""
+    """Print ``result`` with the printer registered for its class (or a base class).
+
+    Printing is a request of its own (within the default limits' time and
+    output size) unless it is part of one already.
+    """
     for cls in type(result).__mro__:
         func = _PRINTERS.get((kind, cls))
         if func is not None:
-            return func(result, **options)
+            with budget.request(budget.active_limits()), budget.stage("printing"):
+                return func(result, **options)
     raise LookupError(f"no {kind} printer for {type(result).__name__} is loaded; "
                       "import jacobian_calc to load them")
 

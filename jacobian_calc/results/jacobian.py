@@ -192,10 +192,8 @@ class JacobianResult(Result):
 
     def symbols(self) -> list[str]:
         """Names of all symbols appearing in the entries, sorted."""
-        found: set = set()
-        for expr in self.entries.values():
-            found |= expr.free_symbols
-        return sorted(s.name for s in found)
+        from ..symbolic.measure import free_symbols  # noqa: PLC0415 - results are data
+        return sorted(s.name for s in free_symbols(self.entries.values()))
 
     def evaluate(self, at: Mapping[Any, Any] | str):
         """Dense float array of the entries at a point, in this layout.

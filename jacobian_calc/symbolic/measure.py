@@ -167,11 +167,45 @@ def _terms(node: sp.Basic, memo: dict) -> float:
     return 1.0
 
 
-def replace_symbols(expr: sp.Basic, values: dict) -> sp.Basic:
+def free_symbols(exprs: Iterable[sp.Basic]) -> set:
+    """The Symbols in ``exprs``, visiting each distinct subexpression once.
+
+    ``expr.free_symbols`` walks the expression as a tree, so a subexpression
+    shared by many entries is walked once per occurrence; this walks the DAG.
+
+    Examples
+    --------
+    >>> x, y = sp.symbols("x y")
+    >>> sorted(free_symbols([sp.sin(x) * y, x]), key=str)
+    [x, y]
+    """
+    seen: set[int] = set()  # ids: every node stays reachable from exprs meanwhile
+    found: set = set()
+    stack = [sp.sympify(e) for e in exprs]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.is_Symbol:
+            found.add(node)
+        elif isinstance(node, _UNION_OF_ARGS):
+            stack.extend(node.args)
+        else:  # numbers; bound variables (Integral, Lambda) need SymPy's own rule
+            found |= node.free_symbols
+    return found
+
+
+#: Node types whose free symbols are the union of their arguments'.
+_UNION_OF_ARGS = (sp.Add, sp.Mul, sp.Pow, sp.Function)
+
+
+def replace_symbols(expr: sp.Basic, values: dict, functions: dict | None = None) -> sp.Basic:
     """``expr.xreplace(values)`` for Symbol keys, each distinct subexpression visited once.
 
     SymPy's ``xreplace`` and ``subs`` walk the tree; on an entry made of
     nested intermediates that is exponentially more than its DAG.
+    ``functions`` maps function classes to the classes that replace them.
 
     Examples
     --------
@@ -196,10 +230,11 @@ def replace_symbols(expr: sp.Basic, values: dict) -> sp.Basic:
             continue
         stack.pop()
         args = [memo[id(a)] for a in node.args]
-        memo[id(node)] = node if all(a is b for a, b in zip(args, node.args)) \
-            else node.func(*args)
+        func = (functions or {}).get(node.func, node.func)
+        memo[id(node)] = node if func is node.func and all(
+            a is b for a, b in zip(args, node.args)) else func(*args)
     return memo[id(expr)]
 
 
-__all__ = ["Measures", "replace_symbols", "expanded_terms", "tree_size", "text_length", "short_text", "atom_length",
+__all__ = ["Measures", "free_symbols", "replace_symbols", "expanded_terms", "tree_size", "text_length", "short_text", "atom_length",
            "composite_length"]

@@ -16,7 +16,7 @@ import sympy as sp
 from ..core.errors import JacobianError
 from ..ops import operations
 from . import algebra
-from .measure import short_text
+from .measure import free_symbols, short_text  # noqa: F401 - free_symbols is offered here too
 
 _PROBE = sp.Dummy("x", real=True)
 _TABLES: dict[int, dict] = {}
@@ -59,39 +59,6 @@ def float_eval(exprs: Sequence[sp.Expr], values: Mapping[sp.Symbol, np.ndarray |
     table = float_functions()
     with np.errstate(all="ignore"):
         return [np.asarray(_eval(e, values, memo, table), dtype=float) for e in exprs]
-
-
-def free_symbols(exprs: Iterable[sp.Basic]) -> set:
-    """The Symbols in ``exprs``, visiting each distinct subexpression once.
-
-    ``expr.free_symbols`` walks the expression as a tree, so a subexpression
-    shared by many entries is walked once per occurrence; this walks the DAG.
-
-    Examples
-    --------
-    >>> x, y = sp.symbols("x y")
-    >>> sorted(free_symbols([sp.sin(x) * y, x]), key=str)
-    [x, y]
-    """
-    seen: set[int] = set()  # ids: every node stays reachable from exprs meanwhile
-    found: set = set()
-    stack = [sp.sympify(e) for e in exprs]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node.is_Symbol:
-            found.add(node)
-        elif isinstance(node, _UNION_OF_ARGS):
-            stack.extend(node.args)
-        else:  # numbers; bound variables (Integral, Lambda) need SymPy's own rule
-            found |= node.free_symbols
-    return found
-
-
-#: Node types whose free symbols are the union of their arguments'.
-_UNION_OF_ARGS = (sp.Add, sp.Mul, sp.Pow, sp.Function)
 
 
 def _eval(expr: sp.Basic, values: Mapping, memo: dict, table: dict):

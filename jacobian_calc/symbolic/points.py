@@ -10,6 +10,7 @@ to ``sympify``.
 
 from __future__ import annotations
 
+import math
 import numbers
 from fractions import Fraction
 from typing import Mapping
@@ -76,7 +77,13 @@ def to_float(value, name: str) -> float:
     if isinstance(value, sp.Basic):
         number = _sympy_float(value, name)
     elif isinstance(value, (numbers.Real, Fraction)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        except Exception:  # noqa: BLE001 - a number type whose conversion fails
+            raise JacobianTypeError(f"value for {name} cannot be converted to a float") \
+                from None
     elif isinstance(value, numbers.Complex):
         raise JacobianError(f"value for {name} is complex ({value}); only real numbers")
     else:

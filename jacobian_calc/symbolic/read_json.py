@@ -23,7 +23,7 @@ from ..core.errors import JacobianError, JacobianTypeError
 from ..core.grid import Grid
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import check_name
-from ..parsing import parse_expression
+from ..parsing import declared_name, parse_expression
 from .evaluate import Env, evaluate
 
 #: Keys whose values are entries (nested lists of expressions in the calculator's syntax).
@@ -81,6 +81,8 @@ def read_json(text: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> dict[str
     functions = doc.get("functions", []) if isinstance(doc, dict) else []
     if not isinstance(functions, list) or not all(isinstance(f, str) for f in functions):
         raise JacobianError("\"functions\" must be a list of names")
+    for name in functions:
+        declared_name(name, "function name")
     try:
         with budget.request(limits):
             return _convert(doc, functions, limits, {})

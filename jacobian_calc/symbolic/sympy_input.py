@@ -21,6 +21,7 @@ from ..core.names import check_name
 from ..core.tree import Call, Declared, Name, Node, Num
 from ..ops import operations
 from . import algebra
+from .measure import short_text
 
 _PROBE = sp.Dummy("x", real=True)
 
@@ -54,15 +55,27 @@ def read(expr: object, reading: Reading) -> Node:
         return Num(Fraction(repr(expr)))
     if not isinstance(expr, sp.Basic):
         raise JacobianError(f"cannot read a {type(expr).__name__} as an expression")
-    return _Reader(reading).read(expr)
+    try:
+        return _Reader(reading).read(expr)
+    except RecursionError:
+        raise JacobianError("the SymPy expression is nested too deeply to read") from None
 
 
 class _Reader:
     def __init__(self, reading: Reading) -> None:
         self.reading = reading
         self.classes = function_classes()
+        self.memo: dict[int, tuple[sp.Basic, Node]] = {}  # a shared subexpression is read once
 
     def read(self, e: sp.Basic) -> Node:
+        hit = self.memo.get(id(e))
+        if hit is not None and hit[0] is e:
+            return hit[1]
+        node = self._read(e)
+        self.memo[id(e)] = (e, node)
+        return node
+
+    def _read(self, e: sp.Basic) -> Node:
         if isinstance(e, sp.MatrixSymbol):
             return self._matrix_symbol(e)
         if isinstance(e, sp.Symbol):
@@ -90,6 +103,9 @@ class _Reader:
 
     def _symbol(self, e: sp.Symbol) -> Node:
         name = check_name(e.name, "SymPy symbol name")
+        if e.is_commutative is False:
+            raise JacobianError(f"{name} is a non-commutative SymPy symbol; the calculator's "
+                                "scalars commute (use a MatrixSymbol for a matrix)")
         self.reading.symbols.setdefault(name, e)
         return Name(name)
 
@@ -144,5 +160,4 @@ _CLASSES = {
 
 
 def _short(e: sp.Basic) -> str:
-    text = str(e)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return short_text(e, 60)
