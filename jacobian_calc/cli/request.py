@@ -122,6 +122,8 @@ def _jacobians(req: Request) -> tuple[str, list[str], int]:
                          layout=req.layout, functions=req.functions,
                          limits=req.limits) if req.chain else None
     notes = [w for r in results for w in r.warnings] + sorted(set(_simplify.NOTES))
+    if req.at is not None:
+        check_size(2 * sum(r.size for r in results), "the table of values")  # before computing
     values = [r.evaluate(req.at) for r in results] if req.at is not None else None
     formatter = {"text": _text, "latex": _latex, "json": _json}[req.fmt]
     with budget.stage("printing"):

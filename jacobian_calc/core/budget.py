@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Iterator
 
-from .errors import JacobianTypeError, LimitError
+from .errors import JacobianError, JacobianTypeError, LimitError
 from .limits import DEFAULT_LIMITS, Limits
 
 #: Largest entry (in expression nodes) simplified where no alarm can interrupt SymPy.
@@ -65,6 +65,7 @@ class Budget:
         self.started = time.monotonic()
         self.deadline = self.started + limits.timeout
         self.alarms = False  # whether SIGALRM is ours for this request
+        self.thread = threading.get_ident()  # the alarm interrupts this thread only
         self.stage = "computing"
 
     def remaining(self) -> float:
@@ -104,8 +105,13 @@ def check() -> None:
 
 def interruptible() -> bool:
     """Whether a long SymPy call in the active request can be stopped by the alarm."""
-    budget = _ACTIVE.get()
-    return budget is not None and budget.alarms
+    return _alarmed(_ACTIVE.get())
+
+
+def _alarmed(budget: Budget | None) -> bool:
+    """The alarm is armed and would interrupt this thread (a thread that copied the
+    context, as ``asyncio.to_thread`` does, shares the deadline but not the alarm)."""
+    return budget is not None and budget.alarms and budget.thread == threading.get_ident()
 
 
 @contextmanager
@@ -206,7 +212,7 @@ def limited(seconds: float) -> Iterator[None]:
     callers check :func:`interruptible` first and refuse large work.
     """
     budget = _ACTIVE.get()
-    if budget is None or not budget.alarms:
+    if not _alarmed(budget):
         yield
         return
     budget.check()
@@ -241,8 +247,14 @@ def entry_point(func):
             bound = signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise JacobianTypeError(f"{func.__name__}(): {exc}") from None
-        with request(bound.arguments.get("limits", default)):
-            return func(*args, **kwargs)
+        try:
+            with request(bound.arguments.get("limits", default)):
+                return func(*args, **kwargs)
+        except RecursionError:
+            raise JacobianError("the expression is nested too deeply to process",
+                                hint="split it up with {{lets}}") from None
+        except MemoryError:
+            raise JacobianError("out of memory", hint="ask for something smaller") from None
 
     return wrapper
 

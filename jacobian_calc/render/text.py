@@ -15,6 +15,8 @@ from .shared import Printer, check_size, entry_printer
 #: Tensors with more entries than this are summarised unless ``full=True``.
 SUMMARY_ENTRIES = 400
 SUMMARY_BLOCKS = 3
+#: Characters a number of a table of values takes, about.
+NUMBER_WIDTH = 12
 OUT_LETTERS, IN_LETTERS = "ijmn", "klpq"
 
 
@@ -179,6 +181,7 @@ def _first_blocks(J: JacobianResult, count: int) -> list[tuple[tuple, Grid]]:
 def numeric_text(J: JacobianResult, values, at: str) -> str:
     """A Jacobian evaluated at a point (``J.evaluate(at)``), flattened to a table."""
     rows, cols = J.flat_shape()
+    check_size(NUMBER_WIDTH * J.size, "the table of values")
     flat = values.reshape(rows, cols)
     cells = [[f"{v:.10g}" for v in row] for row in flat]
     return header(J) + f"\nat {at}\n\n" + table(cells, *_axis_labels(J))
