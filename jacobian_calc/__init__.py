@@ -23,7 +23,8 @@ __version__ = "0.2.0"
 _EXPORTS = {name: "jacobian_calc.api" for name in (
     "jacobian", "jacobians", "chain", "ChainResult", "JacobianResult",
     "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
-    "parse", "parse_expression", "sigmoid", "relu", "softplus", "step",
+    "parse", "parse_expression", "sigmoid", "relu", "softplus", "step", "to_latex",
+    "printoptions",
 )}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -13,9 +13,11 @@ from .core.limits import DEFAULT_LIMITS, Limits
 from .derive.chain import chain
 from .derive.jacobian import jacobian, jacobians
 from .parse import parse, parse_expression
+from .render.latex import printoptions, to_latex
 from .results import ChainResult, JacobianResult
 from .symbolic.functions import relu, sigmoid, softplus, step
 
 __all__ = ["jacobian", "jacobians", "chain", "ChainResult", "JacobianResult",
            "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
-           "parse", "parse_expression", "sigmoid", "relu", "softplus", "step"]
+           "parse", "parse_expression", "sigmoid", "relu", "softplus", "step", "to_latex",
+           "printoptions"]

@@ -4,4 +4,4 @@ Importing this package registers the printers of every result type, so
 ``str(result)``, ``result.to_latex()`` and ``result.to_json()`` work.
 """
 
-from . import json, text  # noqa: F401 - registers printers
+from . import json, latex, text  # noqa: F401 - registers printers
