@@ -36,7 +36,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 
 from ..core.errors import JacobianError
-from ..core.grid import Grid, ndindex, strides
+from ..core.grid import Grid, strides
 from ..core.tree import Node
 from ..ops import operations
 from ..ops.registry import PREC_ATOM
@@ -282,8 +282,8 @@ def grid_latex(cells: Grid | list, env: str = "pmatrix") -> str:
     --------
     >>> grid_latex(Grid((3,), ["a", "b", "c"]))
     '\\begin{pmatrix} a & b & c \\end{pmatrix}'
-    >>> grid_latex(Grid((2, 1, 1), ["a", "b"]), "bmatrix")
-    '\\begin{bmatrix} \\begin{bmatrix} a \\end{bmatrix} \\\\ \\begin{bmatrix} b \\end{bmatrix} \\end{bmatrix}'
+    >>> print(grid_latex(Grid((2, 1, 1), ["a", "b"]), "matrix"))
+    \begin{matrix} \begin{matrix} a \end{matrix} \\ \begin{matrix} b \end{matrix} \end{matrix}
     """
     if not isinstance(cells, Grid):
         cells = Grid.from_nested(cells)
@@ -352,9 +352,12 @@ def jacobian_latex(J: JacobianResult, options: LatexOptions = LatexOptions(),
 
 
 def numeric_latex(J: JacobianResult, values, options: LatexOptions = LatexOptions()) -> str:
-    """A Jacobian evaluated at a point (``J.evaluate(at)``, a NumPy array), flattened."""
+    """A Jacobian evaluated at a point (``J.evaluate(at)``: a NumPy array, or a Grid of
+    floats), flattened."""
     check_typesettable(J.flat_shape())
-    flat = Grid.from_nested(values.reshape(J.flat_shape()).tolist())
+    shape = J.flat_shape()
+    flat = values.reshape(shape) if isinstance(values, Grid) else \
+        Grid.from_nested(values.reshape(shape).tolist())  # NumPy's array, without NumPy
     return grid_latex(flat.map(number_tex), options.matrix_env)
 
 
@@ -753,7 +756,7 @@ def _chain_header(c: ChainResult, style: Style) -> list[Block]:
                   + " = " + _jacobian_of_tex(c.direct, style.options) + "$")]
 
 
-# -- rendering blocks ------------------------------------------------------------------------------
+# -- rendering blocks ---------------------------------------------------------------------------
 
 def render_fragment(blocks: list[Block], derivation: bool = False) -> str:
     r"""Blocks as a fragment: maths alone, or with ``derivation`` text and ``\[...\]``."""
@@ -872,7 +875,7 @@ def printoptions(**settings):
         _DEFAULTS.reset(token)
 
 
-def settings(**given) -> dict:
+def resolve_settings(**given) -> dict:
     """The given settings over the :func:`printoptions` defaults over the built-in ones."""
     unknown = set(given) - set(SETTINGS)
     if unknown:
@@ -882,24 +885,25 @@ def settings(**given) -> dict:
 
 
 def make_style(s: dict) -> Style:
-    """The :class:`Style` of some :func:`settings`."""
+    """The :class:`Style` of some :func:`resolve_settings`."""
     options = LatexOptions(s["matrix_env"], s["transpose"], s["element_style"])
     return Style(options, flatten=bool(s["flatten"]), fit=bool(s["standalone"]),
                  derivation=bool(s["derivation"]), headers=bool(s["standalone"]))
 
 
-def render(blocks: list[Block], s: dict) -> str:
-    """Blocks as a document (``standalone``) or a fragment, as :func:`settings` ``s`` say."""
+def render_blocks(blocks: list[Block], s: dict) -> str:
+    """Blocks as a document (``standalone``) or a fragment, as the settings ``s`` say
+    (:func:`resolve_settings`)."""
     if s["standalone"]:
         return render_document(blocks)
     return render_fragment(blocks, bool(s["derivation"]))
 
 
 def numeric_to_latex(results: list[JacobianResult], values: list, at: str | None = None,
-                     **settings_) -> str:
+                     **settings) -> str:
     r"""Jacobians evaluated at a point (``J.evaluate(at)`` for each), as LaTeX.
 
-    ``settings_`` are those of :func:`to_latex`; the matrices are flattened.
+    ``settings`` are those of :func:`to_latex`; the matrices are flattened.
 
     Examples
     --------
@@ -908,7 +912,7 @@ def numeric_to_latex(results: list[JacobianResult], values: list, at: str | None
     >>> numeric_to_latex([J], [J.evaluate("x1=0.5,x2=2")])
     '\\begin{pmatrix} 2 & 0.5 \\end{pmatrix}'
     """
-    s = settings(**{**settings_, "flatten": True})
+    s = resolve_settings(**{**settings, "flatten": True})
     style = make_style(s)
     blocks: list[Block] = []
     for J, value in zip(results, values):
@@ -924,7 +928,7 @@ def numeric_to_latex(results: list[JacobianResult], values: list, at: str | None
         if at:
             blocks.append(Block("text", r"At \texttt{" + escape(at) + "}:"))
         blocks.append(Block("math", f"{jacobian_name(J, style.options)} = {matrix_tex}"))
-    return render(blocks, s)
+    return render_blocks(blocks, s)
 
 
 def to_latex(result, derivation: bool | None = None, standalone: bool | None = None,
@@ -961,12 +965,12 @@ def to_latex(result, derivation: bool | None = None, standalone: bool | None = N
     >>> to_latex(jacobian("A@x", wrt="x", shapes={"A": (2, 2), "x": 2}), matrix_env="bmatrix")
     '\\begin{bmatrix} A_{11} & A_{12} \\\\ A_{21} & A_{22} \\end{bmatrix}'
     """
-    s = settings(derivation=derivation, standalone=standalone, flatten=flatten,
+    s = resolve_settings(derivation=derivation, standalone=standalone, flatten=flatten,
                  matrix_env=matrix_env, transpose=transpose, element_style=element_style)
     style = make_style(s)
     results = list(result) if isinstance(result, (list, tuple)) else [result]
     blocks = [b for r in results for b in result_blocks(r, style)]
-    return render(blocks, s)
+    return render_blocks(blocks, s)
 
 
 def formula_tex(node: Node, options: LatexOptions = LatexOptions()) -> str:
@@ -985,7 +989,7 @@ __all__ = ["LatexOptions", "Block", "Style", "to_latex", "numeric_to_latex", "pr
            "latex_expr", "name_tex", "entry_tex", "generic_tex", "frac", "matrix", "grid_latex",
            "print_cells", "value_blocks", "check_typesettable", "number_tex", "shape_tex",
            "of_tex", "escape", "jacobian_latex", "numeric_latex", "jacobian_name",
-           "block_printer", "unregister_block_printer", "result_blocks", "render",
-           "render_fragment", "render_document", "settings", "make_style", "max_matrix_columns",
+           "block_printer", "unregister_block_printer", "result_blocks", "render_blocks",
+           "render_fragment", "render_document", "resolve_settings", "make_style", "max_matrix_columns",
            "registry_functions", "EntryPrinter", "formula_latex", "formula_tex", "INDEX_LETTERS",
            "MAX_TYPESET_SIDE"]
