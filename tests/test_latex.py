@@ -163,6 +163,7 @@ FORMULAS = [
     ("subtraction", "a - b - 2*c + -3", "a - b - 2 c - 3"),
     ("negation", "-x**2", "-x^{2}"),
     ("double negation", "-(-x)", r"-\left(-x\right)"),
+    ("subtracting a negation", "a - (-b)", r"a - \left(-b\right)"),
     ("product left of @ bracketed", "(A * B) @ C", r"\left(A \odot B\right) C"),
     ("@ chain", "(A @ B) @ C", "A B C"),
     ("@ on the right bracketed", "A @ (B @ C)", r"A \left(B C\right)"),

@@ -275,6 +275,8 @@ class _FormulaPrinter:
             negative, body = self._negated(term)
             if negative:
                 text = self.wrap(body, PREC_MUL)
+                if text.startswith("-"):  # a - (-b), never a - -b
+                    text = rf"\left({text}\right)"
                 out.append(f"-{text}" if i == 0 else f" - {text}")
             else:
                 text = self.wrap(term, PREC_ADD)
