@@ -990,6 +990,6 @@ __all__ = ["LatexOptions", "Block", "Style", "to_latex", "numeric_to_latex", "pr
            "print_cells", "value_blocks", "check_typesettable", "number_tex", "shape_tex",
            "of_tex", "escape", "jacobian_latex", "numeric_latex", "jacobian_name",
            "block_printer", "unregister_block_printer", "result_blocks", "render_blocks",
-           "render_fragment", "render_document", "resolve_settings", "make_style", "max_matrix_columns",
-           "registry_functions", "EntryPrinter", "formula_latex", "formula_tex", "INDEX_LETTERS",
-           "MAX_TYPESET_SIDE"]
+           "render_fragment", "render_document", "resolve_settings", "make_style",
+           "max_matrix_columns", "registry_functions", "EntryPrinter", "formula_latex",
+           "formula_tex", "INDEX_LETTERS", "MAX_TYPESET_SIDE"]
