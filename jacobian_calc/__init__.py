@@ -24,7 +24,7 @@ _EXPORTS = {name: "jacobian_calc.api" for name in (
     "jacobian", "jacobians", "chain", "ChainResult", "JacobianResult",
     "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
     "parse", "parse_expression", "sigmoid", "relu", "softplus", "step",
-    "read_json", "read_entry",
+    "read_json", "read_entry", "to_latex", "printoptions",
 )}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

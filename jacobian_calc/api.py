@@ -13,6 +13,7 @@ from .core.limits import DEFAULT_LIMITS, Limits
 from .derive.chain import chain
 from .derive.jacobian import jacobian, jacobians
 from .parsing import parse, parse_expression
+from .render.latex import printoptions, to_latex
 from .results import ChainResult, JacobianResult
 from .symbolic.functions import relu, sigmoid, softplus, step
 from .symbolic.read_json import read_entry, read_json
@@ -20,4 +21,4 @@ from .symbolic.read_json import read_entry, read_json
 __all__ = ["jacobian", "jacobians", "chain", "ChainResult", "JacobianResult",
            "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
            "parse", "parse_expression", "sigmoid", "relu", "softplus", "step",
-           "read_json", "read_entry"]
+           "read_json", "read_entry", "to_latex", "printoptions"]
