@@ -16,7 +16,6 @@ from click.testing import CliRunner
 
 from jacobian_calc import JacobianError, jacobian
 from jacobian_calc.cli.main import main
-from jacobian_calc.core.tree import fn
 from jacobian_calc.ops import NotDifferentiable, Op, get, operations, register, unregister
 from jacobian_calc.ops.registry import CATEGORIES, LANGUAGES, REQUIRED, same_shape
 from jacobian_calc.ops.text import rule_line
@@ -168,7 +167,7 @@ def test_float_evaluation_of_the_operation_matches_its_entries(name, case):
 
 
 def _float_tree(node, values):
-    from jacobian_calc.core.tree import Call, Name, Num
+    from jacobian_calc.core.tree import Name, Num
     if isinstance(node, Name):
         return values[node.id]
     if isinstance(node, Num):

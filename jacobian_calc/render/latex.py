@@ -38,13 +38,12 @@ from sympy.printing.latex import LatexPrinter
 from ..core.errors import JacobianError
 from ..core.grid import Grid, strides
 from ..core.tree import Node
-from ..ops import operations
 from ..ops.registry import PREC_ATOM
 from ..parsing import parse
 from ..results.base import printer
 from ..results.chain import ChainResult
 from ..results.jacobian import JacobianResult
-from ..symbolic import algebra
+from ..symbolic.classes import function_ops, is_ours, registry_cached
 from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.symbols import entry_name
 from .formula_latex import TRANSPOSES, apply_latex, formula_latex, sympy_parts, text_precedence
@@ -170,30 +169,15 @@ def generic_tex(name: str, letters: str, options: LatexOptions = LatexOptions())
 
 # -- SymPy entries ----------------------------------------------------------------------------
 
-_PROBE = sp.Dummy("x", real=True)
-_FUNCTIONS: list = [None, {}]  # [the operations the table was built from, the table]
-
-
+@registry_cached
 def registry_functions() -> dict[type, Any]:
     """Our SymPy function classes -> the operation whose ``entry`` makes them.
 
-    Each element-wise operation is probed with a symbol (as
-    :func:`jacobian_calc.symbolic.numeric.float_functions` does); a function
-    class SymPy does not define itself (``sigmoid``, ``step``, or one an
-    operation registered later brings) is printed from its operation's
-    ``latex``. SymPy's own functions keep SymPy's LaTeX.
+    A function class SymPy does not define itself (``sigmoid``, ``step``, or
+    one an operation registered later brings) is printed from its
+    operation's ``latex``; SymPy's own functions keep SymPy's LaTeX.
     """
-    ops = operations()
-    built = _FUNCTIONS[0]
-    if built is None or len(built) != len(ops) or any(a is not b for a, b in zip(built, ops)):
-        table = {}
-        for op in ops:
-            probe = op.entry(algebra, _PROBE) if op.entry is not None else None
-            if (isinstance(probe, sp.Function) and probe.args == (_PROBE,)
-                    and not type(probe).__module__.startswith("sympy.")):
-                table[type(probe)] = op
-        _FUNCTIONS[:] = [ops, table]
-    return _FUNCTIONS[1]
+    return {cls: op for cls, op in function_ops().items() if is_ours(cls)}
 
 
 class EntryPrinter(LatexPrinter):
