@@ -7,7 +7,8 @@ The public API:
 - :func:`backprop` -- gradients as named backward steps, each checked against
   its explicit contraction;
 - :func:`to_latex` -- LaTeX for lecture notes;
-- :class:`JacobianResult`, :class:`JacobianError`, :class:`Limits`.
+- :class:`JacobianResult`, :class:`BackpropResult`, :class:`JacobianError`,
+  :class:`Limits`.
 
 Names are loaded on first use, so ``import jacobian_calc`` (and the ``jac``
 command's ``--help``) stays fast.
@@ -21,7 +22,8 @@ __version__ = "0.2.0"
 
 #: Public name -> the module that defines it.
 _EXPORTS = {name: "jacobian_calc.api" for name in (
-    "jacobian", "jacobians", "chain", "ChainResult", "JacobianResult",
+    "jacobian", "jacobians", "chain", "backprop", "ChainResult", "JacobianResult",
+    "BackpropResult",
     "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
     "parse", "parse_expression", "sigmoid", "relu", "softplus", "step",
     "read_json", "read_entry", "to_latex", "printoptions",

@@ -28,7 +28,7 @@ Examples:
   jac "trace(A@X)" --wrt X --shape A=2x2 --shape X=2x2
   jac "X@W" --wrt W --shape X=2x3 --shape W=3x2 --flatten --format latex
   jac "mean(sigmoid(X@W + b))" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --backprop
-  jac "-sum(T*log(softmax(Z)))" --wrt Z --shape Z=2x3 --shape T=2x3 --backprop
+  jac "-sum(T*log(softmax(Z)))" --wrt Z --shape Z=2x3 --shape T=2x3 --backprop --onehot T
   jac --rules
 """
 
@@ -103,8 +103,17 @@ class ExpressionFirstCommand(click.Command):
               help="Write element-wise and softmax derivatives via their output (Y, p).")
 @click.option("--backprop", is_flag=True,
               help="Gradients w.r.t. --wrt as named backward steps, each checked.")
-@click.option("--upstream", default="dY", show_default=True, metavar="NAME",
-              help="Name of the upstream gradient of a non-scalar output.")
+@click.option("--upstream", default=None, metavar="NAME",
+              help="Name of the upstream gradient of an array output [d + the output's "
+                   "name, e.g. dY].")
+@click.option("--onehot", default=None, metavar="T",
+              help="With --backprop: targets whose rows are one-hot (sum to 1), so "
+                   "softmax with cross-entropy gives dZ = (P - T) / N.")
+@click.option("--inline", is_flag=True,
+              help="With --backprop: gradients fully substituted, not in the step names.")
+@click.option("--expand", is_flag=True,
+              help="With --backprop: also the explicit gradient entry by entry, in the "
+                   "variables' entries (small cases).")
 @click.option("--check", is_flag=True, help="With --backprop: exit 1 if the routes disagree.")
 @click.option("--rules", is_flag=True, help="List the compact backprop rules and exit.")
 @click.option("--derivation", is_flag=True,

@@ -33,7 +33,10 @@ class Request:
     full: bool = False
     in_terms_of_output: bool = False
     backprop: bool = False
-    upstream: str = "dY"
+    upstream: str | None = None
+    onehot: str | None = None
+    inline: bool = False
+    expand: bool = False
     check: bool = False
     limits: Limits = DEFAULT_LIMITS
     latex: dict = field(default_factory=dict)  # to_latex settings: derivation, standalone, ...
@@ -50,7 +53,8 @@ def from_options(exprs: str, options: dict) -> Request:
         chain=options["chain"], simplify=options["simplify"], at=options["at"],
         fmt=_format(options), flatten=options["flatten"], full=options["full"],
         in_terms_of_output=options["in_terms_of_output"], backprop=options["backprop"],
-        upstream=options["upstream"], check=options["check"], limits=_limits(options),
+        upstream=options["upstream"], onehot=options["onehot"], inline=options["inline"],
+        expand=options["expand"], check=options["check"], limits=_limits(options),
         latex=_latex_settings(options), spy=options["spy"])
 
 
@@ -154,8 +158,10 @@ def _backprop(req: Request) -> tuple[str, list[str], int]:
     if req.wrt is None:
         raise JacobianError("{{backprop}} needs {{wrt}} naming the variables, e.g. --wrt W,b")
     result = api.backprop(req.exprs, req.wrt, shapes=req.shapes, upstream=req.upstream,
-                          lets=req.lets, functions=req.functions, limits=req.limits)
-    notes = list(result.warnings)
+                          lets=req.lets, functions=req.functions, onehot=req.onehot,
+                          inline=req.inline, expand=req.expand, simplify=req.simplify,
+                          limits=req.limits)
+    notes = list(result.warnings) + sorted(set(_simplify.NOTES))
     if not result.agree:
         notes.append("DISAGREE: " + result.disagreement())
     if req.fmt == "json":

@@ -27,7 +27,7 @@ from __future__ import annotations
 import warnings as _warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable, Mapping, Sequence
+from typing import Container, Iterable, Mapping
 
 import numpy as np
 import sympy as sp
@@ -235,17 +235,26 @@ def _is_layer(node: Node) -> bool:
                     for a in node.args))
 
 
+def _plain_arithmetic(node: Node, steps: Container[Node] = ()) -> bool:
+    """Entry-by-entry arithmetic of names, numbers and steps (``1 - y``, ``x1 - x2``)."""
+    if _atomic(node):
+        return True
+    return isinstance(node, Call) and node.op in ARITHMETIC and all(
+        a in steps or _plain_arithmetic(a, steps) for a in node.args)
+
+
 def _is_activation(node: Node) -> bool:
     return isinstance(node, Call) and bool(node.args) and get(node.op).category in ACTIVATIONS
 
 
-def _named_by_lecture(node: Node, parent: Node) -> bool:
-    """Whether a lecture names ``node``, an argument of ``parent``."""
+def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> bool:
+    """Whether a lecture names ``node``, an argument of ``parent`` (``steps``: subtrees
+    already known to be named, which read as names)."""
     if _atomic(node) or isinstance(parent, Declared) or (
             isinstance(node, Call) and node.op == "transpose"):
         return False
-    if _is_activation(parent):
-        return True  # an activation's argument: Z in Y = f(Z)
+    if _is_activation(parent):  # Z in Y = f(Z), but not 1 - y in log(1 - y)
+        return not _plain_arithmetic(node, steps)
     if parent.op == "matmul":
         return not (isinstance(node, Call) and node.op == "matmul")  # chains stay whole
     arithmetic = parent.op in ARITHMETIC
@@ -255,14 +264,23 @@ def _named_by_lecture(node: Node, parent: Node) -> bool:
 
 
 def _cuts(root: Node, lets: Mapping[Node, str]) -> list[Node]:
-    """The subtrees that become steps, in evaluation order (the root last)."""
+    """The subtrees that become steps, in evaluation order (the root last).
+
+    Two passes: ``log(1 - sigmoid(z))`` needs no step for ``1 - y`` once the
+    sigmoid is known to be the step ``y``, wherever that was found.
+    """
+    first = _find_cuts(root, lets, set())
+    return _find_cuts(root, lets, set(first))
+
+
+def _find_cuts(root: Node, lets: Mapping[Node, str], steps: set[Node]) -> list[Node]:
     found: dict[Node, None] = {}
 
     def visit(node: Node, parent: Node | None) -> None:
         through = parent if isinstance(node, Call) and node.op == "transpose" else node
         for child in node.children():
             visit(child, through)
-        if parent is None or node in lets or _named_by_lecture(node, parent):
+        if parent is None or node in lets or _named_by_lecture(node, parent, steps):
             found[node] = None
 
     visit(root, None)
@@ -368,7 +386,7 @@ class _Graph:
 
 
 def _step_names(cuts: list[Node], root: Node, found, request: _Request) -> dict[Node, str]:
-    namer = _Namer(request.user | ({request.upstream} if request.upstream else set()))
+    namer = _Namer(request.user)
     kinds = {n: _kind(n, n is cuts[-1], found[n]) for n in cuts}
     suffix = _suffixes(cuts, kinds)
     names_: dict[Node, str] = {n: request.lets[n] for n in cuts if n in request.lets}
@@ -376,6 +394,8 @@ def _step_names(cuts: list[Node], root: Node, found, request: _Request) -> dict[
         else ""
     if root not in names_ and wanted and namer.free(wanted):
         names_[root] = namer.take(wanted)  # --upstream dZ names the output Z
+    if request.upstream:
+        namer.take(request.upstream)
     for n in cuts:
         if n not in names_:
             lower = len(found[n]) < 2 and kinds[n] != "loss"
@@ -520,6 +540,13 @@ def unbroadcast(g: Node, shape: Shape, out_shape: Shape) -> Node:
     return g
 
 
+def _simpler(fused: Node, rule: Node) -> bool:
+    """Fewer names and no more nodes: something cancelled (``P`` against ``1/P``),
+    beyond a constant upstream gradient merely substituted (a mean stays a step)."""
+    (names_a, nodes_a), (names_b, nodes_b) = cost(fused), cost(rule)
+    return names_a < names_b and nodes_a <= nodes_b
+
+
 def _fuse(rules: list[_Rule], graph: _Graph) -> list[_Rule]:
     """Substitute a step's upstream gradient into its rule where that reads simpler:
     softmax after cross-entropy gives ``dZ = (P - T) / N``, not ``P * (dP - ...)``."""
@@ -531,7 +558,7 @@ def _fuse(rules: list[_Rule], graph: _Graph) -> list[_Rule]:
         rule, producer = own[0], into[0]
         fused = tidy(substitute(rule.tree, {f"d{step.name}": producer.tree}), graph.shapes,
                      graph.onehot)
-        if cost(fused) < cost(rule.tree):
+        if _simpler(fused, rule.tree):
             rule.fused = producer.fused + [(f"d{step.name}", producer.tree)]
             rule.tree, rule.upstream = fused, producer.upstream
             rule.through = producer.through + rule.through
@@ -785,7 +812,7 @@ def _one_hot(rng, shape: Shape) -> np.ndarray:
 
 
 def _explicit_values(graph: _Graph, explicit, values) -> dict[str, np.ndarray] | None:
-    symbols = {s: float(v) for n, a in values.items()
+    symbols = {s: np.float64(v) for n, a in values.items()
                for s, v in zip(symbol_grid(n, np.shape(a)).flat, np.ravel(a))}
     out = {}
     for name, grid in explicit.items():

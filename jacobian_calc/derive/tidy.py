@@ -407,33 +407,69 @@ def common_coefficient(node: Call, t: Tidy) -> Node | None:
     return Call("mul", (Num(g), Call("add", terms)))
 
 
+def common_factor(node: Call, t: Tidy) -> Node | None:
+    """A factor shared by every term out of a sum: ``dY * cos(X) - dY * sin(X)`` ->
+    ``dY * (cos(X) - sin(X))``."""
+    splits = [split_coefficient(a) for a in node.args]
+    shared = Counter(splits[0][1])
+    for _, factors in splits[1:]:
+        shared &= Counter(factors)
+    if not shared:
+        return None
+    terms = [product(c, list((Counter(fs) - shared).elements())) for c, fs in splits]
+    return Call("mul", list(shared.elements()) + [Call("add", terms)])
+
+
 def multiply_out(node: Call, t: Tidy) -> Node | None:
     """Products multiplied out where that makes something cancel:
-    ``P * (-T/(12*P) + sum(T)/12)`` -> ``(P*sum(T) - T)/12``, but ``dY * (1 - Y**2)``
-    stays as it is."""
+    ``P * (-T/(12*P) + Y/12)`` -> ``(P*Y - T)/12``, but ``dY * (1 - Y**2)`` stays as
+    it is. Each sum factor is tried on its own, so ``(1 - y)`` can still cancel
+    ``1/(1 - y)``."""
     if not t.expand:
         return None
-    expanded = _multiplied_out(node)
-    if expanded is None:
+    best = node
+    for expanded in _multiplied_out(node):
+        candidate = t.plain().normal(expanded)
+        if cost(candidate) < cost(best):
+            best = candidate
+    return best if best is not node else None
+
+
+def _multiplied_out(node: Call) -> list[Node]:
+    """Distributions of element-wise products over sums, one level deep: a product
+    over each of its sum factors, and over all of them; a sum term by term."""
+    if node.op == "add":
+        terms = [k for a in node.args for k in _distribute(a, None)]
+        return [Call("add", terms)] if len(terms) > len(node.args) else []
+    sums = [i for i, a in enumerate(node.args) if is_op(a, "add")]
+    choices = [[i] for i in sums] + ([sums] if len(sums) > 1 else [])
+    return [total(terms) for terms in (_distribute(node, c) for c in choices)
+            if 1 < len(terms) <= MAX_EXPANDED_TERMS]
+
+
+def _distribute(term: Node, over: list[int] | None) -> list[Node]:
+    """The terms of ``term`` multiplied out over its sum factors ``over`` (all: None)."""
+    if not is_op(term, "mul"):
+        return [term]
+    parts = [a.args if is_op(a, "add") and (over is None or i in over) else (a,)
+             for i, a in enumerate(term.args)]
+    if math.prod(len(p) for p in parts) > MAX_EXPANDED_TERMS:
+        return [term]
+    return [Call("mul", combo) for combo in itertools.product(*parts)]
+
+
+def sign_into_sum(node: Call, t: Tidy) -> Node | None:
+    """A negative number times a sum with as many negative terms as positive ones:
+    the sign goes into the sum, ``-1/4 * (T - y)`` -> ``1/4 * (y - T)``."""
+    c, factors = split_coefficient(node)
+    sums = [f for f in factors if is_op(f, "add")]
+    if c >= 0 or not sums:
         return None
-    candidate = t.plain().normal(expanded)
-    return candidate if cost(candidate) < cost(node) else None
-
-
-def _multiplied_out(node: Call) -> Node | None:
-    """One level of distribution of element-wise products over sums (or None)."""
-    terms = node.args if node.op == "add" else (node,)
-    out, changed = [], False
-    for term in terms:
-        sums = [a.args if is_op(a, "add") else (a,) for a in
-                (term.args if is_op(term, "mul") else (term,))]
-        count = math.prod(len(s) for s in sums)
-        if count > MAX_EXPANDED_TERMS:
-            return None
-        changed |= count > 1
-        out += [Call("mul", combo) if len(combo) > 1 else combo[0]
-                for combo in itertools.product(*sums)]
-    return Call("add", out) if changed else None
+    signs = [split_coefficient(a)[0] < 0 for a in sums[0].args]
+    if 2 * sum(signs) < len(signs):
+        return None
+    flipped = Call("add", [product(-k, fs) for k, fs in map(split_coefficient, sums[0].args)])
+    return product(-c, [flipped if f is sums[0] else f for f in factors])
 
 
 @dataclass(frozen=True)
@@ -484,6 +520,9 @@ RULES: tuple[Rule, ...] = (
          ("P * sum(T, axis=1, keepdims=True) - T", "P - T", M23), onehot=("T",)),
     Rule("common_coefficient", ("add",), common_coefficient,
          ("-T / 12 + P / 12", "(P - T) / 12", M23)),
+    Rule("common_factor", ("add",), common_factor,
+         ("Y * X - Y * X**2", "Y * (X - X**2)", M23)),
+    Rule("sign_into_sum", ("mul",), sign_into_sum, ("-(T - Y) / 4", "(Y - T) / 4", M23)),
     Rule("multiply_out", ("mul", "add"), multiply_out,
          ("P * (-T / (12 * P) + Y / 12)", "(P * Y - T) / 12", M23)),
 )
@@ -501,16 +540,15 @@ def present(node: Node) -> Node:
     >>> to_source(present(Call("mul", (Num(Fraction(-1, 12)), T, Call("pow", (P, Num(-1)))))))
     '-T / (12 * P)'
     """
-    if not node.children():
-        return node
-    node = with_children(node, [present(k) for k in node.children()])
-    if is_op(node, "add"):
-        return _present_sum(node)
     if is_op(node, "mul"):
         return _present_product(*split_coefficient(node))
-    if is_op(node, "pow") and isinstance(node.args[1], Num) and node.args[1].value < 0:
+    if is_op(node, "add"):
+        return _present_sum(Call("add", [present(a) for a in node.args]))
+    if _is_reciprocal(node):
         return _present_product(ONE, (node,))
-    return node
+    if not node.children():
+        return node
+    return with_children(node, [present(k) for k in node.children()])
 
 
 def _present_sum(node: Call) -> Node:
@@ -553,8 +591,8 @@ def _unsigned(node: Node) -> Node:
 
 def _present_product(c: Fraction, factors: tuple[Node, ...]) -> Node:
     """``c * a * b**-1`` -> ``c * a / b`` with the sign on the first factor."""
-    top = [f for f in factors if not _is_reciprocal(f)]
-    bottom = [power(*_flipped(f)) for f in factors if _is_reciprocal(f)]
+    top = [present(f) for f in factors if not _is_reciprocal(f)]
+    bottom = [present(power(*_flipped(f))) for f in factors if _is_reciprocal(f)]
     p, q = abs(c.numerator), c.denominator
     if not bottom and (q == 1 or p != 1):
         return _signed(c < 0, Num(abs(c)) if abs(c) != 1 else None, top)
