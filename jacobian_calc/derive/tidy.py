@@ -261,9 +261,14 @@ def collect_terms(node: Call, t: Tidy) -> Node | None:
             groups[key] = [c, factors]
     if len(groups) == len(node.args):
         return None
-    terms = [product(c, fs) for c, fs in groups.values() if c != 0]
-    out = total(terms)
-    return out if t.shape(out) == t.shape(node) or not terms else None
+    out = total([product(c, fs) for c, fs in groups.values() if c != 0])
+    if t.shape(out) != t.shape(node):  # X - X + b keeps X's shape: b * ones_like(X)
+        gone = [product(ONE, fs) for c, fs in groups.values() if c == 0]
+        full = next((g for g in gone if t.shape(g) == t.shape(node)), None)
+        if full is None:
+            return None
+        out = Call("mul", (out, Call("ones_like", (full,))))
+    return out
 
 
 def drop_ones(node: Call, t: Tidy) -> Node | None:
@@ -500,7 +505,8 @@ RULES: tuple[Rule, ...] = (
     Rule("fold_powers", ("pow",), fold_powers,
          ("(X**2)**3 + X**1 + (2 * Y)**2", "X**6 + X + 4 * Y**2", M23)),
     Rule("cancel_powers", ("mul",), cancel_powers, ("Y * X * (1 / X)", "Y", M23)),
-    Rule("collect_terms", ("add",), collect_terms, ("2 * X - Y - X + Y * 1", "X", M23)),
+    Rule("collect_terms", ("add",), collect_terms,
+         ("2 * X - Y - X + Y * 1 + (T - T)", "X", M23)),
     Rule("drop_ones", ("mul",), drop_ones, ("Y * ones_like(X)", "Y", M23)),
     Rule("double_transpose", ("transpose",), double_transpose, ("X.T.T + x.T", "X + x",
                                                                 {"X": (3,), "x": (3,)})),

@@ -249,9 +249,10 @@ class BackpropResult(Result):
         counts: dict[str, int] = {}
         for b in self.backward:
             counts[b.check.verdict] = counts.get(b.check.verdict, 0) + 1
-        words = {PROVED: "proved symbolically", AGREES: "agree numerically (not proved)",
-                 DIFFERS: "DIFFER", UNDECIDED: "undecided"}
-        parts = [f"{n} {'step' if n == 1 else 'steps'} {words[v]}"
+        words = {PROVED: ("proved symbolically",) * 2,
+                 AGREES: ("agrees numerically (not proved)", "agree numerically (not proved)"),
+                 DIFFERS: ("DIFFERS", "DIFFER"), UNDECIDED: ("undecided",) * 2}
+        parts = [f"{n} {'step' if n == 1 else 'steps'} {words[v][n != 1]}"
                  for v, n in counts.items()]
         return ", ".join(parts) if parts else "no backward steps"
 
