@@ -79,6 +79,7 @@ PRESENTED = [
     ("1 * ones_like(X) / 6", "ones_like(X) / 6"),
     ("-(X * Y)", "-X * Y"),
     ("X / Y / Y", "X / Y**2"),
+    ("1 / (X + 1) - 1 / (X + 1)**2", "1 / (X + 1) - 1 / (X + 1)**2"),
     ("sum(dY, axis=0) + b - b", "sum(dY, axis=0)"),
 ]
 

@@ -566,7 +566,7 @@ def _present_sum(node: Call) -> Node:
 
 def _negative(term: Node) -> bool:
     return (isinstance(term, Num) and term.value < 0) or is_op(term, "neg") or (
-        is_op(term, "div") and is_op(term.args[0], "neg")) or (
+        is_op(term, "div") and _negative(term.args[0])) or (
         is_op(term, "mul") and (is_op(term.args[0], "neg") or (
             isinstance(term.args[0], Num) and term.args[0].value < 0)))
 
@@ -583,6 +583,8 @@ def _negated(term: Node) -> Node:
 
 
 def _unsigned(node: Node) -> Node:
+    if isinstance(node, Num):
+        return Num(abs(node.value))
     if is_op(node, "neg"):
         return node.args[0]
     if is_op(node, "mul"):
