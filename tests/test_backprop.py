@@ -209,6 +209,16 @@ def test_wrong_rule_checked_through_the_outputs_is_caught(monkeypatch):
     assert r.backward[0].check.verdict == "differs"
 
 
+def test_a_tiny_error_is_not_proved_and_is_caught_exactly(monkeypatch):
+    tiny = Num(Fraction(10 ** 12 + 1, 10 ** 12))
+    patch_rule(monkeypatch, "sum", lambda v: (v.g * fn.ones_like(v.x) * tiny,))
+    r = backprop("sum(X * X)", "X", shapes=SQ)
+    assert r.backward[0].check.verdict == "agrees"  # below float tolerance, not proved
+    assert r.end_to_end.check.verdict == "differs"
+    assert "exactly" in r.end_to_end.check.how and not r.agree
+    assert r.disagreement().startswith("end to end, dX_1_1 at a rational point, exactly: ")
+
+
 def test_right_rules_are_proved_not_just_sampled():
     r = backprop("inv(X)", "X", shapes=SQ)
     assert r.backward[0].check.verdict == "proved"

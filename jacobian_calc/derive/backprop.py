@@ -111,26 +111,29 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     >>> r.summary()
     '4 steps proved symbolically; end to end agrees at 3 points (max error ...)'
     """
-    _check_flags(inline=inline, expand=expand, simplify=simplify)
+    _check_flags(points, inline=inline, expand=expand, simplify=simplify)
     problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
     request = _Request.read(problem, wrt, upstream, onehot)
     graph = _Graph.build(problem, request)
     rules = _fuse(_backward(graph), graph)
     backward = [_checked(r, graph, limits, simplify) for r in rules]
-    explicit = _explicit_gradients(problem, graph)
+    output = evaluate(graph.root, Env(graph.variables))
+    explicit = _explicit_gradients(graph, output)
     gradients = _gradients(graph, rules, explicit if expand else None, simplify, limits)
     end = _end_to_end(graph, rules, explicit, points, seed)
     return BackpropResult(
         of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
-        gradients=gradients, end_to_end=end, warnings=_absent(problem, graph, explicit),
+        gradients=gradients, end_to_end=end, warnings=_absent(graph, output),
         shapes=dict(graph.shapes), inline=inline, onehot=tuple(sorted(request.onehot)))
 
 
-def _check_flags(**flags) -> None:
+def _check_flags(points: int, **flags) -> None:
     for name, value in flags.items():
         if not isinstance(value, bool):
             raise JacobianTypeError(f"{name} must be True or False, not {value!r}")
+    if type(points) is not int or points < 1:
+        raise JacobianTypeError(f"points must be a positive integer, not {points!r}")
 
 
 # -- the request: names, upstream, one-hot targets ---------------------------------------
@@ -559,7 +562,7 @@ def _constant(tree: Node) -> bool:
 def _fuse(rules: list[_Rule], graph: _Graph) -> list[_Rule]:
     """Substitute a step's upstream gradient into its rule where that reads simpler:
     softmax after cross-entropy gives ``dZ = (P - T) / N``, not ``P * (dP - ...)``."""
-    for step in graph.steps[:-1]:
+    for step in reversed(graph.steps[:-1]):  # from the output back, so fusions compose
         own = [r for r in rules if r.through[-1] == step.name]
         into = [r for r in rules if r.target == step.name]
         if len(own) != 1 or len(into) != 1:
@@ -588,16 +591,11 @@ def _checked(rule: _Rule, graph: _Graph, limits: Limits, simplify: bool) -> Back
                          else sp.factor_terms(e))
     return BackwardStep(
         name=f"d{rule.target}", target=rule.target, through=tuple(rule.through),
-        upstream=graph.upstream if _seeded(rule, graph) and graph.upstream else
-        ("1" if _seeded(rule, graph) else rule.upstream.id),
+        upstream="1" if isinstance(rule.upstream, Num) else rule.upstream.id,
         tree=rule.tree, text=to_source(rule.tree), accumulate=rule.accumulate,
         fused=tuple((n, to_source(t)) for n, t in rule.fused),
         contraction=_contraction_text(rule, graph), explicit=shown,
         symbols=local.legend(shown), check=check)
-
-
-def _seeded(rule: _Rule, graph: _Graph) -> bool:
-    return rule.through[0] == graph.output
 
 
 def _contraction_text(rule: _Rule, graph: _Graph) -> str:
@@ -605,9 +603,9 @@ def _contraction_text(rule: _Rule, graph: _Graph) -> str:
     top = graph.step(rule.through[0])
     target = f"{rule.target}{_indices('klpq', graph.shapes[rule.target])}"
     lhs = f"d{target} {'+=' if rule.accumulate else '='}"
-    if _seeded(rule, graph) and graph.upstream is None:
+    if isinstance(rule.upstream, Num):  # the scalar output, seeded with 1
         return f"{lhs} ∂{top.name}/∂{target}"
-    up = graph.upstream if _seeded(rule, graph) else rule.upstream.id
+    up = rule.upstream.id
     out = _indices("ijmn", top.shape)
     if not out:
         return f"{lhs} {up} ∂{top.name}/∂{target}"
@@ -737,10 +735,9 @@ def _gradients(graph: _Graph, rules: list[_Rule], expanded, simplify: bool,
     return out
 
 
-def _explicit_gradients(problem: Problem, graph: _Graph) -> dict[str, Grid]:
-    """The explicit route on the whole expression: ``Σ dY[i] Y[i]`` differentiated
+def _explicit_gradients(graph: _Graph, y: Grid) -> dict[str, Grid]:
+    """The explicit route on the whole expression ``y``: ``Σ dY[i] Y[i]`` differentiated
     w.r.t. every variable's entries (no rule of any operation is used)."""
-    y = evaluate(graph.root, Env(graph.variables))
     if graph.upstream is None:
         total = y.item()
     else:
@@ -751,10 +748,9 @@ def _explicit_gradients(problem: Problem, graph: _Graph) -> dict[str, Grid]:
     return {n: g.map(lambda s: found.get(s, sp.Integer(0))) for n, g in targets.items()}
 
 
-def _absent(problem: Problem, graph: _Graph, explicit) -> list[str]:
+def _absent(graph: _Graph, y: Grid) -> list[str]:
     """Variables that do not appear: their gradients are zero (as the Jacobian route says)."""
-    present = {s.name for s in evaluate(graph.root, Env(graph.variables)).flat
-               for s in sp.sympify(s).free_symbols} if graph.wrt else set()
+    present = {s.name for e in y.flat for s in sp.sympify(e).free_symbols}
     messages = []
     for name in graph.wrt:
         entries = {s.name for s in symbol_grid(name, graph.variables[name]).flat}
@@ -773,10 +769,10 @@ def _end_to_end(graph: _Graph, rules: list[_Rule], explicit: dict[str, Grid], po
     """The composed compact gradients (NumPy) against the explicit ones (SymPy) at
     random points, and exactly at rational points where everything is rational."""
     rng = np.random.default_rng(seed)
-    samples = [_sample(graph, rng, k) for k in range(points)]
     compared, worst = 0, 0.0
-    for values in samples:
-        want = _explicit_values(graph, explicit, values)
+    for kind in range(points):
+        values = _sample(graph, rng, kind)
+        want = _explicit_values(explicit, values)
         if want is None:
             continue  # outside the domain (a log of a negative number): not comparable
         got = _compact_values(graph, rules, values)
@@ -785,14 +781,19 @@ def _end_to_end(graph: _Graph, rules: list[_Rule], explicit: dict[str, Grid], po
             bad, error = _first_difference(want[name], got[name])
             worst = max(worst, error)
             if bad is not None:
-                label = entry_name(f"d{name}", bad) if want[name].ndim else f"d{name}"
-                return EndToEnd(Check(DIFFERS, "at a random point", error,
-                                      (label, float(want[name][bad]), float(got[name][bad]))),
-                                compared)
+                mismatch = (_label(name, bad), float(want[name][bad]), float(got[name][bad]))
+                return EndToEnd(Check(DIFFERS, "at a random point", error, mismatch), compared)
     if not compared:
         return EndToEnd(Check(UNDECIDED, "no random point was inside the domain"), 0)
-    exact = _exact_points(graph, rules, explicit, rng)
+    exact, mismatch = _exact_points(graph, rules, explicit, rng)
+    if mismatch is not None:
+        return EndToEnd(Check(DIFFERS, "at a rational point, exactly", worst, mismatch),
+                        compared, exact)
     return EndToEnd(Check(AGREES, f"at {compared} random points", worst), compared, exact)
+
+
+def _label(name: str, index: tuple) -> str:
+    return entry_name(f"d{name}", index) if index else f"d{name}"
 
 
 def _sample(graph: _Graph, rng, kind: int) -> dict[str, np.ndarray]:
@@ -822,7 +823,7 @@ def _one_hot(rng, shape: Shape) -> np.ndarray:
     return out
 
 
-def _explicit_values(graph: _Graph, explicit, values) -> dict[str, np.ndarray] | None:
+def _explicit_values(explicit, values) -> dict[str, np.ndarray] | None:
     symbols = {s: np.float64(v) for n, a in values.items()
                for s, v in zip(symbol_grid(n, np.shape(a)).flat, np.ravel(a))}
     out = {}
@@ -840,8 +841,6 @@ def _compact_values(graph: _Graph, rules: list[_Rule], values) -> dict[str, np.n
     known = dict(values)
     for s in graph.steps:
         known[s.name] = float_evaluate(s.expr, known)
-    if graph.upstream is None:
-        known.pop(graph.upstream, None)
     for r in rules:
         value = float_evaluate(r.tree, known)
         name = f"d{r.target}"
@@ -858,23 +857,19 @@ def _first_difference(want: np.ndarray, got: np.ndarray, tol: float = 1e-9):
     return (tuple(int(i) for i in bad[0]) if len(bad) else None), error
 
 
-def _exact_points(graph: _Graph, rules: list[_Rule], explicit, rng, count: int = 2) -> int:
-    """Exact comparisons at rational points (0 when the expression is not rational)."""
-    done = 0
-    for _ in range(count):
+def _exact_points(graph: _Graph, rules: list[_Rule], explicit, rng, count: int = 2):
+    """Exact comparisons at rational points: how many agreed, and the first exact
+    difference (none are made when the expression is not rational)."""
+    for done in range(count):
         values = {n: Grid(np.shape(a), [sp.Rational(Fraction(float(x)).limit_denominator(10))
-                                        for x in np.ravel(_rounded(a))])
+                                        for x in np.ravel(np.round(a, 1))])
                   for n, a in _sample(graph, rng, 2).items()}
         if not _rational(graph, values):
-            return done
-        if not _exact_agree(graph, rules, explicit, values):
-            return done
-        done += 1
-    return done
-
-
-def _rounded(a: np.ndarray) -> np.ndarray:
-    return np.round(np.asarray(a, dtype=float) * 10) / 10
+            return done, None
+        mismatch = _exact_mismatch(graph, rules, explicit, values)
+        if mismatch is not None:
+            return done, mismatch
+    return count, None
 
 
 def _rational(graph: _Graph, values: dict[str, Grid]) -> bool:
@@ -882,7 +877,8 @@ def _rational(graph: _Graph, values: dict[str, Grid]) -> bool:
     return all(sp.sympify(e).is_Rational for e in y.flat)
 
 
-def _exact_agree(graph: _Graph, rules: list[_Rule], explicit, values: dict[str, Grid]) -> bool:
+def _exact_mismatch(graph: _Graph, rules: list[_Rule], explicit, values: dict[str, Grid]):
+    """The first entry where the compact gradient, evaluated exactly, differs."""
     env = Env(graph.shapes, dict(values))
     for s in graph.steps:
         env.values[s.name] = evaluate(s.expr, env)
@@ -896,11 +892,11 @@ def _exact_agree(graph: _Graph, rules: list[_Rule], explicit, values: dict[str, 
     for name in graph.wrt:
         got = env.values.get(f"d{name}", Grid.scalar(sp.Integer(0)))
         got = got.broadcast_to(graph.variables[name])
-        want = explicit[name].map(lambda e: sp.sympify(e).xreplace(symbols))
-        if any(sp.nsimplify(a - b) != 0 or not sp.sympify(a).is_Rational
-               for a, b in zip(want.flat, got.flat)):
-            return False
-    return True
+        for index, e in explicit[name].items():
+            want, have = sp.sympify(e).xreplace(symbols), sp.sympify(got[index])
+            if want.is_Rational and have.is_Rational and want != have:
+                return (_label(name, index), want, have)
+    return None
 
 
 __all__ = ["backprop", "local_vjps", "unbroadcast"]

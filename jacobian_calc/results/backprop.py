@@ -235,8 +235,8 @@ class BackpropResult(Result):
         check = self.end_to_end.check
         if not check.ok:
             label, first, second = check.mismatch
-            return (f"end to end, {label}: explicit {first:.6g}, compact {second:.6g} "
-                    f"(every step agreed; the composition differs)")
+            return (f"end to end, {label} {check.how}: explicit {_number(first)}, compact "
+                    f"{_number(second)}")
         return ""
 
     def summary(self) -> str:
@@ -260,13 +260,18 @@ class BackpropResult(Result):
         e = self.end_to_end
         if e.check.verdict == UNDECIDED:
             return f"end to end undecided ({e.check.how})"
-        word = "agrees" if e.check.ok else "DIFFERS"
-        text = (f"end to end {word} at {e.points} {'point' if e.points == 1 else 'points'} "
+        if not e.check.ok:
+            return f"end to end DIFFERS {e.check.how} (at {e.check.mismatch[0]})"
+        text = (f"end to end agrees at {e.points} {'point' if e.points == 1 else 'points'} "
                 f"(max error {e.check.max_abs_error:.2g})")
         if e.exact_points:
             text += f", exactly at {e.exact_points} rational " + (
                 "point" if e.exact_points == 1 else "points")
         return text
+
+
+def _number(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _step_failure(b: BackwardStep) -> str:
