@@ -388,6 +388,7 @@ def test_upstream_names_the_output():
     r = backprop("A@W + b", "W,b,A", shapes={"A": (4, 3), "W": (3, 2), "b": (2,)},
                  upstream="dZ")
     assert r.output == "Z" and steps_text(r)[0] == "dW = A.T @ dZ"
+    assert r.gradients["W"].label == "dZ·∂Z/∂W"
 
 
 def test_scalar_output_is_seeded_with_one():

@@ -654,11 +654,10 @@ class _Local:
             [canonical_mul(u, e) for u, e in zip(self.upstream.flat, y.flat)]
         target = symbol_grid(self.rule.target, self.graph.shapes[self.rule.target])
         found = gradient(canonical_add(*terms), set(target.flat))
-        raw = Grid(target.shape, [found.get(s, sp.Integer(0)) for s in target.flat])
-        self.raw = raw.map(self._onehot)
+        self.raw = Grid(target.shape, [found.get(s, sp.Integer(0)) for s in target.flat])
         pairs = [(s, e) for name, grid in self.outputs.items()
                  for s, e in zip(symbol_grid(name, grid.shape).flat, grid.flat)]
-        return Grid(raw.shape, through_outputs(self.raw.flat, pairs))
+        return Grid(target.shape, through_outputs(self.raw.flat, pairs))
 
     def compact(self, tree: Node) -> Grid:
         """The rule evaluated in the same symbols (outputs as their own symbols)."""
@@ -667,35 +666,39 @@ class _Local:
         if self.upstream is not None:
             values[self.rule.upstream.id] = self.upstream
         shape = self.graph.shapes[self.rule.target]
-        return evaluate(tree, Env(self.graph.shapes, values)).broadcast_to(shape).map(
-            self._onehot)
+        return evaluate(tree, Env(self.graph.shapes, values)).broadcast_to(shape)
 
-    def _onehot(self, e: sp.Expr) -> sp.Expr:
+    def onehot(self) -> dict[sp.Symbol, sp.Expr]:
         """One-hot targets: the last entry of each row is 1 minus the others."""
         mapping = {}
-        for name in self.graph.onehot & set(self.inputs):
-            for index, row in self.inputs[name].lines(-1):
+        for name in sorted(self.graph.onehot & set(self.inputs)):
+            for _, row in self.inputs[name].lines(-1):
                 mapping[row[-1]] = 1 - sp.Add(*row[:-1])
-        return sp.sympify(e).xreplace(mapping) if mapping else e
+        return mapping
 
     def decide(self, explicit: Grid, compact: Grid, seconds: float) -> Check:
         """Proved in the step's own symbols, or with the outputs written out, or a
-        differing entry found at random points."""
-        if all(sp.expand(a - b) == 0 for a, b in zip(explicit.flat, compact.flat)):
-            return Check(PROVED, "in the step's own symbols")
+        differing entry found at random points (one-hot rows summing to 1)."""
+        rows = self.onehot()
+        given = (", rows of " + " and ".join(sorted(self.graph.onehot & set(self.inputs)))
+                 + " summing to 1") if rows else ""
+        a, b = (g.map(lambda e: sp.sympify(e).xreplace(rows)) for g in (explicit, compact))
+        if all(sp.expand(x - y) == 0 for x, y in zip(a.flat, b.flat)):
+            return Check(PROVED, "in the step's own symbols" + given)
         back = {s: e for name, grid in self.outputs.items()
                 for s, e in zip(symbol_grid(name, grid.shape).flat, grid.flat)}
-        written = compact.map(lambda e: e.xreplace(back))
-        numeric = compare(self.raw, written, symbolic=False, seed=len(self.rule.through))
+        raw = self.raw.map(lambda e: sp.sympify(e).xreplace(rows))
+        written = b.map(lambda e: e.xreplace(back))
+        numeric = compare(raw, written, symbolic=False, seed=len(self.rule.through))
         if not numeric.agree:
-            i = explicit.offset(tuple(k - 1 for k in numeric.mismatch[0]))
-            label = entry_name(f"d{self.rule.target}", tuple(k - 1 for k in numeric.mismatch[0]))
-            return Check(DIFFERS, "at a random point", numeric.max_abs_error,
-                         (label, explicit.flat[i], compact.flat[i]))
-        if all(is_zero(a - b, seconds) for a, b in zip(self.raw.flat, written.flat)):
-            return Check(PROVED, "with the outputs written through the inputs",
+            index = tuple(k - 1 for k in numeric.mismatch[0])
+            return Check(DIFFERS, "at a random point" + given, numeric.max_abs_error,
+                         (entry_name(f"d{self.rule.target}", index), explicit[index],
+                          compact[index]))
+        if all(is_zero(x - y, seconds) for x, y in zip(raw.flat, written.flat)):
+            return Check(PROVED, "with the outputs written through the inputs" + given,
                          numeric.max_abs_error)
-        return Check(AGREES, "numerically at 3 points; not proved symbolically",
+        return Check(AGREES, "numerically at 3 points; not proved symbolically" + given,
                      numeric.max_abs_error)
 
     def legend(self, shown: Grid) -> tuple[str, ...]:
@@ -729,7 +732,9 @@ def _gradients(graph: _Graph, rules: list[_Rule], expanded, simplify: bool,
         if expanded is not None:
             grid = expanded[name].map(lambda e: simplify_entry(e, limits.simplify_seconds)
                                       if simplify else e)
-        out[name] = Gradient(name, f"d{name}", f"∂{graph.output}/∂{name}",
+        label = f"∂{graph.output}/∂{name}" if graph.upstream is None else \
+            f"{graph.upstream}·∂{graph.output}/∂{name}"  # the upstream times the Jacobian
+        out[name] = Gradient(name, f"d{name}", label,
                              graph.variables[name], tree, to_source(tree), inline,
                              to_source(inline), grid)
     return out

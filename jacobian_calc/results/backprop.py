@@ -126,7 +126,8 @@ class Gradient:
     Attributes
     ----------
     wrt, name, label : str
-        The variable (``W1``), its gradient's name (``dW1``) and label (``∂L/∂W1``).
+        The variable (``W1``), its gradient's name (``dW1``) and label (``∂L/∂W1``;
+        ``dY·∂Y/∂W`` for an array output ``Y``).
     shape : tuple of int
         The variable's shape.
     tree, text
