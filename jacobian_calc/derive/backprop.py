@@ -280,7 +280,8 @@ def _find_cuts(root: Node, lets: Mapping[Node, str], steps: set[Node]) -> list[N
     found: dict[Node, None] = {}
 
     def visit(node: Node, parent: Node | None) -> None:
-        through = parent if isinstance(node, Call) and node.op == "transpose" else node
+        transpose = isinstance(node, Call) and node.op == "transpose" and parent is not None
+        through = parent if transpose else node  # a transpose is read through
         for child in node.children():
             visit(child, through)
         if parent is None or node in lets or _named_by_lecture(node, parent, steps):
