@@ -16,7 +16,7 @@ from jacobian_calc.cli.main import main
 from jacobian_calc.core.grid import ndindex
 from jacobian_calc.core.tree import Num, fn
 from jacobian_calc.ops import registry
-from jacobian_calc.parse import parse_expression
+from jacobian_calc.parsing import parse_expression
 from jacobian_calc.symbolic.float_tree import float_evaluate
 from jacobian_calc.symbolic.symbols import entry_symbol, symbol_grid
 

@@ -11,7 +11,7 @@ from jacobian_calc.core.grid import ndindex
 from jacobian_calc.core.tree import Call, Name, Num
 from jacobian_calc.derive.tidy import RULES, Tidy, present, tidy
 from jacobian_calc.ops.text import to_source
-from jacobian_calc.parse import parse_expression
+from jacobian_calc.parsing import parse_expression
 from jacobian_calc.symbolic.evaluate import infer_shape
 from jacobian_calc.symbolic.float_tree import float_evaluate
 

@@ -171,6 +171,9 @@ def _backprop(req: Request) -> tuple[str, list[str], int]:
             text = result.to_latex()
     else:
         text = result.to_text(full=req.full)
+    if req.spy:  # the output's Jacobians w.r.t. the variables, as without --backprop
+        _spy(req, api.jacobians(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets,
+                                functions=req.functions, limits=req.limits))
     return text, notes, 1 if req.check and not result.agree else 0
 
 

@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import warnings as _warnings
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Container, Iterable, Mapping
 
-import numpy as np
 import sympy as sp
 
 from ..core.errors import JacobianError, JacobianTypeError
@@ -39,14 +37,11 @@ from ..core.names import PYTHON_BUILTINS, check_name, is_name
 from ..core.tree import Call, Declared, Name, Node, Num, names, substitute, with_children
 from ..ops import NotDifferentiable, Vjp, get, lookup
 from ..ops.text import to_source
-from ..results.backprop import (AGREES, DIFFERS, PROVED, UNDECIDED, BackpropResult,
-                                BackwardStep, Check, EndToEnd, ForwardStep, Gradient)
+from ..results.backprop import (AGREES, DIFFERS, PROVED, BackpropResult, BackwardStep,
+                                Check, ForwardStep, Gradient)
 from ..symbolic.autodiff import gradient
 from ..symbolic.canonical import canonical_add, canonical_mul
-from ..symbolic.compare import compare
 from ..symbolic.evaluate import Env, evaluate, node_shapes
-from ..symbolic.float_tree import float_evaluate
-from ..symbolic.numeric import float_eval
 from ..symbolic.simplify import is_zero, simplify_entry
 from ..symbolic.symbols import entry_name, symbol_grid
 from ..symbolic.through_outputs import through_outputs
@@ -120,12 +115,19 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     output = evaluate(graph.root, Env(graph.variables))
     explicit = _explicit_gradients(graph, output)
     gradients = _gradients(graph, rules, explicit if expand else None, simplify, limits)
-    end = _end_to_end(graph, rules, explicit, points, seed)
+    end = _numbers().end_to_end(graph, rules, explicit, points, seed)
     return BackpropResult(
         of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
         gradients=gradients, end_to_end=end, warnings=_absent(graph, output),
         shapes=dict(graph.shapes), inline=inline, onehot=tuple(sorted(request.onehot)))
+
+
+def _numbers():
+    """The numeric checks, imported when a backprop runs: the Jacobian path (and
+    ``import jacobian_calc.api``) must not load NumPy."""
+    from . import backprop_numbers  # noqa: PLC0415
+    return backprop_numbers
 
 
 def _check_flags(points: int, **flags) -> None:
@@ -484,7 +486,7 @@ def local_vjps(expr: Node, out: Name, g: Node, shapes: Mapping[str, Shape],
 
     Examples
     --------
-    >>> from jacobian_calc.parse import parse_expression
+    >>> from jacobian_calc.parsing import parse_expression
     >>> parts = local_vjps(parse_expression("X @ W + b"), Name("Z"), Name("dZ"),
     ...                    {"X": (4, 3), "W": (3, 2), "b": (2,), "Z": (4, 2)}, {"W", "b"})
     >>> {k: [to_source(t) for t in v] for k, v in parts.items()}
@@ -690,7 +692,7 @@ class _Local:
                 for s, e in zip(symbol_grid(name, grid.shape).flat, grid.flat)}
         raw = self.raw.map(lambda e: sp.sympify(e).xreplace(rows))
         written = b.map(lambda e: e.xreplace(back))
-        numeric = compare(raw, written, symbolic=False, seed=len(self.rule.through))
+        numeric = _numbers().random_mismatch(raw, written, seed=len(self.rule.through))
         if not numeric.agree:
             index = tuple(k - 1 for k in numeric.mismatch[0])
             return Check(DIFFERS, "at a random point" + given, numeric.max_abs_error,
@@ -766,143 +768,6 @@ def _absent(graph: _Graph, y: Grid) -> list[str]:
     for message in messages:
         _warnings.warn(message, stacklevel=3)
     return messages
-
-
-# -- end to end ----------------------------------------------------------------------------
-
-def _end_to_end(graph: _Graph, rules: list[_Rule], explicit: dict[str, Grid], points: int,
-                seed: int) -> EndToEnd:
-    """The composed compact gradients (NumPy) against the explicit ones (SymPy) at
-    random points, and exactly at rational points where everything is rational."""
-    rng = np.random.default_rng(seed)
-    compared, worst = 0, 0.0
-    for kind in range(points):
-        values = _sample(graph, rng, kind)
-        want = _explicit_values(explicit, values)
-        if want is None:
-            continue  # outside the domain (a log of a negative number): not comparable
-        got = _compact_values(graph, rules, values)
-        compared += 1
-        for name in graph.wrt:
-            bad, error = _first_difference(want[name], got[name])
-            worst = max(worst, error)
-            if bad is not None:
-                mismatch = (_label(name, bad), float(want[name][bad]), float(got[name][bad]))
-                return EndToEnd(Check(DIFFERS, "at a random point", error, mismatch), compared)
-    if not compared:
-        return EndToEnd(Check(UNDECIDED, "no random point was inside the domain"), 0)
-    exact, mismatch = _exact_points(graph, rules, explicit, rng)
-    if mismatch is not None:
-        return EndToEnd(Check(DIFFERS, "at a rational point, exactly", worst, mismatch),
-                        compared, exact)
-    return EndToEnd(Check(AGREES, f"at {compared} random points", worst), compared, exact)
-
-
-def _label(name: str, index: tuple) -> str:
-    return entry_name(f"d{name}", index) if index else f"d{name}"
-
-
-def _sample(graph: _Graph, rng, kind: int) -> dict[str, np.ndarray]:
-    """Values of every variable (and the upstream gradient): kind 0 in (-1.5, 1.5),
-    kind 1 in (0.2, 1.5), kind 2 near 1 (near the identity for square matrices, so
-    determinants and logarithms are defined); one-hot targets one-hot."""
-    shapes = dict(graph.variables)
-    if graph.upstream:
-        shapes[graph.upstream] = graph.out_shape
-    return {n: _one_hot(rng, s) if n in graph.onehot else _values(rng, s, kind % 3)
-            for n, s in shapes.items()}
-
-
-def _values(rng, shape: Shape, kind: int) -> np.ndarray:
-    if kind == 0:
-        return rng.uniform(-1.5, 1.5, shape)
-    if kind == 1:
-        return rng.uniform(0.2, 1.5, shape)
-    base = np.eye(shape[0]) if len(shape) == 2 and shape[0] == shape[1] else np.ones(shape)
-    return base + rng.uniform(-0.3, 0.3, shape)
-
-
-def _one_hot(rng, shape: Shape) -> np.ndarray:
-    out = np.zeros(shape)
-    for index in ndindex(shape[:-1]):
-        out[index + (int(rng.integers(shape[-1])),)] = 1.0
-    return out
-
-
-def _explicit_values(explicit, values) -> dict[str, np.ndarray] | None:
-    symbols = {s: np.float64(v) for n, a in values.items()
-               for s, v in zip(symbol_grid(n, np.shape(a)).flat, np.ravel(a))}
-    out = {}
-    for name, grid in explicit.items():
-        numbers = float_eval(grid.flat, symbols) if grid.size else []
-        array = np.array([float(x) for x in numbers]).reshape(grid.shape)
-        if not np.all(np.isfinite(array)):
-            return None
-        out[name] = array
-    return out
-
-
-def _compact_values(graph: _Graph, rules: list[_Rule], values) -> dict[str, np.ndarray]:
-    """Forward steps, then backward steps, with NumPy, as a training loop would."""
-    known = dict(values)
-    for s in graph.steps:
-        known[s.name] = float_evaluate(s.expr, known)
-    for r in rules:
-        value = float_evaluate(r.tree, known)
-        name = f"d{r.target}"
-        known[name] = known[name] + value if r.accumulate else value
-    return {n: np.broadcast_to(known.get(f"d{n}", 0.0), graph.variables[n]).astype(float)
-            for n in graph.wrt}
-
-
-def _first_difference(want: np.ndarray, got: np.ndarray, tol: float = 1e-9):
-    diff = np.abs(want - got)
-    diff = np.where(np.isnan(diff), np.inf, diff)
-    error = float(diff.max(initial=0.0))
-    bad = np.argwhere(diff > tol * (1.0 + np.abs(want)))
-    return (tuple(int(i) for i in bad[0]) if len(bad) else None), error
-
-
-def _exact_points(graph: _Graph, rules: list[_Rule], explicit, rng, count: int = 2):
-    """Exact comparisons at rational points: how many agreed, and the first exact
-    difference (none are made when the expression is not rational)."""
-    for done in range(count):
-        values = {n: Grid(np.shape(a), [sp.Rational(Fraction(float(x)).limit_denominator(10))
-                                        for x in np.ravel(np.round(a, 1))])
-                  for n, a in _sample(graph, rng, 2).items()}
-        if not _rational(graph, values):
-            return done, None
-        mismatch = _exact_mismatch(graph, rules, explicit, values)
-        if mismatch is not None:
-            return done, mismatch
-    return count, None
-
-
-def _rational(graph: _Graph, values: dict[str, Grid]) -> bool:
-    y = evaluate(graph.root, Env(graph.variables, dict(values)))
-    return all(sp.sympify(e).is_Rational for e in y.flat)
-
-
-def _exact_mismatch(graph: _Graph, rules: list[_Rule], explicit, values: dict[str, Grid]):
-    """The first entry where the compact gradient, evaluated exactly, differs."""
-    env = Env(graph.shapes, dict(values))
-    for s in graph.steps:
-        env.values[s.name] = evaluate(s.expr, env)
-    for r in rules:
-        value = evaluate(r.tree, Env(graph.shapes, env.values))
-        name = f"d{r.target}"
-        env.values[name] = Grid.zipmap(sp.Add, env.values[name], value) if r.accumulate \
-            else value
-    symbols = {s: v for n, g in values.items()
-               for s, v in zip(symbol_grid(n, g.shape).flat, g.flat)}
-    for name in graph.wrt:
-        got = env.values.get(f"d{name}", Grid.scalar(sp.Integer(0)))
-        got = got.broadcast_to(graph.variables[name])
-        for index, e in explicit[name].items():
-            want, have = sp.sympify(e).xreplace(symbols), sp.sympify(got[index])
-            if want.is_Rational and have.is_Rational and want != have:
-                return (_label(name, index), want, have)
-    return None
 
 
 __all__ = ["backprop", "local_vjps", "unbroadcast"]

@@ -166,7 +166,7 @@ def tidy(node: Node, shapes: Mapping[str, Shape], onehot: Iterable[str] = ()) ->
 
     Examples
     --------
-    >>> from jacobian_calc.parse import parse_expression as p
+    >>> from jacobian_calc.parsing import parse_expression as p
     >>> from jacobian_calc.ops.text import to_source
     >>> to_source(tidy(p("-1/12 * T * (1 / P) * P"), {"T": (4, 3), "P": (4, 3)}))
     '-T / 12'

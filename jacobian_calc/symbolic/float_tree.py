@@ -34,7 +34,7 @@ def float_evaluate(node: Node, values: Mapping[str, np.ndarray | float],
 
     Examples
     --------
-    >>> from jacobian_calc.parse import parse_expression
+    >>> from jacobian_calc.parsing import parse_expression
     >>> float_evaluate(parse_expression("X.T @ (1 - Y**2)"),
     ...                {"X": np.eye(2), "Y": np.array([[0.5, 0.0], [1.0, 2.0]])})
     array([[ 0.75,  1.  ],
