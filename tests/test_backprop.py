@@ -553,6 +553,15 @@ def test_cli_simplify_is_used(monkeypatch):
     assert len(calls) == 4
 
 
+def test_cli_latex_of_backprop_is_a_clear_error_until_its_printer_exists():
+    result = jac("exp(X)", "--wrt", "X", "--shape", "X=2x2", "--backprop", "--format", "latex")
+    from jacobian_calc.results.base import _PRINTERS
+    if ("latex", BackpropResult) in _PRINTERS:
+        assert result.exit_code == 0
+    else:
+        assert result.exit_code == 2 and "not available yet" in result.output
+
+
 def test_cli_rules_lists_every_lecture_rule():
     out = jac("--rules").output
     for piece in ["A.T @ dY", "Y * (1 - Y)", "1 - Y**2", "step(X)", "softmax"]:

@@ -167,14 +167,23 @@ def _backprop(req: Request) -> tuple[str, list[str], int]:
     if req.fmt == "json":
         text = result.to_json()
     elif req.fmt == "latex":
-        with printoptions(**req.latex):
-            text = result.to_latex()
+        text = _backprop_latex(req, result)
     else:
         text = result.to_text(full=req.full)
     if req.spy:  # the output's Jacobians w.r.t. the variables, as without --backprop
         _spy(req, api.jacobians(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets,
                                 functions=req.functions, limits=req.limits))
     return text, notes, 1 if req.check and not result.agree else 0
+
+
+def _backprop_latex(req: Request, result) -> str:
+    """LaTeX of a backprop result, once a printer for it is registered."""
+    try:
+        with printoptions(**req.latex):
+            return result.to_latex()
+    except LookupError:
+        raise JacobianError("LaTeX of backprop steps is not available yet; use --format "
+                            "text or json") from None
 
 
 def _spy(req: Request, results) -> None:
