@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import sympy as sp
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jacobian_calc import JacobianError, backprop, jacobian
 from jacobian_calc.cli.main import main
@@ -291,3 +293,29 @@ def test_compact_gradient_matches_torch(name, case):
         ours = ours * upstream
     np.testing.assert_allclose(np.broadcast_to(ours, np.shape(values[case.wrt])),
                                grad.numpy(), rtol=1e-9, atol=1e-10)
+
+
+TEMPLATES = [
+    ("sum(X{axis})", lambda n, m: {"X": (n, m)}, "X"),
+    ("mean(X{axis})", lambda n, m: {"X": (n, m)}, "X"),
+    ("softmax(X{axis})", lambda n, m: {"X": (n, m)}, "X"),
+    ("log_softmax(X{axis})", lambda n, m: {"X": (n, m)}, "X"),
+    ("logsumexp(X{axis})", lambda n, m: {"X": (n, m)}, "X"),
+    ("trace(A @ X)", lambda n, m: {"A": (n, n), "X": (n, n)}, "X"),
+    ("det(X)", lambda n, m: {"X": (n, n)}, "X"),
+    ("inv(X)", lambda n, m: {"X": (n, n)}, "X"),
+    ("X @ W", lambda n, m: {"X": (n, m), "W": (m, n)}, "W"),
+    ("norm(x)", lambda n, m: {"x": (n,)}, "x"),
+    ("diag(x)", lambda n, m: {"x": (n,)}, "x"),
+    ("outer(a, b)", lambda n, m: {"a": (n,), "b": (m,)}, "b"),
+]
+
+
+@given(st.sampled_from(TEMPLATES), st.integers(1, 3), st.integers(1, 3),
+       st.sampled_from(["", ", axis=0", ", axis=1"]))
+@settings(max_examples=25, deadline=None)
+def test_compact_rules_agree_on_random_shapes(template, n, m, axis):
+    text, shapes, wrt = template
+    expr = text.format(axis=axis)
+    result = backprop(expr, wrt, shapes=shapes(n, m))
+    assert result.agree, (expr, n, m, result.disagreement())
