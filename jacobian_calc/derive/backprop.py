@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Container, Iterable, Mapping
 
@@ -45,7 +44,7 @@ from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.simplify import is_zero, simplify_entry
 from ..symbolic.symbols import entry_name, symbol_grid
 from ..symbolic.through_outputs import through_outputs
-from .problem import ExprLike, Problem, parse_wrt, prepare, wrt_groups
+from .problem import ExprLike, Problem, absence_warnings, parse_wrt, prepare, wrt_groups
 from .tidy import cost, tidy
 
 
@@ -119,7 +118,8 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     return BackpropResult(
         of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
-        gradients=gradients, end_to_end=end, warnings=_absent(graph, output),
+        gradients=gradients, end_to_end=end,
+        warnings=absence_warnings(graph.wrt, graph.variables, output.flat, problem.used_names()),
         shapes=dict(graph.shapes), inline=inline, onehot=tuple(sorted(request.onehot)))
 
 
@@ -754,20 +754,6 @@ def _explicit_gradients(graph: _Graph, y: Grid) -> dict[str, Grid]:
     targets = {n: symbol_grid(n, graph.variables[n]) for n in graph.wrt}
     found = gradient(total, {s for g in targets.values() for s in g.flat})
     return {n: g.map(lambda s: found.get(s, sp.Integer(0))) for n, g in targets.items()}
-
-
-def _absent(graph: _Graph, y: Grid) -> list[str]:
-    """Variables that do not appear: their gradients are zero (as the Jacobian route says)."""
-    present = {s.name for e in y.flat for s in sp.sympify(e).free_symbols}
-    messages = []
-    for name in graph.wrt:
-        entries = {s.name for s in symbol_grid(name, graph.variables[name]).flat}
-        if not entries & present:
-            messages.append(f"{name} does not appear in the expression; its derivatives are "
-                            "all zero")
-    for message in messages:
-        _warnings.warn(message, stacklevel=3)
-    return messages
 
 
 __all__ = ["backprop", "local_vjps", "unbroadcast"]

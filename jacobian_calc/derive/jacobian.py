@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings as _warnings
 from dataclasses import replace
 from typing import Iterable, Mapping, Sequence
 
@@ -25,7 +24,8 @@ from ..symbolic.autodiff import gradient
 from ..symbolic.simplify import simplify_entry
 from ..symbolic.symbols import scalar_symbol, symbol_grid, undefined_function
 from .output_form import rewrite_in_terms_of_output
-from .problem import ExprLike, Problem, default_wrt, parse_wrt, prepare, wrt_groups
+from .problem import (ExprLike, Problem, absence_warnings, default_wrt, parse_wrt, prepare,
+                      wrt_groups)
 
 
 def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None, *,
@@ -177,7 +177,7 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
         in_name=group[0] if len(group) == 1 else "x",
         in_symbols=tuple(inputs.flat), arrays=dict(problem.shapes),
         variables=tuple(sorted(problem.used_names() - set(problem.lets))),
-        warnings=_absent_warnings(group, out, problem))
+        warnings=absence_warnings(group, problem.shapes, out.flat, problem.used_names()))
     if in_terms_of_output:
         result = rewrite_in_terms_of_output(result, problem, group)
     return in_caller_symbols(result, problem)
@@ -207,19 +207,3 @@ def _out_name(problem: Problem) -> str:
             return source
         return "Y" if problem.component_shapes()[0] else "f"
     return "f"
-
-
-def _absent_warnings(group: list[str], out: Grid, problem: Problem) -> list[str]:
-    present: set = set()
-    for expr in out.flat:
-        present |= {s.name for s in expr.free_symbols}
-    messages = []
-    for name in group:
-        symbols = ({name} if name not in problem.shapes else
-                   {s.name for s in symbol_grid(name, problem.shapes[name]).flat})
-        if not symbols & present:
-            messages.append(f"{name} does not appear in the expression; "
-                            "its derivatives are all zero")
-    for message in messages:
-        _warnings.warn(message, stacklevel=4)
-    return messages

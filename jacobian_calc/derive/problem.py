@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence, Union
 
@@ -19,12 +20,12 @@ from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import natural_key
-from ..core.tree import Node, names, walk
+from ..core.tree import Node, names
 from ..ops.text import to_source
 from ..parsing import declared_name, normalize_shapes, parse
 from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.sympy_input import Reading, read
-from ..symbolic.symbols import scalar_symbol
+from ..symbolic.symbols import scalar_symbol, symbol_grid
 
 ExprLike = Union[str, sp.Basic, Node]
 
@@ -288,12 +289,23 @@ def wrt_groups(names_: list[str], problem: Problem) -> list[list[str]]:
     return groups
 
 
-def declared_variables(problem: Problem) -> set[str]:
-    """Names that are variables: used or declared, not intermediates nor functions."""
-    return (problem.used_names() | set(problem.shapes)) - set(problem.lets)
+def absence_warnings(names_: Iterable[str], shapes: Mapping[str, Shape], entries: Iterable,
+                     used: set[str]) -> list[str]:
+    """Warn about variables the output does not depend on: their derivatives are all zero.
 
-
-def walk_all(problem: Problem):
-    """Every node of every component and intermediate."""
-    for node in [*problem.components, *problem.lets.values()]:
-        yield from walk(node)
+    ``entries`` are the output's SymPy entries; a variable the expression
+    mentions but that cancels out is told apart from one it never mentions.
+    """
+    present: set[str] = set()
+    for expr in entries:
+        present |= {s.name for s in expr.free_symbols}
+    messages = []
+    for name in names_:
+        own = {s.name for s in symbol_grid(name, shapes.get(name, ())).flat}
+        if not own & present:
+            where = ("cancels out of the output" if name in used
+                     else "does not appear in the expression")
+            messages.append(f"{name} {where}; its derivatives are all zero")
+    for message in messages:
+        _warnings.warn(message, stacklevel=4)
+    return messages
