@@ -12,6 +12,7 @@ import warnings
 
 import click
 
+from ..core import progress
 from ..core.errors import JacobianError
 from ..core.limits import DEFAULT_LIMITS
 from ..render.rules import functions_text, rules_text
@@ -116,6 +117,8 @@ class ExpressionFirstCommand(click.Command):
                    "variables' entries (small cases).")
 @click.option("--check", is_flag=True, help="With --backprop: exit 1 if the routes disagree.")
 @click.option("--rules", is_flag=True, help="List the compact backprop rules and exit.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress line on a terminal (it shows for requests over a second).")
 @click.option("--derivation", is_flag=True,
               help="LaTeX: the steps as slides show them (implies --format latex).")
 @click.option("--standalone", is_flag=True,
@@ -170,7 +173,10 @@ def run(exprs: str | None, options: dict) -> None:
         raise JacobianError("no expression given; try: jac \"sin(x1-x2), cos(x1-x2)\" "
                             "--wrt x1,x2 (see jac --help)")
     from . import request  # noqa: PLC0415 - the derivations load only when needed
-    text, notes, code = request.produce(request.from_options(exprs, options))
+    stream = click.get_text_stream("stderr")
+    reporter = None if options["quiet"] or not stream.isatty() else progress.Terminal(stream)
+    with progress.reporting(reporter):
+        text, notes, code = request.produce(request.from_options(exprs, options))
     for note in notes:
         click.echo(f"Warning: {note}", err=True)
     write_output(text, options["output"])

@@ -32,6 +32,7 @@ import sympy as sp
 from ..core.errors import JacobianError, JacobianTypeError
 from ..core.grid import Grid, Shape, ndindex
 from ..core.limits import DEFAULT_LIMITS, Limits
+from ..core.progress import advance, stage
 from ..core.names import PYTHON_BUILTINS, check_name, is_name
 from ..core.tree import Call, Declared, Name, Node, Num, names, substitute, with_children
 from ..ops import NotDifferentiable, Vjp, get, lookup
@@ -110,7 +111,11 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     request = _Request.read(problem, wrt, upstream, onehot)
     graph = _Graph.build(problem, request)
     rules = _fuse(_backward(graph), graph)
-    backward = [_checked(r, graph, limits, simplify) for r in rules]
+    with stage("checking backward steps", len(rules)):
+        backward = []
+        for rule in rules:
+            backward.append(_checked(rule, graph, limits, simplify))
+            advance()
     output = evaluate(graph.root, Env(graph.variables))
     explicit = _explicit_gradients(graph, output)
     gradients = _gradients(graph, rules, explicit if expand else None, simplify, limits)

@@ -19,6 +19,7 @@ import sympy as sp
 from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
+from ..core.progress import advance, stage
 from ..results.jacobian import JacobianResult, check_layout
 from ..symbolic.autodiff import gradient
 from ..symbolic.simplify import simplify_entry
@@ -168,9 +169,12 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
     position = {s: i for i, s in inputs.items()}
     wanted = set(position)
     entries: dict[tuple[int, ...], sp.Expr] = {}
-    for out_index, expr in out.items():
-        for symbol, derivative in gradient(expr, wanted).items():
-            entries[out_index + position[symbol]] = derivative
+    with stage(f"∂{_out_name(problem)}/∂{group[0] if len(group) == 1 else 'x'}: rows",
+               out.size):
+        for out_index, expr in out.items():
+            for symbol, derivative in gradient(expr, wanted).items():
+                entries[out_index + position[symbol]] = derivative
+            advance()
     result = JacobianResult(
         of=problem.sources(), wrt=list(group), out_shape=out.shape, in_shape=inputs.shape,
         entries=entries, out_name=_out_name(problem),
