@@ -11,6 +11,8 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
+from ..core.grid import Grid
+from ..core.progress import advance, stage
 from ..symbolic.classes import function_ops, registry_cached
 
 @registry_cached
@@ -41,3 +43,12 @@ def entry_text(expr: sp.Basic) -> str:
     'x**2/8 + abs(x)'
     """
     return EntryPrinter().doprint(expr)
+
+
+def entry_texts(grid: Grid) -> Grid:
+    """Every entry of a grid as text (a long printing job reports its progress)."""
+    with stage("printing entries", grid.size):
+        def one(expr):
+            advance()
+            return entry_text(expr)
+        return grid.map(one)

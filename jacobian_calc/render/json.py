@@ -5,11 +5,11 @@ from __future__ import annotations
 from ..results.base import printer
 from ..results.chain import ChainResult
 from ..results.jacobian import JacobianResult
-from .entries import entry_text
+from .entries import entry_texts
 
 
 def _nested(grid) -> object:
-    return grid.map(entry_text).tolist()
+    return entry_texts(grid).tolist()
 
 
 @printer("dict", JacobianResult)

@@ -6,7 +6,7 @@ from ..core.grid import ndindex
 from ..results.base import printer
 from ..results.chain import ChainResult
 from ..results.jacobian import JacobianResult
-from .entries import entry_text
+from .entries import entry_texts
 
 #: Tensors with more entries than this are summarised unless ``full=True``.
 SUMMARY_ENTRIES = 400
@@ -63,9 +63,8 @@ def _axis_labels(J: JacobianResult) -> tuple[list[str], list[str]]:
 
 def _matrix_text(J: JacobianResult) -> str:
     """The flattened Jacobian with rows ∂f_i and columns ∂/∂x_j (swapped for denominator)."""
-    flat = J.flat_grid()
-    cells = [[entry_text(e) for e in flat.flat[r * flat.shape[1]:(r + 1) * flat.shape[1]]]
-             for r in range(flat.shape[0])]
+    flat = entry_texts(J.flat_grid())
+    cells = [flat.flat[r * flat.shape[1]:(r + 1) * flat.shape[1]] for r in range(flat.shape[0])]
     return table(cells, *_axis_labels(J))
 
 
@@ -114,8 +113,8 @@ def _blocks_text(J: JacobianResult, full: bool) -> str:
     row_letter, col_letter = letters(J)[-2:]
     for lead, block in show:
         rows, cols = block.shape
-        cells = [[entry_text(e) for e in block.flat[r * cols:(r + 1) * cols]]
-                 for r in range(rows)]
+        texts = entry_texts(block).flat
+        cells = [texts[r * cols:(r + 1) * cols] for r in range(rows)]
         parts.append(_block_title(J, lead) + "\n" + table(
             cells, [f"{row_letter}={r + 1}" for r in range(rows)],
             [f"{col_letter}={c + 1}" for c in range(cols)]))
