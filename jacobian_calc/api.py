@@ -7,7 +7,7 @@ result types; ``import jacobian_calc`` alone loads nothing heavy, so the
 
 from __future__ import annotations
 
-from .render import backprop_text, json, latex, text  # noqa: F401 - register the printers
+from .render import backprop_latex, backprop_text, json, latex, text  # noqa: F401 - printers
 from .core.errors import JacobianError, JacobianTypeError, LimitError
 from .core.limits import DEFAULT_LIMITS, Limits
 from .derive.backprop import backprop
