@@ -25,9 +25,9 @@ from ..core.tree import Node
 from ..parsing import parse_expression
 from ..results.backprop import AGREES, DIFFERS, PROVED, BackpropResult, BackwardStep, Gradient
 from .latex import (MAX_DEFINITION_ENTRIES, Block, LatexOptions, Style, block_printer,
-                    broken_equation, check_typesettable, entry_tex, escape, formula_tex, frac, generic_tex,
-                    grid_latex, latex_expr, name_tex, number_tex, of_tex, print_cells,
-                    shape_tex, value_blocks)
+                    broken_equation, check_typesettable, entry_tex, escape, formula_tex, frac,
+                    generic_tex, grid_latex, latex_expr, name_tex, number_tex, of_tex,
+                    print_cells, shape_tex, value_blocks)
 
 #: Index letters of the step's output and of the target, as the text printer writes them.
 OUT_LETTERS, TARGET_LETTERS = "ijmn", "klpq"
@@ -47,7 +47,7 @@ def backprop_blocks(r: BackpropResult, style: Style) -> list[Block]:
     if not style.derivation:
         return blocks + [Block("math", compact_tex(r, style.options))]
     blocks += _forward(r, style.options) + _backward(r, style)
-    return blocks + _gradients(r, style) + _verdict(r)
+    return blocks + _gradients(r, style) + _verdict(r, style.options)
 
 
 # -- the compact form ---------------------------------------------------------------------
@@ -154,8 +154,8 @@ def _upstream_sentence(r: BackpropResult, options: LatexOptions) -> str:
                 rf"\partial {out} / \partial m_{{ij}}$, of the shape of $M$.")
     up = name_tex(r.upstream, options)
     entries = generic_tex(r.upstream, OUT_LETTERS[:len(r.out_shape)], options)
-    return (f"The output ${out}$ is ${shape_tex(r.out_shape)}$: its upstream gradient is "
-            f"${up}$, of the same shape, with entries ${entries}$.")
+    return (f"The output ${out} {_space(r.out_shape)}$ is an array: its upstream gradient "
+            f"${up}$ has the same shape, with entries ${entries}$.")
 
 
 def _backward(r: BackpropResult, style: Style) -> list[Block]:
@@ -337,14 +337,30 @@ def gradient_label(r: BackpropResult, g: Gradient, options: LatexOptions = Latex
     return label if r.upstream == "1" else rf"{name_tex(r.upstream, options)} \cdot {label}"
 
 
-def _verdict(r: BackpropResult) -> list[Block]:
+def _verdict(r: BackpropResult, options: LatexOptions) -> list[Block]:
     blocks = [Block("text", f"Verified: {escape(r.summary())}.")]
     if not r.agree:
-        blocks.append(Block("text", r"\textbf{Disagreement}: " + escape(r.disagreement())
-                                    + "."))
+        blocks.append(Block("text", disagreement_tex(r, options)))
     blocks += [Block("text", "Note: " + escape(w) + ".") for w in r.warnings]
     return blocks
 
 
+def disagreement_tex(r: BackpropResult, options: LatexOptions = LatexOptions()) -> str:
+    """The first failure, in bold: a step that differs, or the end-to-end comparison."""
+    for b in r.backward:
+        if not b.check.ok:
+            return (r"\textbf{Disagreement}: the backward step "
+                    f"${name_tex(b.name, options)} {_sign(b)} {formula_tex(b.tree, options)}$ "
+                    "differs from its explicit contraction (above).")
+    c = r.end_to_end.check
+    text = (r"\textbf{Disagreement}: the composed gradients differ from the explicit "
+            f"derivative of the whole expression ({escape(c.how)})")
+    if c.mismatch is None:
+        return text + "."
+    label, explicit, compact = c.mismatch
+    return (text + f" at ${name_tex(label, options)}$: explicit "
+            f"${_value_tex(explicit, options)}$, compact ${_value_tex(compact, options)}$.")
+
+
 __all__ = ["backprop_blocks", "compact_tex", "contraction_tex", "step_blocks", "entry_blocks",
-           "verdict_tex", "gradient_label", "gradient_matrix", "as_displayed"]
+           "verdict_tex", "disagreement_tex", "gradient_label", "gradient_matrix", "as_displayed"]
