@@ -101,11 +101,11 @@ assert same(grad.tensor, [[20 * x * y**2, 20 * x**2 * y]])
 
 # %%
 J = jacobian("3*x^2*y, 2*x + y^8", wrt="x,y")
-show("J", J)
-assert same(J.tensor, [[6 * x * y, 3 * x**2], [2, 8 * y**7]])
+assert same(J, [[6 * x * y, 3 * x**2], [2, 8 * y**7]])
 
 rows = [jacobian(expr, wrt="x,y").tensor for expr in ("3*x^2*y", "2*x + y^8")]
 assert J.tensor == sp.Matrix.vstack(*rows)  # literally the gradients, stacked
+J  # a result alone in a cell renders as maths
 
 # %% [markdown]
 # The denominator layout puts each function's partials in a column instead; it is the
