@@ -153,6 +153,8 @@ def _upstream_sentence(r: BackpropResult, options: LatexOptions) -> str:
                 f"gradient of a variable $M$ is $dM$, with $dm_{{ij}} = "
                 rf"\partial {out} / \partial m_{{ij}}$, of the shape of $M$.")
     up = name_tex(r.upstream, options)
+    if not r.out_shape:
+        return f"The output ${out}$ is a scalar with upstream gradient ${up}$."
     entries = generic_tex(r.upstream, OUT_LETTERS[:len(r.out_shape)], options)
     return (f"The output ${out} {_space(r.out_shape)}$ is an array: its upstream gradient "
             f"${up}$ has the same shape, with entries ${entries}$.")
