@@ -12,11 +12,12 @@ matrices or long the entries.
 Output is built as a list of :class:`Block` (section titles, sentences and
 displays), one list per result, by the function registered for the result's
 class with :func:`block_printer`; :func:`to_latex` renders the blocks as a
-fragment or a document. Another result type (the backprop module's) prints
-by registering its own block function, from its own module::
+fragment or a document. Another result type prints by registering its own
+block function, from its own module, as backprop results do
+(:mod:`jacobian_calc.render.backprop_latex`)::
 
-    @block_printer(GradientResult)
-    def gradient_blocks(g, ctx: Style) -> list[Block]: ...
+    @block_printer(BackpropResult)
+    def backprop_blocks(r, style: Style) -> list[Block]: ...
 
 This module does not import NumPy (the plain ``jac`` path stays fast): arrays
 of cells are :class:`~jacobian_calc.core.grid.Grid` objects.
@@ -940,12 +941,13 @@ def to_latex(result, derivation: bool | None = None, standalone: bool | None = N
 
     Parameters
     ----------
-    result : JacobianResult, ChainResult, or a list of them
-        What to print (any result whose class has a :func:`block_printer`).
+    result : JacobianResult, ChainResult, BackpropResult, or a list of them
+        What to print (any result whose class has a :func:`block_printer`; a
+        backprop result's is in :mod:`jacobian_calc.render.backprop_latex`).
     derivation : bool
         The steps, as slides present them: the definition (a matrix of
         :math:`\partial f_i/\partial x_j`), then the evaluated entries; the
-        factor product of a chain.
+        factor product of a chain; each backward step of a backprop result.
     standalone : bool
         A complete document for pdflatex (amsmath, geometry, adjustbox);
         wide matrices are scaled down to the page, long entries listed.
