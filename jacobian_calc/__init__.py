@@ -7,6 +7,9 @@ The public API:
 - :func:`backprop` -- gradients as named backward steps, each checked against
   its explicit contraction;
 - :func:`to_latex` -- LaTeX for lecture notes;
+- :func:`show`, :func:`maths`, :func:`entry_symbols`, :func:`same`,
+  :func:`spy_figure` -- for notebooks: maths to display, the calculator's
+  symbols of an array, exact comparison, sparsity plots;
 - :class:`JacobianResult`, :class:`BackpropResult`, :class:`JacobianError`,
   :class:`Limits`.
 
@@ -27,6 +30,7 @@ _EXPORTS = {name: "jacobian_calc.api" for name in (
     "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
     "parse", "parse_expression", "sigmoid", "relu", "softplus", "step",
     "read_json", "read_entry", "to_latex", "printoptions",
+    "show", "maths", "entry_symbols", "same", "spy_figure",
 )}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -7,12 +7,13 @@ result types; ``import jacobian_calc`` alone loads nothing heavy, so the
 
 from __future__ import annotations
 
-from .render import backprop_text, json, latex, text  # noqa: F401 - register the printers
+from .render import backprop_latex, backprop_text, json, latex, text  # noqa: F401 - printers
 from .core.errors import JacobianError, JacobianTypeError, LimitError
 from .core.limits import DEFAULT_LIMITS, Limits
 from .derive.backprop import backprop
 from .derive.chain import chain
 from .derive.jacobian import jacobian, jacobians
+from .notebook import entry_symbols, maths, same, show, spy_figure
 from .parsing import parse, parse_expression
 from .render.latex import printoptions, to_latex
 from .results import BackpropResult, ChainResult, JacobianResult
@@ -23,4 +24,5 @@ __all__ = ["jacobian", "jacobians", "chain", "backprop", "ChainResult", "Jacobia
            "BackpropResult",
            "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
            "parse", "parse_expression", "sigmoid", "relu", "softplus", "step",
-           "read_json", "read_entry", "to_latex", "printoptions"]
+           "read_json", "read_entry", "to_latex", "printoptions",
+           "show", "maths", "entry_symbols", "same", "spy_figure"]

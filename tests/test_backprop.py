@@ -553,13 +553,10 @@ def test_cli_simplify_is_used(monkeypatch):
     assert len(calls) == 4
 
 
-def test_cli_latex_of_backprop_is_a_clear_error_until_its_printer_exists():
+def test_cli_latex_of_backprop_prints_the_backward_steps():
     result = jac("exp(X)", "--wrt", "X", "--shape", "X=2x2", "--backprop", "--format", "latex")
-    from jacobian_calc.results.base import _PRINTERS
-    if ("latex", BackpropResult) in _PRINTERS:
-        assert result.exit_code == 0
-    else:
-        assert result.exit_code == 2 and "not available yet" in result.output
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == r"\begin{aligned} dX &= dY \odot Y \end{aligned}"
 
 
 def test_cli_rules_lists_every_lecture_rule():

@@ -7,8 +7,9 @@ pdflatex tests render every worked example of ``shared/LECTURES.md`` with
 with pdflatex, in parallel. Without pdflatex they skip, unless
 ``JAC_REQUIRE_PDFLATEX`` is set (as ``.ci/run`` does): then they fail.
 
-Backprop LaTeX is not here: it returns with the backprop module's own printer
-(``render/backprop_latex.py``).
+Backprop results print through their own block printer
+(``render/backprop_latex.py``): the backward steps as one ``aligned`` block, or
+with ``derivation`` every step with its contraction, entries and verdict.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
@@ -27,9 +29,10 @@ import pytest
 import sympy as sp
 from click.testing import CliRunner
 
-from jacobian_calc import JacobianError, chain, jacobian, jacobians, to_latex
+from jacobian_calc import JacobianError, backprop, chain, jacobian, jacobians, to_latex
 from jacobian_calc.cli.main import main
 from jacobian_calc.core.tree import Call, Name, Num, fn
+from jacobian_calc import ops
 from jacobian_calc.ops import operations, register, unregister
 from jacobian_calc.ops.elementwise import elementwise
 from jacobian_calc.ops.registry import PREC_ATOM
@@ -40,6 +43,7 @@ from jacobian_calc.render.latex import (Block, LatexOptions, Style, block_printe
                                         latex_expr, max_matrix_columns, name_tex,
                                         registry_functions, render_document,
                                         unregister_block_printer)
+from jacobian_calc.results.backprop import DIFFERS, Check, EndToEnd
 from jacobian_calc.results.base import Result
 from jacobian_calc.symbolic.functions import relu, sigmoid, softplus, step
 from jacobian_calc.symbolic.symbols import entry_symbol, scalar_symbol
@@ -87,6 +91,15 @@ GOLDEN = [
      r"\begin{pmatrix} 2 y_{2} \end{pmatrix} \begin{pmatrix} 1 \end{pmatrix} "
      r"\begin{pmatrix} a \end{pmatrix} = \begin{pmatrix} 2 a \left(a w_{1} + b_{1}\right) "
      r"\end{pmatrix}"),
+    ("backprop: compact = explicit, ^T", lambda: to_latex(
+        backprop("X@W", "W", shapes={"X": (1, 2), "W": (2, 1)}, expand=True), transpose="^T"),
+     r"\begin{aligned} dW &= X^T dY = \begin{pmatrix} X_{11} dY_{11} \\ X_{12} dY_{11} "
+     r"\end{pmatrix} \end{aligned}"),
+    ("backprop: the backward steps, one display", lambda: to_latex(
+        backprop("mean(sigmoid(X@W + b))", "W,b", shapes=MNIST)),
+     r"\begin{aligned} dY &= \frac{\mathbf{1}}{8} \\ dZ &= dY \odot Y \odot \left(1 - Y\right)"
+     r" \\ dW &= X^{\top} dZ \\ db &= \operatorname{sum}_{\text{rows}}\left(dZ\right)"
+     r" \end{aligned}"),
     ("derivation of a gradient", lambda: to_latex(jacobian("x*y", wrt="x,y"),
                                                   derivation=True),
      "By definition, in numerator layout (rows are the gradients of the components),\n\n"
@@ -95,8 +108,14 @@ GOLDEN = [
      "\n\nEvaluating every entry:\n\n"
      "\\[\n\\frac{\\partial f}{\\partial \\left(x, y\\right)} = "
      "\\begin{pmatrix} y & x \\end{pmatrix}\n\\]"),
-    ("the gradient of a determinant", lambda: to_latex(
+    ("the gradient of a determinant has the shape of X", lambda: to_latex(
         jacobian("det(X)", wrt="X", shapes={"X": (2, 2)})),
+     r"\begin{pmatrix} X_{22} & - X_{21} \\ - X_{12} & X_{11} \end{pmatrix}"),
+    ("... in both layouts", lambda: to_latex(
+        jacobian("det(X)", wrt="X", shapes={"X": (2, 2)}, layout="denominator")),
+     r"\begin{pmatrix} X_{22} & - X_{21} \\ - X_{12} & X_{11} \end{pmatrix}"),
+    ("... and flat when flattened", lambda: to_latex(
+        jacobian("det(X)", wrt="X", shapes={"X": (2, 2)}), flatten=True),
      r"\begin{pmatrix} X_{22} & - X_{21} & - X_{12} & X_{11} \end{pmatrix}"),
 ]
 
@@ -282,6 +301,16 @@ def test_bad_options_are_errors_naming_the_choices(option, value):
         to_latex(jacobian("x*y"), **{option: value})
 
 
+def test_transpose_option_reaches_compact_forms_and_headers():
+    r = backprop("X@W", "W", shapes={"X": (2, 3), "W": (3, 2)})
+    assert r"X^{\top} dY" in to_latex(r)
+    assert "X^T dY" in to_latex(r, transpose="^T") and r"\top" not in to_latex(r, transpose="^T")
+    doc = to_latex(backprop("X@W.T", "W", shapes={"X": (2, 3), "W": (2, 3)}), standalone=True,
+                   derivation=True, transpose="^T")
+    assert "$\\displaystyle Y = X W^T$" in doc and r"dW = dY^T X" in doc
+    assert r"\top" not in doc
+
+
 def test_printoptions_set_defaults_and_are_restored():
     # Both from the module itself: pytest's doctest collection may import a second copy.
     from jacobian_calc.render.latex import printoptions, to_latex
@@ -457,6 +486,121 @@ def test_chain_in_denominator_layout_reverses_the_factors():
             r"\frac{\partial f}{\partial y_{2}} =") in to_latex(c)
 
 
+def _positions(text: str, pieces: list[str]) -> list[int]:
+    """Where each piece is found, in order: each is searched after the previous one."""
+    found, start = [], 0
+    for piece in pieces:
+        start = text.index(piece, start)
+        found.append(start)
+    return found
+
+
+def test_backprop_derivation_has_every_step():
+    """Lecture 9's order: forward steps; per backward step its contraction, its entries in
+    its own symbols, its compact rule and its verdict; the gradients; what was proved."""
+    text = to_latex(backprop("sigmoid(X@W + b)", "W,b", shapes=MNIST), derivation=True)
+    _positions(text, [
+        r"Z &= X W + b && \in \mathbb{R}^{4 \times 2} \\ Y &= \sigma\left(Z\right)",
+        r"The output $Y \in \mathbb{R}^{4 \times 2}$ is an array: its upstream gradient $dY$",
+        r"\textbf{Backward step $dZ$}, back through $Y = \sigma\left(Z\right)$ to $Z$",
+        r"dZ_{kl} = \sum_{ij} dY_{ij} \frac{\partial Y_{ij}}{\partial Z_{kl}}",
+        r"in the step's own symbols ($Y_{ij}$, $dY_{ij}$)",
+        r"dZ = \begin{pmatrix} Y_{11} dY_{11} \left(1 - Y_{11}\right) & ",
+        "The compact rule:", r"dZ = dY \odot Y \odot \left(1 - Y\right)",
+        "proved symbolically (in the step's own symbols)",
+        r"\textbf{Backward step $dW$}",
+        r"dW_{kl} = \sum_{ij} dZ_{ij} \frac{\partial Z_{ij}}{\partial W_{kl}}",
+        r"dW = \begin{pmatrix} X_{11} dZ_{11} + X_{21} dZ_{21} + X_{31} dZ_{31} + X_{41} dZ_{41}",
+        r"dW = X^{\top} dZ",
+        r"\textbf{Backward step $db$}",
+        r"db_{k} = \sum_{ij} dZ_{ij} \frac{\partial Z_{ij}}{\partial b_{k}}",
+        r"db = \begin{pmatrix} dZ_{11} + dZ_{21} + dZ_{31} + dZ_{41} \\ dZ_{12}",  # a column
+        r"dY \cdot \frac{\partial Y}{\partial W} = dW &= X^{\top} dZ",
+        "Verified: 3 steps proved symbolically; end to end agrees at 3 points"])
+    assert text.count("The forward pass") == 1 and text.count("Backward step") == 3
+
+
+def test_backprop_of_a_scalar_loss():
+    text = to_latex(backprop("mean(sigmoid(X@W + b))", "W", shapes=MNIST), derivation=True)
+    assert r"L &= \operatorname{mean}\left(Y\right) && \in \mathbb{R}" in text
+    assert r"The output $L$ is a scalar: its upstream gradient is $1$" in text
+    assert r"dY_{kl} = \frac{\partial L}{\partial Y_{kl}}" in text
+    assert r"\frac{\partial L}{\partial W} = dW &= X^{\top} dZ" in text
+
+
+@pytest.fixture
+def wrong_sigmoid_rule():
+    """sigmoid's derivative written as Y * (1 + Y): the step-local check must catch it."""
+    op = ops.get("sigmoid")
+    wrong = lambda X, Y: Y * (1 + Y)  # noqa: E731
+    unregister("sigmoid")
+    register(dataclasses.replace(op, derivative=wrong, vjp=lambda v: (v.g * wrong(v.x, v.out),)))
+    try:
+        yield
+    finally:
+        unregister("sigmoid")
+        register(op)
+
+
+def test_backprop_end_to_end_disagreement_is_shown_in_bold():
+    r = backprop("X@W", "W", shapes={"X": (2, 3), "W": (3, 2)})
+    bad = dataclasses.replace(r, end_to_end=EndToEnd(
+        Check(DIFFERS, "at a random point", 0.5, ("dW_1_2", 1.0, 1.5)), 3))
+    text = to_latex(bad, derivation=True)
+    assert (r"\textbf{Disagreement}: the composed gradients differ from the explicit "
+            r"derivative of the whole expression (at a random point) at $dW_{12}$: "
+            r"explicit $1$, compact $1.5$.") in text
+    assert "end to end DIFFERS at a random point (at dW\\_1\\_2)" in text
+
+
+def test_backprop_disagreement_is_shown_in_bold(wrong_sigmoid_rule):
+    r = backprop("sigmoid(X@W)", "W", shapes={"X": (2, 3), "W": (3, 2)})
+    assert not r.agree
+    text = to_latex(r, derivation=True)
+    assert (r"\textbf{The compact rule differs from the explicit contraction} at $dZ_{11}$: "
+            r"explicit $- Y_{11}^{2} dY_{11} + Y_{11} dY_{11}$, compact "
+            r"$Y_{11} dY_{11} \left(Y_{11} + 1\right)$.") in text
+    assert r"dZ = dY \odot Y \odot \left(1 + Y\right)" in text
+    assert (r"\textbf{Disagreement}: the backward step $dZ = dY \odot Y \odot \left(1 + Y\right)$"
+            " differs from its explicit contraction (above).") in text
+    assert "1 step DIFFERS" in text
+
+
+def test_backprop_fragment_is_one_display_and_gradients_keep_their_shapes():
+    """Pasteable inside \\[...\\]: no blank line; dM of a matrix M is a matrix, db a column."""
+    r = backprop("sum(M*M)/2 + sum(b)", "M,b", shapes={"M": (2, 3), "b": 3}, expand=True)
+    text = to_latex(r)
+    assert "\n" not in text and text.startswith(r"\begin{aligned}")
+    assert text.endswith(r"\end{aligned}") and text.count(r"\begin{aligned}") == 1
+    assert (r"dM &= M = \begin{pmatrix} M_{11} & M_{12} & M_{13} \\ M_{21} & M_{22} & M_{23} "
+            r"\end{pmatrix}") in text
+    assert r"db &= \mathbf{1} = \begin{pmatrix} 1 \\ 1 \\ 1 \end{pmatrix}" in text
+    derivation = to_latex(r, derivation=True)
+    assert r"dM = \begin{pmatrix} M_{11} & M_{12} & M_{13} \\ M_{21}" in derivation
+
+
+def test_backprop_accumulated_steps_and_inline_gradients():
+    r = backprop("sum(tanh(X@W)@W)", "W", shapes={"X": (2, 2), "W": (2, 2)}, inline=True)
+    text = to_latex(r, derivation=True)
+    assert r"dW &\mathrel{+}= X^{\top} dZ" not in to_latex(r)  # inline: the gradient alone
+    assert r"dW \mathrel{+}= X^{\top} dZ" in text
+    assert r"dW_{kl} \mathrel{+}= \sum_{ij} dZ_{ij}" in text
+    assert "this contribution to $dW$" in text and "Fully substituted:" in text
+    steps = to_latex(backprop("sum(tanh(X@W)@W)", "W", shapes={"X": (2, 2), "W": (2, 2)}))
+    assert r"dW &= Y^{\top} \mathbf{1} \\ " in steps and r"dW &\mathrel{+}= X^{\top} dZ" in steps
+
+
+def test_backprop_expanded_entries_too_long_to_typeset_are_not():
+    """A two-layer network's expanded gradients run to tens of thousands of characters an
+    entry: TeX would run out of memory. The derivation says where to find them."""
+    r = backprop("-mean(T*log(softmax(tanh(X@W1+b1)@W2+b2)))", "W1", onehot="T", expand=True,
+                 shapes={"X": (4, 3), "W1": (3, 5), "b1": 5, "W2": (5, 3), "b2": 3,
+                         "T": (4, 3)})
+    text = to_latex(r, derivation=True, standalone=True)
+    assert len(text) < 60_000
+    assert r"The 15 entries of $dW_{1}$ ($3 \times 5$) are too long to typeset" in text
+
+
 def test_headers_print_the_expression():
     doc = to_latex(jacobian("sigmoid(X@W + b)", wrt="W", shapes=MNIST), standalone=True)
     assert r"\section*{Jacobian of $Y = \sigma\left(X W + b\right)$ with respect to $W$}" in doc
@@ -480,6 +624,18 @@ def test_cli_derivation_and_standalone_imply_latex():
     assert jac("x*y", "--standalone").startswith(r"\documentclass")
     result = CliRunner().invoke(main, ["x*y", "--standalone", "--format", "json"])
     assert result.exit_code == 2 and "not JSON" in result.output
+
+
+def test_cli_backprop_latex_uses_the_options():
+    args = ["X@W", "--wrt", "W", "--shape", "X=2x3", "--shape", "W=3x2", "--backprop",
+            "--transpose", "^T", "--matrix-env", "bmatrix", "--element-style", "lower"]
+    out = jac(*args, "--expand", "--format", "latex")
+    assert out.startswith(r"\begin{aligned} dW &= X^T dY = \begin{bmatrix} x_{11} dy_{11}")
+    derivation = jac(*args, "--derivation")
+    assert r"dw_{kl} = \sum_{ij} dy_{ij} \frac{\partial y_{ij}}{\partial w_{kl}}" in derivation
+    assert r"dW = \begin{bmatrix} x_{11} dy_{11} + x_{21} dy_{21}" in derivation
+    assert r"dW = X^T dY" in derivation and r"\top" not in derivation
+    assert jac(*args, "--standalone").startswith(r"\documentclass")
 
 
 def test_cli_numeric_latex():
@@ -539,18 +695,23 @@ LECTURE_EXAMPLES = [
     ("L5.7 softmax", ["softmax(l)", "--wrt", "l", *_shapes("l=3")]),
     ("L5.7 softmax via p", ["softmax(l)", "--wrt", "l", "--in-terms-of-output",
                             *_shapes("l=3")]),
+    ("L5.7 softmax backprop", ["softmax(l)", "--wrt", "l", "--backprop", "--upstream", "dp",
+                               *_shapes("l=3")]),
     ("L5.8 scalar/scalar", ["x**3", "--wrt", "x"]),
     ("L5.8 scalar/vector", ["x1*x2 + x3", "--wrt", "x1,x2,x3"]),
     ("L5.8 vector/scalar", ["x**2, x**3", "--wrt", "x"]),
-    ("L9.2 output layer", ["A@W + b", "--wrt", "W,b,A", *_shapes("A=4x3", "W=3x2", "b=2")]),
+    ("L9.2 output layer", ["A@W + b", "--wrt", "W,b,A", "--backprop", "--upstream", "dZ",
+                           *_shapes("A=4x3", "W=3x2", "b=2")]),
+    ("L9.4 matrix-matrix", ["X@A", "--wrt", "A", "--backprop", *_shapes("X=2x3", "A=3x2")]),
     ("L9.5 total derivative", ["y1 + y2*y3 + y4", "--wrt", "x1,x2,x3", "--chain",
                                "--let", "y1=sin(x1)", "--let", "y2=x1*x2",
                                "--let", "y3=x1+x2", "--let", "y4=exp(x3)"]),
-    ("L9.6 sum", ["sum(X)", "--wrt", "X", *_shapes("X=2x3")]),
-    ("L9.7 mean", ["mean(X)", "--wrt", "X", *_shapes("X=2x3")]),
-    *[(f"L9.8 {f}", [f"{f}(X)", "--wrt", "X", *_shapes("X=2x2")])
+    ("L9.6 sum", ["sum(X)", "--wrt", "X", "--backprop", *_shapes("X=2x3")]),
+    ("L9.7 mean", ["mean(X)", "--wrt", "X", "--backprop", *_shapes("X=2x3")]),
+    *[(f"L9.8 {f}", [f"{f}(X)", "--wrt", "X", "--backprop", *_shapes("X=2x2")])
       for f in ("exp", "log", "sigmoid", "tanh", "relu")],
-    *[(f"L9.9 {name}", [expr, "--wrt", "M,N", *_shapes("M=2x2", "N=2x2")])
+    ("L9.8 sigmoid Jacobian", ["sigmoid(X)", "--wrt", "X", *_shapes("X=2x2")]),
+    *[(f"L9.9 {name}", [expr, "--wrt", "M,N", "--backprop", *_shapes("M=2x2", "N=2x2")])
       for name, expr in (("sum", "M + N"), ("difference", "M - N"), ("product", "M * N"))],
     ("MML y=Ax dy/dx", ["A@x", "--wrt", "x", *_shapes("A=2x3", "x=3")]),
     ("MML y=Ax dy/dA 3D", ["A@x", "--wrt", "A", *_shapes("A=2x3", "x=3")]),
@@ -569,12 +730,14 @@ LECTURE_EXAMPLES = [
     ("MC at a point", ["3*x**2*y, 2*x + y**8", "--at", "x=0.5,y=2"]),
     # Beyond the slides: what a document must survive.
     ("wide: 24 columns", ["X@w", "--wrt", "w", *_shapes("X=2x24", "w=24")]),
-    ("long entries", ["mean(sigmoid(X@W + b))", "--wrt", "W,b",
+    ("long entries", ["mean(sigmoid(X@W + b))", "--wrt", "W,b", "--backprop", "--expand",
                       *_shapes("X=4x3", "W=3x2", "b=2")]),
+    ("long entries, Jacobian", ["mean(sigmoid(X@W + b))", "--wrt", "W,b",
+                                *_shapes("X=4x3", "W=3x2", "b=2")]),
     ("4D with long entries", ["sigmoid(X@W + b)", "--wrt", "W", *_shapes("X=3x3", "W=3x2",
                                                                          "b=2")]),
     ("Greek and 2-digit indices", ["alpha*X@w", "--wrt", "w", *_shapes("X=2x12", "w=12")]),
-    ("bmatrix, ^T, lower", ["X@W", "--wrt", "W", "--matrix-env", "bmatrix",
+    ("bmatrix, ^T, lower", ["X@W", "--wrt", "W", "--backprop", "--matrix-env", "bmatrix",
                             "--transpose", "^T", "--element-style", "lower",
                             *_shapes("X=2x3", "W=3x2")]),
     # The operations of the new registry.
@@ -583,6 +746,13 @@ LECTURE_EXAMPLES = [
     ("inverse", ["inv(X)", "--wrt", "X", *_shapes("X=2x2")]),
     ("norm, logsumexp", ["norm(x) + logsumexp(x)", "--wrt", "x", *_shapes("x=3")]),
     ("softplus, step", ["softplus(x) * step(x) + relu(x)", "--wrt", "x"]),
+    # Backprop beyond the slides: a fused softmax step, an accumulated gradient.
+    ("backprop: two-layer network", ["-mean(T*log(softmax(tanh(X@W1+b1)@W2+b2)))",
+                                     "--wrt", "W1,b1,W2,b2", "--backprop", "--onehot", "T",
+                                     "--inline", *_shapes("X=4x3", "W1=3x5", "b1=5", "W2=5x3",
+                                                          "b2=3", "T=4x3")]),
+    ("backprop: a variable used twice", ["sum(tanh(X@W)@W)", "--wrt", "W", "--backprop",
+                                         "--expand", *_shapes("X=2x2", "W=2x2")]),
 ]
 
 
@@ -692,6 +862,38 @@ def test_standalone_documents_compile_on_their_own(tmp_path):
     for path, (status, log) in zip(paths, outcomes):
         assert status == 0, (path.name, re.findall(r"^!.*$", log, re.M)[:3])
         assert path.with_suffix(".pdf").stat().st_size > 1000
+
+
+def _matrix_shape(tex: str, env: str = "pmatrix") -> tuple[int, int]:
+    """Rows and columns of the first ``env`` matrix in ``tex`` (not nested)."""
+    body = tex.split(rf"\begin{{{env}}}", 1)[1].split(rf"\end{{{env}}}", 1)[0]
+    rows = body.split(r"\\")
+    assert len({row.count("&") for row in rows}) == 1, body
+    return len(rows), rows[0].count("&") + 1
+
+
+@pytest.mark.slow
+def test_a_scalar_gradient_by_a_matrix_has_the_matrix_shape_and_compiles(tmp_path):
+    """Lecture 9's dM has the shape of M: 2 x 3 here, never a flat 1 x 6 row; a vector's
+    gradient is a column."""
+    shapes = {"M": (2, 3), "b": 3}
+    J = jacobian("sum(M*M)/2", wrt="M", shapes=shapes)
+    r = backprop("sum(M*M)/2 + sum(b)", "M,b", shapes=shapes, expand=True)
+    derivation = to_latex(r, derivation=True)
+    shown = {"Jacobian": to_latex(J), "denominator": to_latex(J.with_layout("denominator")),
+             "Jacobian derivation": to_latex(J, derivation=True).split("Evaluating")[1],
+             "backprop": to_latex(r),
+             "backprop step": derivation.split("Backward step $dM$")[1],
+             "backprop gradient": derivation.split("The gradient $dM$ entry by entry")[1]}
+    for name, tex in shown.items():
+        assert _matrix_shape(tex) == (2, 3), name
+    assert _matrix_shape(derivation.split("Backward step $db$")[1]) == (3, 1)
+    assert _matrix_shape(to_latex(r).split("db &=")[1]) == (3, 1)
+    path = tmp_path / "gradient.tex"
+    path.write_text(to_latex([J, r], derivation=True, standalone=True))
+    status, log = _compile(_pdflatex(), path)
+    assert status == 0, re.findall(r"^!.*$", log, re.M)[:3]
+    assert "Overfull" not in log
 
 
 def _every_operation() -> list[Call]:

@@ -9,7 +9,7 @@ from .. import api
 from ..core.errors import JacobianError
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..parsing import int_digits, parse_shape_option
-from ..render.latex import numeric_to_latex, printoptions, to_latex
+from ..render.latex import numeric_to_latex, to_latex
 from ..render.json import jacobians_document
 from ..render.text import chain_text, numeric_text, render_jacobian
 from ..symbolic import simplify as _simplify
@@ -167,23 +167,13 @@ def _backprop(req: Request) -> tuple[str, list[str], int]:
     if req.fmt == "json":
         text = result.to_json()
     elif req.fmt == "latex":
-        text = _backprop_latex(req, result)
+        text = to_latex(result, **req.latex)
     else:
         text = result.to_text(full=req.full)
     if req.spy:  # the output's Jacobians w.r.t. the variables, as without --backprop
         _spy(req, api.jacobians(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets,
                                 functions=req.functions, limits=req.limits))
     return text, notes, 1 if req.check and not result.agree else 0
-
-
-def _backprop_latex(req: Request, result) -> str:
-    """LaTeX of a backprop result, once a printer for it is registered."""
-    try:
-        with printoptions(**req.latex):
-            return result.to_latex()
-    except LookupError:
-        raise JacobianError("LaTeX of backprop steps is not available yet; use --format "
-                            "text or json") from None
 
 
 def _spy(req: Request, results) -> None:

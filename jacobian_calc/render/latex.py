@@ -12,11 +12,12 @@ matrices or long the entries.
 Output is built as a list of :class:`Block` (section titles, sentences and
 displays), one list per result, by the function registered for the result's
 class with :func:`block_printer`; :func:`to_latex` renders the blocks as a
-fragment or a document. Another result type (the backprop module's) prints
-by registering its own block function, from its own module::
+fragment or a document. Another result type prints by registering its own
+block function, from its own module, as backprop results do
+(:mod:`jacobian_calc.render.backprop_latex`)::
 
-    @block_printer(GradientResult)
-    def gradient_blocks(g, ctx: Style) -> list[Block]: ...
+    @block_printer(BackpropResult)
+    def backprop_blocks(r, style: Style) -> list[Block]: ...
 
 This module does not import NumPy (the plain ``jac`` path stays fast): arrays
 of cells are :class:`~jacobian_calc.core.grid.Grid` objects.
@@ -283,18 +284,29 @@ def grid_latex(cells: Grid | list, env: str = "pmatrix") -> str:
 
 
 def _arrange(J: JacobianResult, dense: Grid, flatten: bool) -> Grid:
-    """Numerator-order ``dense`` (out + in axes) in J's layout, flattened to 2-D if asked."""
+    """Numerator-order ``dense`` (out + in axes) in J's layout, flattened to 2-D if asked.
+
+    The gradient of a scalar with respect to a matrix keeps the matrix's shape
+    (Lecture 9's ``dM``, in either layout) unless ``flatten``.
+    """
     k, n = len(J.out_shape), dense.ndim
     if J.layout == "denominator":
         dense = dense.transpose(list(range(k, n)) + list(range(k)))
-    if flatten or n <= 2:
-        dense = dense.reshape(J.flat_shape())
-    return dense
+    return dense.reshape(_shown_shape(J, flatten)) if n <= 2 or flatten else dense
+
+
+def _shown_shape(J: JacobianResult, flatten: bool) -> tuple[int, ...]:
+    """The shape J is displayed in: flattened, the matrix of a scalar's gradient, or J's."""
+    if flatten:
+        return J.flat_shape()
+    if J.out_shape == () and len(J.in_shape) == 2:
+        return J.in_shape
+    return J.flat_shape() if len(J.shape) <= 2 else J.shape
 
 
 def _jacobian_values(J: JacobianResult, flatten: bool) -> Grid:
     """The entries (SymPy, zeros included) in display order."""
-    check_typesettable(J.flat_shape() if flatten or len(J.shape) <= 2 else J.shape)
+    check_typesettable(_shown_shape(J, flatten))
     return _arrange(J, J.with_layout("numerator").as_grid(), flatten)
 
 
@@ -494,7 +506,7 @@ def _matrix_width(cells: Grid) -> int:
     return columns * (widest + 2)
 
 
-def _broken(lhs: str, expr: sp.Expr, options: LatexOptions) -> str:
+def broken_equation(lhs: str, expr: sp.Expr, options: LatexOptions = LatexOptions()) -> str:
     """``lhs = expr``, a long sum broken into lines of an ``aligned`` block."""
     tex = latex_expr(expr, options)
     terms = expr.as_ordered_terms() if isinstance(expr, sp.Add) else [expr]
@@ -531,7 +543,7 @@ def value_blocks(lhs: str, values: Grid, names: Grid, style: Style) -> list[Bloc
     for expr, name in zip(values.flat, names.flat):
         pattern.append(name if expr != 0 else "0")
         if expr != 0:
-            listing.append(Block("math", _broken(name, expr, style.options)))
+            listing.append(Block("math", broken_equation(name, expr, style.options)))
     if len(listing) == values.size:  # no zeros: the pattern would only repeat the names
         return listing
     return [Block("math", f"{lhs} = {grid_latex(Grid(values.shape, pattern), env)}"),
@@ -635,13 +647,20 @@ def _block_sentence(J: JacobianResult, options: LatexOptions) -> str:
     return f"It is written as a block matrix: block ${where}$ holds ${held}$."
 
 
+def _reading(J: JacobianResult, options: LatexOptions) -> str:
+    """How to read the matrix, where it is not the plain stack of gradients."""
+    if J.out_shape == () and len(J.in_shape) == 2:
+        return f" (a scalar's gradient has the shape of ${name_tex(J.in_name, options)}$)"
+    if J.layout == "numerator" and len(J.shape) == 2:
+        return " (rows are the gradients of the components)"
+    return ""
+
+
 def _definition_blocks(J: JacobianResult, name: str, definitions: Grid,
                        style: Style) -> list[Block]:
     o = style.options
     generic = _generic_definition(J, o)
-    blocks = [Block("text", "By definition, in " + J.layout + " layout"
-                    + (" (rows are the gradients of the components)"
-                       if J.layout == "numerator" and len(J.shape) == 2 else "") + ",")]
+    blocks = [Block("text", "By definition, in " + J.layout + " layout" + _reading(J, o) + ",")]
     if generic:
         blocks.append(Block("math", generic))
     if len(J.shape) > 2 and not style.flatten:
@@ -922,12 +941,13 @@ def to_latex(result, derivation: bool | None = None, standalone: bool | None = N
 
     Parameters
     ----------
-    result : JacobianResult, ChainResult, or a list of them
-        What to print (any result whose class has a :func:`block_printer`).
+    result : JacobianResult, ChainResult, BackpropResult, or a list of them
+        What to print (any result whose class has a :func:`block_printer`; a
+        backprop result's is in :mod:`jacobian_calc.render.backprop_latex`).
     derivation : bool
         The steps, as slides present them: the definition (a matrix of
         :math:`\partial f_i/\partial x_j`), then the evaluated entries; the
-        factor product of a chain.
+        factor product of a chain; each backward step of a backprop result.
     standalone : bool
         A complete document for pdflatex (amsmath, geometry, adjustbox);
         wide matrices are scaled down to the page, long entries listed.
@@ -971,8 +991,8 @@ def formula_tex(node: Node, options: LatexOptions = LatexOptions()) -> str:
 
 __all__ = ["LatexOptions", "Block", "Style", "to_latex", "numeric_to_latex", "printoptions",
            "latex_expr", "name_tex", "entry_tex", "generic_tex", "frac", "matrix", "grid_latex",
-           "print_cells", "value_blocks", "check_typesettable", "number_tex", "shape_tex",
-           "of_tex", "escape", "jacobian_latex", "numeric_latex", "jacobian_name",
+           "print_cells", "value_blocks", "broken_equation", "check_typesettable", "number_tex",
+           "shape_tex", "of_tex", "escape", "jacobian_latex", "numeric_latex", "jacobian_name",
            "block_printer", "unregister_block_printer", "result_blocks", "render_blocks",
            "render_fragment", "render_document", "resolve_settings", "make_style",
            "max_matrix_columns", "registry_functions", "EntryPrinter", "formula_latex",
