@@ -7,7 +7,11 @@ The public API:
 - :func:`backprop` -- gradients as named backward steps, each checked against
   its explicit contraction;
 - :func:`to_latex` -- LaTeX for lecture notes;
-- :class:`JacobianResult`, :class:`JacobianError`, :class:`Limits`.
+- :func:`show`, :func:`maths`, :func:`entry_symbols`, :func:`same`,
+  :func:`spy_figure` -- for notebooks: maths to display, the calculator's
+  symbols of an array, exact comparison, sparsity plots;
+- :class:`JacobianResult`, :class:`BackpropResult`, :class:`JacobianError`,
+  :class:`Limits`.
 
 Names are loaded on first use, so ``import jacobian_calc`` (and the ``jac``
 command's ``--help``) stays fast.
@@ -21,10 +25,12 @@ __version__ = "0.2.0"
 
 #: Public name -> the module that defines it.
 _EXPORTS = {name: "jacobian_calc.api" for name in (
-    "jacobian", "jacobians", "chain", "ChainResult", "JacobianResult",
+    "jacobian", "jacobians", "chain", "backprop", "ChainResult", "JacobianResult",
+    "BackpropResult",
     "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
     "parse", "parse_expression", "sigmoid", "relu", "softplus", "step",
-    "read_json", "read_entry",
+    "read_json", "read_entry", "to_latex", "printoptions",
+    "show", "maths", "entry_symbols", "same", "spy_figure",
 )}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -7,17 +7,22 @@ result types; ``import jacobian_calc`` alone loads nothing heavy, so the
 
 from __future__ import annotations
 
-from .render import json, latex, text  # noqa: F401 - register the printers of the results
+from .render import backprop_latex, backprop_text, json, latex, text  # noqa: F401 - printers
 from .core.errors import JacobianError, JacobianTypeError, LimitError
 from .core.limits import DEFAULT_LIMITS, Limits
+from .derive.backprop import backprop
 from .derive.chain import chain
 from .derive.jacobian import jacobian, jacobians
+from .notebook import entry_symbols, maths, same, show, spy_figure
 from .parsing import parse, parse_expression
-from .results import ChainResult, JacobianResult
+from .render.latex import printoptions, to_latex
+from .results import BackpropResult, ChainResult, JacobianResult
 from .symbolic.functions import relu, sigmoid, softplus, step
 from .symbolic.read_json import read_entry, read_json
 
-__all__ = ["jacobian", "jacobians", "chain", "ChainResult", "JacobianResult",
+__all__ = ["jacobian", "jacobians", "chain", "backprop", "ChainResult", "JacobianResult",
+           "BackpropResult",
            "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
            "parse", "parse_expression", "sigmoid", "relu", "softplus", "step",
-           "read_json", "read_entry"]
+           "read_json", "read_entry", "to_latex", "printoptions",
+           "show", "maths", "entry_symbols", "same", "spy_figure"]

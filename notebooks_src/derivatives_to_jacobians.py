@@ -18,32 +18,15 @@
 # Each step is computed with `jacobian_calc` and checked with `assert`.
 
 # %%
+# %matplotlib inline
 import subprocess
 import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
-from IPython.display import Math, display
 
-from jacobian_calc import chain, jacobian, to_latex
-from jacobian_calc.latex import latex_expr
-
-
-def show(label, value):
-    """Display ``label = value`` as rendered math (a calculator result or SymPy object)."""
-    if isinstance(value, (sp.Basic, sp.MatrixBase)):
-        body = latex_expr(value)  # entries print as A_{12}, like the results
-    else:
-        body = to_latex(value)
-    display(Math(f"{label} = {body}"))
-
-
-def same(a, b):
-    """Exact symbolic equality, entry by entry."""
-    a, b = sp.Matrix(a), sp.Matrix(b)
-    return a.shape == b.shape and all(sp.simplify(p - q) == 0 for p, q in zip(a, b))
-
+from jacobian_calc import chain, jacobian, same, show
 
 # %% [markdown]
 # ## 1. The derivative: one number in, one number out
@@ -103,6 +86,7 @@ show(r"\frac{dz}{dx}", c.direct)
 y = sp.Symbol("y", real=True)
 assert same(dz_dy.tensor, [[sp.cos(y)]]) and same(dy_dx.tensor, [[2 * x]])
 assert c.agree and same(c.direct.tensor, [[2 * x * sp.cos(x**2)]])
+c  # a result alone in a cell renders as maths: the factors and their product
 
 # %% [markdown]
 # ## 3. The gradient: a vector in, one number out
@@ -204,6 +188,7 @@ a, b1, w1, y2 = sp.symbols("a b1 w1 y2", real=True)
 assert [f.tensor for f in c.factors] == [sp.Matrix([[2 * y2]]), sp.Matrix([[1]]), sp.Matrix([[a]])]
 assert c.agree
 assert same(c.direct.tensor, [[2 * a * (a * w1 + b1)]])
+c
 
 # %% [markdown]
 # The terminal shows the factors too (run here via the current interpreter):

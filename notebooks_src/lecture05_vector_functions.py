@@ -14,46 +14,26 @@
 # # Lecture 5: vector functions and their Jacobians
 #
 # This notebook replays every worked example of Lecture 5 with `jacobian_calc`.
-# Each section computes a Jacobian with the Python API, prints it as a formula,
+# Each section computes a Jacobian with the Python API, shows it as a formula (a
+# result typed alone in a cell renders as maths; `show(label, value)` adds a label),
 # gives the matching `jac` command for the terminal, and ends with an `assert`
-# comparing the result with the lecture's answer, so the notebook stops with an
-# error if the calculator ever disagrees.
+# comparing the result with the lecture's answer, written in the calculator's own
+# symbols (`entry_symbols`), so the notebook stops with an error if the calculator
+# ever disagrees.
 #
 # Convention: numerator layout. For $f:\mathbb{R}^n\to\mathbb{R}^m$ the Jacobian is
 # $m\times n$ and row $i$ is the gradient of the component $f_i$.
 
 # %%
+# %matplotlib inline
 import subprocess
 import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
-from IPython.display import Math, display
 
-from jacobian_calc import backprop, jacobian, jacobians, to_latex
-from jacobian_calc.latex import latex_expr
-
-
-def show(label, value):
-    """Display ``label = value`` as rendered math (a calculator result or SymPy object)."""
-    if isinstance(value, (sp.Basic, sp.MatrixBase)):
-        body = latex_expr(value)  # entries print as A_{12}, like the results
-    else:
-        body = to_latex(value)
-    display(Math(f"{label} = {body}"))
-
-
-def same(a, b):
-    """Exact symbolic equality of two SymPy matrices or arrays (entry by entry)."""
-    a, b = sp.Matrix(a), sp.Matrix(b)
-    return a.shape == b.shape and all(sp.simplify(p - q) == 0 for p, q in zip(a, b))
-
-
-def real(names):
-    """The calculator's scalars are real symbols; build the expected results with them."""
-    return sp.symbols(names, real=True)
-
+from jacobian_calc import backprop, entry_symbols, jacobian, jacobians, same, show, spy_figure
 
 # %% [markdown]
 # ## 1. Dots on a circle
@@ -63,7 +43,7 @@ def real(names):
 # around the unit circle. First the four points of the slide, computed exactly:
 
 # %%
-t = real("t")
+t = entry_symbols("t")  # the calculator's scalars are real symbols
 r = sp.Matrix([sp.cos(2 * sp.pi * t), sp.sin(2 * sp.pi * t)])
 points = {sp.Rational(k, 4): r.subs(t, sp.Rational(k, 4)) for k in range(4)}
 for t0, p in points.items():
@@ -111,18 +91,19 @@ plt.show()
 # %% [markdown]
 # ## 2. A vector function of one input, $f:\mathbb{R}\to\mathbb{R}^n$
 #
-# With no formula for the components, the calculator keeps them as undefined
-# functions, and the Jacobian is the $n\times 1$ column of their derivatives.
+# With no formula for the components, we declare them as undefined functions
+# (`functions=`, `--function` in the terminal: an unknown name is otherwise an error);
+# their derivatives stay symbolic, and the Jacobian is the $n\times 1$ column of them.
 #
 # ```bash
-# jac "f1(x), f2(x), f3(x)" --wrt x
+# jac "f1(x), f2(x), f3(x)" --wrt x --function f1,f2,f3
 # ```
 
 # %%
-df = jacobian("f1(x), f2(x), f3(x)", wrt="x")
+df = jacobian("f1(x), f2(x), f3(x)", wrt="x", functions=["f1", "f2", "f3"])
 show(r"\frac{\partial \vec f}{\partial x}", df)
 
-x = real("x")
+x = entry_symbols("x")
 f_i = [sp.Function(f"f{i}", real=True)(x) for i in (1, 2, 3)]
 assert df.shape == (3, 1)
 assert same(df.tensor, [[f.diff(x)] for f in f_i])
@@ -141,7 +122,7 @@ assert same(df.tensor, [[f.diff(x)] for f in f_i])
 J = jacobian("sin(x1-x2), cos(x1-x2), tan(x1-x2)", wrt="x1,x2")
 show(r"\frac{\partial \vec r}{\partial \vec x}", J)
 
-x1, x2 = real("x1 x2")
+x1, x2 = entry_symbols("x1"), entry_symbols("x2")
 u = x1 - x2
 expected = sp.Matrix([[sp.cos(u), -sp.cos(u)],
                       [-sp.sin(u), sp.sin(u)],
@@ -186,14 +167,14 @@ assert "sin(x1 - x2)" in output and "sec(x1 - x2)**2" in output
 # Here $m = 3$ inputs and $n = 2$ components, left as undefined functions:
 #
 # ```bash
-# jac "f1(x1,x2,x3), f2(x1,x2,x3)" --wrt x1,x2,x3
+# jac "f1(x1,x2,x3), f2(x1,x2,x3)" --wrt x1,x2,x3 --function f1,f2
 # ```
 
 # %%
-Jg = jacobian("f1(x1,x2,x3), f2(x1,x2,x3)", wrt="x1,x2,x3")
+Jg = jacobian("f1(x1,x2,x3), f2(x1,x2,x3)", wrt="x1,x2,x3", functions=["f1", "f2"])
 show(r"\frac{\partial \vec f}{\partial \vec x}", Jg)
 
-xs = real("x1 x2 x3")
+xs = [entry_symbols(name) for name in ("x1", "x2", "x3")]
 fs = [sp.Function(f"f{i}", real=True)(*xs) for i in (1, 2)]
 assert Jg.shape == (2, 3)
 assert same(Jg.tensor, [[f.diff(v) for v in xs] for f in fs])  # row i = gradient of f_i
@@ -219,10 +200,9 @@ dz_dx, dz_dW, dz_db = jacobians("x@W + b", wrt=["x", "W", "b"], shapes=shapes)
 show(r"\frac{\partial \vec z}{\partial \vec x}", dz_dx)
 show(r"\frac{\partial \vec z}{\partial \vec b}", dz_db)
 
-W = sp.Matrix(3, 2, lambda i, j: sp.Symbol(f"W_{i + 1}_{j + 1}", real=True))
-xv = sp.Matrix([real(f"x_{k}") for k in (1, 2, 3)])
-assert dz_dx.shape == (2, 3) and same(dz_dx.tensor, W.T)
-assert dz_db.shape == (2, 2) and same(dz_db.tensor, sp.eye(2))
+W, xv = entry_symbols("W", (3, 2)), entry_symbols("x", 3)
+assert dz_dx.shape == (2, 3) and same(dz_dx, W.T)
+assert dz_db.shape == (2, 2) and same(dz_db, sp.eye(2))
 
 # %% [markdown]
 # The Jacobian with respect to the whole matrix $W$ is a 3-D tensor of shape
@@ -274,9 +254,8 @@ dz_dX, dz_dw, dz_dbias = jacobians("X@w + b", wrt=["X", "w", "b"], shapes=shapes
 show(r"\frac{\partial \vec z}{\partial \vec w}", dz_dw)
 show(r"\frac{\partial \vec z}{\partial b}", dz_dbias)
 
-X = sp.Matrix(3, 2, lambda i, j: sp.Symbol(f"X_{i + 1}_{j + 1}", real=True))
-wv = sp.Matrix([real(f"w_{k}") for k in (1, 2)])
-assert dz_dw.shape == (3, 2) and same(dz_dw.tensor, X)
+X, wv = entry_symbols("X", (3, 2)), entry_symbols("w", 2)
+assert dz_dw.shape == (3, 2) and same(dz_dw, X)
 assert dz_dbias.shape == (3, 1) and same(dz_dbias.tensor, sp.ones(3, 1))
 
 # %% [markdown]
@@ -303,13 +282,10 @@ assert same(dz_dx1, expected)
 # %%
 flat = dz_dX.flatten()
 assert flat.shape == (3, 6) and dz_dX.nnz == 6
-fig, ax = plt.subplots(figsize=(4, 2.2))
-mask = np.array([[entry != 0 for entry in flat.row(i)] for i in range(flat.rows)])
-ax.spy(mask, markersize=12)
-ax.set_title(r"non-zeros of $\partial \vec z / \partial X$ (flattened)")
-ax.set_xticks(range(6), [f"$X_{{{i}{j}}}$" for i in (1, 2, 3) for j in (1, 2)])
-ax.set_yticks(range(3), [f"$z_{i}$" for i in (1, 2, 3)])
-plt.show()
+assert [[entry != 0 for entry in flat.row(i)] for i in range(3)] == [
+    [True, True, False, False, False, False], [False, False, True, True, False, False],
+    [False, False, False, False, True, True]]
+spy_figure(dz_dX)
 
 # %% [markdown]
 # ## 7. Softmax
@@ -326,8 +302,8 @@ plt.show()
 # %%
 K = 3
 dp_dl = jacobian("softmax(l)", wrt="l", shapes={"l": K})
-ls = [real(f"l_{k}") for k in range(1, K + 1)]
-p = sp.Matrix([sp.exp(v) for v in ls]) / sum(sp.exp(v) for v in ls)
+ls = entry_symbols("l", K)
+p = ls.applyfunc(sp.exp) / sum(sp.exp(v) for v in ls)
 
 expected = sp.diag(*p) - p * p.T
 assert dp_dl.shape == (K, K)
@@ -345,7 +321,7 @@ assert same(dp_dl.tensor, dp_dl.tensor.T)  # symmetric
 # %%
 dp_dl_p = jacobian("softmax(l)", wrt="l", shapes={"l": K}, in_terms_of_output=True)
 show(r"\frac{\partial \vec p}{\partial \vec l}", dp_dl_p)
-P = sp.Matrix([real(f"p_{k}") for k in range(1, K + 1)])
+P = entry_symbols("p", K)
 assert same(dp_dl_p.tensor, sp.diag(*P) - P * P.T)
 
 # %% [markdown]
@@ -356,26 +332,33 @@ assert same(dp_dl_p.tensor, sp.diag(*P) - P * P.T)
 # which never builds the $K\times K$ matrix.
 
 # %%
-dp = sp.Matrix([[real(f"dp_{k}") for k in range(1, K + 1)]])
+dp = entry_symbols("dp", K).T  # a row, 1 x K
 dl_explicit = dp * dp_dl.tensor
 dl_compact = sp.Matrix([[p[j] * (dp[j] - (dp * p)[0]) for j in range(K)]])
 assert dl_explicit.shape == (1, K)
 assert same(dl_explicit, dl_compact)
 
 # %% [markdown]
-# `backprop` performs the same check itself: it contracts the explicit Jacobian with
-# the upstream gradient `dp` and compares the result with its compact rule for softmax.
+# `backprop` performs the same check itself: its backward step for softmax is the compact
+# rule, and it compares the rule's entries with the explicit contraction
+# $dl_k = \sum_i dp_i\,\partial p_i/\partial l_k$, computed in the step's own symbols
+# $p_i$ and $dp_i$. The result renders as its backward step; the entries are a column,
+# like $\vec l$.
 #
 # ```bash
 # jac "softmax(l)" --wrt l --shape l=3 --backprop --upstream dp
 # ```
 
 # %%
-[g] = backprop("softmax(l)", "l", shapes={"l": K}, upstream="dp")
-print("compact:", g.compact_text, "| agree:", g.agree)
-display(Math(rf"d\vec l = {g.compact_latex}"))
-assert g.agree
-assert same(g.explicit.T, dl_compact)
+r = backprop("softmax(l)", "l", shapes={"l": K}, upstream="dp")
+[s] = r.backward
+print(f"{s.name} = {s.text}   {s.contraction}: {s.check.verdict}")
+print(r.summary())
+show(r"d\vec l", s.explicit)
+assert r.proved and s.text == "p * (dp - sum(dp * p))"
+dl_lecture = sp.Matrix([[P[j] * (dp[j] - (dp * P)[0]) for j in range(K)]])  # p ⊙ (dp - dp·p)
+assert same(s.explicit, dl_lecture)
+r
 
 # %% [markdown]
 # ## 8. The four shapes of a Jacobian

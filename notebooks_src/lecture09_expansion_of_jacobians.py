@@ -15,16 +15,21 @@
 #
 # Lecture 9 works out the gradients of a scalar loss $J$ with respect to whole
 # matrices: the output layer of an MLP, reductions (sum, mean), element-wise functions,
-# and element-wise operations between two matrices. For every one of them this notebook
-# computes the gradient **two ways** and checks that they agree:
+# and element-wise operations between two matrices. For every one of them it expands
+# the generalized Jacobian, contracts it with the upstream gradient, and recognises a
+# compact matrix formula. `backprop` does exactly that, step by step:
 #
-# * *explicit*: build the generalized Jacobian $\partial Y/\partial X$ entry by entry and
-#   contract it with the upstream gradient, $dx_{kl} = \sum_{ij} dy_{ij}\,\partial y_{ij}/\partial x_{kl}$;
-# * *compact*: the matrix formula from the slides, such as $dW = A^{\top} dZ$.
+# * it cuts the expression into named **forward steps** ($Z = AW + \vec b$, ...);
+# * for each **backward step** it writes the *explicit contraction*
+#   $dx_{kl} = \sum_{ij} dy_{ij}\,\partial y_{ij}/\partial x_{kl}$, computes its entries by
+#   differentiating that step alone in the step's own symbols ($A_{11}$, $dZ_{11}$, ...),
+#   and checks them against the *compact rule* ($dW = A^{\top} dZ$): the **verdict**;
+# * finally it compares the composed gradients with the derivative of the whole
+#   expression (`result.summary()`).
 #
-# `backprop(of, wrt, shapes=..., upstream=...)` does both and reports the verdict.
-# Each cell also compares the result with the lecture's formula, written out
-# independently in SymPy, using `assert`.
+# A result typed alone in a cell renders as maths (the backward steps); `print(result)`
+# shows the whole derivation as text. Each cell also checks the lecture's formula,
+# written out independently in SymPy, with `assert`.
 
 # %%
 # %matplotlib inline
@@ -34,47 +39,9 @@ import sys
 import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
-from IPython.display import Math, display
 
-from jacobian_calc import backprop, chain, jacobian, sigmoid, to_latex
-from jacobian_calc.latex import latex_expr
-from jacobian_calc.spy import spy_figure
-
-
-def show(label, value):
-    """Display ``label = value`` as rendered math (a calculator result or SymPy object)."""
-    if isinstance(value, (sp.Basic, sp.MatrixBase)):
-        body = latex_expr(value)  # entries print as A_{12}, like the results
-    else:
-        body = to_latex(value)
-    display(Math(f"{label} = {body}"))
-
-
-def same(a, b):
-    """Exact symbolic equality, entry by entry."""
-    a, b = sp.Matrix(a), sp.Matrix(b)
-    return a.shape == b.shape and all(sp.simplify(p - q) == 0 for p, q in zip(a, b))
-
-
-def entries(name, rows, cols):
-    """The calculator's symbols for a declared matrix: ``X_1_1`` ... (1-based, real)."""
-    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i + 1}_{j + 1}", real=True))
-
-
-def report(g):
-    """Show one GradientResult: compact formula = explicit entries, then the verdict."""
-    display(Math(to_latex(g)))
-    print(f"  d{g.wrt} = {g.compact_text:<28} agree: {g.agree}   "
-          f"max |explicit - compact| = {g.max_abs_error:.1e}")
-
-
-def spy(result, ax, title):
-    """Sparsity pattern of a Jacobian flattened to a matrix (one row per output entry)."""
-    flat = result.flatten()
-    mask = np.array([[e != 0 for e in flat.row(i)] for i in range(flat.rows)])
-    ax.spy(mask, markersize=8)
-    ax.set_title(title, fontsize=10)
-
+from jacobian_calc import (backprop, chain, entry_symbols, jacobian, jacobians, same, show,
+                           sigmoid, spy_figure, step)
 
 hadamard = sp.matrix_multiply_elementwise
 
@@ -94,7 +61,7 @@ hadamard = sp.matrix_multiply_elementwise
 dM = jacobian("sum(M*M)/2", wrt="M", shapes={"M": (2, 3)})
 show("dM", dM)
 assert dM.shape == (2, 3)
-assert same(dM.tensor, entries("M", 2, 3))
+assert same(dM, entry_symbols("M", (2, 3)))
 
 # %% [markdown]
 # ## 2. The output layer of an MLP
@@ -106,7 +73,8 @@ assert same(dM.tensor, entries("M", 2, 3))
 #
 # $$dW = A^{\top} dZ,\qquad d\vec b = \text{column sums of } dZ,\qquad dA = dZ\,W^{\top}.$$
 #
-# Take $N = 3$ samples, $l_{O-1} = 2$ inputs and $K = 2$ outputs.
+# Take $N = 3$ samples, $l_{O-1} = 2$ inputs and $K = 2$ outputs. The result renders as its
+# backward steps:
 #
 # ```bash
 # jac "A@W + b" --wrt W,b,A --shape A=3x2 --shape W=2x2 --shape b=2 --backprop --upstream dZ
@@ -115,30 +83,44 @@ assert same(dM.tensor, entries("M", 2, 3))
 # %%
 N, L, K = 3, 2, 2
 layer_shapes = {"A": (N, L), "W": (L, K), "b": K}
-gW, gb, gA = backprop("A@W + b", "W,b,A", shapes=layer_shapes, upstream="dZ")
-for g in (gW, gb, gA):
-    report(g)
-
-A, W, dZ = entries("A", N, L), entries("W", L, K), entries("dZ", N, K)
-assert all(g.agree for g in (gW, gb, gA))
-assert same(gW.explicit, A.T * dZ)  # and, since they agree, so is the compact formula
-assert same(gb.explicit, [sum(dZ[:, k]) for k in range(K)])
-assert same(gA.explicit, dZ * W.T)
+layer = backprop("A@W + b", "W,b,A", shapes=layer_shapes, upstream="dZ")
+layer
 
 # %% [markdown]
-# The explicit route went through the generalized Jacobians $\partial Z/\partial W$
+# Each backward step stands for a contraction. Here is each one with its entries,
+# computed from the step alone in its own symbols, and the verdict of comparing them
+# with the compact rule:
+
+# %%
+for s in layer.backward:
+    print(f"{s.name} = {s.text}:  {s.contraction}  ->  {s.check.verdict} ({s.check.how})")
+    show(s.name, s.explicit)
+print(layer.summary())
+
+steps = {s.name: s for s in layer.backward}
+A, W, dZ = entry_symbols("A", (N, L)), entry_symbols("W", (L, K)), entry_symbols("dZ", (N, K))
+assert layer.agree and layer.proved
+assert [steps[n].text for n in ("dW", "db", "dA")] == ["A.T @ dZ", "sum(dZ, axis=0)",
+                                                       "dZ @ W.T"]
+assert same(steps["dW"].explicit, A.T * dZ)
+assert same(steps["db"].explicit, [sum(dZ[:, k]) for k in range(K)])  # column sums
+assert same(steps["dA"].explicit, dZ * W.T)
+
+# %% [markdown]
+# The explicit route goes through the generalized Jacobians $\partial Z/\partial W$
 # ($N\times K\times l_{O-1}\times K$) and $\partial Z/\partial A$. Flattened, their
 # sparsity shows the block structure of $AW$: output $z_{ij}$ involves only column $j$
-# of $W$, and only row $i$ of $A$. (`spy_figure` draws the pattern of each gradient's
-# Jacobian, naming the output entries $Y_{ij}$; here they are the $z_{ij}$.)
+# of $W$, and only row $i$ of $A$.
 #
 # ```bash
 # jac "A@W + b" --wrt W,A --shape A=3x2 --shape W=2x2 --shape b=2 --spy dZ_pattern.png
 # ```
 
 # %%
-display(spy_figure([gW, gA]))
-assert gW.jacobian.shape == (N, K, L, K) and gW.jacobian.nnz == N * K * L
+dZ_dW, dZ_dA = jacobians("A@W + b", wrt=["W", "A"], shapes=layer_shapes)
+assert dZ_dW.shape == (N, K, L, K) and dZ_dW.nnz == N * K * L
+assert dZ_dA.shape == (N, K, N, L) and dZ_dA.nnz == N * K * L
+spy_figure([dZ_dW, dZ_dA])
 
 # %% [markdown]
 # The terminal version of the same computation (run here via the current interpreter):
@@ -160,39 +142,37 @@ assert "dW = A.T @ dZ" in output and "dA = dZ @ W.T" in output
 # then $W^{[O-1]}, \vec b^{[O-1]}$, and so on down to layer 1.
 #
 # A tiny numeric run: the output layer alone, with a mean squared error loss
-# $J = \operatorname{mean}\big((AW + \vec b - T)^2\big)$ against targets $T$. We get
-# $dW$ and $d\vec b$ symbolically, substitute numbers, take one step, and check that
-# the loss went down. (The calculator names the residual $AW + \vec b - T$ as its
-# intermediate `Z`, so its compact formulas read $dW = A^{\top}(Z/4)$ with
-# $\tfrac{2}{NK} = \tfrac14$.)
+# $J = \operatorname{mean}\big((AW + \vec b - T)^2\big)$ against targets $T$. The
+# calculator names the product $AW$ as the step $Z$, so its compact rules read
+# $dZ = (Z + \vec b - T)/4$, which is $\tfrac{2}{NK}(Z + \vec b - T)$ with $NK = 8$, and
+# $dW = A^{\top} dZ$. With `expand=True` it also gives each gradient entry by entry in the
+# variables; we substitute numbers, take one step, and check that the loss went down.
 #
 # ```bash
-# jac "mean((A@W + b - T)**2)" --wrt W,b --shape A=4x3 --shape W=3x2 --shape b=2 --shape T=4x2 --backprop
+# jac "mean((A@W + b - T)**2)" --wrt W,b --shape A=4x3 --shape W=3x2 --shape b=2 --shape T=4x2 --backprop --expand
 # ```
 
 # %%
 N, L, K = 4, 3, 2
 mse_shapes = {"A": (N, L), "W": (L, K), "b": K, "T": (N, K)}
-gW_mse, gb_mse = backprop("mean((A@W + b - T)**2)", "W,b", shapes=mse_shapes)
-for name, step in gW_mse.steps:
-    print(f"  forward step: {name} = {step}")
-report(gW_mse)
-report(gb_mse)
-assert gW_mse.agree and gb_mse.agree
+mse = backprop("mean((A@W + b - T)**2)", "W,b", shapes=mse_shapes, expand=True)
+for s in mse.steps:
+    print(f"  forward step: {s.name} = {s.text}")
+print(mse.summary())
+assert mse.agree
+assert mse.gradients["W"].text == "A.T @ dZ"
+assert {s.name: s.text for s in mse.backward}["dZ"] == "(Z + b - T) / 4"
 
-A_s, W_s, T_s = entries("A", N, L), entries("W", L, K), entries("T", N, K)
-b_s = [sp.Symbol(f"b_{k + 1}", real=True) for k in range(K)]
-inputs = [*A_s, *W_s, *b_s, *T_s]  # row-major, matching numpy's ravel()
-dW_of = sp.lambdify(inputs, gW_mse.explicit, "numpy")
-db_of = sp.lambdify(inputs, gb_mse.explicit, "numpy")
+symbols = [entry_symbols(name, shape) for name, shape in mse_shapes.items()]
+inputs = [s for matrix in symbols for s in matrix]  # row-major, matching numpy's ravel()
+dW_of = sp.lambdify(inputs, mse.gradients["W"].expanded.tolist(), "numpy")
+db_of = sp.lambdify(inputs, mse.gradients["b"].expanded.tolist(), "numpy")
 
 
 def gradients(A, W, b, T):
-    """Substitute numbers into the symbolic dW and db."""
+    """The symbolic dW and db with numbers substituted."""
     values = np.concatenate([A.ravel(), W.ravel(), b.ravel(), T.ravel()])
-    dW = np.asarray(dW_of(*values), dtype=float).reshape(W.shape)
-    db = np.asarray(db_of(*values), dtype=float).reshape(b.shape)
-    return dW, db
+    return np.array(dW_of(*values), dtype=float), np.array(db_of(*values), dtype=float)
 
 
 def loss(A, W, b, T):
@@ -204,7 +184,7 @@ A_n, W_n, b_n, T_n = (rng.normal(size=(N, L)), rng.normal(size=(L, K)),
                       rng.normal(size=K), rng.normal(size=(N, K)))
 dW_n, db_n = gradients(A_n, W_n, b_n, T_n)
 
-# The same numbers from the compact formulas: dZ = 2 (Z - T) / (N K), dW = A^T dZ.
+# The same numbers from the compact rules: dZ = 2 (AW + b - T) / (N K), dW = A^T dZ.
 dZ_n = 2 * (A_n @ W_n + b_n - T_n) / (N * K)
 assert np.allclose(dW_n, A_n.T @ dZ_n) and np.allclose(db_n, dZ_n.sum(axis=0))
 
@@ -240,13 +220,20 @@ plt.show()
 # chain rule $\dfrac{\partial J}{\partial X} = \dfrac{\partial J}{\partial Y}\,\dfrac{\partial Y}{\partial X}$
 # means: sum over both indices of $Y$,
 # $dx_{kl} = \sum_{i,j} dy_{ij}\,\partial y_{ij}/\partial x_{kl}$.
-# Contracting the 4-D Jacobian of the output layer by hand reproduces $dW$ from section 2:
+# Contracting the 4-D Jacobian $\partial Z/\partial W$ of the output layer by hand
+# reproduces the entries of the backward step $dW$ from section 2:
+#
+# ```bash
+# jac "A@W + b" --wrt W --shape A=3x2 --shape W=2x2 --shape b=2
+# ```
 
 # %%
-dZ_dW = gW.jacobian.as_object_array()  # shape (N, K, L, K) for N=3, L=2, K=2
-contracted = np.tensordot(np.array(dZ.tolist(), dtype=object), dZ_dW, axes=([0, 1], [0, 1]))
+N, L, K = 3, 2, 2
+dZ_dW_dense = dZ_dW.as_object_array()  # shape (N, K, L, K)
+contracted = np.tensordot(np.array(dZ.tolist(), dtype=object), dZ_dW_dense, axes=([0, 1], [0, 1]))
 show(r"\sum_{ij} dz_{ij}\,\frac{\partial z_{ij}}{\partial W}", sp.Matrix(contracted.tolist()))
-assert same(contracted.tolist(), gW.explicit)
+assert same(contracted.tolist(), steps["dW"].explicit)
+assert same(contracted.tolist(), A.T * dZ)
 
 # %% [markdown]
 # ## 5. Total derivatives
@@ -259,22 +246,22 @@ assert same(contracted.tolist(), gW.explicit)
 #   \frac{\partial J}{\partial x_2} = \sum_{k=2}^{3}\frac{\partial J}{\partial y_k}\frac{\partial y_k}{\partial x_2},\qquad
 #   \frac{\partial J}{\partial x_3} = \frac{\partial J}{\partial y_4}\frac{\partial y_4}{\partial x_3}.$$
 #
-# A concrete case: $y_1 = x_1^2$, $y_2 = x_1x_2$, $y_3 = \sin(x_1 + x_2)$, $y_4 = e^{x_3}$.
+# A concrete case: $y_1 = \sin x_1$, $y_2 = x_1x_2$, $y_3 = x_1 + x_2$, $y_4 = e^{x_3}$.
 # The zeros of $\partial\vec y/\partial\vec x$ are exactly the missing paths, and the
 # row vector $(dy_1, \dots, dy_4)$ times this matrix gives the three sums above.
 #
 # ```bash
-# jac "x1^2, x1*x2, sin(x1+x2), exp(x3)" --wrt x1,x2,x3
+# jac "sin(x1), x1*x2, x1 + x2, exp(x3)" --wrt x1,x2,x3
 # ```
 
 # %%
-dy_dx = jacobian("x1^2, x1*x2, sin(x1+x2), exp(x3)", wrt="x1,x2,x3")
+dy_dx = jacobian("sin(x1), x1*x2, x1 + x2, exp(x3)", wrt="x1,x2,x3")
 show(r"\frac{\partial \vec y}{\partial \vec x}", dy_dx)
 Jy = dy_dx.tensor
 assert [[Jy[k, j] != 0 for j in range(3)] for k in range(4)] == [
     [True, False, False], [True, True, False], [True, True, False], [False, False, True]]
 
-dy = sp.Matrix([[sp.Symbol(f"dy_{k}", real=True) for k in range(1, 5)]])
+dy = entry_symbols("dy", 4).T
 dx = dy * Jy
 show(r"\left(\frac{\partial J}{\partial x_1}, \frac{\partial J}{\partial x_2}, \frac{\partial J}{\partial x_3}\right)", dx)
 assert dx[0] == sum(dy[k] * Jy[k, 0] for k in range(3))
@@ -282,19 +269,23 @@ assert dx[1] == sum(dy[k] * Jy[k, 1] for k in (1, 2))
 assert dx[2] == dy[3] * Jy[3, 2]
 
 # %% [markdown]
-# With a concrete loss, say $J = y_1y_2 + y_3^2 + y_4$, `chain` multiplies the factor
+# With a concrete loss, $J = y_1 + y_2y_3 + y_4$, `chain` multiplies the factor
 # Jacobians and confirms the product equals the direct derivative:
 #
 # ```bash
-# jac "y1*y2 + y3^2 + y4" --wrt x1,x2,x3 --let y1=x1^2 --let y2=x1*x2 --let y3="sin(x1+x2)" --let y4="exp(x3)" --chain
+# jac "y1 + y2*y3 + y4" --wrt x1,x2,x3 --let y1="sin(x1)" --let y2=x1*x2 --let y3=x1+x2 --let y4="exp(x3)" --chain
 # ```
 
 # %%
-c = chain("y1*y2 + y3^2 + y4", "x1,x2,x3",
-          lets={"y1": "x1^2", "y2": "x1*x2", "y3": "sin(x1+x2)", "y4": "exp(x3)"})
-show(r"\frac{\partial J}{\partial \vec y}", c.factors[0])
-show(r"\frac{\partial J}{\partial \vec x}", c.direct)
+c = chain("y1 + y2*y3 + y4", "x1,x2,x3",
+          lets={"y1": "sin(x1)", "y2": "x1*x2", "y3": "x1+x2", "y4": "exp(x3)"})
+c
+
+# %%
+x1, x2, x3 = entry_symbols("x1"), entry_symbols("x2"), entry_symbols("x3")
 assert c.agree
+assert same(c.direct, [[sp.cos(x1) + x2 * (x1 + x2) + x1 * x2, x1 * (x1 + x2) + x1 * x2,
+                        sp.exp(x3)]])
 
 # %% [markdown]
 # ## 6–7. Sum and mean
@@ -302,25 +293,26 @@ assert c.agree
 # $J = \sum_{r,c} x_{rc}$ gives $dX = \mathbf 1$ (all ones, the shape of $X$), and the
 # mean $J = \frac{1}{\alpha\beta}\sum_{r,c} x_{rc}$ gives $dX = \frac{1}{\alpha\beta}\mathbf 1$.
 # Here $X$ is $2\times 3$, so $\alpha\beta = 6$. The output is a scalar, so the upstream
-# gradient is 1.
+# gradient is 1, and the one backward step is $dx_{kl} = \partial J/\partial x_{kl}$.
 #
 # ```bash
 # jac "sum(X)" --wrt X --shape X=2x3 --backprop
-# jac "mean(X)" --wrt X --shape X=2x3 --backprop
+# jac "mean(X)" --wrt X --shape X=2x3 --backprop --expand
 # ```
 
 # %%
 alpha_, beta_ = 2, 3
 S = {"X": (alpha_, beta_)}
-X, dY = entries("X", alpha_, beta_), entries("dY", alpha_, beta_)
 ones = sp.ones(alpha_, beta_)
 
-[g_sum] = backprop("sum(X)", "X", shapes=S)
-[g_mean] = backprop("mean(X)", "X", shapes=S)
-report(g_sum)
-report(g_mean)
-assert g_sum.agree and same(g_sum.explicit, ones)
-assert g_mean.agree and same(g_mean.explicit, ones / (alpha_ * beta_))
+total = backprop("sum(X)", "X", shapes=S)
+average = backprop("mean(X)", "X", shapes=S, expand=True)
+show("dX", average.gradients["X"].expanded)
+print(total.summary())
+print(average.summary())
+assert total.proved and same(total.backward[0].explicit, ones)
+assert average.proved and same(average.gradients["X"].expanded, ones / (alpha_ * beta_))
+average
 
 # %% [markdown]
 # ## 8. Unary element-wise functions
@@ -328,19 +320,23 @@ assert g_mean.agree and same(g_mean.explicit, ones / (alpha_ * beta_))
 # For $Y = f(X)$ applied entry by entry, $y_{ij}$ depends on $x_{ij}$ alone, so the
 # 4-D Jacobian $\partial Y/\partial X$ is zero except where all four indices pair up.
 # Flattened it is a diagonal matrix:
+#
+# ```bash
+# jac "exp(X)" --wrt X --shape X=2x3 --spy exp_pattern.png
+# ```
 
 # %%
 dY_dX = jacobian("exp(X)", wrt="X", shapes=S)
-fig, ax = plt.subplots(figsize=(3, 3))
-spy(dY_dX, ax, r"non-zeros of $\partial e^X/\partial X$, flattened")
-plt.show()
 assert dY_dX.shape == (alpha_, beta_, alpha_, beta_) and dY_dX.nnz == alpha_ * beta_
 assert all(i == k and j == l for (i, j, k, l) in dY_dX.nonzeros())
+spy_figure(dY_dX)
 
 # %% [markdown]
 # Contracting with $dY$ therefore leaves one term per entry,
 # $dx_{ij} = dy_{ij}\,\partial y_{ij}/\partial x_{ij}$, i.e. $dX = dY\odot f'(X)$.
-# The slides write $f'$ through the output $Y$ where that is shorter:
+# The slides write $f'$ through the output $Y$ where that is shorter, and so does the
+# calculator: the explicit entries of each backward step are in the step's own symbols,
+# $Y_{ij}$ and $dY_{ij}$.
 #
 # | $f$ | $f'$ | $dX$ |
 # |---|---|---|
@@ -351,28 +347,39 @@ assert all(i == k and j == l for (i, j, k, l) in dY_dX.nonzeros())
 # | ReLU | $[X \ge 0]$ | $dY\odot[X\ge 0]$ (1 at $x = 0$, as on the slides) |
 #
 # ```bash
+# jac "exp(X)" --wrt X --shape X=2x3 --backprop
+# jac "log(X)" --wrt X --shape X=2x3 --backprop
 # jac "sigmoid(X)" --wrt X --shape X=2x3 --backprop
+# jac "tanh(X)" --wrt X --shape X=2x3 --backprop
 # jac "relu(X)" --wrt X --shape X=2x3 --backprop
 # ```
 
 # %%
-def lecture_dX(f_prime_of_X):
-    return hadamard(dY, X.applyfunc(f_prime_of_X))
-
-
-unary = {
-    "exp": lambda x: sp.exp(x),                                    # = y
-    "log": lambda x: 1 / x,
-    "sigmoid": lambda x: sigmoid(x) * (1 - sigmoid(x)),            # y (1 - y)
-    "tanh": lambda x: (1 + sp.tanh(x)) * (1 - sp.tanh(x)),         # (1 + y)(1 - y)
-    "relu": lambda x: sp.Heaviside(x, 1),                          # [x >= 0]
+X, Y, dY = (entry_symbols(n, (alpha_, beta_)) for n in ("X", "Y", "dY"))
+lecture = {  # f'(X) as the slides write it, through X or through Y = f(X)
+    "exp": Y,
+    "log": X.applyfunc(lambda x: 1 / x),
+    "sigmoid": hadamard(Y, ones - Y),
+    "tanh": hadamard(ones + Y, ones - Y),
+    "relu": X.applyfunc(step),  # [x >= 0]
 }
-for name, f_prime in unary.items():
-    [g] = backprop(f"{name}(X)", "X", shapes=S)
-    print(f"Y = {name}(X)")
-    report(g)
-    assert g.agree, name
-    assert same(g.explicit, lecture_dX(f_prime)), name
+for name, f_prime in lecture.items():
+    r = backprop(f"{name}(X)", "X", shapes=S)
+    [s] = r.backward
+    print(f"Y = {name}(X):  dX = {s.text},  {s.contraction}: {s.check.verdict}")
+    show(rf"\text{{{name}:}}\quad dX", s.explicit)
+    assert r.proved, name
+    assert same(s.explicit, hadamard(dY, f_prime)), name
+
+# %% [markdown]
+# The symbols $Y_{ij}$ stand for the outputs $f(x_{ij})$: written through the inputs,
+# the sigmoid's entries are $dy_{ij}\,\sigma(x_{ij})(1 - \sigma(x_{ij}))$, which is what
+# the derivative of the whole expression gives (`expand=True`):
+
+# %%
+r = backprop("sigmoid(X)", "X", shapes=S, expand=True)
+sigma_prime = X.applyfunc(lambda x: sigmoid(x) * (1 - sigmoid(x)))
+assert same(r.gradients["X"].expanded, hadamard(dY, sigma_prime))
 
 # %% [markdown]
 # ## 9. Binary element-wise operations
@@ -387,21 +394,24 @@ for name, f_prime in unary.items():
 # | $M\odot N$ | $dY\odot N$ | $dY\odot M$ |
 #
 # ```bash
+# jac "M + N" --wrt M,N --shape M=2x3 --shape N=2x3 --backprop
+# jac "M - N" --wrt M,N --shape M=2x3 --shape N=2x3 --backprop
 # jac "M*N" --wrt M,N --shape M=2x3 --shape N=2x3 --backprop
 # ```
 
 # %%
 S2 = {"M": (alpha_, beta_), "N": (alpha_, beta_)}
-M, Nm = entries("M", alpha_, beta_), entries("N", alpha_, beta_)
+M, Nm = entry_symbols("M", (alpha_, beta_)), entry_symbols("N", (alpha_, beta_))
 binary = {
     "M + N": (dY, dY),
     "M - N": (dY, -dY),
     "M * N": (hadamard(dY, Nm), hadamard(dY, M)),
 }
 for expr, (expected_dM, expected_dN) in binary.items():
-    gM, gN = backprop(expr, "M,N", shapes=S2)
-    print(f"Y = {expr}")
-    report(gM)
-    report(gN)
-    assert gM.agree and gN.agree, expr
-    assert same(gM.explicit, expected_dM) and same(gN.explicit, expected_dN), expr
+    r = backprop(expr, "M,N", shapes=S2)
+    print(f"Y = {expr}:  " + ",  ".join(f"{s.name} = {s.text} ({s.check.verdict})"
+                                        for s in r.backward))
+    found = {s.name: s.explicit for s in r.backward}
+    assert r.proved, expr
+    assert same(found["dM"], expected_dM) and same(found["dN"], expected_dN), expr
+r

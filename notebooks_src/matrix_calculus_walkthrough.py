@@ -23,26 +23,8 @@ import subprocess
 import sys
 
 import sympy as sp
-from IPython.display import Math, display
 
-from jacobian_calc import jacobian, jacobians, to_latex
-from jacobian_calc.latex import latex_expr
-
-
-def show(label, value):
-    """Display ``label = value`` as rendered math (a calculator result or SymPy object)."""
-    if isinstance(value, (sp.Basic, sp.MatrixBase)):
-        body = latex_expr(value)  # entries print as A_{12}, like the results
-    else:
-        body = to_latex(value)
-    display(Math(f"{label} = {body}"))
-
-
-def same(a, b):
-    """Exact symbolic equality, entry by entry."""
-    a, b = sp.Matrix(a), sp.Matrix(b)
-    return a.shape == b.shape and all(sp.simplify(p - q) == 0 for p, q in zip(a, b))
-
+from jacobian_calc import entry_symbols, jacobian, jacobians, same, show, step
 
 # %% [markdown]
 # ## 1. One neuron
@@ -61,19 +43,18 @@ def same(a, b):
 shapes = {"x": 3, "w": 3}
 dz_dw = jacobian("x@w + b", wrt="w", shapes=shapes)
 show(r"\frac{\partial z}{\partial \vec w}", dz_dw)
-xs = [sp.Symbol(f"x_{k}", real=True) for k in (1, 2, 3)]
-ws = [sp.Symbol(f"w_{k}", real=True) for k in (1, 2, 3)]
-assert list(dz_dw.tensor) == xs  # the gradient of w.x + b with respect to w is x
+xs, ws = entry_symbols("x", 3), entry_symbols("w", 3)  # the calculator's symbols x_1, ...
+assert same(dz_dw, xs)  # the gradient of w.x + b with respect to w is x
 
 da_dw, da_db = jacobians("relu(x@w + b)", wrt="w,b", shapes=shapes)
 show(r"\frac{\partial\, \mathrm{activation}}{\partial \vec w}", da_dw)
 show(r"\frac{\partial\, \mathrm{activation}}{\partial b}", da_db)
 
-b = sp.Symbol("b", real=True)
-z = sum(xi * wi for xi, wi in zip(xs, ws)) + b
-step = sp.Heaviside(z, 1)  # 1 where z >= 0 (the lectures' convention at 0), else 0
-assert same(sp.Matrix(list(da_dw.tensor)), [xi * step for xi in xs])
-assert same(da_db.tensor, [[step]])
+b = entry_symbols("b")
+z = (xs.T * ws)[0] + b
+active_z = step(z)  # [z >= 0]: 1 where z >= 0 (the lectures' convention at 0), else 0
+assert same(da_dw, xs * active_z)
+assert same(da_db, [[active_z]])
 
 # %% [markdown]
 # Where the neuron is active ($z > 0$) the activation's gradient is the affine one;
@@ -120,11 +101,11 @@ assert same(grad.tensor, [[20 * x * y**2, 20 * x**2 * y]])
 
 # %%
 J = jacobian("3*x^2*y, 2*x + y^8", wrt="x,y")
-show("J", J)
-assert same(J.tensor, [[6 * x * y, 3 * x**2], [2, 8 * y**7]])
+assert same(J, [[6 * x * y, 3 * x**2], [2, 8 * y**7]])
 
 rows = [jacobian(expr, wrt="x,y").tensor for expr in ("3*x^2*y", "2*x + y^8")]
 assert J.tensor == sp.Matrix.vstack(*rows)  # literally the gradients, stacked
+J  # a result alone in a cell renders as maths
 
 # %% [markdown]
 # The denominator layout puts each function's partials in a column instead; it is the

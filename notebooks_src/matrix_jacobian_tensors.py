@@ -19,48 +19,19 @@
 # tensor, and finish with the chain rule for a scalar loss, where the big tensor
 # collapses to the compact formula $X^{\top}\,dY$.
 #
-# Every cell that computes something also checks it with `assert`.
+# Every cell that computes something also checks it with `assert`, against the answer
+# written in the calculator's own symbols (`entry_symbols("A", (2, 3))` is the matrix of
+# $A_{11}, \dots, A_{23}$).
 
 # %%
+# %matplotlib inline
 import subprocess
 import sys
 
-import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
-from IPython.display import Math, display
 
-from jacobian_calc import backprop, jacobian, to_latex
-from jacobian_calc.latex import latex_expr
-
-
-def show(label, value, **options):
-    """Display ``label = value`` as rendered math (a calculator result or SymPy object)."""
-    if isinstance(value, (sp.Basic, sp.MatrixBase)):
-        body = latex_expr(value)  # entries print as A_{12}, like the results
-    else:
-        body = to_latex(value, **options)
-    display(Math(f"{label} = {body}"))
-
-
-def same(a, b):
-    """Exact symbolic equality, entry by entry."""
-    a, b = sp.Matrix(a), sp.Matrix(b)
-    return a.shape == b.shape and all(sp.simplify(p - q) == 0 for p, q in zip(a, b))
-
-
-def entries(name, rows, cols):
-    """The calculator's symbols for a declared matrix: ``A_1_1`` ... (1-based, real)."""
-    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i + 1}_{j + 1}", real=True))
-
-
-def spy(result, ax, title):
-    """Sparsity pattern of a Jacobian flattened to a matrix (one row per output entry)."""
-    flat = result.flatten()
-    mask = np.array([[e != 0 for e in flat.row(i)] for i in range(flat.rows)])
-    ax.spy(mask, markersize=10)
-    ax.set_title(title)
-
+from jacobian_calc import backprop, entry_symbols, jacobian, same, show, spy_figure
 
 # %% [markdown]
 # ## 1. Which way round?
@@ -92,8 +63,8 @@ assert J_den.tensor == J_num.tensor.T
 # (the numerator-layout matrix shown above).
 
 # %%
-A = entries("A", 2, 3)
-assert same(J_num.tensor, A)
+A = entry_symbols("A", (2, 3))
+assert same(J_num, A)
 
 # %% [markdown]
 # ## 3. With respect to the matrix: a 3-D tensor
@@ -114,7 +85,7 @@ dy_dA = jacobian("A@x", wrt="A", shapes=shapes)
 show(r"\frac{\partial \vec y}{\partial A}", dy_dA)
 
 m, n = 2, 3
-x = [sp.Symbol(f"x_{k + 1}", real=True) for k in range(n)]
+x = entry_symbols("x", n)
 assert dy_dA.shape == (m, m, n)
 for i in range(m):
     for j in range(m):
@@ -142,7 +113,8 @@ assert "shape 2 x 2 x 3" in output
 # single number, and its gradient with respect to a matrix has the same shape as that
 # matrix. For example, with an upstream gradient $d\vec y = \partial E/\partial\vec y$
 # and $E = d\vec y\cdot A\vec x$ (so that $\partial E/\partial \vec y$ is indeed
-# $d\vec y$), $\partial E/\partial A = d\vec y\,\vec x^{\top}$ is just $m\times n$.
+# $d\vec y$), $\partial E/\partial A = d\vec y\,\vec x^{\top}$ is just $m\times n$, and
+# prints as an $m\times n$ matrix.
 #
 # ```bash
 # jac "sum(dy*(A@x))" --wrt A --shape A=2x3 --shape x=3 --shape dy=2
@@ -151,9 +123,9 @@ assert "shape 2 x 2 x 3" in output
 # %%
 dE_dA = jacobian("sum(dy*(A@x))", wrt="A", shapes={**shapes, "dy": 2})
 show(r"\frac{\partial E}{\partial A}", dE_dA)
-dy = sp.Matrix([sp.Symbol(f"dy_{i + 1}", real=True) for i in range(m)])
+dy = entry_symbols("dy", m)
 assert dE_dA.shape == (m, n)
-assert same(dE_dA.tensor, dy * sp.Matrix(x).T)
+assert same(dE_dA, dy * x.T)
 
 # %% [markdown]
 # ## 5. A batch: $Y = XA$ and its 4-D Jacobian
@@ -179,7 +151,7 @@ bshapes = {"X": (b, m), "A": (m, n)}
 dY_dA = jacobian("X@A", wrt="A", shapes=bshapes)
 show(r"\frac{\partial Y}{\partial A}", dY_dA)
 
-X = entries("X", b, m)
+X = entry_symbols("X", (b, m))
 assert dY_dA.shape == (b, n, m, n)
 for i, j, k, l in np.ndindex(b, n, m, n):
     assert dY_dA[i, j, k, l] == (X[i, k] if j == l else 0)
@@ -192,11 +164,7 @@ print(f"{dY_dA.nnz} non-zero entries out of {dY_dA.size}")
 
 # %%
 show(r"\frac{\partial\, \mathrm{vec}\,Y}{\partial\, \mathrm{vec}\,A}", dY_dA, flatten=True)
-fig, ax = plt.subplots(figsize=(4, 3))
-spy(dY_dA, ax, r"non-zeros of $\partial Y/\partial A$, flattened")
-ax.set_yticks(range(b * n), [f"$Y_{{{i}{j}}}$" for i in range(1, b + 1) for j in range(1, n + 1)])
-ax.set_xticks(range(m * n), [f"$A_{{{k}{l}}}$" for k in range(1, m + 1) for l in range(1, n + 1)])
-plt.show()
+spy_figure(dY_dA)
 
 # %% [markdown]
 # ## 6. The chain rule is a contraction
@@ -212,7 +180,7 @@ plt.show()
 # compact formula give the same $m\times n$ matrix.
 
 # %%
-dY = entries("dY", b, n)
+dY = entry_symbols("dY", (b, n))
 contracted = np.tensordot(np.array(dY.tolist(), dtype=object), dY_dA.as_object_array(),
                           axes=([0, 1], [0, 1]))
 dE_dA_explicit = sp.Matrix(contracted.tolist()).applyfunc(sp.expand)
@@ -231,20 +199,24 @@ assert same(dE_dA_explicit, X.T * dY)
 
 # %%
 dE_dA_direct = jacobian("sum(dY*(X@A))", wrt="A", shapes={**bshapes, "dY": (b, n)})
-assert same(dE_dA_direct.tensor, X.T * dY)
+assert same(dE_dA_direct, X.T * dY)
 
 # %% [markdown]
-# Finally, `backprop` does both routes at once: it contracts the explicit Jacobian with
-# the upstream gradient `dY` and, separately, applies the compact rule for a matrix
-# product, then compares the two entry by entry.
+# Finally, `backprop` does both routes at once: its backward step $dA = X^{\top} dY$ is
+# the compact rule of the matrix product, and it checks that rule against the explicit
+# contraction $dA_{kl} = \sum_{ij} dY_{ij}\,\partial Y_{ij}/\partial A_{kl}$, computed
+# entry by entry. The result renders as its backward step:
 #
 # ```bash
 # jac "X@A" --wrt A --shape X=2x3 --shape A=3x2 --backprop
 # ```
 
 # %%
-[g] = backprop("X@A", "A", shapes=bshapes)
-display(Math(to_latex(g)))  # compact formula = explicit entries
-print("compact:", g.compact_text, "| agree:", g.agree, "| max abs error:", g.max_abs_error)
-assert g.agree
-assert same(g.explicit, X.T * dY)
+r = backprop("X@A", "A", shapes=bshapes)
+[s] = r.backward
+print(f"{s.name} = {s.text}   {s.contraction}: {s.check.verdict} ({s.check.how})")
+print(r.summary())
+show(s.name, s.explicit)
+assert r.proved and s.text == "X.T @ dY"
+assert same(s.explicit, X.T * dY)
+r

@@ -19,7 +19,6 @@ import os
 
 import numpy as np
 import pytest
-import sympy as sp
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

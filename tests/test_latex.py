@@ -1,10 +1,15 @@
 """LaTeX output: exact fragments, options, derivations, documents, and real pdflatex.
 
-The golden tests pin the exact text of a few small fragments. The pdflatex
-tests render every worked example of ``shared/LECTURES.md`` with
+The golden tests pin the exact text of a few small fragments, of compact
+formulas (expression trees) and of SymPy entries with our own functions. The
+pdflatex tests render every worked example of ``shared/LECTURES.md`` with
 ``jac ... --standalone`` (plain and ``--derivation``) and compile each document
 with pdflatex, in parallel. Without pdflatex they skip, unless
 ``JAC_REQUIRE_PDFLATEX`` is set (as ``.ci/run`` does): then they fail.
+
+Backprop results print through their own block printer
+(``render/backprop_latex.py``): the backward steps as one ``aligned`` block, or
+with ``derivation`` every step with its contraction, entries and verdict.
 """
 
 from __future__ import annotations
@@ -13,20 +18,38 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
 
 import pytest
 import sympy as sp
 from click.testing import CliRunner
 
 from jacobian_calc import JacobianError, backprop, chain, jacobian, jacobians, to_latex
-from jacobian_calc.cli import main
-from jacobian_calc.latex import LatexOptions, latex_expr, max_matrix_columns, name_tex
-from jacobian_calc.shapes import entry_symbol, scalar_symbol
+from jacobian_calc.cli.main import main
+from jacobian_calc.core.tree import Call, Name, Num, fn
+from jacobian_calc import ops
+from jacobian_calc.ops import operations, register, unregister
+from jacobian_calc.ops.elementwise import elementwise
+from jacobian_calc.ops.registry import PREC_ATOM
+from jacobian_calc.parsing import parse_expression
+from jacobian_calc.render import latex as latex_module
+from jacobian_calc.render.formula_latex import formula_latex
+from jacobian_calc.render.latex import (Block, LatexOptions, Style, block_printer, formula_tex,
+                                        latex_expr, max_matrix_columns, name_tex,
+                                        registry_functions, render_document,
+                                        unregister_block_printer)
+from jacobian_calc.results.backprop import DIFFERS, Check, EndToEnd
+from jacobian_calc.results.base import Result
+from jacobian_calc.symbolic.functions import relu, sigmoid, softplus, step
+from jacobian_calc.symbolic.symbols import entry_symbol, scalar_symbol
 
 MNIST = {"X": (4, 3), "W": (3, 2), "b": (2,)}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def jac(*args: str) -> str:
@@ -69,8 +92,14 @@ GOLDEN = [
      r"\begin{pmatrix} a \end{pmatrix} = \begin{pmatrix} 2 a \left(a w_{1} + b_{1}\right) "
      r"\end{pmatrix}"),
     ("backprop: compact = explicit, ^T", lambda: to_latex(
-        backprop("X@W", "W", shapes={"X": (1, 2), "W": (2, 1)}), transpose="^T"),
-     r"dW = X^T dY = \begin{pmatrix} X_{11} dY_{11} \\ X_{12} dY_{11} \end{pmatrix}"),
+        backprop("X@W", "W", shapes={"X": (1, 2), "W": (2, 1)}, expand=True), transpose="^T"),
+     r"\begin{aligned} dW &= X^T dY = \begin{pmatrix} X_{11} dY_{11} \\ X_{12} dY_{11} "
+     r"\end{pmatrix} \end{aligned}"),
+    ("backprop: the backward steps, one display", lambda: to_latex(
+        backprop("mean(sigmoid(X@W + b))", "W,b", shapes=MNIST)),
+     r"\begin{aligned} dY &= \frac{\mathbf{1}}{8} \\ dZ &= dY \odot Y \odot \left(1 - Y\right)"
+     r" \\ dW &= X^{\top} dZ \\ db &= \operatorname{sum}_{\text{rows}}\left(dZ\right)"
+     r" \end{aligned}"),
     ("derivation of a gradient", lambda: to_latex(jacobian("x*y", wrt="x,y"),
                                                   derivation=True),
      "By definition, in numerator layout (rows are the gradients of the components),\n\n"
@@ -79,6 +108,15 @@ GOLDEN = [
      "\n\nEvaluating every entry:\n\n"
      "\\[\n\\frac{\\partial f}{\\partial \\left(x, y\\right)} = "
      "\\begin{pmatrix} y & x \\end{pmatrix}\n\\]"),
+    ("the gradient of a determinant has the shape of X", lambda: to_latex(
+        jacobian("det(X)", wrt="X", shapes={"X": (2, 2)})),
+     r"\begin{pmatrix} X_{22} & - X_{21} \\ - X_{12} & X_{11} \end{pmatrix}"),
+    ("... in both layouts", lambda: to_latex(
+        jacobian("det(X)", wrt="X", shapes={"X": (2, 2)}, layout="denominator")),
+     r"\begin{pmatrix} X_{22} & - X_{21} \\ - X_{12} & X_{11} \end{pmatrix}"),
+    ("... and flat when flattened", lambda: to_latex(
+        jacobian("det(X)", wrt="X", shapes={"X": (2, 2)}), flatten=True),
+     r"\begin{pmatrix} X_{22} & - X_{21} & - X_{12} & X_{11} \end{pmatrix}"),
 ]
 
 
@@ -110,6 +148,150 @@ def test_entry_symbols_inside_expressions():
     assert "A_{1,12}" in latex_expr(expr)
 
 
+# -- compact formulas: expression trees printed from the registry -------------------------
+
+X, Y, dY, a, b = Name("X"), Name("Y"), Name("dY"), Name("a"), Name("b")
+
+FORMULAS = [
+    ("trace", "trace(X)", r"\operatorname{tr}\left(X\right)"),
+    ("det", "det(X)", r"\det\left(X\right)"),
+    ("inv", "inv(X)", "X^{-1}"),
+    ("logdet", "logdet(X)", r"\log\det\left(X\right)"),
+    ("norm", "norm(x)", r"\left\|x\right\|"),
+    ("1-norm", "norm(x, 1)", r"\left\|x\right\|_{1}"),
+    ("logsumexp", "logsumexp(X)", r"\operatorname{logsumexp}\left(X\right)"),
+    ("softmax", "softmax(x)", r"\operatorname{softmax}\left(x\right)"),
+    ("log_softmax", "log_softmax(X)", r"\log\operatorname{softmax}\left(X\right)"),
+    ("diag", "diag(x)", r"\operatorname{diag}\left(x\right)"),
+    ("outer", "outer(a, b)", r"a b^{\top}"),
+    ("eye", "eye(3)", "I_{3}"),
+    ("sum over rows", "sum(X, axis=0)", r"\operatorname{sum}_{\text{rows}}\left(X\right)"),
+    ("sum over columns", "sum(X, axis=1)", r"\operatorname{sum}_{\text{cols}}\left(X\right)"),
+    ("mean", "mean(X)", r"\operatorname{mean}\left(X\right)"),
+    ("sigmoid", "sigmoid(Z)", r"\sigma\left(Z\right)"),
+    ("relu", "relu(Z)", r"\operatorname{ReLU}\left(Z\right)"),
+    ("step", "step(Z)", r"\left[Z \geq 0\right]"),
+    ("softplus", "softplus(Z)", r"\operatorname{softplus}\left(Z\right)"),
+    ("sqrt", "sqrt(x + 1)", r"\sqrt{x + 1}"),
+    ("abs", "abs(x)", r"\left|x\right|"),
+    ("constants", "pi * E**x", r"\pi \odot e^{x}"),
+    ("affine", "X@W + b", "X W + b"),
+    ("sigmoid backward", "X.T @ (dY * Y * (1 - Y))",
+     r"X^{\top} \left(dY \odot Y \odot \left(1 - Y\right)\right)"),
+    ("coefficient first", "1/8 * Y * (1 - Y)", r"\frac{1}{8} Y \odot \left(1 - Y\right)"),
+    ("subtraction", "a - b - 2*c + -3", "a - b - 2 c - 3"),
+    ("negation", "-x**2", "-x^{2}"),
+    ("double negation", "-(-x)", r"-\left(-x\right)"),
+    ("subtracting a negation", "a - (-b)", r"a - \left(-b\right)"),
+    ("product left of @ bracketed", "(A * B) @ C", r"\left(A \odot B\right) C"),
+    ("@ chain", "(A @ B) @ C", "A B C"),
+    ("@ on the right bracketed", "A @ (B @ C)", r"A \left(B C\right)"),
+    ("quotient", "(a + b) / (c - d)", r"\frac{a + b}{c - d}"),
+    ("power of a power", "(x**2)**3", r"\left(x^{2}\right)^{3}"),
+    ("transpose of a product", "(X @ W).T", r"\left(X W\right)^{\top}"),
+    ("no double superscript", "inv(X).T", r"\left(X^{-1}\right)^{\top}"),
+    ("outer product in a product", "outer(a, b) * C", r"\left(a b^{\top}\right) \odot C"),
+    ("power of a determinant", "det(X)**2", r"\det\left(X\right)^{2}"),
+]
+
+
+@pytest.mark.parametrize("source, expected", [c[1:] for c in FORMULAS],
+                         ids=[c[0] for c in FORMULAS])
+def test_golden_formula(source, expected):
+    assert formula_latex(parse_expression(source)) == expected
+
+
+def test_formula_transpose_mark_and_structure_ops():
+    assert formula_latex(X.T @ dY, "^T") == "X^T dY"
+    assert formula_tex(fn.outer(a, b), LatexOptions(transpose="^T")) == "a b^T"
+    assert formula_latex(dY * fn.ones_like(X)) == r"dY \odot \mathbf{1}"
+    assert formula_latex(dY * Y * fn.inv(X).T) == r"dY \odot Y \odot \left(X^{-1}\right)^{\top}"
+    assert formula_latex(fn.eye_like(X) - X) == "I - X"
+    assert formula_latex(fn.expand_dims(a + b, 1).T) == r"\left(a + b\right)^{\top}"
+    assert formula_latex(Num(Fraction(-1, 8)) * Y + X) == r"-\frac{1}{8} Y + X"
+    assert formula_latex(X + Num(-1) * Y) == "X - Y"
+    with pytest.raises(ValueError, match="transpose"):
+        formula_latex(X.T, "'")
+
+
+def test_formula_printer_matches_no_operation_name():
+    """Everything it knows about an operation comes from the registry's declarations."""
+    source = Path(latex_module.__file__).with_name("formula_latex.py").read_text()
+    code = re.sub(r'(?s)""".*?"""', "", source)  # docstrings may name operations
+    named = [op.name for op in operations() if f'"{op.name}"' in code or f"'{op.name}'" in code]
+    assert not named
+
+
+# -- SymPy entries with our own functions ---------------------------------------------------
+
+x = sp.Symbol("x", real=True)
+
+ENTRIES = [
+    ("sigmoid", sigmoid(x), r"\sigma\left(x\right)"),
+    ("relu", relu(x), r"\operatorname{ReLU}\left(x\right)"),
+    ("step", step(x), r"\left[x \geq 0\right]"),
+    ("softplus", softplus(x), r"\operatorname{softplus}\left(x\right)"),
+    ("sigmoid derivative", sigmoid(x) * (1 - sigmoid(x)),
+     r"\left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)"),
+    ("a power of ours", sigmoid(x) ** 2, r"\sigma\left(x\right)^{2}"),
+    ("a sum inside the step", step(x + 1), r"\left[x + 1 \geq 0\right]"),
+    ("entry symbols inside", relu(entry_symbol("W", (0, 1))),
+     r"\operatorname{ReLU}\left(W_{12}\right)"),
+    ("SymPy's own functions keep SymPy's LaTeX", sp.sin(x), r"\sin{\left(x \right)}"),
+]
+
+
+@pytest.mark.parametrize("expr, expected", [c[1:] for c in ENTRIES], ids=[c[0] for c in ENTRIES])
+def test_golden_entry(expr, expected):
+    assert latex_expr(expr) == expected
+
+
+def test_our_functions_have_no_latex_methods():
+    """Their LaTeX is declared once, with their operation."""
+    for f in (sigmoid, relu, softplus, step):
+        assert not hasattr(f, "_latex")
+    assert {f.__name__ for f in registry_functions()} >= {"sigmoid", "relu", "softplus", "step"}
+
+
+class cube(sp.Function):  # noqa: N801 - named as users would type it
+    """A function SymPy does not know, for the registration test."""
+
+    def fdiff(self, argindex=1):
+        return 3 * self.args[0] ** 2
+
+
+@pytest.fixture
+def cube_op():
+    op = elementwise("cube", "x**3", lambda S, x: cube(x), lambda X, Y: 3 * X ** 2,
+                     lambda np, x: x ** 3, {"numpy": "({0})**3", "torch": "({0})**3"},
+                     lambda p: f"{p.arg(0, PREC_ATOM)}^{{3}}")
+    try:
+        yield op
+    finally:
+        unregister("cube")
+
+
+def test_a_registered_operation_prints_in_formulas_and_in_entries(cube_op):
+    assert formula_latex(fn.cube(X)) == "X^{3}"
+    assert formula_latex(fn.cube(X + Y)) == r"\left(X + Y\right)^{3}"
+    assert formula_latex(fn.cube(X).T) == r"\left(X^{3}\right)^{\top}"
+    assert latex_expr(cube(x)) == "x^{3}"
+    assert latex_expr(cube(x + 1)) == r"\left(x + 1\right)^{3}"
+    assert latex_expr(cube(x) ** 2) == r"\left(x^{3}\right)^{2}"
+    J = jacobian("cube(x) * y", wrt="y")
+    assert to_latex(J) == r"\begin{pmatrix} x^{3} \end{pmatrix}"
+
+
+def test_an_unregistered_operation_is_forgotten(cube_op):
+    assert cube in registry_functions()
+    unregister("cube")
+    try:
+        assert cube not in registry_functions()
+        assert latex_expr(cube(x)) == r"\operatorname{cube}{\left(x \right)}"
+    finally:
+        register(cube_op)
+
+
 # -- options --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("option, value", [("matrix_env", "array"), ("transpose", "'"),
@@ -120,14 +302,18 @@ def test_bad_options_are_errors_naming_the_choices(option, value):
 
 
 def test_transpose_option_reaches_compact_forms_and_headers():
-    [g] = backprop("X@W", "W", shapes={"X": (2, 3), "W": (3, 2)})
-    assert r"X^{\top} dY" in to_latex(g)
-    assert "X^T dY" in to_latex(g, transpose="^T") and r"\top" not in to_latex(g, transpose="^T")
+    r = backprop("X@W", "W", shapes={"X": (2, 3), "W": (3, 2)})
+    assert r"X^{\top} dY" in to_latex(r)
+    assert "X^T dY" in to_latex(r, transpose="^T") and r"\top" not in to_latex(r, transpose="^T")
+    doc = to_latex(backprop("X@W.T", "W", shapes={"X": (2, 3), "W": (2, 3)}), standalone=True,
+                   derivation=True, transpose="^T")
+    assert "$\\displaystyle Y = X W^T$" in doc and r"dW = dY^T X" in doc
+    assert r"\top" not in doc
 
 
 def test_printoptions_set_defaults_and_are_restored():
     # Both from the module itself: pytest's doctest collection may import a second copy.
-    from jacobian_calc.latex import printoptions, to_latex
+    from jacobian_calc.render.latex import printoptions, to_latex
     J = jacobian("x*y", wrt="x,y")
     with printoptions(matrix_env="bmatrix"):
         assert to_latex(J).startswith(r"\begin{bmatrix}")
@@ -144,6 +330,65 @@ def test_result_method_and_lists():
     assert to_latex([J, J]) == to_latex(J) + "\n\n" + to_latex(J)
     with pytest.raises(JacobianError, match="cannot print"):
         to_latex(object())
+
+
+def test_jupyter_display():
+    J = jacobian("x*y", wrt="x,y")
+    assert J._repr_latex_() == r"$\displaystyle \begin{pmatrix} y & x \end{pmatrix}$"
+    assert jacobian("sigmoid(x)", wrt="x", shapes={"x": 101})._repr_latex_() is None
+    c = chain("y2**2", "w1", lets={"y1": "a*w1", "y2": "y1 + b1"})
+    assert c._repr_latex_().startswith(r"$\displaystyle \frac{\partial f}{\partial w_{1}}")
+
+
+def test_the_plain_path_imports_no_numpy():
+    code = ("import sys; from jacobian_calc import jacobian, to_latex; "
+            "to_latex(jacobian('sigmoid(X@W)', wrt='W', shapes={'X': (2, 2), 'W': (2, 2)}), "
+            "standalone=True, derivation=True); print('numpy' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+# -- the extension point for other result types -------------------------------------------------
+
+class Remark(Result):
+    """A result type of no interest, printed by its own block function."""
+
+    def __init__(self, text: str, topic: str = "x") -> None:
+        self.text, self.topic = text, topic
+
+
+@pytest.fixture
+def remark_printer():
+    @block_printer(Remark)
+    def remark_blocks(r: Remark, style: Style) -> list[Block]:
+        blocks = []
+        if r.topic not in style.shared.setdefault("topics", set()):  # once per topic per call
+            style.shared["topics"].add(r.topic)
+            blocks.append(Block("section" if style.headers else "text", f"About ${r.topic}$"))
+        return blocks + [Block("math", r.text + style.options.transpose)]
+    try:
+        yield remark_blocks
+    finally:
+        unregister_block_printer(Remark)
+
+
+def test_block_printers_extend_to_latex(remark_printer):
+    one, two = Remark("A"), Remark("B")
+    assert to_latex([one, two], derivation=True, transpose="^T") == \
+        "About $x$\n\n\\[\nA^T\n\\]\n\n\\[\nB^T\n\\]"
+    assert one.to_latex() == "About $x$\n\nA^{\\top}"  # the result's own method
+    doc = to_latex([one, jacobian("x*y", wrt="x,y")], standalone=True)
+    assert r"\section*{About $x$}" in doc and r"\section*{Jacobian of $f = x y$" in doc
+    unregister_block_printer(Remark)
+    with pytest.raises(JacobianError, match="cannot print a Remark"):
+        to_latex(one)
+
+
+def test_documents_of_blocks():
+    doc = render_document([Block("section", "S"), Block("text", "T"), Block("math", "x")])
+    assert doc.startswith(r"\documentclass") and "T\n\\nopagebreak" in doc
 
 
 # -- tensors ---------------------------------------------------------------------------------
@@ -241,34 +486,128 @@ def test_chain_in_denominator_layout_reverses_the_factors():
             r"\frac{\partial f}{\partial y_{2}} =") in to_latex(c)
 
 
+def _positions(text: str, pieces: list[str]) -> list[int]:
+    """Where each piece is found, in order: each is searched after the previous one."""
+    found, start = [], 0
+    for piece in pieces:
+        start = text.index(piece, start)
+        found.append(start)
+    return found
+
+
 def test_backprop_derivation_has_every_step():
-    results = backprop("sigmoid(X@W + b)", "W,b", shapes=MNIST)
-    text = to_latex(results, derivation=True)
-    steps = [r"Z &= X W + b \\ Y &= \sigma\left(Z\right)",
-             r"dW_{kl} = \sum_{i,j} dY_{ij} \frac{\partial Y_{ij}}{\partial W_{kl}}",
-             r"db_{k} = \sum_{i,j} dY_{ij} \frac{\partial Y_{ij}}{\partial b_{k}}",
-             r"dW = \begin{pmatrix}",
-             r"dZ &= dY \odot Y \odot \left(1 - Y\right)",
-             r"dW = X^{\top} \left(dY \odot Y \odot \left(1 - Y\right)\right)",
-             "agree: the difference of every entry simplifies to $0$"]
-    positions = [text.index(s) for s in steps]
-    assert positions[:2] == sorted(positions[:2])
-    assert text.count("Forward pass") == 1  # shared by W and b
+    """Lecture 9's order: forward steps; per backward step its contraction, its entries in
+    its own symbols, its compact rule and its verdict; the gradients; what was proved."""
+    text = to_latex(backprop("sigmoid(X@W + b)", "W,b", shapes=MNIST), derivation=True)
+    _positions(text, [
+        r"Z &= X W + b && \in \mathbb{R}^{4 \times 2} \\ Y &= \sigma\left(Z\right)",
+        r"The output $Y \in \mathbb{R}^{4 \times 2}$ is an array: its upstream gradient $dY$",
+        r"\textbf{Backward step $dZ$}, back through $Y = \sigma\left(Z\right)$ to $Z$",
+        r"dZ_{kl} = \sum_{ij} dY_{ij} \frac{\partial Y_{ij}}{\partial Z_{kl}}",
+        r"in the step's own symbols ($Y_{ij}$, $dY_{ij}$)",
+        r"dZ = \begin{pmatrix} Y_{11} dY_{11} \left(1 - Y_{11}\right) & ",
+        "The compact rule:", r"dZ = dY \odot Y \odot \left(1 - Y\right)",
+        "proved symbolically (in the step's own symbols)",
+        r"\textbf{Backward step $dW$}",
+        r"dW_{kl} = \sum_{ij} dZ_{ij} \frac{\partial Z_{ij}}{\partial W_{kl}}",
+        r"dW = \begin{pmatrix} X_{11} dZ_{11} + X_{21} dZ_{21} + X_{31} dZ_{31} + X_{41} dZ_{41}",
+        r"dW = X^{\top} dZ",
+        r"\textbf{Backward step $db$}",
+        r"db_{k} = \sum_{ij} dZ_{ij} \frac{\partial Z_{ij}}{\partial b_{k}}",
+        r"db = \begin{pmatrix} dZ_{11} + dZ_{21} + dZ_{31} + dZ_{41} \\ dZ_{12}",  # a column
+        r"dY \cdot \frac{\partial Y}{\partial W} = dW &= X^{\top} dZ",
+        "Verified: 3 steps proved symbolically; end to end agrees at 3 points"])
+    assert text.count("The forward pass") == 1 and text.count("Backward step") == 3
 
 
 def test_backprop_of_a_scalar_loss():
     text = to_latex(backprop("mean(sigmoid(X@W + b))", "W", shapes=MNIST), derivation=True)
-    assert r"dW_{ij} = \frac{\partial J}{\partial W_{ij}}" in text
-    assert r"J &= \operatorname{mean}\left(Y\right)" in text
+    assert r"L &= \operatorname{mean}\left(Y\right) && \in \mathbb{R}" in text
+    assert r"The output $L$ is a scalar: its upstream gradient is $1$" in text
+    assert r"dY_{kl} = \frac{\partial L}{\partial Y_{kl}}" in text
+    assert r"\frac{\partial L}{\partial W} = dW &= X^{\top} dZ" in text
 
 
-def test_backprop_disagreement_is_shown_in_bold():
-    [g] = backprop("X@W", "W", shapes={"X": (2, 3), "W": (3, 2)})
-    bad = replace(g, agree=False, symbolic=False, max_abs_error=0.5,
-                  mismatch=((1, 2), sp.Integer(1), sp.Rational(3, 2)))
+@pytest.fixture
+def wrong_sigmoid_rule():
+    """sigmoid's derivative written as Y * (1 + Y): the step-local check must catch it."""
+    op = ops.get("sigmoid")
+    wrong = lambda X, Y: Y * (1 + Y)  # noqa: E731
+    unregister("sigmoid")
+    register(dataclasses.replace(op, derivative=wrong, vjp=lambda v: (v.g * wrong(v.x, v.out),)))
+    try:
+        yield
+    finally:
+        unregister("sigmoid")
+        register(op)
+
+
+def test_backprop_end_to_end_disagreement_is_shown_in_bold():
+    r = backprop("X@W", "W", shapes={"X": (2, 3), "W": (3, 2)})
+    bad = dataclasses.replace(r, end_to_end=EndToEnd(
+        Check(DIFFERS, "at a random point", 0.5, ("dW_1_2", 1.0, 1.5)), 3))
     text = to_latex(bad, derivation=True)
-    assert r"\textbf{The explicit and the compact gradient disagree} at entry $(1, 2)$" in text
-    assert r"$1$ against $\frac{3}{2}$" in text
+    assert (r"\textbf{Disagreement}: the composed gradients differ from the explicit "
+            r"derivative of the whole expression (at a random point) at $dW_{12}$: "
+            r"explicit $1$, compact $1.5$.") in text
+    assert "end to end DIFFERS at a random point (at dW\\_1\\_2)" in text
+
+
+def test_backprop_disagreement_is_shown_in_bold(wrong_sigmoid_rule):
+    r = backprop("sigmoid(X@W)", "W", shapes={"X": (2, 3), "W": (3, 2)})
+    assert not r.agree
+    text = to_latex(r, derivation=True)
+    assert (r"\textbf{The compact rule differs from the explicit contraction} at $dZ_{11}$: "
+            r"explicit $- Y_{11}^{2} dY_{11} + Y_{11} dY_{11}$, compact "
+            r"$Y_{11} dY_{11} \left(Y_{11} + 1\right)$.") in text
+    assert r"dZ = dY \odot Y \odot \left(1 + Y\right)" in text
+    assert (r"\textbf{Disagreement}: the backward step $dZ = dY \odot Y \odot \left(1 + Y\right)$"
+            " differs from its explicit contraction (above).") in text
+    assert "1 step DIFFERS" in text
+
+
+def test_backprop_fragment_is_one_display_and_gradients_keep_their_shapes():
+    """Pasteable inside \\[...\\]: no blank line; dM of a matrix M is a matrix, db a column."""
+    r = backprop("sum(M*M)/2 + sum(b)", "M,b", shapes={"M": (2, 3), "b": 3}, expand=True)
+    text = to_latex(r)
+    assert "\n" not in text and text.startswith(r"\begin{aligned}")
+    assert text.endswith(r"\end{aligned}") and text.count(r"\begin{aligned}") == 1
+    assert (r"dM &= M = \begin{pmatrix} M_{11} & M_{12} & M_{13} \\ M_{21} & M_{22} & M_{23} "
+            r"\end{pmatrix}") in text
+    assert r"db &= \mathbf{1} = \begin{pmatrix} 1 \\ 1 \\ 1 \end{pmatrix}" in text
+    derivation = to_latex(r, derivation=True)
+    assert r"dM = \begin{pmatrix} M_{11} & M_{12} & M_{13} \\ M_{21}" in derivation
+
+
+def test_backprop_accumulated_steps_and_inline_gradients():
+    r = backprop("sum(tanh(X@W)@W)", "W", shapes={"X": (2, 2), "W": (2, 2)}, inline=True)
+    text = to_latex(r, derivation=True)
+    assert r"dW &\mathrel{+}= X^{\top} dZ" not in to_latex(r)  # inline: the gradient alone
+    assert r"dW \mathrel{+}= X^{\top} dZ" in text
+    assert r"dW_{kl} \mathrel{+}= \sum_{ij} dZ_{ij}" in text
+    assert "this contribution to $dW$" in text and "Fully substituted:" in text
+    steps = to_latex(backprop("sum(tanh(X@W)@W)", "W", shapes={"X": (2, 2), "W": (2, 2)}))
+    assert r"dW &= Y^{\top} \mathbf{1} \\ " in steps and r"dW &\mathrel{+}= X^{\top} dZ" in steps
+
+
+def test_backprop_expanded_entries_too_long_to_typeset_are_not():
+    """A two-layer network's expanded gradients run to tens of thousands of characters an
+    entry: TeX would run out of memory. The derivation says where to find them."""
+    r = backprop("-mean(T*log(softmax(tanh(X@W1+b1)@W2+b2)))", "W1", onehot="T", expand=True,
+                 shapes={"X": (4, 3), "W1": (3, 5), "b1": 5, "W2": (5, 3), "b2": 3,
+                         "T": (4, 3)})
+    text = to_latex(r, derivation=True, standalone=True)
+    assert len(text) < 60_000
+    assert r"The 15 entries of $dW_{1}$ ($3 \times 5$) are too long to typeset" in text
+
+
+def test_headers_print_the_expression():
+    doc = to_latex(jacobian("sigmoid(X@W + b)", wrt="W", shapes=MNIST), standalone=True)
+    assert r"\section*{Jacobian of $Y = \sigma\left(X W + b\right)$ with respect to $W$}" in doc
+    doc = to_latex(jacobian("f(x1, x2)", wrt="x1,x2", functions=["f"]), standalone=True)
+    assert r"Jacobian of $f = f{\left(x_{1},x_{2} \right)}$" in doc
+    doc = to_latex(jacobian("cos(2*pi*t)", wrt="t"), standalone=True)
+    assert r"Jacobian of $f = \cos{\left(2 \pi t \right)}$" in doc
 
 
 # -- the CLI -------------------------------------------------------------------------------------
@@ -288,9 +627,15 @@ def test_cli_derivation_and_standalone_imply_latex():
 
 
 def test_cli_backprop_latex_uses_the_options():
-    out = jac("X@W", "--wrt", "W", "--shape", "X=2x3", "--shape", "W=3x2", "--backprop",
-              "--format", "latex", "--transpose", "^T", "--matrix-env", "bmatrix")
-    assert out.startswith(r"dW = X^T dY = \begin{bmatrix}")
+    args = ["X@W", "--wrt", "W", "--shape", "X=2x3", "--shape", "W=3x2", "--backprop",
+            "--transpose", "^T", "--matrix-env", "bmatrix", "--element-style", "lower"]
+    out = jac(*args, "--expand", "--format", "latex")
+    assert out.startswith(r"\begin{aligned} dW &= X^T dY = \begin{bmatrix} x_{11} dy_{11}")
+    derivation = jac(*args, "--derivation")
+    assert r"dw_{kl} = \sum_{ij} dy_{ij} \frac{\partial y_{ij}}{\partial w_{kl}}" in derivation
+    assert r"dW = \begin{bmatrix} x_{11} dy_{11} + x_{21} dy_{21}" in derivation
+    assert r"dW = X^T dY" in derivation and r"\top" not in derivation
+    assert jac(*args, "--standalone").startswith(r"\documentclass")
 
 
 def test_cli_numeric_latex():
@@ -329,7 +674,7 @@ def test_cli_failure_keeps_the_previous_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["notes.tex"]
 
 
-# -- pdflatex --------------------------------------------------------------------------------------
+# -- pdflatex ----------------------------------------------------------------
 
 def _shapes(*items: str) -> list[str]:
     return [arg for item in items for arg in ("--shape", item)]
@@ -340,7 +685,8 @@ LECTURE_EXAMPLES = [
     ("L5.1 circle", ["cos(2*pi*t), sin(2*pi*t)", "--wrt", "t"]),
     ("L5.2 R to R^n", ["x, x**2, x**3, exp(x)", "--wrt", "x"]),
     ("L5.3 sin cos tan", ["sin(x1-x2), cos(x1-x2), tan(x1-x2)", "--wrt", "x1,x2"]),
-    ("L5.4 general f", ["f(x1, x2, x3), g(x1, x2, x3)", "--wrt", "x1,x2,x3"]),
+    ("L5.4 general f", ["f(x1, x2, x3), g(x1, x2, x3)", "--wrt", "x1,x2,x3",
+                        "--function", "f,g"]),
     ("L5.5 affine dz/dx", ["x@W + b", "--wrt", "x", *_shapes("x=3", "W=3x2", "b=2")]),
     ("L5.5 affine dz/dW", ["x@W + b", "--wrt", "W", *_shapes("x=3", "W=3x2", "b=2")]),
     ("L5.5 affine dz/db", ["x@W + b", "--wrt", "b", *_shapes("x=3", "W=3x2", "b=2")]),
@@ -384,14 +730,29 @@ LECTURE_EXAMPLES = [
     ("MC at a point", ["3*x**2*y, 2*x + y**8", "--at", "x=0.5,y=2"]),
     # Beyond the slides: what a document must survive.
     ("wide: 24 columns", ["X@w", "--wrt", "w", *_shapes("X=2x24", "w=24")]),
-    ("long entries", ["mean(sigmoid(X@W + b))", "--wrt", "W,b", "--backprop",
+    ("long entries", ["mean(sigmoid(X@W + b))", "--wrt", "W,b", "--backprop", "--expand",
                       *_shapes("X=4x3", "W=3x2", "b=2")]),
+    ("long entries, Jacobian", ["mean(sigmoid(X@W + b))", "--wrt", "W,b",
+                                *_shapes("X=4x3", "W=3x2", "b=2")]),
     ("4D with long entries", ["sigmoid(X@W + b)", "--wrt", "W", *_shapes("X=3x3", "W=3x2",
                                                                          "b=2")]),
     ("Greek and 2-digit indices", ["alpha*X@w", "--wrt", "w", *_shapes("X=2x12", "w=12")]),
     ("bmatrix, ^T, lower", ["X@W", "--wrt", "W", "--backprop", "--matrix-env", "bmatrix",
                             "--transpose", "^T", "--element-style", "lower",
                             *_shapes("X=2x3", "W=3x2")]),
+    # The operations of the new registry.
+    ("linear algebra", ["trace(A@X) + logdet(X) + det(X)", "--wrt", "X",
+                        *_shapes("A=2x2", "X=2x2")]),
+    ("inverse", ["inv(X)", "--wrt", "X", *_shapes("X=2x2")]),
+    ("norm, logsumexp", ["norm(x) + logsumexp(x)", "--wrt", "x", *_shapes("x=3")]),
+    ("softplus, step", ["softplus(x) * step(x) + relu(x)", "--wrt", "x"]),
+    # Backprop beyond the slides: a fused softmax step, an accumulated gradient.
+    ("backprop: two-layer network", ["-mean(T*log(softmax(tanh(X@W1+b1)@W2+b2)))",
+                                     "--wrt", "W1,b1,W2,b2", "--backprop", "--onehot", "T",
+                                     "--inline", *_shapes("X=4x3", "W1=3x5", "b1=5", "W2=5x3",
+                                                          "b2=3", "T=4x3")]),
+    ("backprop: a variable used twice", ["sum(tanh(X@W)@W)", "--wrt", "W", "--backprop",
+                                         "--expand", *_shapes("X=2x2", "W=2x2")]),
 ]
 
 
@@ -501,3 +862,65 @@ def test_standalone_documents_compile_on_their_own(tmp_path):
     for path, (status, log) in zip(paths, outcomes):
         assert status == 0, (path.name, re.findall(r"^!.*$", log, re.M)[:3])
         assert path.with_suffix(".pdf").stat().st_size > 1000
+
+
+def _matrix_shape(tex: str, env: str = "pmatrix") -> tuple[int, int]:
+    """Rows and columns of the first ``env`` matrix in ``tex`` (not nested)."""
+    body = tex.split(rf"\begin{{{env}}}", 1)[1].split(rf"\end{{{env}}}", 1)[0]
+    rows = body.split(r"\\")
+    assert len({row.count("&") for row in rows}) == 1, body
+    return len(rows), rows[0].count("&") + 1
+
+
+@pytest.mark.slow
+def test_a_scalar_gradient_by_a_matrix_has_the_matrix_shape_and_compiles(tmp_path):
+    """Lecture 9's dM has the shape of M: 2 x 3 here, never a flat 1 x 6 row; a vector's
+    gradient is a column."""
+    shapes = {"M": (2, 3), "b": 3}
+    J = jacobian("sum(M*M)/2", wrt="M", shapes=shapes)
+    r = backprop("sum(M*M)/2 + sum(b)", "M,b", shapes=shapes, expand=True)
+    derivation = to_latex(r, derivation=True)
+    shown = {"Jacobian": to_latex(J), "denominator": to_latex(J.with_layout("denominator")),
+             "Jacobian derivation": to_latex(J, derivation=True).split("Evaluating")[1],
+             "backprop": to_latex(r),
+             "backprop step": derivation.split("Backward step $dM$")[1],
+             "backprop gradient": derivation.split("The gradient $dM$ entry by entry")[1]}
+    for name, tex in shown.items():
+        assert _matrix_shape(tex) == (2, 3), name
+    assert _matrix_shape(derivation.split("Backward step $db$")[1]) == (3, 1)
+    assert _matrix_shape(to_latex(r).split("db &=")[1]) == (3, 1)
+    path = tmp_path / "gradient.tex"
+    path.write_text(to_latex([J, r], derivation=True, standalone=True))
+    status, log = _compile(_pdflatex(), path)
+    assert status == 0, re.findall(r"^!.*$", log, re.M)[:3]
+    assert "Overfull" not in log
+
+
+def _every_operation() -> list[Call]:
+    """One call of each registered operation, on names, with its options' defaults."""
+    calls = []
+    for op in operations():
+        args = [Name(n) for n in "ABC"[:op.arity[0]]]
+        kwargs = {k.name: 3 for k in op.keywords if k.kind == "size"}
+        calls.append(Call(op.name, args, kwargs))
+    return calls
+
+
+@pytest.mark.slow
+def test_every_operation_typesets(tmp_path):
+    """Each declaration's LaTeX, also transposed, squared, in products and sums, and the
+    SymPy entries of our functions, compile without an error (no double superscript)."""
+    pdflatex = _pdflatex()
+    blocks = []
+    for node in _every_operation():
+        forms = [node, node.T, node ** 2, node * Name("Z"), node @ Name("Z"),
+                 Name("Z") - node, -node]
+        blocks.append(Block("math", r" \quad ".join(formula_latex(f) for f in forms)))
+    x = sp.Symbol("x", real=True)
+    for function in registry_functions():
+        entry = function(x + 1)
+        blocks.append(Block("math", latex_expr(entry ** 2 * function(x) - entry / 2)))
+    path = tmp_path / "operations.tex"
+    path.write_text(render_document(blocks))
+    status, log = _compile(pdflatex, path)
+    assert status == 0, re.findall(r"^!.*$", log, re.M)[:3]

@@ -10,7 +10,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "jacobian_calc"
 
 #: Layers, lowest first: a module may import only from its own layer or lower ones.
-LAYERS = ["core", "ops", "parsing", "symbolic", "results", "derive", "render", "api", "cli",
+LAYERS = ["core", "ops", "parsing", "symbolic", "results", "derive", "render", "notebook", "api",
+          "cli",
           "__init__", "__main__"]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import sympy as sp
 from click.testing import CliRunner
 
 from jacobian_calc import JacobianError, jacobian, read_json

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jacobian_calc import JacobianError, backprop, jacobian, jacobians
+from jacobian_calc import JacobianError, jacobian, jacobians
 from jacobian_calc.cli.main import main
 from jacobian_calc.render.spy import DPI, MAX_TICKS, figure_size, pattern, spy, spy_figure
 
@@ -75,8 +75,8 @@ def test_many_entries_are_labelled_sparsely():
 
 
 def test_gradients_and_chains_draw_their_jacobians(tmp_path):
-    [g] = backprop("X@W", "W", shapes={"X": (2, 3), "W": (3, 2)})
-    assert spy(g, str(tmp_path / "g.png")) == png_size(tmp_path / "g.png")
+    [J] = jacobians("X@W", "W", shapes={"X": (2, 3), "W": (3, 2)})
+    assert spy(J, str(tmp_path / "g.png")) == png_size(tmp_path / "g.png")
 
 
 def test_missing_matplotlib_is_a_clear_error(monkeypatch, tmp_path):

@@ -7,7 +7,9 @@ Usage::
     python tools/build_notebooks.py --out DIR NAME  # only notebooks_src/NAME.py, into DIR
 
 The output folder ``notebooks/`` is ignored by git: the ``.py`` sources are the
-only copy under version control, so diffs stay readable.
+only copy under version control, so diffs stay readable. Building needs the
+``notebooks`` extra (``pip install ".[notebooks]"``: jupytext, nbformat, and to
+run them nbclient and ipykernel).
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = ROOT / "notebooks_src"
 OUTPUT_DIR = ROOT / "notebooks"
 KERNEL_NAME = "python3"
+#: What building needs, and where it comes from.
+NEEDED = ("jupytext", "nbformat")
+INSTALL_HINT = 'pip install ".[notebooks]"'
+
+
+def require(*modules: str) -> None:
+    """Stop with one line naming the extra if a module the build needs is missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SystemExit(f"building the notebooks needs {', '.join(missing)}: "
+                         f"install the notebooks extra with {INSTALL_HINT}")
 
 
 def sources(names: list[str] | None = None) -> list[Path]:
@@ -65,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--execute", action="store_true",
                         help="run each notebook and save it with its outputs")
     args = parser.parse_args(argv)
+    require(*NEEDED, *(("nbclient", "ipykernel") if args.execute else ()))
     import nbformat
 
     for source in sources(args.names):

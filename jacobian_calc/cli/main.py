@@ -12,6 +12,7 @@ import warnings
 
 import click
 
+from ..core import progress
 from ..core.errors import JacobianError
 from ..core.limits import DEFAULT_LIMITS
 from ..render.rules import functions_text, rules_text
@@ -29,7 +30,7 @@ Examples:
   jac "trace(A@X)" --wrt X --shape A=2x2 --shape X=2x2
   jac "X@W" --wrt W --shape X=2x3 --shape W=3x2 --flatten --format latex
   jac "mean(sigmoid(X@W + b))" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --backprop
-  jac "-sum(T*log(softmax(Z)))" --wrt Z --shape Z=2x3 --shape T=2x3 --backprop
+  jac "-sum(T*log(softmax(Z)))" --wrt Z --shape Z=2x3 --shape T=2x3 --backprop --onehot T
   jac --rules
 """
 
@@ -106,10 +107,21 @@ class ExpressionFirstCommand(click.Command):
               help="Write element-wise and softmax derivatives via their output (Y, p).")
 @click.option("--backprop", is_flag=True,
               help="Gradients w.r.t. --wrt as named backward steps, each checked.")
-@click.option("--upstream", default="dY", show_default=True, metavar="NAME",
-              help="Name of the upstream gradient of a non-scalar output.")
+@click.option("--upstream", default=None, metavar="NAME",
+              help="Name of the upstream gradient of an array output [d + the output's "
+                   "name, e.g. dY].")
+@click.option("--onehot", default=None, metavar="T",
+              help="With --backprop: targets whose rows are one-hot (sum to 1), so "
+                   "softmax with cross-entropy gives dZ = (P - T) / N.")
+@click.option("--inline", is_flag=True,
+              help="With --backprop: gradients fully substituted, not in the step names.")
+@click.option("--expand", is_flag=True,
+              help="With --backprop: also the explicit gradient entry by entry, in the "
+                   "variables' entries (small cases).")
 @click.option("--check", is_flag=True, help="With --backprop: exit 1 if the routes disagree.")
 @click.option("--rules", is_flag=True, help="List the compact backprop rules and exit.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress line on a terminal (it shows for requests over a second).")
 @click.option("--derivation", is_flag=True,
               help="LaTeX: the steps as slides show them (implies --format latex).")
 @click.option("--standalone", is_flag=True,
@@ -178,7 +190,10 @@ def run(exprs: str | None, options: dict) -> None:
         raise JacobianError("no expression given; try: jac \"sin(x1-x2), cos(x1-x2)\" "
                             "--wrt x1,x2 (see jac --help)")
     from . import request  # noqa: PLC0415 - the derivations load only when needed
-    text, notes, code = request.produce(request.from_options(exprs, options))
+    stream = click.get_text_stream("stderr")
+    reporter = None if options["quiet"] or not stream.isatty() else progress.Terminal(stream)
+    with progress.reporting(reporter):
+        text, notes, code = request.produce(request.from_options(exprs, options))
     for note in notes:
         click.echo(f"Warning: {note}", err=True)
     write_output(text, options["output"])

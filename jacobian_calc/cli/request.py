@@ -10,7 +10,7 @@ from ..core import budget
 from ..core.errors import JacobianError
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..parsing import int_digits, parse_shape_option
-from ..render.latex import numeric_to_latex, printoptions, to_latex
+from ..render.latex import numeric_to_latex, to_latex
 from ..render.json import jacobians_document
 from ..render.shared import check_size
 from ..render.text import chain_text, numeric_text, render_jacobian
@@ -36,7 +36,10 @@ class Request:
     full: bool = False
     in_terms_of_output: bool = False
     backprop: bool = False
-    upstream: str = "dY"
+    upstream: str | None = None
+    onehot: str | None = None
+    inline: bool = False
+    expand: bool = False
     check: bool = False
     limits: Limits = DEFAULT_LIMITS
     latex: dict = field(default_factory=dict)  # to_latex settings: derivation, standalone, ...
@@ -54,7 +57,8 @@ def from_options(exprs: str, options: dict) -> Request:
         chain=options["chain"], simplify=options["simplify"], at=options["at"],
         fmt=_format(options), flatten=options["flatten"], full=options["full"],
         in_terms_of_output=options["in_terms_of_output"], backprop=options["backprop"],
-        upstream=options["upstream"], check=options["check"], limits=_limits(options),
+        upstream=options["upstream"], onehot=options["onehot"], inline=options["inline"],
+        expand=options["expand"], check=options["check"], limits=_limits(options),
         latex=_latex_settings(options), spy=options["spy"], shared=options.get("shared"))
 
 
@@ -163,20 +167,22 @@ def _json(req, results, factored, values) -> str:
 def _backprop(req: Request) -> tuple[str, list[str], int]:
     if req.wrt is None:
         raise JacobianError("{{backprop}} needs {{wrt}} naming the variables, e.g. --wrt W,b")
-    if not hasattr(api, "backprop"):
-        raise JacobianError("{{backprop}} is not available in this version")
     result = api.backprop(req.exprs, req.wrt, shapes=req.shapes, upstream=req.upstream,
-                          lets=req.lets, functions=req.functions, limits=req.limits)
-    notes = list(result.warnings)
+                          lets=req.lets, functions=req.functions, onehot=req.onehot,
+                          inline=req.inline, expand=req.expand, simplify=req.simplify,
+                          limits=req.limits)
+    notes = list(result.warnings) + sorted(set(_simplify.NOTES))
     if not result.agree:
         notes.append("DISAGREE: " + result.disagreement())
     if req.fmt == "json":
         text = result.to_json()
     elif req.fmt == "latex":
-        with printoptions(**req.latex):
-            text = result.to_latex()
+        text = to_latex(result, **req.latex)
     else:
         text = result.to_text(full=req.full)
+    if req.spy:  # the output's Jacobians w.r.t. the variables, as without --backprop
+        _spy(req, api.jacobians(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets,
+                                functions=req.functions, limits=req.limits))
     return text, notes, 1 if req.check and not result.agree else 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings as _warnings
 from dataclasses import replace
 from typing import Iterable, Mapping, Sequence
 
@@ -21,14 +20,15 @@ from ..core import budget
 from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
+from ..core.progress import advance, stage
 from ..results.jacobian import JacobianResult, check_layout
 from ..symbolic.autodiff import gradient
-from ..symbolic.measure import free_symbols, replace_symbols
+from ..symbolic.measure import replace_symbols
 from ..symbolic.simplify import simplify_entry
 from ..symbolic.symbols import scalar_symbol, symbol_grid, undefined_function
-from .estimate import check_gradient
 from .output_form import rewrite_in_terms_of_output
-from .problem import ExprLike, Problem, default_wrt, parse_wrt, prepare, wrt_groups
+from .problem import (ExprLike, Problem, absence_warnings, default_wrt, parse_wrt, prepare,
+                      wrt_groups)
 
 
 @budget.entry_point
@@ -151,10 +151,7 @@ def check_sizes(problem: Problem, groups: list[list[str]]) -> None:
                 f"the Jacobian would have {size:,} entries (shape "
                 f"{shape_text(out_shape + in_shape)}), over the limit of "
                 f"{problem.limits.max_entries:,}", limit="max_entries")
-    if problem.costs is not None:
-        problem.check_forward()
-        outputs = [problem.costs.nodes[c] for c in problem.components]
-        check_gradient(outputs, len(groups), problem.limits)
+    problem.check_work(len(groups))
 
 
 def _output_grid(problem: Problem, arrays: list[Grid], group: list[str]) -> Grid:
@@ -181,17 +178,20 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
     position = {s: i for i, s in inputs.items()}
     wanted = set(position)
     entries: dict[tuple[int, ...], sp.Expr] = {}
-    for out_index, expr in out.items():
-        budget.check()
-        for symbol, derivative in gradient(expr, wanted).items():
-            entries[out_index + position[symbol]] = derivative
+    with stage(f"∂{_out_name(problem)}/∂{group[0] if len(group) == 1 else 'x'}: rows",
+               out.size):
+        for out_index, expr in out.items():
+            budget.check()
+            for symbol, derivative in gradient(expr, wanted).items():
+                entries[out_index + position[symbol]] = derivative
+            advance()
     result = JacobianResult(
         of=problem.sources(), wrt=list(group), out_shape=out.shape, in_shape=inputs.shape,
         entries=entries, out_name=_out_name(problem),
         in_name=group[0] if len(group) == 1 else "x",
         in_symbols=tuple(inputs.flat), arrays=dict(problem.shapes),
         variables=tuple(sorted(problem.used_names() - set(problem.lets))),
-        warnings=_absent_warnings(group, out, problem))
+        warnings=absence_warnings(group, problem.shapes, out.flat, problem.used_names()))
     if in_terms_of_output:
         result = rewrite_in_terms_of_output(result, problem, group)
     return in_caller_symbols(result, problem)
@@ -219,17 +219,3 @@ def _out_name(problem: Problem) -> str:
             return source
         return "Y" if problem.component_shapes()[0] else "f"
     return "f"
-
-
-def _absent_warnings(group: list[str], out: Grid, problem: Problem) -> list[str]:
-    present = {s.name for s in free_symbols(out.flat)}
-    messages = []
-    for name in group:
-        symbols = ({name} if name not in problem.shapes else
-                   {s.name for s in symbol_grid(name, problem.shapes[name]).flat})
-        if not symbols & present:
-            messages.append(f"{name} does not appear in the expression; "
-                            "its derivatives are all zero")
-    for message in messages:
-        _warnings.warn(message, stacklevel=4)
-    return messages

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence, Union
 
@@ -19,13 +20,14 @@ from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import natural_key
-from ..core.tree import Node, names, walk
+from ..core.tree import Node, names
 from ..ops.text import to_source
 from ..parsing import declared_name, normalize_shapes, parse
 from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.sympy_input import Reading, read
-from ..symbolic.symbols import scalar_symbol
-from .estimate import Costs, check_forward, tree_costs
+from ..symbolic.measure import free_symbols
+from ..symbolic.symbols import scalar_symbol, symbol_grid
+from .estimate import Costs, check_forward, check_gradient, tree_costs
 
 ExprLike = Union[str, sp.Basic, Node]
 
@@ -75,6 +77,14 @@ class Problem:
         """Refuse evaluating what would build over ``limits.max_nodes`` nodes."""
         if self.costs is not None:
             check_forward(self.costs, self.limits)
+
+    def check_work(self, groups: int = 1) -> None:
+        """Refuse evaluating, or differentiating ``groups`` times, what the size
+        estimates put over ``limits.max_nodes``."""
+        if self.costs is not None:
+            check_forward(self.costs, self.limits)
+            check_gradient([self.costs.nodes[c] for c in self.components], groups,
+                           self.limits)
 
     def used_names(self) -> set[str]:
         """Every name the components and the intermediates mention."""
@@ -305,12 +315,21 @@ def wrt_groups(names_: list[str], problem: Problem) -> list[list[str]]:
     return groups
 
 
-def declared_variables(problem: Problem) -> set[str]:
-    """Names that are variables: used or declared, not intermediates nor functions."""
-    return (problem.used_names() | set(problem.shapes)) - set(problem.lets)
+def absence_warnings(names_: Iterable[str], shapes: Mapping[str, Shape], entries: Iterable,
+                     used: set[str]) -> list[str]:
+    """Warn about variables the output does not depend on: their derivatives are all zero.
 
-
-def walk_all(problem: Problem):
-    """Every node of every component and intermediate."""
-    for node in [*problem.components, *problem.lets.values()]:
-        yield from walk(node)
+    ``entries`` are the output's SymPy entries; a variable the expression
+    mentions but that cancels out is told apart from one it never mentions.
+    """
+    present = {s.name for s in free_symbols(entries)}  # each shared part looked at once
+    messages = []
+    for name in names_:
+        own = {s.name for s in symbol_grid(name, shapes.get(name, ())).flat}
+        if not own & present:
+            where = ("cancels out of the output" if name in used
+                     else "does not appear in the expression")
+            messages.append(f"{name} {where}; its derivatives are all zero")
+    for message in messages:
+        _warnings.warn(message, stacklevel=4)
+    return messages

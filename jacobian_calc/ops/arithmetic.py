@@ -33,7 +33,7 @@ register(Op(
     vjp=lambda v: tuple(v.g for _ in v.args),
     numpy=lambda np, *xs, **kw: sum(xs[1:], xs[0]),
     code={"numpy": "+", "torch": "+"}, latex=" + ",
-    syntax=Syntax("infix", " + ", PREC_ADD)))
+    syntax=Syntax("infix", " + ", PREC_ADD, signed_terms=True)))
 
 register(Op(
     name="neg", category="arithmetic", doc="negation, -a", rule="dA = -dY",
@@ -90,7 +90,7 @@ register(Op(
     numpy=lambda np, a, b, **kw: np.power(a, b),
     code={"numpy": "**", "torch": "**"},
     latex=lambda p: f"{p.arg(0, PREC_ATOM)}^{{{p.arg(1)}}}",
-    syntax=Syntax("infix", "**", PREC_POW)))
+    syntax=Syntax("infix", "**", PREC_POW, right_associative=True)))
 
 
 def _matmul_shape(s):

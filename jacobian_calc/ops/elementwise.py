@@ -96,7 +96,7 @@ TABLE = [
      lambda X, Y: 1 / fn.sqrt(X ** 2 + 1), lambda np, x: np.arcsinh(x),
      ("np.arcsinh", "torch.asinh"), r"\operatorname{arsinh}", ("arcsinh",)),
     ("acosh", "inverse hyperbolic cosine (x >= 1)", lambda S, x: S.acosh(x),
-     lambda X, Y: 1 / fn.sqrt(X ** 2 - 1), lambda np, x: np.arccosh(x),
+     lambda X, Y: 1 / (fn.sqrt(X - 1) * fn.sqrt(X + 1)), lambda np, x: np.arccosh(x),
      ("np.arccosh", "torch.acosh"), r"\operatorname{arcosh}", ("arccosh",)),
     ("atanh", "inverse hyperbolic tangent (|x| < 1)", lambda S, x: S.atanh(x),
      lambda X, Y: 1 / (1 - X ** 2), lambda np, x: np.arctanh(x),

@@ -200,7 +200,7 @@ register(Op(
     numpy=lambda np, x, **kw: np.eye(*np.shape(x)),
     code={"numpy": "np.eye(*np.shape({0}))",
           "torch": "torch.eye(*{0}.shape, dtype={0}.dtype)"},
-    latex="I"))
+    latex=lambda p: "I"))
 
 register(Op(
     name="ones_like", category="structure", doc="ones_like(X): an array of ones of X's shape",
@@ -210,7 +210,7 @@ register(Op(
     vjp=lambda v: (None,),
     numpy=lambda np, x, **kw: np.ones_like(x),
     code=call_code("np.ones_like", "torch.ones_like"),
-    latex=r"\mathbf{1}"))
+    latex=lambda p: r"\mathbf{1}"))
 
 
 def _expand_shape(s):

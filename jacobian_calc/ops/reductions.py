@@ -23,7 +23,7 @@ def restore(v, t):
     if axis is None or keep or not v.shapes[0]:
         return t
     axis %= len(v.shapes[0])
-    return t if axis == 0 else fn.expand_dims(t, axis)
+    return t if axis == 0 else fn.expand_dims(t, axis=axis)
 
 
 def count(v) -> int:

@@ -49,11 +49,15 @@ class Syntax:
 
     ``form`` is ``"call"`` (``name(args)``), ``"infix"`` (``a + b``),
     ``"prefix"`` (``-a``), ``"postfix"`` (``a.T``) or ``"atom"`` (``pi``).
+    An infix operator is left-associative unless ``right_associative``
+    (``x**y**z``); ``signed_terms`` writes negated terms with ``-`` (a sum).
     """
 
     form: str = "call"
     symbol: str = ""
     precedence: int = PREC_ATOM
+    right_associative: bool = False
+    signed_terms: bool = False
 
 
 CALL = Syntax()
@@ -218,6 +222,16 @@ class Op:
 
 _OPS: dict[str, Op] = {}
 _ALIASES: dict[str, str] = {}
+_VERSION = [0]
+
+
+def version() -> int:
+    """A number that changes whenever an operation is registered or removed.
+
+    Tables derived from the registry (SymPy class -> operation, say) are
+    cached under it.
+    """
+    return _VERSION[0]
 
 #: Parts every operation must have (``None`` nowhere).
 REQUIRED = ("name", "category", "doc", "rule", "arity", "shape", "evaluate", "vjp", "numpy",
@@ -238,6 +252,7 @@ def register(op: Op) -> Op:
             raise TypeError(f"operation name {name!r} is registered twice")
     _OPS[op.name] = op
     _ALIASES.update({alias: op.name for alias in op.aliases})
+    _VERSION[0] += 1
     return op
 
 
@@ -246,6 +261,7 @@ def unregister(name: str) -> None:
     op = _OPS.pop(name)
     for alias in op.aliases:
         _ALIASES.pop(alias, None)
+    _VERSION[0] += 1
 
 
 def lookup(name: str) -> Op | None:

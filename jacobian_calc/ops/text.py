@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from ..core import tree
 from ..core.tree import Call, Declared, Name, Node, Num
-from .registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Op, get
+from .registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, Op, get
 
 
 def precedence(node: Node) -> int:
@@ -73,12 +73,12 @@ def _call(op: Op, node: Call) -> str:
 
 
 def _infix(op: Op, node: Call) -> str:
-    if op.name == "add":
+    if op.syntax.signed_terms:
         return _sum(node)
     prec, symbol = op.syntax.precedence, op.syntax.symbol
-    if op.name == "pow":  # right-associative
+    if op.syntax.right_associative:  # x**y**z is x**(y**z): the base needs brackets
         base, exponent = node.args
-        return f"{_wrap(base, PREC_ATOM)}{symbol}{_wrap(exponent, PREC_POW)}"
+        return f"{_wrap(base, prec + 1)}{symbol}{_wrap(exponent, prec)}"
     first, *rest = node.args
     return _wrap(first, prec, node) + "".join(symbol + _wrap(a, prec + 1, node) for a in rest)
 
@@ -98,7 +98,7 @@ def _sum(node: Call) -> str:
 
 
 def _negated(term: Node) -> tuple[bool, Node]:
-    if isinstance(term, Call) and term.op == "neg":
+    if isinstance(term, Call) and get(term.op).syntax.form == "prefix":
         return True, term.args[0]
     if isinstance(term, Num) and term.value < 0:
         return True, Num(-term.value)

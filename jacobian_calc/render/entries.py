@@ -11,32 +11,21 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from ..ops import operations
-from ..symbolic import algebra
+from ..core.grid import Grid
+from ..core.progress import advance, stage
+from ..symbolic.classes import function_ops, registry_cached
 
-_PROBE = sp.Dummy("x", real=True)
-
-
+@registry_cached
 def _names() -> dict[type, str]:
     """SymPy function class -> the operation's name, where the two differ."""
-    table = {}
-    for op in operations():
-        if op.entry is None:
-            continue
-        probe = op.entry(algebra, _PROBE)
-        if isinstance(probe, sp.Function) and probe.args == (_PROBE,) \
-                and probe.func.__name__ != op.name:
-            table[probe.func] = op.name
-    return table
+    return {cls: op.name for cls, op in function_ops().items() if cls.__name__ != op.name}
 
 
 class EntryPrinter(StrPrinter):
     """SymPy's string printer, with functions named as the calculator names them."""
 
-    _renamed: dict[type, str] = {}
-
     def _print_Function(self, expr):
-        name = self._renamed.get(expr.func)
+        name = _names().get(expr.func)
         if name is None:
             return super()._print_Function(expr)
         return f"{name}({self.stringify(expr.args, ', ')})"
@@ -53,6 +42,13 @@ def entry_text(expr: sp.Basic) -> str:
     >>> entry_text(sp.Abs(x) + x**2 / 8)
     'x**2/8 + abs(x)'
     """
-    if not EntryPrinter._renamed:
-        EntryPrinter._renamed = _names()
     return EntryPrinter().doprint(expr)
+
+
+def entry_texts(grid: Grid) -> Grid:
+    """Every entry of a grid as text (a long printing job reports its progress)."""
+    with stage("printing entries", grid.size):
+        def one(expr):
+            advance()
+            return entry_text(expr)
+        return grid.map(one)

@@ -21,7 +21,7 @@ NUMBER_WIDTH = 26
 
 
 def _nested(grid, text: Printer) -> object:
-    return grid.map(text).tolist()
+    return text.texts(grid).tolist()
 
 
 def _overhead(ndim: int) -> int:

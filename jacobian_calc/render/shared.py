@@ -24,12 +24,14 @@ and by default (``None``) when the plain output would exceed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Iterable
 
 import sympy as sp
 
 from ..core import budget
 from ..core.errors import LimitError
+from ..core.grid import Grid
+from ..core.progress import advance, stage
 from ..symbolic.measure import Measures, atom_length, composite_length
 from .entries import EntryPrinter, entry_text
 
@@ -219,6 +221,14 @@ class Printer:
             return self.charge("0")
         budget.check()
         return self.charge(print_entry(self.sharing.rewrite(expr, self.memo), self.printer))
+
+    def texts(self, grid: Grid) -> Grid:
+        """Every entry of ``grid`` as text (a long printing job reports its progress)."""
+        with stage("printing entries", grid.size):
+            def one(expr):
+                advance()
+                return self(expr)
+            return grid.map(one)
 
     def charge(self, text: str) -> str:
         """Count ``text`` towards the output limit."""

@@ -17,7 +17,7 @@ import numpy as np
 from ..core.errors import JacobianError
 from ..core.files import atomic_write
 from ..results.jacobian import JacobianResult
-from .text import labels
+from .text import labels as entry_labels
 
 #: Image formats by file suffix (matplotlib writes each natively).
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -100,7 +100,7 @@ def _ticks(labels: list[str]) -> tuple[list[int], list[str]]:
 
 def _draw(ax, J: JacobianResult) -> None:
     mask = pattern(J)
-    outs, ins = labels(J)
+    outs, ins = entry_labels(J)
     rows, cols = (outs, ins) if J.layout == "numerator" else (ins, outs)
     ax.imshow(mask, cmap="Greys", vmin=0, vmax=1.25, interpolation="nearest", aspect="equal")
     size = max(5, min(9, 220 / max(mask.shape)))

@@ -72,8 +72,8 @@ def _matrix_text(J: JacobianResult, shared: bool | None) -> str:
     check_size(2 * J.size, "the table")  # before building it: each cell takes 2 or more
     flat = J.flat_grid()
     text = _printer(J, flat.flat, shared)
-    cells = [[text(e) for e in flat.flat[r * flat.shape[1]:(r + 1) * flat.shape[1]]]
-             for r in range(flat.shape[0])]
+    texts = text.texts(flat)
+    cells = [texts.flat[r * flat.shape[1]:(r + 1) * flat.shape[1]] for r in range(flat.shape[0])]
     return table(cells, *_axis_labels(J)) + _where(text)
 
 
@@ -150,8 +150,8 @@ def _blocks_text(J: JacobianResult, full: bool, shared: bool | None) -> str:
     row_letter, col_letter = letters(J)[-2:]
     for lead, block in blocks:
         rows, cols = block.shape
-        cells = [[text(e) for e in block.flat[r * cols:(r + 1) * cols]]
-                 for r in range(rows)]
+        texts = text.texts(block).flat
+        cells = [texts[r * cols:(r + 1) * cols] for r in range(rows)]
         parts.append(_block_title(J, lead) + "\n" + table(
             cells, [f"{row_letter}={r + 1}" for r in range(rows)],
             [f"{col_letter}={c + 1}" for c in range(cols)]))

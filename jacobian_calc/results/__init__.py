@@ -1,7 +1,9 @@
 """Result types: plain data. Printers are registered by :mod:`jacobian_calc.render`."""
 
+from .backprop import BackpropResult
 from .base import Result
 from .chain import ChainResult
 from .jacobian import LAYOUTS, JacobianResult, check_layout
 
-__all__ = ["Result", "JacobianResult", "ChainResult", "LAYOUTS", "check_layout"]
+__all__ = ["Result", "JacobianResult", "ChainResult", "BackpropResult", "LAYOUTS",
+           "check_layout"]

@@ -22,27 +22,18 @@ from typing import Callable, Iterable
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
-from ..ops import operations
 from . import algebra
 from .canonical import canonical_add, canonical_mul
+from .classes import function_ops, registry_cached
 
 _ZERO = sp.S.Zero
-_PROBE = sp.Dummy("x", real=True)
-_RULES: dict[int, dict] = {}
 
 
+@registry_cached
 def local_rules() -> dict[type, Callable[[sp.Expr], sp.Expr]]:
     """SymPy function class -> derivative, where an operation declares its own convention."""
-    ops = operations()
-    if len(ops) not in _RULES:
-        rules = {}
-        for op in ops:
-            if op.entry_derivative is not None:
-                rules[op.entry(algebra, _PROBE).func] = (
-                    lambda a, op=op: op.entry_derivative(algebra, a))
-        _RULES.clear()
-        _RULES[len(ops)] = rules
-    return _RULES[len(ops)]
+    return {cls: (lambda a, op=op: op.entry_derivative(algebra, a))
+            for cls, op in function_ops().items() if op.entry_derivative is not None}
 
 
 def gradient(expr: sp.Expr, wrt: Iterable[sp.Symbol]) -> dict[sp.Symbol, sp.Expr]:

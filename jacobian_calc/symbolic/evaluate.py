@@ -13,7 +13,7 @@ from typing import Mapping
 from ..core import budget
 from ..core.errors import JacobianError
 from ..core.grid import Grid, Shape, shape_text
-from ..core.tree import Call, Declared, Name, Node, Num
+from ..core.tree import Declared, Name, Node, Num
 from ..ops import ShapeContext, get
 from ..ops.text import to_source
 from . import algebra

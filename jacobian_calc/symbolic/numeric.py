@@ -8,35 +8,24 @@ once. Functions are evaluated by their operation's declared NumPy form (so
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import sympy as sp
 
 from ..core.errors import JacobianError
-from ..ops import operations
-from . import algebra
+from .classes import function_ops, registry_cached
 from .measure import free_symbols, short_text  # noqa: F401 - free_symbols is offered here too
 
-_PROBE = sp.Dummy("x", real=True)
-_TABLES: dict[int, dict] = {}
 
-
+@registry_cached
 def float_functions() -> dict:
     """SymPy function class -> NumPy function, from the element-wise operations."""
-    ops = operations()
-    if len(ops) not in _TABLES:
-        table = {sp.Max: np.maximum, sp.Min: np.minimum,
-                 sp.Heaviside: lambda x, h0=0.5: np.where(x > 0, 1.0, np.where(x < 0, 0.0, h0))}
-        for op in ops:
-            if op.entry is None:
-                continue
-            probe = op.entry(algebra, _PROBE)
-            if isinstance(probe, sp.Function) and probe.args == (_PROBE,):
-                table[probe.func] = lambda x, op=op: op.numpy(np, x)
-        _TABLES.clear()
-        _TABLES[len(ops)] = table
-    return _TABLES[len(ops)]
+    table = {sp.Max: np.maximum, sp.Min: np.minimum,
+             sp.Heaviside: lambda x, h0=0.5: np.where(x > 0, 1.0, np.where(x < 0, 0.0, h0))}
+    for cls, op in function_ops().items():
+        table[cls] = lambda x, op=op: op.numpy(np, x)
+    return table
 
 
 def float_eval(exprs: Sequence[sp.Expr], values: Mapping[sp.Symbol, np.ndarray | float]

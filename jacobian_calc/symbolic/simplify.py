@@ -62,10 +62,11 @@ def simplify_entry(expr: sp.Expr, seconds: float = 2.0) -> sp.Expr:
 
 
 def is_zero(expr: sp.Expr, seconds: float = 2.0) -> bool | None:
-    """Decide ``expr == 0`` cheaply first, then by expansion and simplification.
+    """Decide ``expr == 0`` cheaply first, then by expansion, by cancelling common
+    factors of a rational function, and by simplification.
 
-    Returns None when the budget ran out before a decision (or, off the main
-    thread, when ``expr`` is too large to try).
+    Returns None when no step showed it to be 0 within the budget (or, off the
+    main thread, when ``expr`` is too large to try).
     """
     if expr == 0:
         return True
@@ -73,7 +74,7 @@ def is_zero(expr: sp.Expr, seconds: float = 2.0) -> bool | None:
         return None
     try:
         with time_budget(seconds):
-            if sp.expand(expr) == 0:
+            if sp.expand(expr) == 0 or sp.cancel(expr) == 0:
                 return True
             return sp.simplify(expr) == 0 or None
     except (_Timeout, RecursionError):

@@ -19,12 +19,8 @@ from ..core.errors import JacobianError
 from ..core.grid import Shape
 from ..core.names import check_name
 from ..core.tree import Call, Declared, Name, Node, Num
-from ..ops import operations
-from . import algebra
+from .classes import function_ops
 from .measure import short_text
-
-_PROBE = sp.Dummy("x", real=True)
-
 
 @dataclass
 class Reading:
@@ -34,17 +30,6 @@ class Reading:
     functions: set[str] = field(default_factory=set)
     symbols: dict[str, sp.Symbol] = field(default_factory=dict)  # the caller's own
     function_classes: dict[str, type] = field(default_factory=dict)  # the caller's own
-
-
-def function_classes() -> dict[type, str]:
-    """SymPy function class -> operation name, from the element-wise operations."""
-    table = {}
-    for op in operations():
-        if op.entry is not None:
-            probe = op.entry(algebra, _PROBE)
-            if isinstance(probe, sp.Function) and probe.args == (_PROBE,):
-                table[probe.func] = op.name
-    return table
 
 
 def read(expr: object, reading: Reading) -> Node:
@@ -64,7 +49,7 @@ def read(expr: object, reading: Reading) -> Node:
 class _Reader:
     def __init__(self, reading: Reading) -> None:
         self.reading = reading
-        self.classes = function_classes()
+        self.classes = function_ops()
         self.memo: dict[int, tuple[sp.Basic, Node]] = {}  # a shared subexpression is read once
 
     def read(self, e: sp.Basic) -> Node:
@@ -97,7 +82,7 @@ class _Reader:
             self.reading.function_classes.setdefault(name, e.func)
             return Declared(name, tuple(self.read(a) for a in e.args))
         if type(e) in self.classes and len(e.args) == 1:
-            return Call(self.classes[type(e)], (self.read(e.args[0]),))
+            return Call(self.classes[type(e)].name, (self.read(e.args[0]),))
         raise JacobianError(f"cannot differentiate the SymPy object {_short(e)}: "
                             f"{type(e).__name__} is not an operation of the calculator")
 

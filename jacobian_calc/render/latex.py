@@ -1,11 +1,26 @@
 r"""LaTeX output for lecture notes: matrices, block matrices, derivations, documents.
 
-Entries are printed by SymPy's printer (one small subclass: the unit step,
-ReLU's derivative, prints as the lectures' ``[x \geq 0]``), compact formulas
-by :mod:`jacobian_calc.ir_latex`. What is ours: entry names (``A_{12}``), the
-layout of 3D/4D tensors as block matrices, the derivation steps, and a
-standalone document that compiles with pdflatex however wide the matrices or
-long the entries.
+Entries are printed by SymPy's printer, with one small subclass: our own
+SymPy functions (sigmoid, ReLU, softplus, the unit step) print from their
+operation's declaration in the registry, so ``step(x)`` is the lectures'
+``\left[x \geq 0\right]``. Compact formulas are printed by
+:mod:`jacobian_calc.render.formula_latex`. What is ours: entry names
+(``A_{12}``), the layout of 3D/4D tensors as block matrices, the derivation
+steps, and a standalone document that compiles with pdflatex however wide the
+matrices or long the entries.
+
+Output is built as a list of :class:`Block` (section titles, sentences and
+displays), one list per result, by the function registered for the result's
+class with :func:`block_printer`; :func:`to_latex` renders the blocks as a
+fragment or a document. Another result type prints by registering its own
+block function, from its own module, as backprop results do
+(:mod:`jacobian_calc.render.backprop_latex`)::
+
+    @block_printer(BackpropResult)
+    def backprop_blocks(r, style: Style) -> list[Block]: ...
+
+This module does not import NumPy (the plain ``jac`` path stays fast): arrays
+of cells are :class:`~jacobian_calc.core.grid.Grid` objects.
 """
 
 from __future__ import annotations
@@ -14,18 +29,27 @@ import contextlib
 import contextvars
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
-import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 
-from .errors import JacobianError
-from .shapes import entry_symbol, latex_symbol_name
-from .tensor import JacobianResult
+from ..core.errors import JacobianError
+from ..core.grid import Grid, strides
+from ..core.tree import Node
+from ..ops.registry import PREC_ATOM
+from ..parsing import parse
+from ..results.base import printer
+from ..results.chain import ChainResult
+from ..results.jacobian import JacobianResult
+from ..symbolic.classes import function_ops, is_ours, registry_cached
+from ..symbolic.evaluate import Env, evaluate
+from ..symbolic.symbols import entry_name
+from .formula_latex import TRANSPOSES, apply_latex, formula_latex, sympy_parts, text_precedence
 
 MATRIX_ENVS = ("pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "matrix")
-TRANSPOSES = (r"^{\top}", "^T", "^{T}", r"^{\intercal}")
 ELEMENT_STYLES = ("upper", "lower")
 
 #: Index letters of generic entries, output axes first: ``∂Y_ij / ∂W_kl``.
@@ -81,7 +105,7 @@ def name_tex(name: str, options: LatexOptions = LatexOptions()) -> str:
     >>> name_tex("A_1_2", LatexOptions(element_style="lower"))
     'a_{12}'
     """
-    tex = latex_symbol_name(sp.Symbol(name), options.element_style)
+    tex = _entry_symbol_tex(name, options.element_style)
     if tex is None:
         return _underscored_entry(name) or sp.latex(sp.Symbol(name))
     base, index = re.fullmatch(r"(.*)(_\{[\d,]+\})", tex).groups()
@@ -90,6 +114,21 @@ def name_tex(name: str, options: LatexOptions = LatexOptions()) -> str:
     if "_" in base or "^" in base:  # W1_1_2: {W_{1}}_{12}, not a double subscript
         base = "{" + base + "}"
     return base + index
+
+
+def _entry_symbol_tex(name: str, element_style: str) -> str | None:
+    """``A_1_2`` -> ``A_{12}`` (``A_{1,12}`` for 2-digit indices); None for other names."""
+    match = re.fullmatch(r"([A-Za-z][A-Za-z0-9]*)((?:_\d+)+)", name)
+    if not match:
+        return None
+    base, indices = match.group(1), match.group(2).split("_")[1:]
+    sep = "," if any(len(i) > 1 for i in indices) else ""
+    base_tex = sp.latex(sp.Symbol(base))
+    if element_style == "lower" and len(base) == 1:
+        base_tex = base.lower()
+    if base.startswith("d") and len(base) > 1:
+        base_tex = "d" + sp.latex(sp.Symbol(base[1:]))
+    return f"{base_tex}_{{{sep.join(indices)}}}"
 
 
 def _underscored_entry(name: str) -> str | None:
@@ -103,12 +142,24 @@ def _underscored_entry(name: str) -> str | None:
 
 
 def entry_tex(name: str, index: tuple[int, ...], options: LatexOptions = LatexOptions()) -> str:
-    """LaTeX for entry ``index`` (0-based) of array ``name``; the name itself for ``()``."""
-    return name_tex(entry_symbol(name, index).name if index else name, options)
+    """LaTeX for entry ``index`` (0-based) of array ``name``; the name itself for ``()``.
+
+    Examples
+    --------
+    >>> entry_tex("W", (0, 1)), entry_tex("x", ())
+    ('W_{12}', 'x')
+    """
+    return name_tex(entry_name(name, index) if index else name, options)
 
 
 def generic_tex(name: str, letters: str, options: LatexOptions = LatexOptions()) -> str:
-    """``Y_{ij}``: a generic entry of ``name`` (lower case for ``element_style="lower"``)."""
+    """``Y_{ij}``: a generic entry of ``name`` (lower case for ``element_style="lower"``).
+
+    Examples
+    --------
+    >>> generic_tex("Y", "ij"), generic_tex("dW", "kl", LatexOptions(element_style="lower"))
+    ('Y_{ij}', 'dw_{kl}')
+    """
     base = name_tex(name, options)
     if options.element_style == "lower" and re.fullmatch(r"d?[A-Z]", name):
         base = base.lower()
@@ -117,14 +168,35 @@ def generic_tex(name: str, letters: str, options: LatexOptions = LatexOptions())
     return f"{base}_{{{letters}}}" if letters else base
 
 
-class _Printer(LatexPrinter):
-    """SymPy's printer, with the unit step of ReLU written as an Iverson bracket."""
+# -- SymPy entries ----------------------------------------------------------------------------
 
-    def _print_Heaviside(self, expr, exp=None):
-        if expr.args[1:] != (sp.Integer(1),):
-            return super()._print_Heaviside(expr, exp)
-        tex = r"\left[%s \geq 0\right]" % self._print(expr.args[0])
-        return tex if exp is None else r"%s^{%s}" % (tex, exp)
+@registry_cached
+def registry_functions() -> dict[type, Any]:
+    """Our SymPy function classes -> the operation whose ``entry`` makes them.
+
+    A function class SymPy does not define itself (``sigmoid``, ``step``, or
+    one an operation registered later brings) is printed from its
+    operation's ``latex``; SymPy's own functions keep SymPy's LaTeX.
+    """
+    return {cls: op for cls, op in function_ops().items() if is_ours(cls)}
+
+
+class EntryPrinter(LatexPrinter):
+    """SymPy's LaTeX printer; our own functions print from the operation registry."""
+
+    _default_settings = {**LatexPrinter._default_settings, "transpose_mark": r"^{\top}"}
+
+    def _print_Function(self, expr, exp=None):
+        op = registry_functions().get(type(expr))
+        if op is None:
+            return super()._print_Function(expr, exp)
+        parts = sympy_parts(self, expr, op.options(()), self._settings["transpose_mark"])
+        tex = apply_latex(op, parts)
+        if exp is None:
+            return tex
+        if text_precedence(tex) < PREC_ATOM:  # sqrt(x)**2 is no double superscript
+            tex = rf"\left({tex}\right)"
+        return f"{tex}^{{{exp}}}"
 
 
 def latex_expr(expr: sp.Basic, options: LatexOptions = LatexOptions()) -> str:
@@ -132,14 +204,19 @@ def latex_expr(expr: sp.Basic, options: LatexOptions = LatexOptions()) -> str:
 
     Examples
     --------
-    >>> from jacobian_calc.shapes import entry_symbol
+    >>> from jacobian_calc.symbolic.symbols import entry_symbol
     >>> latex_expr(2 * entry_symbol("W", (0, 1)) + sp.Symbol("alpha"))
     '2 W_{12} + \\alpha'
+    >>> from jacobian_calc.symbolic.functions import sigmoid, step
+    >>> x = sp.Symbol("x")
+    >>> latex_expr(step(x) * sigmoid(x)**2)
+    '\\sigma\\left(x\\right)^{2} \\left[x \\geq 0\\right]'
     """
     expr = sp.sympify(expr)
     names = {s: name_tex(s.name, options) for s in expr.free_symbols
              if isinstance(s, sp.Symbol)}
-    return _Printer({"symbol_names": names}).doprint(expr)
+    return EntryPrinter({"symbol_names": names, "transpose_mark": options.transpose}
+                        ).doprint(expr)
 
 
 def frac(top: str, bottom: str) -> str:
@@ -150,64 +227,100 @@ def frac(top: str, bottom: str) -> str:
 # -- matrices -----------------------------------------------------------------------------
 
 def matrix(rows: list[list[str]], env: str = "pmatrix") -> str:
-    """A LaTeX matrix from already-printed cells."""
+    r"""A LaTeX matrix from already-printed cells.
+
+    Examples
+    --------
+    >>> matrix([["a", "b"], ["c", "d"]])
+    '\\begin{pmatrix} a & b \\\\ c & d \\end{pmatrix}'
+    """
     body = r" \\ ".join(" & ".join(row) for row in rows)
     return rf"\begin{{{env}}} {body} \end{{{env}}}"
 
 
-def grid_latex(cells: np.ndarray, env: str = "pmatrix") -> str:
-    """A matrix of printed cells; 3D/4D arrays become block matrices.
+def _rows(cells: Grid) -> list[list]:
+    """The rows of a 2-D grid."""
+    cols = cells.shape[1]
+    return [cells.flat[r * cols:(r + 1) * cols] for r in range(cells.shape[0])]
+
+
+def _block_grid(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Rows and columns of blocks of a 3D/4D array (leading axes index the blocks)."""
+    lead = shape[:-2]
+    return (lead[0], 1) if len(lead) == 1 else (math.prod(lead[:-1]), lead[-1])
+
+
+def _blocks(cells: Grid) -> list[list[Grid]]:
+    """The 2-D blocks of an array of 3 or more axes, as rows of blocks."""
+    rows, cols = _block_grid(cells.shape)
+    tail = cells.shape[-2:]
+    size = math.prod(tail)
+    return [[Grid(tail, cells.flat[(r * cols + c) * size:(r * cols + c + 1) * size])
+             for c in range(cols)] for r in range(rows)]
+
+
+def grid_latex(cells: Grid | list, env: str = "pmatrix") -> str:
+    r"""A matrix of printed cells; 3D/4D arrays become block matrices.
 
     The leading axes index the blocks, the last two the entries inside a block:
     block ``(i, j)`` of ``∂Y/∂X`` (numerator layout) is ``∂Y_ij/∂X``.
+
+    Examples
+    --------
+    >>> grid_latex(Grid((3,), ["a", "b", "c"]))
+    '\\begin{pmatrix} a & b & c \\end{pmatrix}'
+    >>> print(grid_latex(Grid((2, 1, 1), ["a", "b"]), "matrix"))
+    \begin{matrix} \begin{matrix} a \end{matrix} \\ \begin{matrix} b \end{matrix} \end{matrix}
     """
+    if not isinstance(cells, Grid):
+        cells = Grid.from_nested(cells)
     if cells.ndim == 0:
-        return cells[()]
+        return cells.item()
     if cells.ndim == 1:
-        cells = cells.reshape(1, -1)
+        cells = cells.reshape((1, cells.size))
     if cells.ndim == 2:
-        return matrix(cells.tolist(), env)
-    lead = cells.shape[:-2]
-    grid = (lead[0], 1) if len(lead) == 1 else (math.prod(lead[:-1]), lead[-1])
-    blocks = cells.reshape(grid + cells.shape[-2:])
-    return matrix([[grid_latex(blocks[i, j], env) for j in range(grid[1])]
-                   for i in range(grid[0])], env)
+        return matrix(_rows(cells), env)
+    return matrix([[grid_latex(b, env) for b in row] for row in _blocks(cells)], env)
 
 
-def _arrange(J: JacobianResult, dense: np.ndarray, flatten: bool) -> np.ndarray:
-    """Numerator-order ``dense`` (out + in axes) in J's layout, flattened to 2-D if asked."""
+def _arrange(J: JacobianResult, dense: Grid, flatten: bool) -> Grid:
+    """Numerator-order ``dense`` (out + in axes) in J's layout, flattened to 2-D if asked.
+
+    The gradient of a scalar with respect to a matrix keeps the matrix's shape
+    (Lecture 9's ``dM``, in either layout) unless ``flatten``.
+    """
     k, n = len(J.out_shape), dense.ndim
     if J.layout == "denominator":
         dense = dense.transpose(list(range(k, n)) + list(range(k)))
-        k = n - k
-    if flatten or n <= 2:
-        dense = dense.reshape(math.prod(dense.shape[:k]), math.prod(dense.shape[k:]))
-    return dense
+    return dense.reshape(_shown_shape(J, flatten)) if n <= 2 or flatten else dense
 
 
-def _flat_shape(J: JacobianResult) -> tuple[int, int]:
-    """Shape of ``J.flatten()``, without building it."""
-    rows, cols = math.prod(J.out_shape), math.prod(J.in_shape)
-    return (rows, cols) if J.layout == "numerator" else (cols, rows)
+def _shown_shape(J: JacobianResult, flatten: bool) -> tuple[int, ...]:
+    """The shape J is displayed in: flattened, the matrix of a scalar's gradient, or J's."""
+    if flatten:
+        return J.flat_shape()
+    if J.out_shape == () and len(J.in_shape) == 2:
+        return J.in_shape
+    return J.flat_shape() if len(J.shape) <= 2 else J.shape
 
 
-def _empty(shape: tuple[int, ...], fill) -> np.ndarray:
-    out = np.empty(shape, dtype=object)
-    out.fill(fill)
-    return out
-
-
-def _jacobian_values(J: JacobianResult, flatten: bool) -> np.ndarray:
+def _jacobian_values(J: JacobianResult, flatten: bool) -> Grid:
     """The entries (SymPy, zeros included) in display order."""
-    check_typesettable(_flat_shape(J) if flatten or len(J.shape) <= 2 else J.shape)
-    dense = _empty(J.out_shape + J.in_shape, sp.Integer(0))
-    for index, expr in J.entries.items():
-        dense[index] = expr
-    return _arrange(J, dense, flatten)
+    check_typesettable(_shown_shape(J, flatten))
+    return _arrange(J, J.with_layout("numerator").as_grid(), flatten)
 
 
 def check_typesettable(shape: tuple[int, ...], what: str = "the Jacobian") -> None:
-    """Refuse a display with more than :data:`MAX_TYPESET_SIDE` rows or columns."""
+    """Refuse a display with more than :data:`MAX_TYPESET_SIDE` rows or columns.
+
+    Examples
+    --------
+    >>> check_typesettable((100, 100))
+    >>> check_typesettable((2, 60, 2, 3), "the gradient dW")
+    Traceback (most recent call last):
+    ...
+    jacobian_calc.core.errors.JacobianError: the gradient dW would be typeset as 4 x 180, ...
+    """
     rows, cols = _display_extent(shape)
     if max(rows, cols) > MAX_TYPESET_SIDE:
         raise JacobianError(
@@ -220,37 +333,41 @@ def _display_extent(shape: tuple[int, ...]) -> tuple[int, int]:
     """Rows and columns of the (block) matrix :func:`grid_latex` makes of ``shape``."""
     if len(shape) <= 2:
         return (1, math.prod(shape)) if len(shape) < 2 else shape
-    lead = shape[:-2]
-    grid = (lead[0], 1) if len(lead) == 1 else (math.prod(lead[:-1]), lead[-1])
-    return grid[0] * shape[-2], grid[1] * shape[-1]
+    rows, cols = _block_grid(shape)
+    return rows * shape[-2], cols * shape[-1]
 
 
-def _print_cells(values: np.ndarray, options: LatexOptions) -> np.ndarray:
-    out = _empty(values.shape, "0")
-    for index, expr in np.ndenumerate(values):
-        if expr != 0:
-            out[index] = latex_expr(expr, options)
-    return out
+def print_cells(values: Grid, options: LatexOptions = LatexOptions()) -> Grid:
+    """Each SymPy entry printed (``"0"`` for zeros)."""
+    return values.map(lambda expr: latex_expr(expr, options) if expr != 0 else "0")
 
 
 def jacobian_latex(J: JacobianResult, options: LatexOptions = LatexOptions(),
                    flatten: bool = False) -> str:
     """The Jacobian as a LaTeX matrix (a block matrix for 3D/4D tensors)."""
-    cells = _print_cells(_jacobian_values(J, flatten), options)
+    cells = print_cells(_jacobian_values(J, flatten), options)
     return grid_latex(cells, options.matrix_env)
 
 
-def numeric_latex(J: JacobianResult, values: np.ndarray,
-                  options: LatexOptions = LatexOptions()) -> str:
-    """A Jacobian evaluated at a point (``J.evaluate(at)``), flattened to a matrix."""
-    check_typesettable(_flat_shape(J))
-    flat = values.reshape(_flat_shape(J))
-    cells = np.vectorize(_number_tex, otypes=[object])(flat)
-    return grid_latex(cells, options.matrix_env)
+def numeric_latex(J: JacobianResult, values, options: LatexOptions = LatexOptions()) -> str:
+    """A Jacobian evaluated at a point (``J.evaluate(at)``: a NumPy array, or a Grid of
+    floats), flattened."""
+    check_typesettable(J.flat_shape())
+    shape = J.flat_shape()
+    flat = values.reshape(shape) if isinstance(values, Grid) else \
+        Grid.from_nested(values.reshape(shape).tolist())  # NumPy's array, without NumPy
+    return grid_latex(flat.map(number_tex), options.matrix_env)
 
 
-def _number_tex(value: float) -> str:
-    """``0.25``, ``1.5 \\cdot 10^{-12}``, ``\\infty``."""
+def number_tex(value: float) -> str:
+    r"""``0.25``, ``1.5 \cdot 10^{-12}``, ``\infty``.
+
+    Examples
+    --------
+    >>> number_tex(0.25), number_tex(1.5e-12), number_tex(float("-inf"))
+    ('0.25', '1.5 \\cdot 10^{-12}', '-\\infty')
+    """
+    value = float(value)
     if math.isnan(value):
         return r"\text{NaN}"
     if math.isinf(value):
@@ -268,7 +385,7 @@ def _out_entry(J: JacobianResult, index: tuple[int, ...], options: LatexOptions)
 
 
 def _in_entry(J: JacobianResult, index: tuple[int, ...], options: LatexOptions) -> str:
-    flat = int(np.ravel_multi_index(index, J.in_shape)) if index else 0
+    flat = sum(i * s for i, s in zip(index, strides(J.in_shape)))
     if J.in_symbols:
         return name_tex(J.in_symbols[flat].name, options)
     return entry_tex(J.in_name, index, options)
@@ -285,11 +402,10 @@ def jacobian_name(J: JacobianResult, options: LatexOptions = LatexOptions()) -> 
     return frac(out, _group_tex(J.wrt, options))
 
 
-def _definition_cells(J: JacobianResult, flatten: bool, options: LatexOptions) -> np.ndarray:
-    dense = _empty(J.out_shape + J.in_shape, "")
+def _definition_cells(J: JacobianResult, flatten: bool, options: LatexOptions) -> Grid:
     k = len(J.out_shape)
-    for index in np.ndindex(*dense.shape):
-        dense[index] = frac(_out_entry(J, index[:k], options), _in_entry(J, index[k:], options))
+    dense = Grid.from_function(J.out_shape + J.in_shape, lambda index: frac(
+        _out_entry(J, index[:k], options), _in_entry(J, index[k:], options)))
     return _arrange(J, dense, flatten)
 
 
@@ -340,10 +456,33 @@ class Block:
 
 
 @dataclass(frozen=True)
-class _Style:
-    options: LatexOptions
+class Style:
+    """What a block function knows about the output being made.
+
+    Attributes
+    ----------
+    options : LatexOptions
+        Matrix environment, transpose mark, element style.
+    flatten : bool
+        3D/4D Jacobians as their flattened matrices.
+    fit : bool
+        A standalone document: long entries are listed rather than put in one
+        huge matrix.
+    derivation : bool
+        The steps, not only the results.
+    headers : bool
+        A section title per result (standalone documents).
+    shared : dict
+        Scratch space shared by the results of one :func:`to_latex` call
+        (e.g. "this forward pass is already shown").
+    """
+
+    options: LatexOptions = LatexOptions()
     flatten: bool = False
-    fit: bool = False  # standalone: list long entries instead of one huge matrix
+    fit: bool = False
+    derivation: bool = False
+    headers: bool = False
+    shared: dict = field(default_factory=dict, compare=False)
 
 
 def _visible(tex: str) -> int:
@@ -354,18 +493,20 @@ def _visible(tex: str) -> int:
     return len(re.sub(r"[{}_^\s]|\\,", "", tex))
 
 
-def _matrix_width(cells: np.ndarray) -> int:
+def _matrix_width(cells: Grid) -> int:
     if cells.ndim <= 1:
         return sum(_visible(c) + 2 for c in cells.flat)
     if cells.ndim == 2:
-        return sum(max(_visible(c) for c in col) + 2 for col in cells.T)
+        return sum(max(_visible(c) for c in col) + 2 for col in _rows(cells.T))
     lead = cells.shape[:-2]
     columns = 1 if len(lead) == 1 else lead[-1]
-    widest = max(_matrix_width(cells[i]) for i in np.ndindex(*lead))
+    size = math.prod(cells.shape[-2:])
+    widest = max(_matrix_width(Grid(cells.shape[-2:], cells.flat[n * size:(n + 1) * size]))
+                 for n in range(math.prod(lead)))
     return columns * (widest + 2)
 
 
-def _broken(lhs: str, expr: sp.Expr, options: LatexOptions) -> str:
+def broken_equation(lhs: str, expr: sp.Expr, options: LatexOptions = LatexOptions()) -> str:
     """``lhs = expr``, a long sum broken into lines of an ``aligned`` block."""
     tex = latex_expr(expr, options)
     terms = expr.as_ordered_terms() if isinstance(expr, sp.Add) else [expr]
@@ -386,48 +527,71 @@ def _broken(lhs: str, expr: sp.Expr, options: LatexOptions) -> str:
     return rf"\begin{{aligned}} {lhs} = {{}} & {body} \end{{aligned}}"
 
 
-def _value_blocks(lhs: str, values: np.ndarray, names: np.ndarray, style: _Style) -> list[Block]:
-    """``lhs = matrix``; in a standalone document a wide matrix of long entries is
-    shown as its pattern of entry names, each entry then on its own line(s)."""
-    cells = _print_cells(values, style.options)
+def value_blocks(lhs: str, values: Grid, names: Grid, style: Style) -> list[Block]:
+    """``lhs = matrix`` of SymPy ``values``.
+
+    In a standalone document (``style.fit``) a wide matrix of long entries is
+    shown as its pattern of entry ``names`` (printed LaTeX, same shape), each
+    non-zero entry then on its own line(s).
+    """
+    cells = print_cells(values, style.options)
     env = style.options.matrix_env
     long = max((_visible(c) for c in cells.flat), default=0) > LINE_CHARS // 3
     if not style.fit or not long or _matrix_width(cells) <= LIST_ENTRIES_WIDTH:
         return [Block("math", f"{lhs} = {grid_latex(cells, env)}")]
-    pattern = _empty(values.shape, "0")
-    listing = []
-    for index, expr in np.ndenumerate(values):
+    pattern, listing = [], []
+    for expr, name in zip(values.flat, names.flat):
+        pattern.append(name if expr != 0 else "0")
         if expr != 0:
-            pattern[index] = names[index]
-            listing.append(Block("math", _broken(names[index], expr, style.options)))
+            listing.append(Block("math", broken_equation(name, expr, style.options)))
     if len(listing) == values.size:  # no zeros: the pattern would only repeat the names
         return listing
-    return [Block("math", f"{lhs} = {grid_latex(pattern, env)}"),
+    return [Block("math", f"{lhs} = {grid_latex(Grid(values.shape, pattern), env)}"),
             Block("text", "where the non-zero entries are"), *listing]
 
 
 # -- Jacobians -------------------------------------------------------------------------------
 
-def _shape_tex(shape: tuple[int, ...]) -> str:
+def shape_tex(shape: tuple[int, ...]) -> str:
+    r"""``2 \times 3``; ``1`` for a scalar."""
     return r" \times ".join(map(str, shape)) if shape else "1"
 
 
-def _of_tex(sources: list[str], options: LatexOptions, scalar: bool = False) -> str:
-    """The differentiated expression(s), printed from the calculator's syntax.
+def of_tex(sources: list[str], options: LatexOptions = LatexOptions(), scalar: bool = False,
+           shapes: dict | None = None, functions: frozenset = frozenset()) -> str:
+    r"""The differentiated expression(s), printed from the calculator's syntax.
 
-    Scalar expressions go through SymPy (``2 \\pi t``); matrix expressions
-    through the compact printer, where ``*`` is the Hadamard product.
+    Scalar expressions go through SymPy (``2 \pi t``); matrix expressions
+    through the formula printer, where ``*`` is the Hadamard product. What
+    cannot be read back is shown verbatim.
+
+    Examples
+    --------
+    >>> of_tex(["cos(2*pi*t)"], scalar=True), of_tex(["sigmoid(X@W + b)"])
+    ('\\cos{\\left(2 \\pi t \\right)}', '\\sigma\\left(X W + b\\right)')
     """
-    from .arrays import Env, evaluate
-    from .ir_latex import compact_to_latex
-    from .parser import parse
     try:
-        nodes = [node for source in sources for node in parse(source)]
-        parts = [latex_expr(evaluate(n, Env())[()], options) if scalar else
-                 compact_to_latex(n, options.transpose) for n in nodes]
-    except (JacobianError, ValueError, TypeError, IndexError):
-        return r"\texttt{" + _escape(", ".join(sources)) + "}"
+        nodes = [node for source in sources for node in parse(source, functions=functions)]
+        parts = []
+        for node in nodes:
+            value = evaluate(node, Env(shapes or {})) if scalar else None
+            parts.append(latex_expr(value.item(), options) if value is not None
+                         and value.shape == () else formula_latex(node, options.transpose))
+    except (JacobianError, ValueError, TypeError, IndexError, ZeroDivisionError):
+        return r"\texttt{" + escape(", ".join(sources)) + "}"
     return parts[0] if len(parts) == 1 else r"\left(" + ", ".join(parts) + r"\right)"
+
+
+def _declared_functions(J: JacobianResult) -> frozenset:
+    """Names of the undefined functions (``f(x1, x2)``) the entries mention."""
+    found = set()
+    for expr in J.entries.values():
+        found |= {type(f).__name__ for f in expr.atoms(AppliedUndef)}
+    return frozenset(found)
+
+
+def _jacobian_of_tex(J: JacobianResult, options: LatexOptions) -> str:
+    return of_tex(J.of, options, _scalar_inputs(J), dict(J.arrays), _declared_functions(J))
 
 
 def _scalar_inputs(J: JacobianResult) -> bool:
@@ -435,26 +599,26 @@ def _scalar_inputs(J: JacobianResult) -> bool:
     return all(s.name in J.wrt for s in J.in_symbols)
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    r"""Text safe in a LaTeX paragraph: ``x_1`` -> ``x\_1``."""
     table = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
              "#": r"\#", "_": r"\_", "%": r"\%", "^": r"\^{}", "~": r"\~{}"}
     return "".join(table.get(c, c) for c in text)
 
 
-def _jacobian_header(J: JacobianResult, style: _Style) -> list[Block]:
+def _jacobian_header(J: JacobianResult, style: Style) -> list[Block]:
     o = style.options
     out = _group_tex(J.out_labels, o) if J.out_labels else name_tex(J.out_name, o)
-    shape = f"shape ${_shape_tex(J.shape)}$"
+    shape = f"shape ${shape_tex(J.shape)}$"
     if style.flatten and len(J.shape) > 2:
-        shape += f", flattened to ${_shape_tex(_flat_shape(J))}$"
-    of = _of_tex(J.of, o, scalar=_scalar_inputs(J))
-    return [Block("section", f"Jacobian of ${out} = {of}$ with respect to "
+        shape += f", flattened to ${shape_tex(J.flat_shape())}$"
+    return [Block("section", f"Jacobian of ${out} = {_jacobian_of_tex(J, o)}$ with respect to "
                              f"${_group_tex(J.wrt, o)}$"),
             Block("text", f"{J.layout.capitalize()} layout, {shape}; "
                           f"{J.nnz} of its {J.size} entries are non-zero.")]
 
 
-def _jacobian_blocks(J: JacobianResult, style: _Style, derivation: bool) -> list[Block]:
+def _jacobian_steps(J: JacobianResult, style: Style, derivation: bool) -> list[Block]:
     o = style.options
     name = jacobian_name(J, o)
     values = _jacobian_values(J, style.flatten)  # checks the size first
@@ -463,7 +627,7 @@ def _jacobian_blocks(J: JacobianResult, style: _Style, derivation: bool) -> list
     if derivation:
         blocks = _definition_blocks(J, name, definitions, style)
         blocks.append(Block("text", "Evaluating every entry:"))
-    return blocks + _value_blocks(name, values, definitions, style)
+    return blocks + value_blocks(name, values, definitions, style)
 
 
 def _block_sentence(J: JacobianResult, options: LatexOptions) -> str:
@@ -483,12 +647,20 @@ def _block_sentence(J: JacobianResult, options: LatexOptions) -> str:
     return f"It is written as a block matrix: block ${where}$ holds ${held}$."
 
 
-def _definition_blocks(J, name, definitions, style: _Style) -> list[Block]:
+def _reading(J: JacobianResult, options: LatexOptions) -> str:
+    """How to read the matrix, where it is not the plain stack of gradients."""
+    if J.out_shape == () and len(J.in_shape) == 2:
+        return f" (a scalar's gradient has the shape of ${name_tex(J.in_name, options)}$)"
+    if J.layout == "numerator" and len(J.shape) == 2:
+        return " (rows are the gradients of the components)"
+    return ""
+
+
+def _definition_blocks(J: JacobianResult, name: str, definitions: Grid,
+                       style: Style) -> list[Block]:
     o = style.options
     generic = _generic_definition(J, o)
-    blocks = [Block("text", "By definition, in " + J.layout + " layout"
-                    + (" (rows are the gradients of the components)"
-                       if J.layout == "numerator" and len(J.shape) == 2 else "") + ",")]
+    blocks = [Block("text", "By definition, in " + J.layout + " layout" + _reading(J, o) + ",")]
     if generic:
         blocks.append(Block("math", generic))
     if len(J.shape) > 2 and not style.flatten:
@@ -498,9 +670,67 @@ def _definition_blocks(J, name, definitions, style: _Style) -> list[Block]:
     return blocks
 
 
-# -- chain rule ----------------------------------------------------------------------------------
+# -- block functions per result type ----------------------------------------------------------
 
-def _chain_blocks(c, style: _Style, derivation: bool) -> list[Block]:
+_BLOCK_PRINTERS: dict[type, Callable[[Any, Style], list[Block]]] = {}
+
+
+def block_printer(cls: type):
+    """Register ``func(result, style) -> list[Block]`` as the LaTeX of ``cls``.
+
+    The function makes the blocks of one result; :func:`to_latex` renders
+    them (fragment or document) and ``result.to_latex()`` works too. A
+    subclass without its own function uses its base class's.
+
+    Examples
+    --------
+    >>> class Note:
+    ...     text = "a remark"
+    >>> @block_printer(Note)
+    ... def note_blocks(note, style):
+    ...     return [Block("text", note.text)]
+    >>> to_latex(Note())
+    'a remark'
+    >>> unregister_block_printer(Note)
+    """
+    def register(func: Callable[[Any, Style], list[Block]]):
+        _BLOCK_PRINTERS[cls] = func
+        printer("latex", cls)(_print_result)
+        return func
+    return register
+
+
+def unregister_block_printer(cls: type) -> None:
+    """Remove the block function of ``cls`` (tests add and remove their own)."""
+    _BLOCK_PRINTERS.pop(cls, None)
+
+
+def result_blocks(result: Any, style: Style) -> list[Block]:
+    """The blocks of one result, by the function registered for its class."""
+    for cls in type(result).__mro__:
+        func = _BLOCK_PRINTERS.get(cls)
+        if func is not None:
+            return func(result, style)
+    raise JacobianError(f"cannot print a {type(result).__name__} as LaTeX")
+
+
+def _print_result(result: Any, **settings) -> str:
+    """``result.to_latex(**settings)``."""
+    return to_latex(result, **settings)
+
+
+@block_printer(JacobianResult)
+def jacobian_blocks(J: JacobianResult, style: Style) -> list[Block]:
+    """A Jacobian: its matrix; with ``derivation`` its definition first."""
+    if style.derivation or style.headers:
+        header = _jacobian_header(J, style) if style.headers else []
+        return header + _jacobian_steps(J, style, style.derivation)
+    return [Block("math", jacobian_latex(J, style.options, style.flatten))]
+
+
+@block_printer(ChainResult)
+def chain_blocks(c: ChainResult, style: Style) -> list[Block]:
+    """A chain: the product of factor Jacobians equals the direct Jacobian."""
     o = style.options
     factors = list(c.factors)
     if c.direct.layout == "denominator":  # (ABC)^T = C^T B^T A^T
@@ -509,11 +739,12 @@ def _chain_blocks(c, style: _Style, derivation: bool) -> list[Block]:
     products = " ".join(jacobian_latex(f, o) for f in factors)
     direct = jacobian_latex(c.direct, o)
     lhs = jacobian_name(c.direct, o)
-    if not derivation:
-        return [Block("math", f"{lhs} = {names} = {products} = {direct}")]
-    blocks = [Block("text", "The chain rule through the intermediates:"),
-              Block("math", f"{lhs} = {names}"),
-              Block("text", "The factors, each in terms of its own inputs:")]
+    blocks = _chain_header(c, style) if style.headers else []
+    if not style.derivation:
+        return blocks + [Block("math", f"{lhs} = {names} = {products} = {direct}")]
+    blocks += [Block("text", "The chain rule through the intermediates:"),
+               Block("math", f"{lhs} = {names}"),
+               Block("text", "The factors, each in terms of its own inputs:")]
     blocks += [Block("math", f"{jacobian_name(f, o)} = {jacobian_latex(f, o)}") for f in factors]
     blocks += [Block("text", "Their product, with the intermediates substituted:"),
                Block("math", f"{lhs} = {products} = {direct}"),
@@ -523,154 +754,15 @@ def _chain_blocks(c, style: _Style, derivation: bool) -> list[Block]:
     return blocks
 
 
-def _chain_header(c, style: _Style) -> list[Block]:
-    return [Block("section", "Chain rule for $"
-                  + name_tex(c.direct.out_name, style.options) + " = "
-                  + _of_tex(c.direct.of, style.options, _scalar_inputs(c.direct)) + "$")]
+def _chain_header(c: ChainResult, style: Style) -> list[Block]:
+    return [Block("section", "Chain rule for $" + name_tex(c.direct.out_name, style.options)
+                  + " = " + _jacobian_of_tex(c.direct, style.options) + "$")]
 
 
-# -- backprop ------------------------------------------------------------------------------------
+# -- rendering blocks ---------------------------------------------------------------------------
 
-def _output_name(g) -> str:
-    return g.steps[-1][0] if g.steps else "Y"
-
-
-def _gradient_shared(g, style: _Style) -> list[Block]:
-    """The forward pass and the upstream gradient, shared by all variables."""
-    from .ir_latex import compact_to_latex
-    o = style.options
-    blocks = []
-    if g.steps:
-        lines = r" \\ ".join(f"{name_tex(n)} &= {compact_to_latex(e, o.transpose)}"
-                              for n, e in g.steps)
-        blocks += [Block("text", "Forward pass, with named intermediates:"),
-                   Block("math", rf"\begin{{aligned}} {lines} \end{{aligned}}")]
-    out = _output_name(g)
-    if g.upstream == "1":
-        blocks.append(Block("text", f"The output ${name_tex(out)}$ is a scalar: the gradient of "
-                                    f"a variable $M$ is $dM = \\partial {name_tex(out)} / "
-                                    "\\partial M$, of the shape of $M$."))
-        return blocks
-    letters = INDEX_LETTERS[:len(g.jacobian.out_shape) if g.jacobian is not None else 2]
-    blocks.append(Block("text", f"The upstream gradient ${name_tex(g.upstream)}$ has the shape "
-                                f"of ${name_tex(out)}$: ${generic_tex(g.upstream, letters, o)} = "
-                                f"\\partial J / \\partial {generic_tex(out, letters, o)}$ "
-                                "for the scalar loss $J$."))
-    return blocks
-
-
-def _contraction(g, style: _Style) -> str:
-    o = style.options
-    J = g.jacobian
-    out_shape = J.out_shape if J is not None else ()
-    k, m = len(out_shape), len(g.shape)
-    outs, ins = INDEX_LETTERS[:k], INDEX_LETTERS[k:k + m]
-    lhs = generic_tex("d" + g.wrt, ins, o)
-    var = generic_tex(g.wrt, ins, o)
-    out = _output_name(g)
-    if g.upstream == "1":
-        return f"{lhs} = {frac(name_tex(out), var)}"
-    total = rf"\sum_{{{','.join(outs)}}} " if outs else ""
-    return (f"{lhs} = {total}{generic_tex(g.upstream, outs, o)} "
-            f"{frac(generic_tex(out, outs, o), var)}")
-
-
-def _explicit_values(g) -> tuple[np.ndarray, np.ndarray]:
-    values = np.asarray(g.explicit_array, dtype=object)
-    check_typesettable(values.shape[::-1] if values.ndim == 1 else values.shape,
-                       f"the gradient d{g.wrt}")
-    names = _empty(values.shape, "")
-    for index in np.ndindex(*values.shape):
-        names[index] = entry_tex("d" + g.wrt, index)
-    if values.ndim == 1:  # a vector's gradient is a column
-        values, names = values.reshape(-1, 1), names.reshape(-1, 1)
-    return values, names
-
-
-def _verdict(g, options: LatexOptions) -> str:
-    if g.agree:
-        how = ("the difference of every entry simplifies to $0$" if g.symbolic else
-               "they agree numerically; the symbolic check was undecided")
-        return (f"The explicit and the compact gradient agree: {how} "
-                f"(largest numerical difference ${_number_tex(g.max_abs_error)}$).")
-    index, first, second = g.mismatch
-    at = ", ".join(map(str, index))
-    return (rf"\textbf{{The explicit and the compact gradient disagree}} at entry $({at})$: "
-            f"${latex_expr(first, options)}$ against ${latex_expr(second, options)}$ "
-            f"(largest difference ${_number_tex(g.max_abs_error)}$).")
-
-
-def _compact_tex(g, options: LatexOptions) -> str:
-    from .ir_latex import compact_to_latex
-    return compact_to_latex(g.compact, options.transpose)
-
-
-def _gradient_blocks(g, style: _Style, derivation: bool) -> list[Block]:
-    o = style.options
-    lhs = name_tex("d" + g.wrt, o)
-    values, names = _explicit_values(g)
-    if not derivation:
-        cells = _print_cells(values, o)
-        return [Block("math", f"{lhs} = {_compact_tex(g, o)} = {grid_latex(cells, o.matrix_env)}")]
-    from .ir_latex import compact_to_latex
-    blocks = [Block("section", f"Gradient with respect to ${name_tex(g.wrt, o)}$"
-                               f" (${_shape_tex(g.shape)}$)")]
-    if g.jacobian is not None:
-        J, name = g.jacobian, frac(name_tex(_output_name(g), o), name_tex(g.wrt, o))
-        blocks.append(Block("text", f"The Jacobian ${name}$ has shape ${_shape_tex(J.shape)}$ "
-                                    f"and {J.nnz} non-zero entries out of {J.size}. "
-                                    + ("Contracting it with the upstream gradient:"
-                                       if g.upstream != "1" else
-                                       "Each entry of the gradient is one of its entries:")))
-    blocks.append(Block("math", _contraction(g, style)))
-    blocks.append(Block("text", "Explicitly, entry by entry:"))
-    blocks += _value_blocks(lhs, values, names, style)
-    if g.backward:
-        lines = r" \\ ".join(f"{name_tex(n, o)} &= {compact_to_latex(e, o.transpose)}"
-                             for n, e in g.backward)
-        blocks += [Block("text", "Backward pass, one compact rule per operation:"),
-                   Block("math", rf"\begin{{aligned}} {lines} \end{{aligned}}")]
-    blocks += [Block("text", "The compact form:"),
-               Block("math", f"{lhs} = {_compact_tex(g, o)}"),
-               Block("text", _verdict(g, o))]
-    return blocks
-
-
-def _gradient_header(g, style: _Style) -> list[Block]:
-    return [Block("section", "Backpropagation through $"
-                  + name_tex(_output_name(g), style.options) + " = "
-                  + _of_tex([g.of], style.options) + "$")]
-
-
-# -- putting it together -------------------------------------------------------------------------
-
-def _blocks(results: list, style: _Style, derivation: bool, headers: bool) -> list[Block]:
-    from .backprop import GradientResult
-    from .chain import ChainResult
-    blocks: list[Block] = []
-    shared_done: set[str] = set()
-    for r in results:
-        if isinstance(r, ChainResult):
-            blocks += (_chain_header(r, style) if headers else []) + \
-                _chain_blocks(r, style, derivation)
-        elif isinstance(r, GradientResult):
-            if r.of not in shared_done and (headers or derivation):
-                shared_done.add(r.of)
-                blocks += _gradient_header(r, style) if headers else []
-                blocks += _gradient_shared(r, style) if derivation else []
-            blocks += _gradient_blocks(r, style, derivation)
-        elif isinstance(r, JacobianResult):
-            if headers:
-                blocks += _jacobian_header(r, style)
-            blocks += _jacobian_blocks(r, style, derivation or headers) if derivation else \
-                _jacobian_blocks(r, style, False) if headers else \
-                [Block("math", jacobian_latex(r, style.options, style.flatten))]
-        else:
-            raise JacobianError(f"cannot print a {type(r).__name__} as LaTeX")
-    return blocks
-
-
-def _render_fragment(blocks: list[Block], derivation: bool) -> str:
+def render_fragment(blocks: list[Block], derivation: bool = False) -> str:
+    r"""Blocks as a fragment: maths alone, or with ``derivation`` text and ``\[...\]``."""
     if not derivation:
         return "\n\n".join(b.tex for b in blocks)
     parts = []
@@ -714,7 +806,8 @@ def _row_per_line(tex: str) -> str:
     return tex.replace(r" \\ ", " \\\\\n")
 
 
-def _render_document(blocks: list[Block]) -> str:
+def render_document(blocks: list[Block]) -> str:
+    """Blocks as a standalone document for pdflatex (displays scaled to fit the page)."""
     parts = []
     for b, after in zip(blocks, blocks[1:] + [None]):
         if b.kind == "section":
@@ -755,20 +848,27 @@ def max_matrix_columns(tex: str) -> int:
     return best
 
 
-# -- defaults and the public entry point ---------------------------------------------------------
+# -- defaults and the public entry points ---------------------------------------------------------
 
 _DEFAULTS: contextvars.ContextVar[dict] = contextvars.ContextVar("latex_defaults", default={})
-_SETTINGS = ("derivation", "standalone", "flatten", "matrix_env", "transpose", "element_style")
+SETTINGS = ("derivation", "standalone", "flatten", "matrix_env", "transpose", "element_style")
 
 
 @contextlib.contextmanager
 def printoptions(**settings):
-    """Defaults for :func:`to_latex` inside a ``with`` block, like ``numpy.printoptions``.
+    r"""Defaults for :func:`to_latex` inside a ``with`` block, like ``numpy.printoptions``.
 
     The CLI sets the user's choices once; code that formats results (such as
     the backprop report) then calls ``to_latex(results)`` unchanged.
+
+    Examples
+    --------
+    >>> from jacobian_calc import jacobian
+    >>> with printoptions(matrix_env="bmatrix"):
+    ...     to_latex(jacobian("x*y", wrt="x,y"))
+    '\\begin{bmatrix} y & x \\end{bmatrix}'
     """
-    unknown = set(settings) - set(_SETTINGS)
+    unknown = set(settings) - set(SETTINGS)
     if unknown:
         raise TypeError(f"unknown LaTeX settings: {', '.join(sorted(unknown))}")
     token = _DEFAULTS.set({**_DEFAULTS.get(), **settings})
@@ -778,31 +878,45 @@ def printoptions(**settings):
         _DEFAULTS.reset(token)
 
 
-def _settings(**given) -> dict:
+def resolve_settings(**given) -> dict:
     """The given settings over the :func:`printoptions` defaults over the built-in ones."""
+    unknown = set(given) - set(SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown LaTeX settings: {', '.join(sorted(unknown))}")
     return {**dict(derivation=False, standalone=False, flatten=False), **LatexOptions().__dict__,
             **_DEFAULTS.get(), **{k: v for k, v in given.items() if v is not None}}
 
 
-def _style(s: dict) -> _Style:
+def make_style(s: dict) -> Style:
+    """The :class:`Style` of some :func:`resolve_settings`."""
     options = LatexOptions(s["matrix_env"], s["transpose"], s["element_style"])
-    return _Style(options, flatten=bool(s["flatten"]), fit=bool(s["standalone"]))
+    return Style(options, flatten=bool(s["flatten"]), fit=bool(s["standalone"]),
+                 derivation=bool(s["derivation"]), headers=bool(s["standalone"]))
 
 
-def _render(blocks: list[Block], s: dict) -> str:
+def render_blocks(blocks: list[Block], s: dict) -> str:
+    """Blocks as a document (``standalone``) or a fragment, as the settings ``s`` say
+    (:func:`resolve_settings`)."""
     if s["standalone"]:
-        return _render_document(blocks)
-    return _render_fragment(blocks, bool(s["derivation"]))
+        return render_document(blocks)
+    return render_fragment(blocks, bool(s["derivation"]))
 
 
-def numeric_to_latex(results: list[JacobianResult], values: list[np.ndarray],
-                     at: str | None = None, **settings) -> str:
-    """Jacobians evaluated at a point (``J.evaluate(at)`` for each), as LaTeX.
+def numeric_to_latex(results: list[JacobianResult], values: list, at: str | None = None,
+                     **settings) -> str:
+    r"""Jacobians evaluated at a point (``J.evaluate(at)`` for each), as LaTeX.
 
     ``settings`` are those of :func:`to_latex`; the matrices are flattened.
+
+    Examples
+    --------
+    >>> from jacobian_calc import jacobian
+    >>> J = jacobian("x1*x2", wrt="x1,x2")
+    >>> numeric_to_latex([J], [J.evaluate("x1=0.5,x2=2")])
+    '\\begin{pmatrix} 2 & 0.5 \\end{pmatrix}'
     """
-    s = _settings(**{**settings, "flatten": True})
-    style = _style(s)
+    s = resolve_settings(**{**settings, "flatten": True})
+    style = make_style(s)
     blocks: list[Block] = []
     for J, value in zip(results, values):
         matrix_tex = numeric_latex(J, value, style.options)
@@ -815,9 +929,9 @@ def numeric_to_latex(results: list[JacobianResult], values: list[np.ndarray],
             blocks += _definition_blocks(J, name, _definition_cells(J, True, style.options),
                                          style)
         if at:
-            blocks.append(Block("text", r"At \texttt{" + _escape(at) + "}:"))
+            blocks.append(Block("text", r"At \texttt{" + escape(at) + "}:"))
         blocks.append(Block("math", f"{jacobian_name(J, style.options)} = {matrix_tex}"))
-    return _render(blocks, s)
+    return render_blocks(blocks, s)
 
 
 def to_latex(result, derivation: bool | None = None, standalone: bool | None = None,
@@ -827,13 +941,13 @@ def to_latex(result, derivation: bool | None = None, standalone: bool | None = N
 
     Parameters
     ----------
-    result : JacobianResult, ChainResult, GradientResult, or a list of them
-        What to print.
+    result : JacobianResult, ChainResult, BackpropResult, or a list of them
+        What to print (any result whose class has a :func:`block_printer`; a
+        backprop result's is in :mod:`jacobian_calc.render.backprop_latex`).
     derivation : bool
         The steps, as slides present them: the definition (a matrix of
         :math:`\partial f_i/\partial x_j`), then the evaluated entries; the
-        factor product of a chain; the contraction, explicit and compact
-        gradients and their agreement for backprop results.
+        factor product of a chain; each backward step of a backprop result.
     standalone : bool
         A complete document for pdflatex (amsmath, geometry, adjustbox);
         wide matrices are scaled down to the page, long entries listed.
@@ -855,8 +969,31 @@ def to_latex(result, derivation: bool | None = None, standalone: bool | None = N
     >>> to_latex(jacobian("A@x", wrt="x", shapes={"A": (2, 2), "x": 2}), matrix_env="bmatrix")
     '\\begin{bmatrix} A_{11} & A_{12} \\\\ A_{21} & A_{22} \\end{bmatrix}'
     """
-    s = _settings(derivation=derivation, standalone=standalone, flatten=flatten,
-                  matrix_env=matrix_env, transpose=transpose, element_style=element_style)
+    s = resolve_settings(derivation=derivation, standalone=standalone, flatten=flatten,
+                 matrix_env=matrix_env, transpose=transpose, element_style=element_style)
+    style = make_style(s)
     results = list(result) if isinstance(result, (list, tuple)) else [result]
-    blocks = _blocks(results, _style(s), bool(s["derivation"]), headers=bool(s["standalone"]))
-    return _render(blocks, s)
+    blocks = [b for r in results for b in result_blocks(r, style)]
+    return render_blocks(blocks, s)
+
+
+def formula_tex(node: Node, options: LatexOptions = LatexOptions()) -> str:
+    r"""A compact formula (an expression tree) with the options' transpose mark.
+
+    Examples
+    --------
+    >>> from jacobian_calc.core.tree import Name
+    >>> formula_tex(Name("X").T @ Name("dY"), LatexOptions(transpose="^T"))
+    'X^T dY'
+    """
+    return formula_latex(node, options.transpose)
+
+
+__all__ = ["LatexOptions", "Block", "Style", "to_latex", "numeric_to_latex", "printoptions",
+           "latex_expr", "name_tex", "entry_tex", "generic_tex", "frac", "matrix", "grid_latex",
+           "print_cells", "value_blocks", "broken_equation", "check_typesettable", "number_tex",
+           "shape_tex", "of_tex", "escape", "jacobian_latex", "numeric_latex", "jacobian_name",
+           "block_printer", "unregister_block_printer", "result_blocks", "render_blocks",
+           "render_fragment", "render_document", "resolve_settings", "make_style",
+           "max_matrix_columns", "registry_functions", "EntryPrinter", "formula_latex",
+           "formula_tex", "INDEX_LETTERS", "MAX_TYPESET_SIDE"]
