@@ -74,8 +74,9 @@ def _flag(ctx: click.Context, name: str) -> str:
 #: Options that apply only to LaTeX output.
 LATEX_ONLY = ("matrix_env", "transpose_tex", "element_style")
 #: What --backprop does not read.
-NOT_WITH_BACKPROP = ("at", "chain", "simplify", "simplify_timeout", "in_terms_of_output",
-                     "flatten", "layout", "spy", "shared")
+NOT_WITH_BACKPROP = ("at", "chain", "in_terms_of_output", "flatten", "layout", "shared")
+#: What only --backprop reads.
+BACKPROP_ONLY = ("check", "upstream", "onehot", "inline", "expand")
 
 
 def inapplicable(ctx: click.Context, exprs: str | None, options: dict,
@@ -90,7 +91,7 @@ def inapplicable(ctx: click.Context, exprs: str | None, options: dict,
     if options.get("backprop"):
         rules.update({n: "--backprop" for n in NOT_WITH_BACKPROP if n in given})
     else:
-        rules.update({n: "without --backprop" for n in ("check", "upstream") if n in given})
+        rules.update({n: "without --backprop" for n in BACKPROP_ONLY if n in given})
     if "simplify_timeout" in given and not options.get("simplify"):
         rules.setdefault("simplify_timeout", "without --simplify")
     if fmt != "latex":

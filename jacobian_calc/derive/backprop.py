@@ -29,14 +29,16 @@ from typing import Container, Iterable, Mapping
 
 import sympy as sp
 
+from ..core import budget
 from ..core.errors import JacobianError, JacobianTypeError
 from ..core.grid import Grid, Shape, ndindex
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.progress import advance, stage
-from ..core.names import PYTHON_BUILTINS, check_name, is_name
+from ..core.names import PYTHON_BUILTINS, is_name
 from ..core.tree import Call, Declared, Name, Node, Num, names, substitute, with_children
 from ..ops import NotDifferentiable, Vjp, get, lookup
 from ..ops.text import to_source
+from ..parsing import declared_name
 from ..results.backprop import (AGREES, DIFFERS, PROVED, BackpropResult, BackwardStep,
                                 Check, ForwardStep, Gradient)
 from ..symbolic.autodiff import gradient
@@ -49,6 +51,7 @@ from .problem import ExprLike, Problem, absence_warnings, parse_wrt, prepare, wr
 from .tidy import cost, tidy
 
 
+@budget.entry_point
 def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None,
              upstream: str | None = None, lets: Mapping | None = None,
              functions: Iterable[str] | None = None, onehot: str | Iterable[str] | None = None,
@@ -108,6 +111,7 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     """
     _check_flags(points, inline=inline, expand=expand, simplify=simplify)
     problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
+    problem.check_work()  # the forward pass, and the explicit gradients it is checked against
     request = _Request.read(problem, wrt, upstream, onehot)
     graph = _Graph.build(problem, request)
     rules = _fuse(_backward(graph), graph)
@@ -179,7 +183,7 @@ class _Request:
 
 def _check_upstream(upstream: str, user: set[str]) -> None:
     """The upstream gradient's name must not be, or read as the gradient of, a user name."""
-    check_name(upstream, "upstream name")
+    declared_name(upstream, "upstream name")  # not an operation, nor read as an entry (X_1_1)
     if upstream in user:
         raise JacobianError(f"the {{{{upstream}}}} name {upstream!r} is also a name in the "
                             f"expression ({upstream}); choose another")
