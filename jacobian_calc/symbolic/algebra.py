@@ -96,8 +96,12 @@ def check_defined(entries, node, args) -> None:
 
     Only what constant folding can produce is looked at (the entry itself and
     its leading coefficient), so this costs one look per entry: ``x/(1 - 1)``
-    is ``zoo*x``, ``log(0)`` is ``zoo``, ``sqrt(-1)`` is ``I``.
+    is ``zoo*x``, ``log(0)`` is ``zoo``, ``sqrt(-1)`` is ``I``. An operation
+    on plain numbers only (an expression evaluated at a point) is left to the
+    caller: a pole there belongs to the point, not to the expression.
     """
+    if all(e.is_Atom and not e.is_Symbol for a in args for e in a.flat):
+        return
     for e in entries:
         lead = e.args[0] if (e.is_Mul or e.is_Add) and e.args else e
         if lead in _UNDEFINED or e in _UNDEFINED:
