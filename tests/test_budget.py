@@ -206,7 +206,7 @@ def test_real_nesting_is_still_refused():
 # -- internal errors become clear messages --------------------------------------------------
 
 def test_complex_point_value():
-    refused("x**2", "--at", "x=sqrt(-1)", naming="not a real number")
+    refused("x**2", "--at", "x=sqrt(-1)", naming="is complex")
 
 
 @pytest.mark.parametrize("dims", ["²", "２", "٣", "2x²"])
@@ -245,6 +245,11 @@ def test_division_by_a_constant_zero():
      "--chain has no effect with --backprop"),
     (["x**2", "--check"], "--check has no effect without --backprop"),
     (["x**2", "--upstream", "G"], "--upstream has no effect without --backprop"),
+    (["x**2", "--inline"], "--inline has no effect without --backprop"),
+    (["x**2", "--expand"], "--expand has no effect without --backprop"),
+    (["x**2", "--onehot", "T"], "--onehot has no effect without --backprop"),
+    (["sum(X)", "--wrt", "X", "--shape", "X=2", "--backprop", "--layout", "denominator"],
+     "--layout has no effect with --backprop"),
     (["x**2", "--simplify-timeout", "3"], "--simplify-timeout has no effect without --simplify"),
     (["x**2", "--matrix-env", "bmatrix"], "--matrix-env has no effect without --format latex"),
     (["x**2", "--full", "--format", "json"], "--full has no effect with --format json"),

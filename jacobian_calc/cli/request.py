@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .. import api
 from ..core import budget
-from ..core.errors import JacobianError
+from ..core.errors import JacobianError, LimitError
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..parsing import int_digits, parse_shape_option
 from ..render.latex import numeric_to_latex, to_latex
@@ -153,7 +153,12 @@ def _text(req, results, factored, values) -> str:
 def _latex(req, results, factored, values) -> str:
     if values is not None:
         return numeric_to_latex(results, values, at=req.at, **req.latex)
-    check_size(text_length(e for J in results for e in J.entries.values()))  # LaTeX is longer
+    size = text_length(e for J in results for e in J.entries.values())  # LaTeX is longer
+    if size > req.limits.max_output:
+        raise LimitError(f"the LaTeX would be over {size:,} characters long, over the limit of "
+                         f"{req.limits.max_output:,}", limit="max_output",
+                         hint="raise it with {{max_output}}, or use --format text or json, "
+                              "which print shared subexpressions once")
     extra = [factored] if factored is not None else []
     return to_latex(results + extra, flatten=req.flatten, **req.latex)
 
