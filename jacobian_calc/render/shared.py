@@ -129,7 +129,7 @@ def plan(exprs: Iterable[sp.Basic], taken: Iterable[str] = (),
     sharing.length = sharing.plain_length
     if shared is False:
         return sharing
-    short, chosen = _lengths(nodes, set(), _occurrences(exprs, nodes, set()))
+    short, chosen = _lengths(nodes, set(), _occurrences(exprs, nodes, set()), _bound(nodes))
     effective = _occurrences(exprs, nodes, chosen)
     named = {i for i in chosen if effective.get(i, 0) >= 2}
     if not named:
@@ -166,12 +166,23 @@ def _occurrences(exprs: list, nodes: list, named: set) -> dict[int, int]:
     return count
 
 
-def _lengths(nodes: list, named: set, occurrences: dict | None = None) -> tuple[dict, set]:
+def _bound(nodes: list) -> set[int]:
+    """Subexpressions with a bound variable (``Derivative(f(_xi), _xi)`` inside ``Subs``):
+    named apart from their binding they would mean nothing, so they never are."""
+    bound: set[int] = set()
+    for node in nodes:
+        if isinstance(node, sp.Dummy) or any(id(a) in bound for a in node.args):
+            bound.add(id(node))
+    return bound
+
+
+def _lengths(nodes: list, named: set, occurrences: dict | None = None,
+             bound: set = frozenset()) -> tuple[dict, set]:
     """Printed length of each node with ``named`` subexpressions written as names.
 
     With ``occurrences``, nodes are also named on the way up, as soon as they
-    occur twice or more and are long once their own parts are named: returns
-    the lengths and the named set.
+    occur twice or more and are long once their own parts are named (unless
+    ``bound``): returns the lengths and the named set.
     """
     short: dict[int, int] = {}
     named = set(named)
@@ -183,7 +194,7 @@ def _lengths(nodes: list, named: set, occurrences: dict | None = None) -> tuple[
         short[id(node)] = composite_length(
             node, [NAME_LENGTH if id(a) in named else short[id(a)] for a in args])
         if occurrences is not None and occurrences.get(id(node), 0) >= 2 \
-                and short[id(node)] >= MIN_LENGTH:
+                and short[id(node)] >= MIN_LENGTH and id(node) not in bound:
             named.add(id(node))
     return short, named
 
