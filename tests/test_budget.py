@@ -385,6 +385,27 @@ def test_the_alarm_interrupts_work_no_check_reaches():
     assert time.perf_counter() - start < 2
 
 
+def test_an_interruption_leaves_sympy_evaluating():
+    """An alarm that stops SymPy between changing its global flags and restoring them
+    (``with evaluate(False)``) must not leave them changed for the next request."""
+    import sympy as sp
+    from sympy.core.parameters import global_parameters as flags
+    import jacobian_calc.symbolic.algebra  # noqa: F401 - registers the guard
+    with pytest.raises(jacobian_calc.LimitError):
+        with budget.request(Limits(timeout=0.2)):
+            flags.evaluate = False  # as if interrupted before evaluate.__exit__ ran
+            while True:
+                pass
+    assert flags.evaluate is True
+    x = sp.Symbol("x")
+    assert x + x == 2 * x
+
+
+def test_shared_printing_never_names_a_bound_variable():
+    out = answered("f(g(x)*h(y)) + f(g(x)*h(y))**2", "--function", "f,g,h", "--shared")
+    assert "_xi" not in "".join(line for line in out.splitlines() if line.startswith("  S"))
+
+
 def test_limited_blocks_nest_within_the_request():
     with budget.request(Limits(timeout=5)):
         with pytest.raises(budget.OutOfTime):

@@ -57,6 +57,26 @@ class OutOfTime(Exception):
     """A block's own allowance (not the request's) ran out: see :func:`limited`."""
 
 
+#: Called on entering a block the alarm may interrupt; each returns a function that
+#: undoes a half-made change of global state (SymPy's evaluation flags), run after an
+#: interruption. Registered by the layers that own such state (:func:`guard_state`).
+_STATE_GUARDS: list = []
+
+
+def guard_state(snapshot) -> None:
+    """Register ``snapshot() -> restore``: global state put back after an interruption."""
+    _STATE_GUARDS.append(snapshot)
+
+
+def _snapshots() -> list:
+    return [snapshot() for snapshot in _STATE_GUARDS]
+
+
+def _restore(restores: list) -> None:
+    for restore in restores:
+        restore()
+
+
 class Budget:
     """The deadline and the stage of one request."""
 
@@ -178,6 +198,7 @@ def _alarm(budget: Budget) -> Iterator[None]:
         return
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     budget.alarms = True
+    restores = _snapshots()
     try:
         try:
             _arm(budget.deadline)
@@ -190,6 +211,7 @@ def _alarm(budget: Budget) -> Iterator[None]:
                 budget.alarms = False
                 signal.signal(signal.SIGALRM, previous)
     except Interrupted:
+        _restore(restores)
         raise budget.timeout_error() from None
 
 
@@ -216,6 +238,7 @@ def limited(seconds: float) -> Iterator[None]:
         yield
         return
     budget.check()
+    restores = _snapshots()
     try:
         try:
             _arm(min(time.monotonic() + seconds, budget.deadline))
@@ -224,6 +247,7 @@ def limited(seconds: float) -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, 0)
             _settle()
     except Interrupted:
+        _restore(restores)
         _arm(budget.deadline)
         if time.monotonic() >= budget.deadline:
             raise budget.timeout_error() from None
@@ -260,5 +284,5 @@ def entry_point(func):
 
 
 __all__ = ["Budget", "request", "check", "stage", "limited", "interruptible", "current",
-           "active_limits", "entry_point", "OutOfTime", "Interrupted",
+           "active_limits", "entry_point", "guard_state", "OutOfTime", "Interrupted",
            "OFF_THREAD_SIMPLIFY_NODES"]

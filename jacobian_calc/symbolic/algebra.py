@@ -28,6 +28,21 @@ _ONE = sp.S.One
 _MINUS_ONE = sp.S.NegativeOne
 
 
+def _sympy_flags():
+    """SymPy's global evaluation flags now, and how to put them back: an alarm that
+    stops SymPy inside ``with evaluate(False)`` must not leave them changed."""
+    from sympy.core.parameters import global_parameters as flags
+    saved = {name: getattr(flags, name) for name in ("evaluate", "distribute", "exp_is_pow")}
+
+    def restore():
+        for name, value in saved.items():
+            setattr(flags, name, value)
+    return restore
+
+
+budget.guard_state(_sympy_flags)
+
+
 def number(value: Fraction) -> sp.Rational:
     """An exact SymPy number."""
     return sp.Integer(value.numerator) if value.denominator == 1 else \
