@@ -12,6 +12,8 @@ from ..core.grid import Grid, shape_text
 from ..results.backprop import BackpropResult, BackwardStep, Gradient
 from ..results.base import printer
 from ..symbolic.symbols import entry_name
+from .entries import entry_text
+from .json import entries, envelope
 
 #: Explicit entries shown per step unless ``full``.
 SHOWN_ENTRIES = 1
@@ -126,19 +128,18 @@ def _gradients(r: BackpropResult, inline: bool, full: bool) -> str:
 @printer("dict", BackpropResult)
 def backprop_dict(r: BackpropResult) -> dict:
     """The JSON document of a backprop result (``jac --backprop --format json``)."""
-    return {
-        "of": r.of, "output": r.output, "shape": list(r.out_shape), "upstream": r.upstream,
-        "onehot": list(r.onehot),
-        "steps": [{"name": s.name, "expr": s.text, "shape": list(s.shape)} for s in r.steps],
-        "backward": [_step_dict(b) for b in r.backward],
-        "gradients": [_gradient_dict(g) for g in r.gradients.values()],
-        "end_to_end": {"verdict": r.end_to_end.check.verdict,
-                       "points": r.end_to_end.points,
-                       "exact_points": r.end_to_end.exact_points,
-                       "max_abs_error": r.end_to_end.check.max_abs_error,
-                       "mismatch": _mismatch(r.end_to_end.check.mismatch)},
-        "agree": r.agree, "summary": r.summary(), "warnings": list(r.warnings),
-    }
+    return envelope(
+        "backprop", [r.of], output=r.output, shape=list(r.out_shape), upstream=r.upstream,
+        onehot=list(r.onehot),
+        steps=[{"name": s.name, "expr": s.text, "shape": list(s.shape)} for s in r.steps],
+        backward=[_step_dict(b) for b in r.backward],
+        gradients=[_gradient_dict(g) for g in r.gradients.values()],
+        end_to_end={"verdict": r.end_to_end.check.verdict,
+                    "points": r.end_to_end.points,
+                    "exact_points": r.end_to_end.exact_points,
+                    "max_abs_error": r.end_to_end.check.max_abs_error,
+                    "mismatch": _mismatch(r.end_to_end.check.mismatch)},
+        agree=r.agree, summary=r.summary(), warnings=list(r.warnings))
 
 
 def _step_dict(b: BackwardStep) -> dict:
@@ -146,7 +147,7 @@ def _step_dict(b: BackwardStep) -> dict:
             "upstream": b.upstream, "compact": b.text, "accumulate": b.accumulate,
             "fused": [{"name": n, "compact": t} for n, t in b.fused],
             "contraction": b.contraction, "symbols": list(b.symbols),
-            "explicit": b.explicit.map(str).tolist(),
+            **entries(b.explicit, "explicit"),
             "verdict": b.check.verdict, "how": b.check.how,
             "max_abs_error": b.check.max_abs_error, "mismatch": _mismatch(b.check.mismatch)}
 
@@ -155,7 +156,7 @@ def _gradient_dict(g: Gradient) -> dict:
     item = {"wrt": g.wrt, "name": g.name, "label": g.label, "shape": list(g.shape),
             "compact": g.text, "inline": g.inline_text}
     if g.expanded is not None:
-        item["expanded"] = g.expanded.map(str).tolist()
+        item.update(entries(g.expanded, "expanded"))
     return item
 
 
@@ -163,7 +164,7 @@ def _mismatch(m) -> dict | None:
     if m is None:
         return None
     label, first, second = m
-    return {"entry": label, "explicit": str(first), "compact": str(second)}
+    return {"entry": label, "explicit": entry_text(first), "compact": entry_text(second)}
 
 
 __all__ = ["backprop_text", "backprop_dict", "entry_lines", "verdict_text", "entry_label"]
