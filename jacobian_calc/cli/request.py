@@ -9,9 +9,11 @@ from .. import api
 from ..core.errors import JacobianError
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..parsing import int_digits, parse_shape_option
-from ..render.latex import numeric_to_latex, to_latex
+from ..render.backprop_latex import gradient_values_latex
+from ..render.backprop_text import backprop_dict, gradient_values_text
 from ..render.json import jacobians_document
-from ..render.text import chain_text, numeric_text, render_jacobian
+from ..render.latex import numeric_to_latex, to_latex
+from ..render.text import chain_text, numeric_chain_text, numeric_text, render_jacobian
 from ..symbolic import simplify as _simplify
 
 
@@ -122,6 +124,8 @@ def _jacobians(req: Request) -> tuple[str, list[str], int]:
                          limits=req.limits) if req.chain else None
     notes = [w for r in results for w in r.warnings] + sorted(set(_simplify.NOTES))
     values = [r.evaluate(req.at) for r in results] if req.at is not None else None
+    if values is not None and factored is not None:  # --chain --at: every factor's values
+        factored = (factored, [f.evaluate(req.at) for f in factored.factors])
     formatter = {"text": _text, "latex": _latex, "json": _json}[req.fmt]
     text = formatter(req, results, factored, values)
     if req.spy:
@@ -136,21 +140,27 @@ def _text(req, results, factored, values) -> str:
             parts.append(render_jacobian(J, full=req.full, flatten=req.flatten))
         else:
             parts.append(numeric_text(J, values[i], req.at))
-    if factored is not None:
+    if isinstance(factored, tuple):
+        parts.append(numeric_chain_text(*factored, values[0], req.at))
+    elif factored is not None:
         parts.append(chain_text(factored))
     return "\n\n".join(parts)
 
 
 def _latex(req, results, factored, values) -> str:
     if values is not None:
+        if isinstance(factored, tuple):  # the factors' values, then the product's
+            chain, factor_values = factored
+            results, values = [*chain.factors, *results], [*factor_values, *values]
         return numeric_to_latex(results, values, at=req.at, **req.latex)
     extra = [factored] if factored is not None else []
     return to_latex(results + extra, flatten=req.flatten, **req.latex)
 
 
 def _json(req, results, factored, values) -> str:
-    doc = jacobians_document(results, flatten=req.flatten, chain=factored, values=values,
-                             at=req.at)
+    chain, factor_values = factored if isinstance(factored, tuple) else (factored, None)
+    doc = jacobians_document(results, flatten=req.flatten, chain=chain, values=values,
+                             at=req.at, factor_values=factor_values)
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
@@ -164,16 +174,25 @@ def _backprop(req: Request) -> tuple[str, list[str], int]:
     notes = list(result.warnings) + sorted(set(_simplify.NOTES))
     if not result.agree:
         notes.append("DISAGREE: " + result.disagreement())
+    values = result.evaluate(req.at) if req.at is not None else None
+    if values is not None:
+        notes += [f"DISAGREE at the point for d{name}: explicit and compact differ by "
+                  f"{v.max_abs_error:.3g}" for name, v in values.items() if not v.agree]
     if req.fmt == "json":
-        text = result.to_json()
+        text = json.dumps(backprop_dict(result, values=values, at=req.at), indent=2,
+                          ensure_ascii=False)
     elif req.fmt == "latex":
-        text = to_latex(result, **req.latex)
+        text = to_latex(result, **req.latex) if values is None else \
+            gradient_values_latex(result, values, req.at, **req.latex)
     else:
         text = result.to_text(full=req.full)
+        if values is not None:
+            text += "\n\n" + gradient_values_text(result, values, req.at)
     if req.spy:  # the output's Jacobians w.r.t. the variables, as without --backprop
         _spy(req, api.jacobians(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets,
                                 functions=req.functions, limits=req.limits))
-    return text, notes, 1 if req.check and not result.agree else 0
+    agree = result.agree and all(v.agree for v in (values or {}).values())
+    return text, notes, 1 if req.check and not agree else 0
 
 
 def _spy(req: Request, results) -> None:

@@ -126,8 +126,40 @@ def _gradients(r: BackpropResult, inline: bool, full: bool) -> str:
 # -- JSON ---------------------------------------------------------------------------------
 
 @printer("dict", BackpropResult)
-def backprop_dict(r: BackpropResult) -> dict:
-    """The JSON document of a backprop result (``jac --backprop --format json``)."""
+def backprop_dict(r: BackpropResult, values: dict | None = None, at: str | None = None) -> dict:
+    """The JSON document of a backprop result (``jac --backprop --format json``); with
+    ``values`` (``r.evaluate(at)``), every gradient's values at the point."""
+    doc = _document(r)
+    if values is not None:
+        doc["at"] = at
+        for item in doc["gradients"]:
+            v = values[item["wrt"]]
+            item["values"] = {"explicit": v.explicit.tolist(), "compact": v.compact.tolist(),
+                              "max_abs_error": v.max_abs_error, "agree": v.agree}
+    return doc
+
+
+def gradient_values_text(r: BackpropResult, values: dict, at: str) -> str:
+    """Every gradient at a point, by both routes."""
+    lines = [f"At {at}:"]
+    for name, v in values.items():
+        g = r.gradients[name]
+        verdict = "agree" if v.agree else "DISAGREE"
+        lines.append(f"  {g.name} ({shape_text(g.shape)}), explicit and compact {verdict} "
+                     f"(max |error| {v.max_abs_error:.2g}):")
+        lines += [f"    {row}" for row in _number_rows(v.compact)]
+    return "\n".join(lines)
+
+
+def _number_rows(array) -> list[str]:
+    grid = array.reshape(-1, 1) if array.ndim == 1 else array.reshape(1, 1) \
+        if array.ndim == 0 else array
+    cells = [[f"{x:.10g}" for x in row] for row in grid.tolist()]
+    width = max(len(c) for row in cells for c in row)
+    return ["  ".join(c.rjust(width) for c in row) for row in cells]
+
+
+def _document(r: BackpropResult) -> dict:
     return envelope(
         "backprop", [r.of], output=r.output, shape=list(r.out_shape), upstream=r.upstream,
         onehot=list(r.onehot),

@@ -70,14 +70,16 @@ def chain_document(c: ChainResult) -> dict:
     return jacobians_document([c.direct], chain=c)
 
 
-def chain_item(c: ChainResult) -> dict:
-    return {"factors": [{**jacobian_item(f), "rows": list(f.out_labels) or ["f"]}
-                        for f in c.factors], "agree": c.agree}
+def chain_item(c: ChainResult, values: list | None = None) -> dict:
+    items = [jacobian_item(f, values=None if values is None else values[i])
+             for i, f in enumerate(c.factors)]
+    return {"factors": [{**item, "rows": list(f.out_labels) or ["f"]}
+                        for item, f in zip(items, c.factors)], "agree": c.agree}
 
 
 def jacobians_document(results: list[JacobianResult], *, flatten: bool = False,
                        chain: ChainResult | None = None, values=None,
-                       at: str | None = None) -> dict:
+                       at: str | None = None, factor_values: list | None = None) -> dict:
     """The document ``jac --format json`` prints for Jacobians."""
     items = [jacobian_item(J, flatten=flatten, values=None if values is None else values[i])
              for i, J in enumerate(results)]
@@ -86,5 +88,5 @@ def jacobians_document(results: list[JacobianResult], *, flatten: bool = False,
     if values is not None:
         doc["at"] = at
     if chain is not None:
-        doc["chain"] = chain_item(chain)
+        doc["chain"] = chain_item(chain, factor_values)
     return doc
