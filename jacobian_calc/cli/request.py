@@ -153,8 +153,9 @@ def _latex(req, results, factored, values) -> str:
             chain, factor_values = factored
             results, values = [*chain.factors, *results], [*factor_values, *values]
         return numeric_to_latex(results, values, at=req.at, **req.latex)
-    extra = [factored] if factored is not None else []
-    return to_latex(results + extra, flatten=req.flatten, **req.latex)
+    if factored is not None:  # the chain's equation ends with the direct Jacobian
+        return to_latex(factored, flatten=req.flatten, **req.latex)
+    return to_latex(results, flatten=req.flatten, **req.latex)
 
 
 def _json(req, results, factored, values) -> str:
