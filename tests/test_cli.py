@@ -47,12 +47,13 @@ def flat(nested):
 
 def test_json_document_has_exactly_the_documented_keys():
     doc = jac_json(CARD, "--wrt", "x1,x2")
-    assert set(doc) == {"layout", "of", "jacobians"}
+    assert set(doc) == {"format", "version", "kind", "layout", "of", "functions", "jacobians"}
+    assert (doc["format"], doc["version"], doc["kind"]) == ("jacobian_calc", 2, "jacobian")
     assert doc["layout"] == "numerator"
     assert doc["of"] == ["sin(x1 - x2)", "cos(x1 - x2)"]
     assert isinstance(doc["jacobians"], list) and len(doc["jacobians"]) == 1
     item = doc["jacobians"][0]
-    assert set(item) == {"wrt", "shape", "entries"}
+    assert set(item) == {"wrt", "shape", "entries", "sympy"}
     assert item["wrt"] == ["x1", "x2"]
     assert item["shape"] == [2, 2]
     assert item["entries"] == [["cos(x1 - x2)", "-cos(x1 - x2)"],
@@ -197,7 +198,8 @@ def test_chain_text_says_product_equals_direct():
 
 def test_chain_json_has_factors_and_agreement():
     doc = jac_json("y2**2", "--wrt", "w1", *LETS, "--chain")
-    assert set(doc) == {"layout", "of", "jacobians", "chain"}
+    assert set(doc) == {"format", "version", "kind", "layout", "of", "functions", "jacobians",
+                        "chain"}
     assert doc["chain"]["agree"] is True
     assert [f["entries"] for f in doc["chain"]["factors"]] == [[["2*y2"]], [["1"]], [["a"]]]
     assert [f["wrt"] for f in doc["chain"]["factors"]] == [["y2"], ["y1"], ["w1"]]
@@ -248,19 +250,19 @@ def test_simplify_timeout_option_is_accepted():
 def test_at_gives_numbers_in_json():
     doc = jac_json("x1*x2", "--at", "x1=0.5,x2=2")
     item = doc["jacobians"][0]
-    assert item["entries"] == [[2.0, 0.5]]
-    assert all(isinstance(v, float) for v in flat(item["entries"]))
-    assert item["at"] == "x1=0.5,x2=2"
+    assert item["values"] == [[2.0, 0.5]]
+    assert all(isinstance(v, float) for v in flat(item["values"]))
+    assert doc["at"] == "x1=0.5,x2=2"
 
 
 def test_at_accepts_constants_and_expressions():
     doc = jac_json("sin(x)", "--at", "x=pi/3")
-    assert doc["jacobians"][0]["entries"][0][0] == pytest.approx(0.5, rel=1e-14)
+    assert doc["jacobians"][0]["values"][0][0] == pytest.approx(0.5, rel=1e-14)
 
 
 def test_at_circle_values():
     doc = jac_json("cos(2*pi*t), sin(2*pi*t)", "--at", "t=0.25")
-    values = flat(doc["jacobians"][0]["entries"])
+    values = flat(doc["jacobians"][0]["values"])
     assert values[0] == pytest.approx(-2 * 3.141592653589793, rel=1e-14)
     assert abs(values[1]) < 1e-12
 
@@ -275,13 +277,13 @@ def test_at_in_text_and_latex():
 
 def test_at_with_denominator_layout():
     doc = jac_json("x1*x2", "--at", "x1=0.5,x2=2", "--layout", "denominator")
-    assert doc["jacobians"][0]["entries"] == [[2.0], [0.5]]
+    assert doc["jacobians"][0]["values"] == [[2.0], [0.5]]
 
 
 def test_at_with_tensor():
     doc = jac_json("A@x", "--wrt", "A", "--shape", "A=2x2", "--shape", "x=2",
                    "--at", "x_1=3,x_2=4")
-    assert doc["jacobians"][0]["entries"] == [[[3.0, 4.0], [0.0, 0.0]],
+    assert doc["jacobians"][0]["values"] == [[[3.0, 4.0], [0.0, 0.0]],
                                               [[0.0, 0.0], [3.0, 4.0]]]
 
 

@@ -135,7 +135,7 @@ def test_simplify_within_budget_has_no_warning():
 def json_entries(*args):
     result = jac(*args, "--format", "json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)["jacobians"][0]["entries"]
+    return json.loads(result.output)["jacobians"][0]["values"]
 
 
 def test_log_at_zero_is_a_pole():

@@ -327,9 +327,22 @@ def test_printoptions_set_defaults_and_are_restored():
 def test_result_method_and_lists():
     J = jacobian("x*y", wrt="x,y")
     assert J.to_latex(matrix_env="bmatrix") == to_latex(J, matrix_env="bmatrix")
-    assert to_latex([J, J]) == to_latex(J) + "\n\n" + to_latex(J)
+    line = r"\frac{\partial f}{\partial \left(x, y\right)} = " + to_latex(J)
+    assert to_latex([J, J]) == r"\begin{gathered} " + line + r" \\ " + line + r" \end{gathered}"
     with pytest.raises(JacobianError, match="cannot print"):
         to_latex(object())
+
+
+def test_several_results_are_one_pasteable_display():
+    """Several Jacobians, a chain, values at a point: one display, no blank lines."""
+    runner = CliRunner()
+    for args in (["X@W", "--wrt", "W,X", "--shape", "X=1x2", "--shape", "W=2x1"],
+                 ["y2**2", "--wrt", "w1", "--let", "y1=a*w1", "--let", "y2=y1+b1", "--chain"],
+                 ["x*y, x+y"],
+                 ["X@W", "--wrt", "W,X", "--shape", "X=1x2", "--shape", "W=2x1",
+                  "--at", "X=[[1,2]],W=[[3],[4]]"]):
+        out = runner.invoke(main, [*args, "--format", "latex"]).output.strip()
+        assert "\n\n" not in out, args
 
 
 def test_jupyter_display():

@@ -74,7 +74,7 @@ def _flag(ctx: click.Context, name: str) -> str:
 #: Options that apply only to LaTeX output.
 LATEX_ONLY = ("matrix_env", "transpose_tex", "element_style")
 #: What --backprop does not read.
-NOT_WITH_BACKPROP = ("at", "chain", "in_terms_of_output", "flatten", "layout", "shared")
+NOT_WITH_BACKPROP = ("chain", "in_terms_of_output", "flatten", "layout", "shared")
 #: What only --backprop reads.
 BACKPROP_ONLY = ("check", "upstream", "onehot", "inline", "expand")
 

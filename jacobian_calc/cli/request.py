@@ -10,10 +10,12 @@ from ..core import budget
 from ..core.errors import JacobianError, LimitError
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..parsing import int_digits, parse_shape_option
-from ..render.latex import numeric_to_latex, to_latex
+from ..render.backprop_latex import gradient_values_latex
+from ..render.backprop_text import backprop_dict, gradient_values_text
 from ..render.json import jacobians_document
+from ..render.latex import numeric_to_latex, to_latex
 from ..render.shared import check_size
-from ..render.text import chain_text, numeric_text, render_jacobian
+from ..render.text import chain_text, numeric_chain_text, numeric_text, render_jacobian
 from ..symbolic import simplify as _simplify
 from ..symbolic.measure import text_length
 
@@ -129,6 +131,8 @@ def _jacobians(req: Request) -> tuple[str, list[str], int]:
     if req.at is not None:
         check_size(2 * sum(r.size for r in results), "the table of values")  # before computing
     values = [r.evaluate(req.at) for r in results] if req.at is not None else None
+    if values is not None and factored is not None:  # --chain --at: every factor's values
+        factored = (factored, [f.evaluate(req.at) for f in factored.factors])
     formatter = {"text": _text, "latex": _latex, "json": _json}[req.fmt]
     with budget.stage("printing"):
         text = formatter(req, results, factored, values)
@@ -145,13 +149,18 @@ def _text(req, results, factored, values) -> str:
                                          shared=req.shared))
         else:
             parts.append(numeric_text(J, values[i], req.at))
-    if factored is not None:
+    if isinstance(factored, tuple):
+        parts.append(numeric_chain_text(*factored, values[0], req.at))
+    elif factored is not None:
         parts.append(chain_text(factored))
     return "\n\n".join(parts)
 
 
 def _latex(req, results, factored, values) -> str:
     if values is not None:
+        if isinstance(factored, tuple):  # the factors' values, then the product's
+            chain, factor_values = factored
+            results, values = [*chain.factors, *results], [*factor_values, *values]
         return numeric_to_latex(results, values, at=req.at, **req.latex)
     size = text_length(e for J in results for e in J.entries.values())  # LaTeX is longer
     if size > req.limits.max_output:
@@ -159,13 +168,15 @@ def _latex(req, results, factored, values) -> str:
                          f"{req.limits.max_output:,}", limit="max_output",
                          hint="raise it with {{max_output}}, or use --format text or json, "
                               "which print shared subexpressions once")
-    extra = [factored] if factored is not None else []
-    return to_latex(results + extra, flatten=req.flatten, **req.latex)
+    if factored is not None:  # the chain's equation ends with the direct Jacobian
+        return to_latex(factored, flatten=req.flatten, **req.latex)
+    return to_latex(results, flatten=req.flatten, **req.latex)
 
 
 def _json(req, results, factored, values) -> str:
-    doc = jacobians_document(results, flatten=req.flatten, chain=factored, values=values,
-                             at=req.at, shared=req.shared)
+    chain, factor_values = factored if isinstance(factored, tuple) else (factored, None)
+    doc = jacobians_document(results, flatten=req.flatten, chain=chain, values=values,
+                             at=req.at, factor_values=factor_values, shared=req.shared)
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
@@ -179,16 +190,25 @@ def _backprop(req: Request) -> tuple[str, list[str], int]:
     notes = list(result.warnings) + sorted(set(_simplify.NOTES))
     if not result.agree:
         notes.append("DISAGREE: " + result.disagreement())
+    values = result.evaluate(req.at) if req.at is not None else None
+    if values is not None:
+        notes += [f"DISAGREE at the point for d{name}: explicit and compact differ by "
+                  f"{v.max_abs_error:.3g}" for name, v in values.items() if not v.agree]
     if req.fmt == "json":
-        text = result.to_json()
+        text = json.dumps(backprop_dict(result, values=values, at=req.at), indent=2,
+                          ensure_ascii=False)
     elif req.fmt == "latex":
-        text = to_latex(result, **req.latex)
+        text = to_latex(result, **req.latex) if values is None else \
+            gradient_values_latex(result, values, req.at, **req.latex)
     else:
         text = result.to_text(full=req.full)
+        if values is not None:
+            text += "\n\n" + gradient_values_text(result, values, req.at)
     if req.spy:  # the output's Jacobians w.r.t. the variables, as without --backprop
         _spy(req, api.jacobians(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets,
                                 functions=req.functions, limits=req.limits))
-    return text, notes, 1 if req.check and not result.agree else 0
+    agree = result.agree and all(v.agree for v in (values or {}).values())
+    return text, notes, 1 if req.check and not agree else 0
 
 
 def _spy(req: Request, results) -> None:

@@ -57,7 +57,7 @@ class Limits:
     max_size: int = 100_000
     max_entries: int = 50_000_000
     max_nodes: int = 1_000_000
-    max_output: int = 5_000_000
+    max_output: int = 10_000_000
     timeout: float = 60.0
     simplify_seconds: float = 2.0
 

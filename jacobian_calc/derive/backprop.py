@@ -122,7 +122,7 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
             advance()
     output = evaluate(graph.root, Env(graph.variables))
     explicit = _explicit_gradients(graph, output)
-    gradients = _gradients(graph, rules, explicit if expand else None, simplify, limits)
+    gradients = _gradients(graph, rules, explicit, expand, simplify, limits)
     end = _numbers().end_to_end(graph, rules, explicit, points, seed)
     return BackpropResult(
         of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
@@ -732,8 +732,8 @@ def _totals(rules: list[_Rule]) -> dict[str, Node]:
     return {n: t[0] if len(t) == 1 else Call("add", t) for n, t in parts.items()}
 
 
-def _gradients(graph: _Graph, rules: list[_Rule], expanded, simplify: bool,
-               limits: Limits) -> dict:
+def _gradients(graph: _Graph, rules: list[_Rule], explicit: dict[str, Grid], expand: bool,
+               simplify: bool, limits: Limits) -> dict:
     totals = _totals(rules)
     defs = {**totals, **{s.name: s.expr for s in graph.steps}}
     out = {}
@@ -741,14 +741,14 @@ def _gradients(graph: _Graph, rules: list[_Rule], expanded, simplify: bool,
         tree = tidy(totals.get(f"d{name}", Num(0)), graph.shapes, graph.onehot)
         inline = tidy(substitute(tree, defs), graph.shapes, graph.onehot)
         grid = None
-        if expanded is not None:
-            grid = expanded[name].map(lambda e: simplify_entry(e, limits.simplify_seconds)
+        if expand:
+            grid = explicit[name].map(lambda e: simplify_entry(e, limits.simplify_seconds)
                                       if simplify else e)
         label = f"∂{graph.output}/∂{name}" if graph.upstream is None else \
             f"{graph.upstream}·∂{graph.output}/∂{name}"  # the upstream times the Jacobian
         out[name] = Gradient(name, f"d{name}", label,
                              graph.variables[name], tree, to_source(tree), inline,
-                             to_source(inline), grid)
+                             to_source(inline), grid, explicit[name])
     return out
 
 

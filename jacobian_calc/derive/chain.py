@@ -10,6 +10,7 @@ against the direct Jacobian.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable, Mapping, Sequence
 
 import sympy as sp
@@ -77,6 +78,9 @@ def chain(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable, *,
             exprs = [g.item() for g in problem.evaluate(_symbol_env(problem, level))]
         factors.append(_factor(exprs, rows if d + 1 < top else None, cols))
     factors.reverse()
+    defined = tuple((scalar_symbol(n), symbolic[n]) for n in problem.let_order if n in symbolic)
+    variables = tuple(sorted(problem.used_names() - set(problem.lets)))
+    factors = [replace(f, defined=defined, variables=variables) for f in factors]
     with budget.stage("checking the product of the factors"):
         product = _product(factors, problem)
         agree = _agree(product, direct.tensor, problem.limits)

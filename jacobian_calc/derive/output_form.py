@@ -50,8 +50,9 @@ def rewrite_in_terms_of_output(J: JacobianResult, problem, group: list[str]) -> 
             for symbol, d in inner_jac[j].items():
                 entries.setdefault(out_index + position[symbol], []).append(local * d)
     total = {k: sp.Add(*v) for k, v in entries.items()}
+    outputs = evaluate(node, env)  # what the symbols Y_i_j stand for, for --at
     return replace(J, entries={k: v for k, v in total.items() if v != 0}, out_name=name,
-                   of=[f"{name} = {J.of[0]}"])
+                   of=[f"{name} = {J.of[0]}"], defined=tuple(zip(Y.flat, outputs.flat)))
 
 
 def _check_output_name(name: str, problem) -> None:

@@ -26,8 +26,9 @@ from ..parsing import parse_expression
 from ..results.backprop import AGREES, DIFFERS, PROVED, BackpropResult, BackwardStep, Gradient
 from .latex import (MAX_DEFINITION_ENTRIES, Block, LatexOptions, Style, block_printer,
                     broken_equation, check_typesettable, entry_tex, escape, formula_tex, frac,
-                    generic_tex, grid_latex, latex_expr, name_tex, number_tex, of_tex,
-                    print_cells, shape_tex, value_blocks)
+                    generic_tex, grid_latex, latex_expr, make_style, name_tex, number_tex,
+                    of_tex, print_cells, render_blocks, resolve_settings, shape_tex,
+                    value_blocks)
 
 #: Index letters of the step's output and of the target, as the text printer writes them.
 OUT_LETTERS, TARGET_LETTERS = "ijmn", "klpq"
@@ -366,3 +367,28 @@ def disagreement_tex(r: BackpropResult, options: LatexOptions = LatexOptions()) 
 
 __all__ = ["backprop_blocks", "compact_tex", "contraction_tex", "step_blocks", "entry_blocks",
            "verdict_tex", "disagreement_tex", "gradient_label", "gradient_matrix", "as_displayed"]
+
+
+def gradient_values_latex(r: BackpropResult, values: dict, at: str | None = None,
+                          **settings) -> str:
+    r"""Every gradient at a point (``r.evaluate(at)``): one ``aligned`` block of matrices,
+    each in its variable's shape, with the explicit route's agreement stated.
+    """
+    s = resolve_settings(**settings)
+    options = make_style(s).options
+    lines = []
+    for name, v in values.items():
+        grid = as_displayed(Grid.from_nested(v.compact.tolist()) if v.compact.ndim else
+                            Grid.scalar(float(v.compact)))
+        cells = grid.map(number_tex)
+        lines.append(f"{name_tex(r.gradients[name].name, options)} &= "
+                     f"{grid_latex(cells, options.matrix_env)}")
+    blocks = [Block("math", r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}")]
+    if s["derivation"] or s["standalone"]:
+        agree = all(v.agree for v in values.values())
+        worst = max((v.max_abs_error for v in values.values()), default=0.0)
+        blocks.insert(0, Block("text", r"At \texttt{" + escape(at or "") + "}:"))
+        blocks.append(Block("text", ("The explicit gradients agree" if agree else
+                                     r"\textbf{The explicit gradients differ}")
+                            + f" (largest difference ${number_tex(worst)}$)."))
+    return render_blocks(blocks, s)

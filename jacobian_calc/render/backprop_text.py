@@ -12,6 +12,8 @@ from ..core.grid import Grid, shape_text
 from ..results.backprop import BackpropResult, BackwardStep, Gradient
 from ..results.base import printer
 from ..symbolic.symbols import entry_name
+from .entries import entry_text
+from .json import entries, envelope
 
 #: Explicit entries shown per step unless ``full``.
 SHOWN_ENTRIES = 1
@@ -124,21 +126,52 @@ def _gradients(r: BackpropResult, inline: bool, full: bool) -> str:
 # -- JSON ---------------------------------------------------------------------------------
 
 @printer("dict", BackpropResult)
-def backprop_dict(r: BackpropResult) -> dict:
-    """The JSON document of a backprop result (``jac --backprop --format json``)."""
-    return {
-        "of": r.of, "output": r.output, "shape": list(r.out_shape), "upstream": r.upstream,
-        "onehot": list(r.onehot),
-        "steps": [{"name": s.name, "expr": s.text, "shape": list(s.shape)} for s in r.steps],
-        "backward": [_step_dict(b) for b in r.backward],
-        "gradients": [_gradient_dict(g) for g in r.gradients.values()],
-        "end_to_end": {"verdict": r.end_to_end.check.verdict,
-                       "points": r.end_to_end.points,
-                       "exact_points": r.end_to_end.exact_points,
-                       "max_abs_error": r.end_to_end.check.max_abs_error,
-                       "mismatch": _mismatch(r.end_to_end.check.mismatch)},
-        "agree": r.agree, "summary": r.summary(), "warnings": list(r.warnings),
-    }
+def backprop_dict(r: BackpropResult, values: dict | None = None, at: str | None = None) -> dict:
+    """The JSON document of a backprop result (``jac --backprop --format json``); with
+    ``values`` (``r.evaluate(at)``), every gradient's values at the point."""
+    doc = _document(r)
+    if values is not None:
+        doc["at"] = at
+        for item in doc["gradients"]:
+            v = values[item["wrt"]]
+            item["values"] = {"explicit": v.explicit.tolist(), "compact": v.compact.tolist(),
+                              "max_abs_error": v.max_abs_error, "agree": v.agree}
+    return doc
+
+
+def gradient_values_text(r: BackpropResult, values: dict, at: str) -> str:
+    """Every gradient at a point, by both routes."""
+    lines = [f"At {at}:"]
+    for name, v in values.items():
+        g = r.gradients[name]
+        verdict = "agree" if v.agree else "DISAGREE"
+        lines.append(f"  {g.name} ({shape_text(g.shape)}), explicit and compact {verdict} "
+                     f"(max |error| {v.max_abs_error:.2g}):")
+        lines += [f"    {row}" for row in _number_rows(v.compact)]
+    return "\n".join(lines)
+
+
+def _number_rows(array) -> list[str]:
+    grid = array.reshape(-1, 1) if array.ndim == 1 else array.reshape(1, 1) \
+        if array.ndim == 0 else array
+    cells = [[f"{x:.10g}" for x in row] for row in grid.tolist()]
+    width = max(len(c) for row in cells for c in row)
+    return ["  ".join(c.rjust(width) for c in row) for row in cells]
+
+
+def _document(r: BackpropResult) -> dict:
+    return envelope(
+        "backprop", [r.of], output=r.output, shape=list(r.out_shape), upstream=r.upstream,
+        onehot=list(r.onehot),
+        steps=[{"name": s.name, "expr": s.text, "shape": list(s.shape)} for s in r.steps],
+        backward=[_step_dict(b) for b in r.backward],
+        gradients=[_gradient_dict(g) for g in r.gradients.values()],
+        end_to_end={"verdict": r.end_to_end.check.verdict,
+                    "points": r.end_to_end.points,
+                    "exact_points": r.end_to_end.exact_points,
+                    "max_abs_error": r.end_to_end.check.max_abs_error,
+                    "mismatch": _mismatch(r.end_to_end.check.mismatch)},
+        agree=r.agree, summary=r.summary(), warnings=list(r.warnings))
 
 
 def _step_dict(b: BackwardStep) -> dict:
@@ -146,7 +179,7 @@ def _step_dict(b: BackwardStep) -> dict:
             "upstream": b.upstream, "compact": b.text, "accumulate": b.accumulate,
             "fused": [{"name": n, "compact": t} for n, t in b.fused],
             "contraction": b.contraction, "symbols": list(b.symbols),
-            "explicit": b.explicit.map(str).tolist(),
+            **entries(b.explicit, "explicit"),
             "verdict": b.check.verdict, "how": b.check.how,
             "max_abs_error": b.check.max_abs_error, "mismatch": _mismatch(b.check.mismatch)}
 
@@ -155,7 +188,7 @@ def _gradient_dict(g: Gradient) -> dict:
     item = {"wrt": g.wrt, "name": g.name, "label": g.label, "shape": list(g.shape),
             "compact": g.text, "inline": g.inline_text}
     if g.expanded is not None:
-        item["expanded"] = g.expanded.map(str).tolist()
+        item.update(entries(g.expanded, "expanded"))
     return item
 
 
@@ -163,7 +196,7 @@ def _mismatch(m) -> dict | None:
     if m is None:
         return None
     label, first, second = m
-    return {"entry": label, "explicit": str(first), "compact": str(second)}
+    return {"entry": label, "explicit": entry_text(first), "compact": entry_text(second)}
 
 
 __all__ = ["backprop_text", "backprop_dict", "entry_lines", "verdict_text", "entry_label"]

@@ -725,7 +725,10 @@ def jacobian_blocks(J: JacobianResult, style: Style) -> list[Block]:
     if style.derivation or style.headers:
         header = _jacobian_header(J, style) if style.headers else []
         return header + _jacobian_steps(J, style, style.derivation)
-    return [Block("math", jacobian_latex(J, style.options, style.flatten))]
+    matrix_tex = jacobian_latex(J, style.options, style.flatten)
+    if style.shared.get("several"):  # one of several lines: say which Jacobian it is
+        matrix_tex = f"{jacobian_name(J, style.options)} = {matrix_tex}"
+    return [Block("math", matrix_tex)]
 
 
 @block_printer(ChainResult)
@@ -762,9 +765,16 @@ def _chain_header(c: ChainResult, style: Style) -> list[Block]:
 # -- rendering blocks ---------------------------------------------------------------------------
 
 def render_fragment(blocks: list[Block], derivation: bool = False) -> str:
-    r"""Blocks as a fragment: maths alone, or with ``derivation`` text and ``\[...\]``."""
+    r"""Blocks as a fragment: maths alone, or with ``derivation`` text and ``\[...\]``.
+
+    Maths alone is one display, pasteable inside ``\[...\]`` as it is: several
+    equations become the lines of one ``gathered`` block.
+    """
     if not derivation:
-        return "\n\n".join(b.tex for b in blocks)
+        maths = [b.tex for b in blocks]
+        if len(maths) == 1 or any(b.kind != "math" for b in blocks):
+            return "\n\n".join(maths)
+        return "\\begin{gathered} " + " \\\\ ".join(maths) + " \\end{gathered}"
     parts = []
     for b in blocks:
         if b.kind == "section":
@@ -921,7 +931,8 @@ def numeric_to_latex(results: list[JacobianResult], values: list, at: str | None
     for J, value in zip(results, values):
         matrix_tex = numeric_latex(J, value, style.options)
         if not (s["standalone"] or s["derivation"]):
-            blocks.append(Block("math", matrix_tex))
+            label = f"{jacobian_name(J, style.options)} = " if len(results) > 1 else ""
+            blocks.append(Block("math", label + matrix_tex))
             continue
         blocks += _jacobian_header(J, style) if s["standalone"] else []
         if s["derivation"]:
@@ -973,6 +984,7 @@ def to_latex(result, derivation: bool | None = None, standalone: bool | None = N
                  matrix_env=matrix_env, transpose=transpose, element_style=element_style)
     style = make_style(s)
     results = list(result) if isinstance(result, (list, tuple)) else [result]
+    style.shared["several"] = len(results) > 1
     blocks = [b for r in results for b in result_blocks(r, style)]
     return render_blocks(blocks, s)
 

@@ -302,16 +302,18 @@ def check_size(estimate: int, what: str = "the output") -> None:
 
 def entry_printer(exprs: Iterable[sp.Basic], taken: Iterable[str] = (),
                   shared: bool | None = None, overhead: int = 0, dense: int = 0,
-                  what: str = "the output") -> Printer:
+                  what: str = "the output", factor: float = 1) -> Printer:
     """A :class:`Printer` for ``exprs`` after checking the size of what it will print.
 
     ``dense`` entries in all (zeros included) cost ``overhead`` characters each
-    besides their text (JSON quotes and indentation, table padding).
+    besides their text (JSON quotes and indentation, table padding); ``factor``
+    is how many characters the printed forms take per character of one form.
     """
     exprs = [e for e in exprs if e is not _ZERO]
     sharing = plan(exprs, taken, shared)
     zeros = max(dense - len(exprs), 0)
-    check_size(sharing.length + zeros + overhead * max(dense, len(exprs)), what)
+    check_size(int(factor * (sharing.length + zeros)) + overhead * max(dense, len(exprs)),
+               what)
     return Printer(sharing, what)
 
 

@@ -187,6 +187,24 @@ def numeric_text(J: JacobianResult, values, at: str) -> str:
     return header(J) + f"\nat {at}\n\n" + table(cells, *_axis_labels(J))
 
 
+def numeric_chain_text(c: ChainResult, factor_values: list, direct_values, at: str) -> str:
+    """The chain rule at a point: every factor's values and their product."""
+    import numpy as np  # values are NumPy arrays (only with --at)
+    names = [_factor_name(f) for f in c.factors]
+    lines = [f"Chain rule at {at}: " + " · ".join(names)]
+    for name, f, value in zip(names, c.factors, factor_values):
+        lines.append(f"\n{name} =\n" + numeric_text(f, value, at).split("\n\n", 1)[1])
+    product = factor_values[0]
+    for value in factor_values[1:]:
+        product = product @ value
+    same = np.allclose(product, np.asarray(direct_values).reshape(product.shape),
+                       rtol=1e-9, atol=1e-12)
+    verdict = "equals the direct Jacobian's values" if same else \
+        "DIFFERS from the direct Jacobian's values (please report this)"
+    lines.append(f"\nproduct of the factors {verdict}")
+    return "\n".join(lines)
+
+
 def _factor_name(f: JacobianResult) -> str:
     out = "f" if not f.out_labels else (f.out_labels[0] if len(f.out_labels) == 1
                                         else "(" + ", ".join(f.out_labels) + ")")

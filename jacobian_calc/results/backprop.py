@@ -137,6 +137,8 @@ class Gradient:
     expanded : Grid or None
         The explicit gradient entry by entry, in the variables' entries (when
         asked for with ``expand``).
+    explicit : Grid or None
+        The same entries, always kept (for values at a point).
     """
 
     wrt: str
@@ -148,6 +150,29 @@ class Gradient:
     inline_tree: Node
     inline_text: str
     expanded: Grid | None = None
+    explicit: Grid | None = None
+
+
+@dataclass(frozen=True)
+class GradientValues:
+    """One gradient at a point, by both routes.
+
+    Attributes
+    ----------
+    explicit, compact : numpy.ndarray
+        The explicit gradient's entries and the compact formula, evaluated.
+    max_abs_error : float
+        Their largest difference.
+    """
+
+    explicit: object
+    compact: object
+    max_abs_error: float
+
+    @property
+    def agree(self) -> bool:
+        import numpy as np  # numbers need NumPy; symbolic results do not
+        return bool(np.allclose(self.explicit, self.compact, rtol=1e-9, atol=1e-12))
 
 
 @dataclass(frozen=True)
@@ -227,6 +252,21 @@ class BackpropResult(Result):
     def proved(self) -> bool:
         """Every backward step was proved equal to its explicit contraction."""
         return all(b.check.verdict == PROVED for b in self.backward)
+
+    def evaluate(self, at) -> dict[str, GradientValues]:
+        """Every gradient at a point, explicit and compact, with their difference.
+
+        Parameters
+        ----------
+        at : dict or str
+            Values of every variable (``{"X": [[...]], "W": [[...]]}`` or
+            ``"X=[[1,2]],W=[[3],[4]]"``); for an array output, also of its
+            upstream gradient (``dY``).
+        """
+        from ..symbolic.points import gradient_values  # numbers need NumPy; see JacobianResult
+        return {name: GradientValues(*gradient_values(g.explicit, g.inline_tree, at, self.shapes,
+                                                      self.upstream))
+                for name, g in self.gradients.items()}
 
     def disagreement(self) -> str:
         """One line describing the first failure ("" when everything agrees)."""

@@ -55,6 +55,10 @@ class JacobianResult(Result):
         Declared shapes of the arrays the entries may mention (for points).
     variables : tuple of str
         Every variable of the problem (a point may give values for any of them).
+    defined : tuple of (sympy.Symbol, sympy.Expr)
+        Symbols the entries use that stand for something computed from the
+        variables (an intermediate ``y1``, an output entry ``Y_1_1``), in the
+        order to compute them; a point gives the variables, these follow.
     warnings : list of str
         Things the user should know (e.g. a ``wrt`` name absent from the
         expression).
@@ -72,6 +76,7 @@ class JacobianResult(Result):
     out_labels: tuple = ()
     arrays: Mapping[str, Shape] = field(default_factory=dict)
     variables: tuple = ()
+    defined: tuple = ()
     warnings: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
@@ -214,7 +219,7 @@ class JacobianResult(Result):
         from ..symbolic.points import evaluate_entries, known_names
         known = known_names(self.variables, self.arrays) | set(self.symbols()) | {
             s.name for s in self.in_symbols}
-        values = evaluate_entries(self.entries, at, known, self.arrays)
+        values = evaluate_entries(self.entries, at, known, self.arrays, self.defined)
         out = np.zeros(self.shape, dtype=float)
         for index, value in values.items():
             out[self.to_layout(index)] = value

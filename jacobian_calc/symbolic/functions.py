@@ -30,6 +30,10 @@ class sigmoid(sp.Function):  # noqa: N801 - named as users type it
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return 1 / (1 + sp.exp(-x))
 
+    def plain(self) -> sp.Expr:
+        """The same in SymPy's own functions (for output plain SymPy reads back)."""
+        return 1 / (1 + sp.exp(-self.args[0]))
+
     def _eval_evalf(self, prec):
         return self.rewrite(sp.exp)._eval_evalf(prec)
 
@@ -57,6 +61,10 @@ class step(sp.Function):  # noqa: N801
     def _eval_rewrite_as_Heaviside(self, x, **kwargs):
         return sp.Heaviside(x, 1)
 
+    def plain(self) -> sp.Expr:
+        """The same in SymPy's own functions (for output plain SymPy reads back)."""
+        return sp.Heaviside(self.args[0], 1)
+
     def _eval_is_real(self):
         return self.args[0].is_real
 
@@ -77,6 +85,10 @@ class relu(sp.Function):  # noqa: N801
 
     def _eval_rewrite_as_Max(self, x, **kwargs):
         return sp.Max(0, x)
+
+    def plain(self) -> sp.Expr:
+        """The same in SymPy's own functions (for output plain SymPy reads back)."""
+        return sp.Max(0, self.args[0])
 
     def _eval_evalf(self, prec):
         return sp.Max(0, self.args[0])._eval_evalf(prec)
@@ -99,6 +111,10 @@ class softplus(sp.Function):  # noqa: N801
 
     def _eval_rewrite_as_log(self, x, **kwargs):
         return sp.log(1 + sp.exp(x))
+
+    def plain(self) -> sp.Expr:
+        """The same in SymPy's own functions (for output plain SymPy reads back)."""
+        return sp.log(1 + sp.exp(self.args[0]))
 
     def _eval_evalf(self, prec):
         return self.rewrite(sp.log)._eval_evalf(prec)

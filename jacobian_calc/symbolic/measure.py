@@ -13,6 +13,7 @@ import math
 from typing import Iterable
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 
 class Measures:
@@ -200,6 +201,23 @@ def free_symbols(exprs: Iterable[sp.Basic]) -> set:
 _UNION_OF_ARGS = (sp.Add, sp.Mul, sp.Pow, sp.Function)
 
 
+def applied_functions(exprs: Iterable[sp.Basic]) -> set[str]:
+    """Names of the undefined functions (``f`` in ``f(x)``) in ``exprs``, each distinct
+    subexpression looked at once."""
+    seen: set[int] = set()
+    found: set[str] = set()
+    stack = list(exprs)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, AppliedUndef):
+            found.add(str(node.func))
+        stack.extend(node.args)
+    return found
+
+
 def replace_symbols(expr: sp.Basic, values: dict, functions: dict | None = None) -> sp.Basic:
     """``expr.xreplace(values)`` for Symbol keys, each distinct subexpression visited once.
 
@@ -236,5 +254,5 @@ def replace_symbols(expr: sp.Basic, values: dict, functions: dict | None = None)
     return memo[id(expr)]
 
 
-__all__ = ["Measures", "free_symbols", "replace_symbols", "expanded_terms", "tree_size", "text_length", "short_text", "atom_length",
+__all__ = ["Measures", "applied_functions", "free_symbols", "replace_symbols", "expanded_terms", "tree_size", "text_length", "short_text", "atom_length",
            "composite_length"]

@@ -21,10 +21,11 @@ import sympy as sp
 from ..core import budget
 from ..core.errors import JacobianError, JacobianTypeError
 from ..core.grid import Grid, Shape, ndindex
-from ..core.tree import Node
+from ..core.tree import Name, Node, walk
 from ..parsing import parse_expression
 from ..parsing.points import parse_point
 from .evaluate import Env, evaluate
+from .float_tree import float_evaluate
 from .measure import short_text
 from .numeric import float_eval, free_symbols
 from .symbols import entry_name
@@ -130,15 +131,53 @@ def resolve_point(at, known: set[str], arrays: Mapping[str, Shape]) -> dict[str,
     return values
 
 
+def with_defined(values: dict[str, float], defined) -> dict[str, float]:
+    """The point with the values of defined symbols added, computed in order."""
+    out = dict(values)
+    for symbol, expr in defined:
+        if symbol.name in out:
+            continue
+        needed = {s: out[s.name] for s in free_symbols([expr]) if s.name in out}
+        missing = sorted(s.name for s in free_symbols([expr]) if s.name not in out)
+        if missing:
+            raise JacobianError(f"{{{{at}}}} gives no value for {', '.join(missing)}, "
+                                f"needed for {symbol.name}")
+        out[symbol.name] = float(float_eval([expr], needed)[0])
+    return out
+
+
+def point_arrays(values: Mapping[str, float], shapes: Mapping[str, Shape],
+                 names) -> dict[str, np.ndarray | float]:
+    """Whole arrays (and scalars) from entry values, for the names asked for."""
+    out: dict[str, np.ndarray | float] = {}
+    for name in names:
+        shape = tuple(shapes.get(name, ()))
+        if not shape:
+            if name not in values:
+                raise JacobianError(f"{{{{at}}}} gives no value for {name}")
+            out[name] = values[name]
+            continue
+        missing = [entry_name(name, i) for i in ndindex(shape) if entry_name(name, i) not in values]
+        if missing:
+            raise JacobianError(f"{{{{at}}}} gives no value for {name} "
+                                f"(missing {', '.join(missing[:3])}{'...' if len(missing) > 3 else ''})")
+        out[name] = np.array([values[entry_name(name, i)] for i in ndindex(shape)]).reshape(shape)
+    return out
+
+
 def evaluate_entries(entries: Mapping[tuple, sp.Expr], at, known: set[str],
-                     arrays: Mapping[str, Shape] | None = None) -> dict[tuple, float]:
-    """Evaluate stored entries at one point; report poles and non-finite values."""
+                     arrays: Mapping[str, Shape] | None = None,
+                     defined=()) -> dict[tuple, float]:
+    """Evaluate stored entries at one point; report poles and non-finite values.
+
+    ``defined`` symbols (intermediates, outputs) are computed from the point first.
+    """
     with budget.request(budget.active_limits()):
-        return _evaluate_entries(entries, at, known, arrays)
+        return _evaluate_entries(entries, at, known, arrays, defined)
 
 
-def _evaluate_entries(entries, at, known, arrays) -> dict[tuple, float]:
-    values = resolve_point(at, known, arrays or {})
+def _evaluate_entries(entries, at, known, arrays, defined) -> dict[tuple, float]:
+    values = with_defined(resolve_point(at, known, arrays or {}), defined)
     symbols = free_symbols(entries.values())
     needed = {s.name for s in symbols}
     missing = sorted(needed - set(values))
@@ -157,3 +196,27 @@ def _evaluate_entries(entries, at, known, arrays) -> dict[tuple, float]:
                                 f"{short_text(entries[key])} is {kind} at {where}")
         out[key] = value
     return out
+
+
+def gradient_values(explicit: Grid, compact: Node, at, shapes: Mapping[str, Shape],
+                    upstream: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """A gradient at a point by both routes: explicit entries and the compact formula."""
+    names = {s.name for s in free_symbols(explicit.flat)}
+    arrays = {n: shape for n, shape in shapes.items() if shape}
+    known = known_names(set(shapes) | names, arrays)
+    values = resolve_point(at, known, arrays)
+    missing = sorted(names - set(values))
+    if missing:
+        raise JacobianError(f"{{{{at}}}} gives no value for {', '.join(missing)}"
+                            + (f" (the upstream gradient {upstream})" if upstream != "1"
+                               and any(m.startswith(upstream) for m in missing) else ""))
+    symbols = {s: values[s.name] for s in free_symbols(explicit.flat)}
+    first = np.array([float(v) for v in float_eval(explicit.flat, symbols)]
+                     ).reshape(explicit.shape)
+    needed = {n.id for n in walk(compact) if isinstance(n, Name)}
+    second = np.broadcast_to(float_evaluate(compact, point_arrays(values, shapes, needed)),
+                             explicit.shape)
+    for name, grid in (("explicit", first), ("compact", second)):
+        if not np.all(np.isfinite(grid)):
+            raise JacobianError(f"the {name} gradient is not finite at this point")
+    return first, np.array(second), float(np.max(np.abs(first - second), initial=0.0))

@@ -27,7 +27,7 @@ from ..parsing import declared_name, parse_expression
 from .evaluate import Env, evaluate
 
 #: Keys whose values are entries (nested lists of expressions in the calculator's syntax).
-ENTRY_KEYS = ("entries", "explicit")
+ENTRY_KEYS = ("entries", "explicit", "expanded")
 
 
 def read_entry(text: str, functions: Iterable[str] = (),
@@ -53,8 +53,9 @@ def read_entry(text: str, functions: Iterable[str] = (),
 def read_json(text: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """A ``jac --format json`` document with its entries as SymPy objects.
 
-    Every ``entries`` (and backprop ``explicit``) value becomes a SymPy
-    ``Matrix`` (two dimensions) or ``Array``; numbers stay numbers.
+    Every ``entries`` (and backprop ``explicit`` and ``expanded``) value
+    becomes a SymPy ``Matrix`` (two dimensions) or ``Array``; numbers and the
+    ``sympy`` strings (for plain SymPy) stay as they are.
 
     Examples
     --------
