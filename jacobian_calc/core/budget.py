@@ -177,7 +177,8 @@ def request(limits: Limits = DEFAULT_LIMITS) -> Iterator[Budget]:
 
 
 def _can_use_alarm() -> bool:
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    if not hasattr(signal, "setitimer") or \
+            threading.current_thread() is not threading.main_thread():
         return False
     try:
         return signal.getsignal(signal.SIGALRM) == signal.SIG_DFL and \
