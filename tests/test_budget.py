@@ -107,6 +107,19 @@ def test_backprop_of_a_300x300_product_is_refused():
         refused(*args, naming="--backprop is not available")
 
 
+@pytest.mark.skipif(not hasattr(jacobian_calc, "backprop"), reason="backprop not in this branch")
+def test_backprop_never_computes_a_huge_power():
+    refused("sum((3*X)**(10**12))", "--wrt", "X", "--shape", "X=2", "--backprop",
+            naming="--max-digits")
+
+
+@pytest.mark.skipif(not hasattr(jacobian_calc, "backprop"), reason="backprop not in this branch")
+def test_backprop_of_a_long_softmax_is_bounded_by_the_timeout():
+    line = refused("sum(softmax(l))", "--wrt", "l", "--shape", "l=200", "--backprop",
+                   "--timeout", "2", naming="--timeout")
+    assert "took longer than 2 s" in line
+
+
 def test_sum_of_a_100x100_square_is_refused_by_its_node_estimate():
     line = refused("sum(X@X)", "--shape", "X=100x100", naming="--max-nodes")
     assert "X @ X" in line

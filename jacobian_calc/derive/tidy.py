@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Iterable, Mapping
 
+from ..core import budget
 from ..core.grid import Shape, broadcast_shapes
 from ..core.tree import Call, Name, Node, Num, walk, with_children
 from ..ops import get
@@ -224,6 +225,8 @@ def fold_powers(node: Call, t: Tidy) -> Node | None:
     if k == 1:
         return base
     if isinstance(base, Num) and k.denominator == 1 and (base.value != 0 or k > 0):
+        if _digits(base.value) * abs(k) > budget.active_limits().max_digits:
+            return None  # 3**10**12 stays written as a power; it is never computed here
         return Num(base.value ** int(k))
     if is_op(base, "mul") and k.denominator == 1:
         return Call("mul", [Call("pow", (f, exponent)) for f in base.args])
@@ -231,6 +234,11 @@ def fold_powers(node: Call, t: Tidy) -> Node | None:
     if inner is not base and k.denominator == 1:
         return power(inner, a * k)
     return None
+
+
+def _digits(value: Fraction) -> float:
+    """Decimal digits of numerator and denominator, without converting them to text."""
+    return sum(abs(n).bit_length() * math.log10(2) for n in (value.numerator, value.denominator))
 
 
 def cancel_powers(node: Call, t: Tidy) -> Node | None:
