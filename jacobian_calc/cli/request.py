@@ -183,10 +183,11 @@ def _json(req, results, factored, values) -> str:
 def _backprop(req: Request) -> tuple[str, list[str], int]:
     if req.wrt is None:
         raise JacobianError("{{backprop}} needs {{wrt}} naming the variables, e.g. --wrt W,b")
-    result = api.backprop(req.exprs, req.wrt, shapes=req.shapes, upstream=req.upstream,
-                          lets=req.lets, functions=req.functions, onehot=req.onehot,
-                          inline=req.inline, expand=req.expand, simplify=req.simplify,
-                          limits=req.limits)
+    with budget.stage("deriving and checking the backward steps"):
+        result = api.backprop(req.exprs, req.wrt, shapes=req.shapes, upstream=req.upstream,
+                              lets=req.lets, functions=req.functions, onehot=req.onehot,
+                              inline=req.inline, expand=req.expand, simplify=req.simplify,
+                              limits=req.limits)
     notes = list(result.warnings) + sorted(set(_simplify.NOTES))
     if not result.agree:
         notes.append("DISAGREE: " + result.disagreement())
