@@ -87,6 +87,7 @@ class Budget:
         self.alarms = False  # whether SIGALRM is ours for this request
         self.thread = threading.get_ident()  # the alarm interrupts this thread only
         self.stage = "computing"
+        self.stopped_in: str | None = None  # the stage the last alarm interrupted
 
     def remaining(self) -> float:
         """Seconds left before the deadline (negative once it has passed)."""
@@ -97,9 +98,10 @@ class Budget:
         if time.monotonic() >= self.deadline:
             raise self.timeout_error()
 
-    def timeout_error(self) -> LimitError:
+    def timeout_error(self, interrupted: bool = False) -> LimitError:
+        stage = self.stopped_in if interrupted and self.stopped_in else self.stage
         return LimitError(f"the request took longer than {self.limits.timeout:g} s "
-                          f"(while {self.stage})", limit="timeout")
+                          f"(while {stage})", limit="timeout")
 
 
 _ACTIVE: ContextVar[Budget | None] = ContextVar("jacobian_calc_budget", default=None)
@@ -188,6 +190,9 @@ def _can_use_alarm() -> bool:
 
 
 def _on_alarm(signum, frame):
+    budget = _ACTIVE.get()
+    if budget is not None:  # the stage is named now: unwinding will leave it
+        budget.stopped_in = budget.stage
     raise Interrupted
 
 
@@ -213,7 +218,7 @@ def _alarm(budget: Budget) -> Iterator[None]:
                 signal.signal(signal.SIGALRM, previous)
     except Interrupted:
         _restore(restores)
-        raise budget.timeout_error() from None
+        raise budget.timeout_error(interrupted=True) from None
 
 
 def _settle() -> None:
@@ -251,7 +256,7 @@ def limited(seconds: float) -> Iterator[None]:
         _restore(restores)
         _arm(budget.deadline)
         if time.monotonic() >= budget.deadline:
-            raise budget.timeout_error() from None
+            raise budget.timeout_error(interrupted=True) from None
         raise OutOfTime from None
     _arm(budget.deadline)
 
