@@ -407,7 +407,7 @@ def test_api_limits_work_off_the_main_thread():
     thread.start()
     thread.join(30)
     assert "limits.timeout" in outcome["result"]
-    assert outcome["seconds"] < 5
+    assert outcome["seconds"] < 15  # bounded near the 1 s budget, not the default 60 s
 
 
 def test_no_alarm_is_left_behind():

@@ -128,7 +128,7 @@ def test_sum_of_a_100x100_square_is_refused_by_its_node_estimate():
 def test_exp_of_a_fourth_power_prints_shared_subexpressions():
     out = answered("sum(exp(X@X@X@X))", "--shape", "X=8x8")
     assert "\nwhere\n  S1 = " in out
-    assert len(out) < 500_000
+    assert len(out) < 2_000_000  # unshared it would be about 33 MB
 
 
 @pytest.mark.parametrize("n", [100, 200])
@@ -171,7 +171,7 @@ def test_ten_nested_lets_print_each_level_once():
 def test_ten_nested_lets_in_json_and_without_sharing():
     out = answered("y9", "--wrt", "x", "--format", "json", *nested_lets())
     assert "shared" in json.loads(out)
-    line = refused("y11", "--wrt", "x", "--no-shared", *nested_lets(12),
+    line = refused("y15", "--wrt", "x", "--no-shared", *nested_lets(16),
                    naming="--max-output")
     assert "characters" in line
 

@@ -1,19 +1,48 @@
-"""canonical_mul / canonical_add / symbol_dot must build exactly what SymPy builds.
+"""The canonical constructors and the Differentiator must build exactly what SymPy builds.
 
-They skip SymPy's general flattening when it cannot change the result; these
-tests compare them with ``sympy.Mul`` / ``sympy.Add`` argument for argument on
-random expressions, including the cases where they must defer to SymPy
-(repeated bases, numeric bases, I, infinities, unevaluated products).
+canonical_mul / canonical_add / symbol_dot skip SymPy's general flattening
+when it cannot change the result; these tests compare them with
+``sympy.Mul`` / ``sympy.Add`` argument for argument on random expressions,
+including the cases where they must merge powers as SymPy does or defer to
+SymPy (numeric bases, I, infinities, unevaluated products).
+
+The Differentiator must return what ``sympy.diff`` returns, structurally
+(same classes, same arguments in the same order), for Jacobians
+(``Matrix.jacobian``) and for random expressions.
+
+Self-contained: only ``jacobian_calc.autodiff`` and ``jacobian_calc.canonical``
+are imported, so that the file moves with those two modules.
 """
 
+import os
 import random
 
 import pytest
 import sympy as sp
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from sympy.core.cache import clear_cache
 
-from jacobian_calc.symbolic.autodiff import gradient
+from jacobian_calc.symbolic import autodiff
+from jacobian_calc.symbolic.autodiff import Differentiator, gradient
 from jacobian_calc.symbolic.canonical import canonical_add, canonical_mul, symbol_dot
-from jacobian_calc.symbolic.functions import relu, sigmoid, softplus
+
+
+class sigmoid(sp.Function):  # noqa: N801 - a Function with its own fdiff
+    def fdiff(self, argindex=1):
+        s = sigmoid(self.args[0])
+        return s * (1 - s)
+
+
+class relu(sp.Function):  # noqa: N801
+    def fdiff(self, argindex=1):
+        return sp.Heaviside(self.args[0], 1)
+
+
+class softplus(sp.Function):  # noqa: N801
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0])
+
 
 a, b, c = sp.symbols("a b c")
 x = sp.Symbol("x", real=True)
@@ -88,11 +117,170 @@ def test_symbol_dot_is_matmul_entry():
     assert symbol_dot([a], [a]) is None  # a*a is a power
 
 
+@pytest.mark.parametrize("factors", [
+    (sp.exp(a), sp.exp(a)), (sp.exp(a), sp.exp(-2 * a), b), ((a + b) ** -1, (a + b) ** -1, c),
+    ((a + b) ** -1, (a + b) ** 2), (sp.sqrt(a), sp.sqrt(a)), (a ** 2, a ** -2), (x ** a, x ** a),
+    (sp.exp(x) / (sp.exp(x) + sp.exp(a)), -sp.exp(x) / (sp.exp(x) + sp.exp(a)) ** 2),
+    (a ** sp.Rational(1, 3), a ** sp.Rational(2, 3), 2), (a ** 1.5, a ** 0.5),
+])
+def test_canonical_mul_merges_powers_as_mul_does(factors):
+    _same(canonical_mul(*factors), sp.Mul(*factors))
+
+
 def test_gradient_matches_diff():
     l = sp.symbols("l1:5", real=True)
     S = sp.Add(*map(sp.exp, l))
-    for i, li in enumerate(l):
+    for li in l:
         p = sp.exp(li) / S
         grad = gradient(p, l)
         for lj in l:
-            assert sp.expand(grad.get(lj, 0) - p.diff(lj)) == 0
+            _same(grad.get(lj, sp.S.Zero), p.diff(lj))
+
+
+# -- Jacobians equal to Matrix.jacobian ------------------------------------------------
+
+def _jacobian(exprs, symbols):
+    """The Jacobian by one Differentiator, as a Matrix (zeros where no derivative)."""
+    d = Differentiator(symbols)
+    rows = [d.gradient(e) for e in exprs]
+    return sp.Matrix([[row.get(s, sp.S.Zero) for s in symbols] for row in rows])
+
+
+def _same_matrix(got, want):
+    assert got.shape == want.shape
+    for g, w in zip(got, want):
+        _same(g, w)
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 7])
+def test_softmax_jacobian_is_sympys(K):
+    l = sp.symbols(f"l1:{K + 1}", real=True)
+    S = sp.Add(*map(sp.exp, l))
+    f = sp.Matrix([sp.exp(s) / S for s in l])
+    _same_matrix(_jacobian(list(f), l), f.jacobian(l))
+
+
+def test_softmax_jacobian_with_separate_copies_of_the_denominator():
+    """Entries built independently (as from text) share the work by equality."""
+    l = sp.symbols("l1:6", real=True)
+    f = []
+    for s in l:
+        clear_cache()  # else SymPy's cache hands out the same denominator
+        f.append(sp.exp(s) / sp.Add(*map(sp.exp, l)))
+    assert f[0].args[0] is not f[1].args[0] and f[0].args[0] == f[1].args[0]
+    _same_matrix(_jacobian(f, l), sp.Matrix(f).jacobian(l))
+
+
+@pytest.mark.parametrize("n, seed", [(1, 0), (3, 1), (6, 2), (9, 3)])
+def test_trig_jacobian_is_sympys(n, seed):
+    rng = random.Random(seed)
+    x = sp.symbols(f"x1:{n + 1}", real=True)
+    f = sp.Matrix([x[i] * sp.sin(sp.Add(*[rng.randint(-5, 5) * xj for xj in x]))
+                   for i in range(n)])
+    _same_matrix(_jacobian(list(f), x), f.jacobian(x))
+
+
+def test_symbols_with_equal_child_derivatives_share_the_result():
+    x = sp.symbols("x1:4", real=True)
+    f = x[0] * sp.sin(2 * x[1] + 2 * x[2] + x[0])
+    g = Differentiator(x).gradient(f)
+    assert g[x[1]] is g[x[2]]
+    _same(g[x[1]], f.diff(x[1]))
+
+
+def test_local_rules_replace_fdiff():
+    """tan is differentiated as sec**2, the one deliberate difference from diff."""
+    t = sp.Symbol("t", real=True)
+    _same(gradient(sp.tan(2 * t), [t])[t], 2 * sp.sec(2 * t) ** 2)
+
+
+def test_a_local_derivative_with_derivatives_goes_to_diff():
+    """diff makes Derivatives canonical (variables sorted) in its result."""
+    class Odd(sp.Function):
+        def fdiff(self, argindex=1):
+            return sp.Derivative(sp.Function("g")(a, b), b, a)
+
+    e = Odd(x ** 2)
+    _same(gradient(e, [x])[x], e.diff(x))
+
+
+def test_deep_expressions_are_walked_without_recursion(monkeypatch):
+    monkeypatch.setattr(autodiff, "_MAX_DEPTH", 5)
+    e = x
+    for i in range(30):
+        e = (e + a) ** 2 if i % 2 else e * x + b
+    g = gradient(e, [x, a, b])
+    for s in (x, a, b):
+        _same(g[s], e.diff(s))
+
+
+# -- random expressions: the Differentiator against sympy.diff -------------------------
+
+WRT = sp.symbols("u v w", real=True)
+OTHERS = (sp.Symbol("p", positive=True), sp.Symbol("z"))
+UNARY = [sp.exp, sp.log, sp.sin, sp.cos, sp.tanh, sp.atan, sp.sqrt, sp.Abs, sigmoid, relu,
+         softplus, sp.Function("g"), lambda e: sp.Heaviside(e, 1)]
+NUMBERS = [sp.Integer(n) for n in (-3, -2, -1, 1, 2, 3)] + [
+    sp.Rational(1, 2), sp.Rational(-3, 4), sp.Float(1.5), sp.pi, sp.E, sp.I]
+EXPONENTS = [2, 3, -1, -2, sp.Rational(1, 2), sp.Rational(-3, 2), sp.Float(0.5)]
+
+
+@st.composite
+def expressions(draw, depth=3):
+    """A random expression over u, v, w (differentiated) and constants or other symbols."""
+    if depth == 0 or draw(st.integers(0, 9)) < 3:
+        return draw(st.sampled_from(WRT + WRT + OTHERS + tuple(NUMBERS)))
+    kind = draw(st.sampled_from(["add", "mul", "pow", "sympow", "call", "repeat", "neg"]))
+    sub = lambda: draw(expressions(depth=depth - 1))  # noqa: E731
+    try:
+        if kind == "add":
+            return sp.Add(*[sub() for _ in range(draw(st.integers(2, 4)))])
+        if kind == "mul":
+            return sp.Mul(*[sub() for _ in range(draw(st.integers(2, 4)))])
+        if kind == "pow":
+            return sp.Pow(sub(), draw(st.sampled_from(EXPONENTS)))
+        if kind == "sympow":
+            return sp.Pow(sub(), sub())
+        if kind == "repeat":  # shared subexpressions and powers of a common base
+            e = sub()
+            return sp.Mul(e, sp.exp(e), sp.exp(-2 * e) + e ** -1)
+        if kind == "neg":  # what -(x + y) and 2*(x + y)*3 leave behind
+            return sp.Mul(draw(st.sampled_from([-1, 2])), sp.Add(sub(), sub()), evaluate=False)
+        return draw(st.sampled_from(UNARY))(sub())
+    except (ValueError, TypeError, ZeroDivisionError):
+        return draw(st.sampled_from(WRT))
+
+
+#: Examples per property; JAC_EXAMPLES=3000 for a long local run.
+EXAMPLES = int(os.environ.get("JAC_EXAMPLES", 150))
+DIFF_SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
+                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@DIFF_SETTINGS
+@given(st.lists(expressions(), min_size=1, max_size=4))
+def test_differentiator_is_sympy_diff(exprs):
+    """One Differentiator for several expressions (shared work), each entry == diff."""
+    expected = []
+    for e in exprs:
+        try:
+            expected.append([e.diff(s) for s in WRT])
+        except (ValueError, TypeError, NotImplementedError, RecursionError):
+            assume(False)
+    d = Differentiator(WRT)
+    for e, want in zip(exprs, expected):
+        for s, w in zip(WRT, want):
+            _same(d.diff(e, s), w)
+        g = d.gradient(e)
+        assert {s: v for s, v in zip(WRT, want) if v is not sp.S.Zero} == g
+
+
+@DIFF_SETTINGS
+@given(st.lists(expressions(depth=2), min_size=2, max_size=6))
+def test_canonical_mul_and_add_random(args):
+    for fast, slow in ((canonical_mul, sp.Mul), (canonical_add, sp.Add)):
+        try:
+            want = slow(*args)
+        except (ValueError, TypeError):
+            continue
+        _same(fast(*args), want)

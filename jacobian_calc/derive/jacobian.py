@@ -22,7 +22,7 @@ from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.progress import advance, stage
 from ..results.jacobian import JacobianResult, check_layout
-from ..symbolic.autodiff import gradient
+from ..symbolic.autodiff import Differentiator
 from ..symbolic.measure import replace_symbols
 from ..symbolic.simplify import simplify_entry
 from ..symbolic.symbols import scalar_symbol, symbol_grid, undefined_function
@@ -178,11 +178,12 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
     position = {s: i for i, s in inputs.items()}
     wanted = set(position)
     entries: dict[tuple[int, ...], sp.Expr] = {}
+    differentiator = Differentiator(wanted)  # one for all entries: they share subexpressions
     with stage(f"∂{_out_name(problem)}/∂{group[0] if len(group) == 1 else 'x'}: rows",
                out.size):
         for out_index, expr in out.items():
             budget.check()
-            for symbol, derivative in gradient(expr, wanted).items():
+            for symbol, derivative in differentiator.gradient(expr).items():
                 entries[out_index + position[symbol]] = derivative
             advance()
     result = JacobianResult(

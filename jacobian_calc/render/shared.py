@@ -225,7 +225,9 @@ class Printer:
         self.what = what
         self.count = 0
         self.memo: dict = {}
-        self.printer = MemoPrinter()
+        # A large result (one printed with shared names) keeps its terms in SymPy's own
+        # order: sorting every sum for print is most of the time of printing it.
+        self.printer = MemoPrinter("none" if self.sharing.order else None)
 
     def __call__(self, expr: sp.Basic) -> str:
         if expr is _ZERO:
@@ -262,9 +264,9 @@ class MemoPrinter(EntryPrinter):
     parent adds any brackets), so its text is kept.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, order: str | None = None) -> None:
         entry_text(sp.S.Zero)  # the table of renamed functions is filled on first use
-        super().__init__()
+        super().__init__({"order": order} if order else {})
         self._memo: dict = {}
 
     def _print(self, expr, **kwargs):

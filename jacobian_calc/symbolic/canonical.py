@@ -1,25 +1,37 @@
-"""SymPy sums and products built without SymPy's general flattening.
+"""Canonical SymPy sums and products without SymPy's general flattening.
 
-``sympy.Mul(*factors)`` and ``sympy.Add(*terms)`` run a general algorithm
-(numeric bases, I, infinities, Order terms, matrices ...) and sort their
-arguments with ``Basic.compare``, one Python call per comparison. The
-Jacobians built here mostly multiply factors with distinct bases and add
-terms with distinct monomials, where that algorithm reduces to "collect the
-numeric coefficient, sort". :func:`canonical_mul` and :func:`canonical_add`
-do exactly that, with a tuple sort key ordered like ``Basic.compare``, and
-hand anything else to SymPy, so their results are always identical to
-``Mul(*factors)`` and ``Add(*terms)``.
+``canonical_mul(*factors)`` and ``canonical_add(*terms)`` return exactly what
+``sympy.Mul(*factors)`` and ``sympy.Add(*terms)`` return (same classes, same
+arguments in the same order), only faster in the common cases, and defer to
+SymPy whenever they cannot prove that. ``sort_key`` orders expressions like
+``Basic.compare``, which is what SymPy sorts the arguments of ``Add`` and
+``Mul`` with.
+
+Self-contained: imports only SymPy and the standard library.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable
+from operator import itemgetter
+from typing import Callable, NamedTuple
 
 import sympy as sp
 from sympy.core.basic import Basic, _args_sortkey
 from sympy.core.basic import ordering_of_classes as _ordering
 from sympy.functions.elementary.exponential import ExpBase
+
+# -- canonical sums and products without SymPy's general flattening ------------
+#
+# ``sympy.Mul(*factors)`` and ``sympy.Add(*terms)`` run a general algorithm
+# (numeric bases, I, infinities, Order terms, matrices ...) and sort their
+# arguments with ``Basic.compare``, one Python call per comparison. The
+# Jacobians built here mostly multiply factors with distinct bases and add
+# terms with distinct monomials, where that algorithm reduces to "collect
+# the numeric coefficient, sort". ``canonical_mul`` and ``canonical_add`` do
+# exactly that, with a tuple sort key ordered like ``Basic.compare``, and
+# hand anything else to SymPy, so their results are always identical to
+# ``Mul(*factors)`` and ``Add(*terms)``.
 
 _S = sp.S
 _ONE, _ZERO, _E = _S.One, _S.Zero, _S.Exp1
@@ -81,6 +93,12 @@ def _by_identity(func: Callable) -> Callable:
 _CACHE_SIZE = 1 << 16
 
 
+def clear_caches() -> None:
+    """Empty the identity-keyed caches of this module (for cold-start timings)."""
+    sort_key.cache_clear()
+    _RECORDS.clear()
+
+
 @_by_identity
 def sort_key(expr: sp.Basic) -> tuple:
     """A tuple ordered exactly like ``Basic.compare`` (raises ``_NoKey`` if it cannot be)."""
@@ -107,73 +125,173 @@ def _sorted(args: list) -> list:
 
 
 def canonical_mul(*factors: sp.Expr) -> sp.Expr:
-    """``sympy.Mul(*factors)``, faster when no two factors combine into one power.
+    """``sympy.Mul(*factors)``, without SymPy's general algorithm where it is not needed.
 
-    Mul merges factors whose bases and exponent terms agree (``x**2*x**3``,
-    ``exp(x)*exp(2*x)``); when none do, it only collects the rational
-    coefficient and sorts, which is what is done here.
+    For commutative factors with a rational coefficient, Mul collects the
+    coefficient, merges the factors whose bases and exponent terms agree
+    (``x**2*x**3``, ``exp(x)*exp(2*x)``) and sorts; that is done here, and
+    anything else is handed to ``sympy.Mul``.
 
     Examples
     --------
     >>> x, y = sp.symbols("x y")
     >>> canonical_mul(y, 2, sp.exp(x), sp.exp(y), x**-2) == 2*y*sp.exp(x)*sp.exp(y)/x**2
     True
-    >>> canonical_mul(x, 3, x)  # a repeated base: SymPy's own Mul
+    >>> canonical_mul(x, 3, x)
     3*x**2
     """
     stack = [f for f in factors if f is not _ONE]
     if len(stack) < 2:
         return stack[0] if stack else _ONE
-    if len(stack) == 2 and all(isinstance(f, sp.Symbol) and f.is_commutative for f in stack):
+    if len(stack) == 2 and isinstance(stack[0], sp.Symbol) and isinstance(stack[1], sp.Symbol):
         pair = _symbol_product(*stack)
         if pair is not None:
             return pair
-    coeff, blocks, seen = _ONE, [], set()
+    coeff, blocks, groups, repeated = _ONE, [], {}, False
+    records = _RECORDS
     while stack:
         f = stack.pop()
-        kind = _factor_kind(f) if isinstance(f, Basic) else None
-        if kind is _NESTED:
+        hit = records.get(id(f))
+        record = hit[1] if hit is not None and hit[0] is f else _factor_record(f)
+        if record is _NESTED:
             stack.extend(f.args)
-        elif kind is _RATIONAL:
-            coeff *= f
-        elif kind is None or kind in seen:
+        elif record is _RATIONAL:
+            coeff = f if coeff is _ONE else coeff * f
+        elif record is None:
             return sp.Mul(*factors)
+        elif record.hash in groups:
+            groups[record.hash].append((record, f))
+            repeated = True
         else:
-            seen.add(kind)
-            blocks.append(f)
-    if coeff is _ZERO or (coeff is not _ONE and len(blocks) == 1 and blocks[0].is_Add):
+            groups[record.hash] = [(record, f)]
+            blocks.append((record.order, f))
+    if repeated:
+        blocks = _merged(groups)
+        if blocks is None:
+            return sp.Mul(*factors)
+    if coeff is _ZERO or (coeff is not _ONE and len(blocks) == 1 and blocks[0][1].is_Add):
         return sp.Mul(*factors)  # 0*oo is nan; 2*(x + y) is distributed
     if not blocks:
         return coeff
-    _sorted(blocks)
+    args = _in_order(blocks)
     if coeff is not _ONE:
-        blocks.insert(0, coeff)
-    return sp.Mul._from_args(blocks, True) if len(blocks) > 1 else blocks[0]
+        args.insert(0, coeff)
+    return sp.Mul._from_args(args, True) if len(args) > 1 else args[0]
+
+
+class _Record(NamedTuple):
+    """What ``Mul.flatten`` needs to know of a plain factor, computed once per object."""
+
+    power: tuple  # (base, term): the factors Mul merges share it
+    hash: int  # hash(power), so that grouping does not hash SymPy objects again
+    order: tuple | None  # sort_key, or None if it cannot be computed
 
 
 _NESTED, _RATIONAL = "nested Mul", "rational"
-_MUL_KEY = _class_key(sp.Mul)
+_RECORDS: dict[int, tuple] = {}  # id(factor) -> (factor, record), as in _by_identity
 
 
-@_by_identity
-def _factor_kind(f: sp.Basic):
-    """How Mul.flatten treats ``f``: its power key, _NESTED, _RATIONAL, or None.
+def _factor_record(f) -> _Record | str | None:
+    """How Mul.flatten treats ``f``: a _Record, _NESTED, _RATIONAL, or None.
 
     None means Mul's general rules are needed (numeric bases, I, infinities,
-    non-commutative factors ...). Cached: the same factors recur in every
-    entry of a Jacobian row.
+    non-commutative factors ...). Cached by identity: the same factors recur
+    in every entry of a Jacobian row.
     """
+    record = _new_record(f) if isinstance(f, Basic) else None
+    if len(_RECORDS) >= _CACHE_SIZE:
+        _RECORDS.clear()
+    _RECORDS[id(f)] = (f, record)
+    return record
+
+
+def _new_record(f: sp.Basic) -> _Record | str | None:
     if f.is_Mul:
         return _NESTED if f.is_commutative else None
     if f.is_Rational:
         return _RATIONAL
     if not (_plain_type(type(f)) and f.is_commutative):
         return None
-    return _power_key(f)
+    power = _power_key(f)
+    if power is None:
+        return None
+    try:
+        order = sort_key(f)
+    except _NoKey:
+        order = None
+    return _Record(power, hash(power), order)
+
+
+def _in_order(blocks: list[tuple]) -> list:
+    """The factors of (sort key, factor) pairs, in SymPy's canonical order."""
+    if len(blocks) > 1:
+        try:
+            blocks.sort(key=_first)
+        except TypeError:  # a missing key (None) or keys of mixed types
+            return _sorted([f for _, f in blocks])
+    return [f for _, f in blocks]
+
+
+_first = itemgetter(0)
+
+
+def _merged(groups: dict) -> list | None:
+    """(sort key, factor) per power key, as ``Mul.flatten`` combines them; None if unsure.
+
+    Mul.flatten adds the rational coefficients of the exponents that share a
+    base and a term, rebuilds every such power with ``Pow(base, c*term)``
+    and keeps the result as one factor. That is reproduced only where the
+    result is again a single plain factor (not a number, a product, a power
+    of another base, or a cancelled power), which is where flatten does
+    nothing more with it.
+    """
+    blocks = []
+    for members in groups.values():
+        record, first = members[0]
+        if len(members) == 1:
+            blocks.append((record.order, first))
+            continue
+        if any(r.power != record.power for r, _ in members):
+            return None  # equal hashes of different keys
+        power = _merged_power(record.power, [f for _, f in members])
+        merged = _factor_record(power) if power is not None else None
+        if not isinstance(merged, _Record):
+            return None
+        blocks.append((merged.order, power))
+    return blocks
+
+
+def _merged_power(key: tuple, members: list) -> sp.Expr | None:
+    base, term = key
+    total = _ZERO
+    for f in members:
+        c = _exponent(f).as_coeff_Mul()[0]
+        if not c.is_Rational:
+            return None
+        total += c
+    if total is _ZERO:
+        return None  # x*x**-1: the factor cancels (or is nan with an infinite base)
+    exp = total * term
+    power = base if exp is _ONE else sp.Pow(base, exp)
+    if power.is_Pow and not base.is_Pow and power.args[0] != base:
+        return None  # the base changed: flatten would look for merges again
+    return power
+
+
+def _exponent(f: sp.Expr) -> sp.Expr:
+    """The exponent ``Mul.flatten`` sees in ``f.as_base_exp()``."""
+    if f.is_Pow:
+        return f.args[1]
+    return f.args[0] if type(f) is sp.exp else _ONE
+
+
+_MUL_KEY = _class_key(sp.Mul)
 
 
 def _symbol_product(x: sp.Symbol, y: sp.Symbol) -> sp.Expr | None:
     """``x*y`` for distinct commutative Symbols: the pair in canonical order."""
+    if not (x.is_commutative and y.is_commutative):
+        return None
     try:
         kx, ky = sort_key(x), sort_key(y)
         if kx == ky:
@@ -323,5 +441,4 @@ def _times(c: sp.Rational, s: sp.Expr) -> sp.Expr:
     return canonical_mul(c, s)
 
 
-__all__ = ["canonical_mul", "canonical_add", "symbol_dot", "sort_key"]
-
+__all__ = ["canonical_mul", "canonical_add", "symbol_dot", "sort_key", "clear_caches"]
