@@ -13,6 +13,7 @@ from ..render.latex import numeric_to_latex, printoptions, to_latex
 from ..render.json import jacobians_document
 from ..render.text import chain_text, numeric_text, render_jacobian
 from ..symbolic import simplify as _simplify
+from . import hessian_code
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Request:
     limits: Limits = DEFAULT_LIMITS
     latex: dict = field(default_factory=dict)  # to_latex settings: derivation, standalone, ...
     spy: str | None = None
+    hessian: bool = False
+    signs: str | None = None
 
 
 def from_options(exprs: str, options: dict) -> Request:
@@ -55,7 +58,8 @@ def from_options(exprs: str, options: dict) -> Request:
         in_terms_of_output=options["in_terms_of_output"], backprop=options["backprop"],
         upstream=options["upstream"], onehot=options["onehot"], inline=options["inline"],
         expand=options["expand"], check=options["check"], limits=_limits(options),
-        latex=_latex_settings(options), spy=options["spy"])
+        latex=_latex_settings(options), spy=options["spy"],
+        hessian=options.get("hessian", False), signs=options.get("signs"))
 
 
 def _limits(options: dict) -> Limits:
@@ -107,7 +111,10 @@ def _latex_settings(options: dict) -> dict:
 def produce(req: Request) -> tuple[str, list[str], int]:
     """Compute what ``req`` asks for: the output text, warnings, and the exit status."""
     _simplify.NOTES.clear()
+    hessian_code.check_request(req)
     with int_digits(10 * req.limits.max_digits):  # exact results may print long integers
+        if req.hessian:
+            return hessian_code.hessian_request(req)
         if req.backprop:
             return _backprop(req)
         return _jacobians(req)
@@ -164,6 +171,9 @@ def _backprop(req: Request) -> tuple[str, list[str], int]:
     notes = list(result.warnings) + sorted(set(_simplify.NOTES))
     if not result.agree:
         notes.append("DISAGREE: " + result.disagreement())
+    if req.fmt in hessian_code.CODE_FORMATS:
+        text, more, status = hessian_code.backprop_code(req, result)
+        return text, notes + more, max(status, int(req.check and not result.agree))
     if req.fmt == "json":
         text = result.to_json()
     elif req.fmt == "latex":

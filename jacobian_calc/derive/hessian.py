@@ -29,7 +29,7 @@ from ..symbolic.autodiff import gradient
 from ..symbolic.simplify import simplify_entry
 from ..symbolic.symbols import scalar_symbol, symbol_grid
 from ..results.backprop import DIFFERS, PROVED
-from .hessian_compact import decide
+from .hessian_compact import decide, inlined
 from .jacobian import _out_name
 from .problem import ExprLike, Problem, default_wrt, parse_wrt, prepare, wrt_groups
 
@@ -101,7 +101,8 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
         variables=variables, blocks=blocks, symmetry=symmetry, arrays=dict(problem.shapes),
         names=tuple(sorted(problem.used_names() - set(problem.lets))),
         warnings=_absent(variables, out), signs=tuple(sorted(sign_names)),
-        onehot=tuple(sorted(onehot_names)))
+        onehot=tuple(sorted(onehot_names)),
+        tree=inlined(problem) if len(problem.components) == 1 else None)
     if compact:
         result = _with_compact(result, problem, groups)
     if simplify:

@@ -32,6 +32,7 @@ from ..ops import get, lookup
 from ..ops.text import to_source
 from ..results.backprop import AGREES, DIFFERS, PROVED, Check
 from ..results.hessian import HVP, MATRIX, CompactHessian, CompactTerm, HessianResult, Variable
+from ..symbolic.autodiff import gradient
 from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.symbols import entry_name, symbol_grid
 from ..symbolic.zero import prove_zero
@@ -56,7 +57,7 @@ def compact_hessian(result: HessianResult, problem: Problem, groups) -> CompactH
         operation has no compact rule; the message says why.
     """
     _applicable(result, problem, groups)
-    root, lets_note = _inlined(problem), []
+    root = inlined(problem)
     shapes = {n: tuple(problem.shapes.get(n, ())) for n in names(root) | set(result.wrt)}
     root, rewrites = rewrite_input(root, shapes)
     signs, onehot = set(result.signs), set(result.onehot)
@@ -75,7 +76,7 @@ def compact_hessian(result: HessianResult, problem: Problem, groups) -> CompactH
     terms = [CompactTerm(t.label, t.wrt, tree, to_source(tree), t.tree, t.shape)
              for t, tree in zip(terms, named)]
     return CompactHessian(kind, tuple(terms), directions, tuple(where), check, reason,
-                          tuple(rewrites + lets_note))
+                          tuple(rewrites), grads)
 
 
 def _applicable(result: HessianResult, problem: Problem, groups) -> None:
@@ -90,11 +91,12 @@ def _applicable(result: HessianResult, problem: Problem, groups) -> None:
                             "already as compact as it gets")
 
 
-def _inlined(problem: Problem) -> Node:
-    inlined: dict[str, Node] = {}
+def inlined(problem: Problem) -> Node:
+    """The (one) expression with its intermediates substituted."""
+    defs: dict[str, Node] = {}
     for name in problem.let_order:
-        inlined[name] = substitute(problem.lets[name], inlined)
-    return substitute(problem.components[0], inlined)
+        defs[name] = substitute(problem.lets[name], defs)
+    return substitute(problem.components[0], defs)
 
 
 def _gradients(root: Node, variables: list[Variable], shapes, tidied) -> dict[str, Node]:
@@ -239,22 +241,56 @@ def _replaced(node: Node, chosen: Mapping[Node, Name], top: bool = True) -> Node
 def verify(terms: list[CompactTerm], kind: str, result: HessianResult,
            directions: Mapping[str, str], shapes) -> Check:
     """The compact terms against the explicit Hessian, entry by entry (one-hot rows
-    summing to 1 and signs squaring to 1, where declared)."""
+    summing to 1 and signs squaring to 1, where declared).
+
+    A Hessian-vector product is linear in the directions: its derivative with
+    respect to direction entry ``b`` is the compact form's ``H[a, b]``, compared
+    with the explicit entry itself (smaller than ``Σ_b H[a, b] v[b]``)."""
     pairs, labels = [], []
     rows = _onehot_rows(result)
     for term in terms:
         compact = evaluate(term.inline_tree, Env(shapes)).broadcast_to(term.shape)
-        explicit = _explicit_matrix(result, term.wrt) if kind == MATRIX else \
-            _explicit_product(result, term.wrt, directions)
-        for index, x in explicit.items():
-            pairs.append((x.xreplace(rows), sp.sympify(compact[index]).xreplace(rows)))
-            labels.append(entry_name(term.label, index))
+        if kind == MATRIX:
+            items = [(entry_name(term.label, i), x, compact[i])
+                     for i, x in result.block(term.wrt).as_grid().items()]
+        else:
+            items = _product_entries(result, term, compact, directions)
+        for label, x, y in items:
+            pairs.append((sp.sympify(x).xreplace(rows), sp.sympify(y).xreplace(rows)))
+            labels.append(label)
     given = []
     if rows:
         given.append("rows of " + " and ".join(result.onehot) + " summing to 1")
     if result.signs:
         given.append("entries of " + " and ".join(result.signs) + " -1 or 1")
     return decide(pairs, labels, _sign_symbols(result), "; ".join(given))
+
+
+def _product_entries(result: HessianResult, term: CompactTerm, compact: Grid,
+                     directions: Mapping[str, str]) -> list[tuple]:
+    """``(label, explicit H[a, b], ∂(compact Hv)[a]/∂v[b])`` for every ``a``, ``b``."""
+    U = result.variable(term.wrt)
+    where = {s: (V, j) for V in result.variables
+             for j, s in zip(ndindex(V.shape), symbol_grid(directions[V.name], V.shape).flat)}
+    out = []
+    for a in ndindex(U.shape):
+        found = gradient(sp.sympify(compact[a]), set(where))
+        if any(found_symbol not in where for found_symbol in found):
+            raise JacobianError("the Hessian-vector product is not linear in the direction")
+        for s, (V, b) in where.items():
+            x = result.block(U.name, V.name).entries.get(a + b, sp.Integer(0))
+            y = found.get(s, sp.Integer(0))
+            if x != 0 or y != 0:
+                out.append((f"H[{U.labels[_flat(a, U.shape)]}, {V.labels[_flat(b, V.shape)]}]",
+                            x, y))
+    return out
+
+
+def _flat(index: tuple, shape: Shape) -> int:
+    out = 0
+    for i, n in zip(index, shape):
+        out = out * n + i
+    return out
 
 
 def _onehot_rows(result: HessianResult) -> dict:
@@ -265,23 +301,6 @@ def _onehot_rows(result: HessianResult) -> dict:
         for _, row in grid.lines(-1):
             mapping[row[-1]] = 1 - sp.Add(*row[:-1])
     return mapping
-
-
-def _explicit_matrix(result: HessianResult, name: str) -> Grid:
-    return result.block(name).as_grid()
-
-
-def _explicit_product(result: HessianResult, name: str, directions) -> Grid:
-    """``Σ_V Σ_b H[U, V][a, b] * dir_V[b]``: the explicit Hessian times the directions."""
-    U = result.variable(name)
-    total = {a: [] for a in ndindex(U.shape)}
-    for V in result.variables:
-        block = result.block(name, V.name)
-        d = symbol_grid(directions[V.name], V.shape)
-        for index, e in block.entries.items():
-            a, b = index[:len(U.shape)], index[len(U.shape):]
-            total[a].append(e * d[b])
-    return Grid(U.shape, [sp.Add(*total[a]) for a in ndindex(U.shape)])
 
 
 def _sign_symbols(result: HessianResult) -> frozenset:
@@ -332,5 +351,5 @@ def differs_numerically(x: sp.Expr, y: sp.Expr) -> bool:
     return _numeric([(x, y)], set())[1] is not None
 
 
-__all__ = ["compact_hessian", "verify", "decide", "name_subexpressions", "Namer",
-           "differs_numerically"]
+__all__ = ["compact_hessian", "inlined", "verify", "decide", "name_subexpressions",
+           "Namer", "differs_numerically"]

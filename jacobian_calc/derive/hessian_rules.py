@@ -17,8 +17,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Iterable
 
+import sympy as sp
+
 from ..core.tree import Call, Name, Node, Num, with_children
-from .tidy import RULES, Rule, Tidy, is_op, present, product, split_coefficient
+from .tidy import RULES, Rule, Tidy, cost, is_op, present, product, split_coefficient
 
 
 def softmax_from_logsumexp(node: Call, t: Tidy) -> Node | None:
@@ -147,6 +149,71 @@ def _flipped(node: Node) -> Node | None:
     return None
 
 
+def factor_sum(node: Call, t: Tidy) -> Node | None:
+    """An element-wise polynomial factored where that is shorter:
+    ``S * (1 - S)**2 - S**2 * (1 - S)`` -> ``S * (1 - S) * (1 - 2 * S)``."""
+    leaves: dict[Node, sp.Symbol] = {}
+    expr = _to_sympy(node, leaves)
+    if expr is None or len(leaves) > 6:
+        return None
+    factored = _lecture_signs(sp.factor(expr))
+    if not factored.is_Mul:
+        return None
+    back = {s: n for n, s in leaves.items()}
+    new = t.plain().normal(_from_sympy(factored, back))
+    return new if cost(new) < cost(node) else None
+
+
+def _to_sympy(node: Node, leaves: dict) -> sp.Expr | None:
+    """An element-wise polynomial as SymPy, other subtrees as symbols (None: not one)."""
+    if isinstance(node, Num):
+        return sp.Rational(node.value.numerator, node.value.denominator)
+    if is_op(node, "add", "mul"):
+        parts = [_to_sympy(a, leaves) for a in node.args]
+        if any(p is None for p in parts):
+            return None
+        return sp.Add(*parts) if node.op == "add" else sp.Mul(*parts)
+    if is_op(node, "pow") and isinstance(node.args[1], Num) and \
+            node.args[1].value.denominator == 1:
+        base = _to_sympy(node.args[0], leaves)
+        return None if base is None else base ** int(node.args[1].value)
+    if isinstance(node, Call) and node.op in ("neg", "div", "matmul", "pow"):
+        return None  # not element-wise (or not yet in normal form)
+    if node not in leaves:
+        leaves[node] = sp.Dummy(f"a{len(leaves)}")
+    return leaves[node]
+
+
+def _from_sympy(expr: sp.Expr, back: dict) -> Node:
+    if expr in back:
+        return back[expr]
+    if expr.is_Rational:
+        return Num(Fraction(int(expr.p), int(expr.q)))
+    if expr.is_Add:
+        return Call("add", [_from_sympy(a, back) for a in expr.args])
+    if expr.is_Mul:  # numbers, then plain factors, then sums: 2 * S * (1 - S)
+        args = sorted(expr.args, key=lambda a: (not a.is_Number, bool(a.is_Add or
+                                                                      a.is_Pow and a.base.is_Add)))
+        return Call("mul", [_from_sympy(a, back) for a in args])
+    if expr.is_Pow and expr.exp.is_Integer:
+        return Call("pow", (_from_sympy(expr.base, back), Num(int(expr.exp))))
+    raise ValueError(f"not a polynomial: {expr}")
+
+
+def _lecture_signs(expr: sp.Expr) -> sp.Expr:
+    """Factors such as ``S - 1`` written ``1 - S`` two at a time (the sign unchanged)."""
+    if not expr.is_Mul:
+        return expr
+    flip = [f for f in expr.args if f.is_Add and _constant(f) < 0]
+    flip = flip[:len(flip) // 2 * 2]
+    return sp.Mul(*(sp.Mul(-1, sp.expand(-f), evaluate=False) if f in flip else f
+                    for f in expr.args)) if flip else expr
+
+
+def _constant(f: sp.Expr) -> sp.Rational:
+    return f.as_coeff_Add()[0]
+
+
 def make_signs_rule(signs: Iterable[str]) -> Rule:
     """``t**2`` -> ``ones_like(t)`` (``t**k`` -> ``t`` for odd ``k``) for arrays ``t``
     whose entries are -1 or 1."""
@@ -176,6 +243,8 @@ EXTRA_RULES: tuple[Rule, ...] = (
          ("sum((A @ B) * eye_like(A))", "trace(A @ B)", {"A": (3, 3), "B": (3, 3)})),
     Rule("outer_transposed", ("transpose",), outer_transposed,
          ("outer(a, b).T", "outer(b, a)", {"a": (2,), "b": (3,)})),
+    Rule("factor_sum", ("add",), factor_sum,
+         ("Y * (1 - Y)**2 - Y**2 * (1 - Y)", "Y * (1 - Y) * (1 - 2 * Y)", M23)),
     Rule("sign_inside", ("mul",), sign_inside,
          ("-(X.T @ (Y * (Y - 1)))", "X.T @ (Y * (1 - Y))", {"X": (2, 3), "Y": (2, 3)})),
 )

@@ -241,6 +241,9 @@ class CompactHessian:
         Why no compact (matrix) form was found, in words.
     rewrites : tuple of str
         Identities used on the way (``log(1 + exp(u)) = softplus(u)``).
+    gradients : dict
+        Variable -> its compact gradient (a tree in the variables), the formula
+        that was differentiated.
     """
 
     kind: str | None
@@ -250,6 +253,7 @@ class CompactHessian:
     check: Check | None = None
     reason: str = ""
     rewrites: tuple[str, ...] = ()
+    gradients: Mapping[str, Node] = field(default_factory=dict)
 
     @property
     def found(self) -> bool:
@@ -293,6 +297,8 @@ class HessianResult(Result):
         Arrays declared to have entries -1 or 1 (so ``t**2 = 1``).
     onehot : tuple of str
         Targets declared one-hot (each row sums to 1).
+    tree : Node or None
+        The expression (intermediates substituted), when it is one expression.
     """
 
     of: list[str]
@@ -308,6 +314,7 @@ class HessianResult(Result):
     warnings: list[str] = field(default_factory=list)
     signs: tuple[str, ...] = ()
     onehot: tuple[str, ...] = ()
+    tree: Node | None = None
 
     def __repr__(self) -> str:
         wrt = ",".join(v.name for v in self.variables)

@@ -17,15 +17,19 @@ from .functions import sigmoid, softplus
 from .simplify import _Timeout, is_zero, time_budget
 
 
-def exp_normal(expr: sp.Expr, signs: frozenset | set = frozenset()) -> sp.Expr:
-    """``expr`` with sigmoid, softplus and tanh through ``exp``, each ``exp(±a)`` a symbol
-    (or its reciprocal), and ``t**2 = 1`` for the symbols ``signs``.
+def exp_normal(expr: sp.Expr, signs: frozenset | set = frozenset(), split: bool = False
+               ) -> sp.Expr:
+    """``expr`` with sigmoid, softplus and tanh through ``exp``, each ``exp(c * a)`` written
+    ``E**c`` with one symbol ``E`` per exponent ``a`` (up to a constant factor), and
+    ``t**2 = 1`` for the symbols ``signs``. With ``split``, one symbol per term of the
+    exponent (``exp(a + b)`` is ``Ea * Eb``), which also sees through products of
+    exponentials.
 
     Examples
     --------
     >>> u = sp.Symbol("u", real=True)
-    >>> exp_normal(sigmoid(u) + sp.exp(2*u + 1) * sp.exp(-u))
-    _E0*_E1 + 1/(1 + 1/_E0)
+    >>> exp_normal(sigmoid(u) + sp.exp(-2*u))
+    1/(1 + 1/_E0) + _E0**(-2)
     """
     expr = expr.replace(sigmoid, lambda a: 1 / (1 + sp.exp(-a)))
     expr = expr.replace(softplus, lambda a: sp.log(1 + sp.exp(a)))
@@ -33,7 +37,7 @@ def exp_normal(expr: sp.Expr, signs: frozenset | set = frozenset()) -> sp.Expr:
     atoms: dict[sp.Expr, sp.Symbol] = {}
 
     def symbol(term: sp.Expr) -> sp.Expr:
-        coeff, rest = term.as_coeff_Mul()
+        coeff, rest = term.as_content_primitive()
         if rest.could_extract_minus_sign():
             coeff, rest = -coeff, -rest
         if rest not in atoms:
@@ -41,8 +45,10 @@ def exp_normal(expr: sp.Expr, signs: frozenset | set = frozenset()) -> sp.Expr:
         return atoms[rest] ** coeff
 
     def exp_of(arg: sp.Expr) -> sp.Expr:
-        """``exp(2*a - b)`` is ``Ea**2 / Eb``: one symbol per term, whatever the grouping."""
-        return sp.Mul(*(symbol(t) for t in sp.Add.make_args(sp.expand(arg))))
+        arg = sp.expand(arg)
+        if not split:
+            return symbol(arg)
+        return sp.Mul(*(symbol(t) for t in sp.Add.make_args(arg)))
 
     expr = expr.replace(lambda e: isinstance(e, sp.exp), lambda e: exp_of(e.args[0]))
     if signs:
@@ -69,9 +75,10 @@ def prove_zero(expr: sp.Expr, seconds: float = 2.0, signs: frozenset | set = fro
         with time_budget(seconds):
             if not expr.has(sp.Function) and sp.expand(expr) == 0:
                 return True
-            normal = exp_normal(expr, signs)
-            if normal == 0 or sp.expand(sp.fraction(sp.together(normal))[0]) == 0:
-                return True
+            for split in (False, True):
+                normal = exp_normal(expr, signs, split)
+                if normal == 0 or sp.expand(sp.fraction(sp.together(normal))[0]) == 0:
+                    return True
             if sp.cancel(normal) == 0:
                 return True
     except (_Timeout, RecursionError):
