@@ -94,7 +94,7 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
     variables = [_variable(g, problem) for g in groups]
     out = _output(problem)
     _check_size(out.shape, variables, limits)
-    blocks = second_derivatives(out, variables)
+    blocks = {k: b.map(sp.factor_terms) for k, b in second_derivatives(out, variables).items()}
     symmetry = check_symmetry(blocks, variables, out.shape, limits.simplify_seconds)
     result = HessianResult(
         of=problem.sources(), out_name=_out_name(problem), out_shape=out.shape,

@@ -18,8 +18,9 @@ def hessian_name(H: HessianResult, b: HessianBlock, options: LatexOptions) -> st
     r"""``\frac{\partial^2 f}{\partial W \, \partial b}``."""
     f = name_tex(H.out_name, options)
     u, v = name_tex(b.row, options), name_tex(b.col, options)
-    below = rf"\partial {u}^{{2}}" if b.row == b.col else rf"\partial {u} \, \partial {v}"
-    return rf"\frac{{\partial^2 {f}}}{{{below}}}"
+    if len(b.col_shape) == 1:  # x x^T: the Hessian of a vector variable
+        v += options.transpose
+    return rf"\frac{{\partial^2 {f}}}{{\partial {u} \, \partial {v}}}"
 
 
 def _cells(H: HessianResult, b: HessianBlock, style: Style, values=None) -> Grid:
@@ -95,8 +96,8 @@ def _definition(H: HessianResult) -> str:
 def _symmetry_sentence(H: HessianResult) -> str:
     s = H.symmetry
     if s.verdict == SYMMETRIC:
-        return (f"It is symmetric: the {s.pairs} mixed partial derivatives were each proved "
-                "equal to their swapped ones.")
+        pairs = "1 pair" if s.pairs == 1 else f"{s.pairs} pairs"
+        return f"It is symmetric: {pairs} of mixed partial derivatives proved equal."
     return escape(f"Symmetry: {s.verdict} ({s.how}).")
 
 
