@@ -247,13 +247,13 @@ class _BackpropCase:
             numbers = _numbers(grid, symbols)
             if numbers is None:
                 return None
-            out[name] = numbers
+            out[name if name == self.r.output else f"d{name}"] = numbers
         return out
 
     def run(self, module, values: dict, language: str) -> dict:
         args = _arguments(values, language)
         inputs = {n: args[n] for n in self.inputs}
-        got = {n: _as_numpy(g) for n, g in module.backward(**args).items()}
+        got = {f"d{n}": _as_numpy(g) for n, g in module.backward(**args).items()}
         got[self.r.output] = _as_numpy(module.forward(**inputs)[self.r.output])
         return got
 
@@ -266,7 +266,7 @@ class _BackpropCase:
         if self.r.upstream != "1":
             out = (out * args[self.r.upstream]).sum()
         grads = torch.autograd.grad(out, [args[n] for n in wrt], allow_unused=True)
-        result = {n: (np.zeros(self.shapes[n]) if g is None else _as_numpy(g))
+        result = {f"d{n}": (np.zeros(self.shapes[n]) if g is None else _as_numpy(g))
                   for n, g in zip(wrt, grads)}
         result[self.r.output] = _as_numpy(out) if self.r.upstream == "1" else \
             self._plain_value(oracle, args)
