@@ -30,7 +30,7 @@ Examples:
   jac "mean(sigmoid(X@W + b))" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --backprop
   jac "-sum(T*log(softmax(Z)))" --wrt Z --shape Z=2x3 --shape T=2x3 --backprop --onehot T
   jac "x.T@A@x" --wrt x --shape x=3 --shape A=3x3 --hessian
-  jac "mean(sigmoid(X@W + b))" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --backprop --format numpy --check
+  jac "mean(tanh(X@W))" --wrt W --shape X=4x3 --shape W=3x2 --backprop --format numpy --check
   jac --rules
 """
 

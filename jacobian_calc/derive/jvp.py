@@ -51,9 +51,10 @@ def jvp(node: Node, tangents: Mapping[str, Node], shapes: Mapping[str, Shape]) -
     --------
     >>> from jacobian_calc.parsing import parse_expression
     >>> from jacobian_calc.ops.text import to_source
-    >>> to_source(jvp(parse_expression("tanh(X @ W)"), {"W": Name("V")},
-    ...               {"X": (2, 3), "W": (3, 2), "V": (3, 2)}))
-    'X @ V * (1 - tanh(X @ W)**2)'
+    >>> from jacobian_calc.derive.tidy import tidy
+    >>> S = {"X": (2, 3), "W": (3, 2), "V": (3, 2)}
+    >>> to_source(tidy(jvp(parse_expression("tanh(X @ W)"), {"W": Name("V")}, S), S))
+    '(X @ V) * (1 - tanh(X @ W)**2)'
     """
     found = node_shapes(node, shapes)
     memo: dict[Node, Node | None] = {}

@@ -61,7 +61,7 @@ def matrix_of(t: Node, v: str, shapes: Mapping[str, Shape], like: Node) -> Node 
     >>> to_source(matrix_of(p("(A + A.T) @ v"), "v", S, Name("x")))
     'A + A.T'
     >>> to_source(matrix_of(p("p * (v - sum(p * v))"), "v", S, Name("x")))
-    'diag(p) + -outer(p, p)'
+    'diag(p) - outer(p, p)'
     >>> matrix_of(p("v * v"), "v", S, Name("x")) is None
     True
     """

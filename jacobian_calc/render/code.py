@@ -12,14 +12,15 @@ built-in, nothing the module itself defines), and numbers are exact literals
 
 >>> from jacobian_calc import backprop
 >>> r = backprop("mean(sigmoid(X@W + b))", "W,b", shapes={"X": (4, 3), "W": (3, 2), "b": 2})
->>> print(to_numpy_code(r).split("def backward")[1].split('"""')[2].strip())
-_steps = forward(X, W, b)
-Y = _steps["Y"]
-dY = np.ones_like(Y) * (1 / 8)
-dZ = dY * Y * (1 - Y)
-dW = X.T @ dZ
-db = np.sum(dZ, axis=0)
-return {"W": dW, "b": db}
+>>> code = to_numpy_code(r)
+>>> print(code[code.index("    _steps"):].rstrip())
+    _steps = forward(X, W, b)
+    Y = _steps["Y"]
+    dY = np.ones_like(Y) / 8
+    dZ = dY * Y * (1 - Y)
+    dW = X.T @ dZ
+    db = np.sum(dZ, axis=0)
+    return {"W": dW, "b": db}
 '''
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ..core.grid import Shape
 from ..core.names import PYTHON_BUILTINS
 from ..core.tree import Call, Declared, Name, Node, Num, names, walk
 from ..ops import get
-from ..ops.registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW
+from ..ops.registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG
 from ..results.backprop import BackpropResult
 from ..results.hessian import MATRIX, HessianResult
 from ..symbolic.evaluate import node_shapes
@@ -131,7 +132,7 @@ class CodePrinter:
     --------
     >>> from jacobian_calc.parsing import parse_expression as p
     >>> CodePrinter("numpy", {"X": (2, 3), "y": (3,)}).code(p("sigmoid(X @ y.T) / 4"))
-    '1 / (1 + np.exp(-(X @ y))) / 4'
+    '(1 / (1 + np.exp(-(X @ y)))) / 4'
     >>> CodePrinter("torch", {"X": (2, 3)}).code(p("sum(X, axis=1) ** 2 + log(2)"))
     'torch.sum(X, dim=1)**2 + torch.log(_t(2))'
     """
@@ -337,7 +338,7 @@ class _Module:
         lines += [f"    {s.name.ljust(width)} = {s.text}" for s in r.steps]
         lines += ["", "Backward steps:"]
         lines += [f"    {b.name} {'+=' if b.accumulate else '='} {b.text}" for b in r.backward]
-        return lines
+        return lines + _assumptions(r.onehot, ())
 
     # -- Hessians -------------------------------------------------------------------------------
     def hessian(self, H: HessianResult) -> str:
@@ -378,9 +379,9 @@ class _Module:
         (term,) = H.compact.terms
         body = self._where_lines(H, [term.tree])
         body.append(f"return {self._full(term.tree, term.shape)}")
-        doc = [f"{term.label} = {term.text}, {_shape(term.shape)}: the Hessian of "
-               f"{H.out_name} with respect to {term.wrt}."]
-        doc += [f"where {n} = {text}" for n, _, text in H.compact.where]
+        doc = [f"The Hessian of {H.out_name} with respect to {term.wrt}, "
+               f"{_shape(term.shape)}:", "", f"    {term.label} = {term.text}"]
+        doc += [f"    where {n} = {text}" for n, _, text in H.compact.where]
         return _function("hessian", inputs, doc, body)
 
     def _hessian_product(self, H: HessianResult, inputs: list[str]) -> str:
@@ -391,7 +392,7 @@ class _Module:
         body.append("return {" + ", ".join(f'"{t.wrt}": H{c.directions[t.wrt]}'
                                            for t in c.terms) + "}")
         doc = ["The Hessian-vector product: the Hessian applied to the directions "
-               + ", ".join(f"{d} (like {v})" for v, d in c.directions.items()) + ","]
+               + ", ".join(f"{d} (like {v})" for v, d in c.directions.items()) + ".", ""]
         doc += [f"    {t.label} = {t.text}" for t in c.terms]
         doc += [f"    where {n} = {text}" for n, _, text in c.where]
         return _function("hvp", inputs + directions, doc, body)
@@ -417,7 +418,7 @@ class _Module:
         lines += [f"    where {n} = {text}" for n, _, text in c.where]
         if c.rewrites:
             lines.append(f"    (using {'; '.join(c.rewrites)})")
-        return lines
+        return lines + _assumptions(H.onehot, H.signs)
 
     # -- assembly ---------------------------------------------------------------------------------
     def _assemble(self, doc: list[str], functions: list[str]) -> str:
@@ -429,6 +430,13 @@ class _Module:
             imports.insert(0, "import math")
         head = '"""' + _docstring(doc) + '\n"""\n\n' + "\n".join(imports)
         return "\n\n\n".join([head] + helpers + [body]) + "\n"
+
+
+def _assumptions(onehot, signs) -> list[str]:
+    """What the formulas take for granted about the data (they are wrong otherwise)."""
+    lines = [f"Assumes: every row of {n} sums to 1 (one-hot targets)." for n in onehot]
+    lines += [f"Assumes: every entry of {n} is -1 or 1." for n in signs]
+    return [""] + lines if lines else []
 
 
 def _function(name: str, params: list[str], doc: list[str], body: list[str]) -> str:

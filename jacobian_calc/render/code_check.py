@@ -25,7 +25,7 @@ import numpy as np
 import sympy as sp
 
 from ..core.grid import Grid, Shape, ndindex
-from ..core.tree import Name, names, substitute, walk
+from ..core.tree import Name, substitute, walk
 from ..results.backprop import AGREES, DIFFERS, UNDECIDED, BackpropResult, Check
 from ..results.hessian import MATRIX, HessianResult
 from ..symbolic.autodiff import gradient

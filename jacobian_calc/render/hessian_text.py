@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..core.grid import Grid, ndindex, shape_text
 from ..results.base import printer
-from ..results.hessian import (HVP, MATRIX, NOT_SYMMETRIC, SYMMETRIC, CompactHessian,
+from ..results.hessian import (MATRIX, NOT_SYMMETRIC, SYMMETRIC, CompactHessian,
                                HessianBlock, HessianResult)
 from .entries import entry_text
 from .text import table
@@ -55,8 +55,8 @@ def _heading(H: HessianResult, at: str | None) -> str:
     n = sum(v.size for v in H.variables)
     if H.out_shape:
         layout = (f"{H.layout} layout: the output's axes "
-                  f"{'first' if H.layout == 'numerator' else 'last'}, "
-                  f"{H.out_name} is {shape_text(H.out_shape)}")
+                  f"{'first' if H.layout == 'numerator' else 'last'} "
+                  f"({H.out_name} has shape {shape_text(H.out_shape)})")
     else:
         layout = f"{H.out_name} is a scalar (numerator and denominator layouts coincide)"
     lines = [f"Hessian of {H.out_name} = {of} with respect to {wrt}",
