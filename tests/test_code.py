@@ -309,3 +309,15 @@ def test_cli_hessian_code():
     module = load_module(result.stdout)
     A = np.eye(3)
     assert np.array_equal(module.hessian(np.ones(3), A), 2 * A)
+
+
+def test_the_python_examples_of_the_docs_run_as_shown():
+    import doctest
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" /
+            "hessian-and-code.md").read_text()
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for i, block in enumerate(re.findall(r"```python\n(.*?)```", text, re.S)):
+        runner.run(doctest.DocTestParser().get_doctest(block, {}, f"docs {i}", "docs", 0))
+    assert runner.summarize(verbose=False).failed == 0

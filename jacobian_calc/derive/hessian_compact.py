@@ -260,10 +260,10 @@ def verify(terms: list[CompactTerm], kind: str, result: HessianResult,
             labels.append(label)
     given = []
     if rows:
-        given.append("rows of " + " and ".join(result.onehot) + " summing to 1")
+        given.append("the rows of " + " and ".join(result.onehot) + " sum to 1")
     if result.signs:
-        given.append("entries of " + " and ".join(result.signs) + " -1 or 1")
-    return decide(pairs, labels, _sign_symbols(result), "; ".join(given))
+        given.append("the entries of " + " and ".join(result.signs) + " are -1 or 1")
+    return decide(pairs, labels, _sign_symbols(result), " and ".join(given))
 
 
 def _product_entries(result: HessianResult, term: CompactTerm, compact: Grid,
@@ -311,7 +311,7 @@ def decide(pairs: list[tuple], labels: list[str], signs: frozenset = frozenset()
            given: str = "", seconds: float = 5.0) -> Check:
     """Proved (every difference shown to be 0), or a differing entry found at random
     points, or equal at those points and not proved."""
-    given = f" ({given})" if given else ""
+    given = f", given that {given}" if given else ""
     open_ = [(i, x, y) for i, (x, y) in enumerate(pairs) if x != y]
     worst, bad = _numeric([(x, y) for _, x, y in open_], signs) if open_ else (0.0, None)
     if bad is not None:
