@@ -94,7 +94,8 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
     variables = [_variable(g, problem) for g in groups]
     out = _output(problem)
     _check_size(out.shape, variables, limits)
-    blocks = {k: b.map(sp.factor_terms) for k, b in second_derivatives(out, variables).items()}
+    blocks = {k: b.map(_common_factors_out)
+              for k, b in second_derivatives(out, variables).items()}
     symmetry = check_symmetry(blocks, variables, out.shape, limits.simplify_seconds)
     result = HessianResult(
         of=problem.sources(), out_name=_out_name(problem), out_shape=out.shape,
@@ -171,6 +172,18 @@ def _output(problem: Problem) -> Grid:
     return out.map(lambda e: e.xreplace(mapping)) if mapping else out
 
 
+#: Entries up to this many nodes are shown with their common factors taken out.
+TIDY_NODES = 400
+
+
+def _common_factors_out(e: sp.Expr) -> sp.Expr:
+    """``sympy.factor_terms`` of a small entry (on a large one it costs seconds)."""
+    for count, _ in enumerate(sp.preorder_traversal(e)):
+        if count > TIDY_NODES:
+            return e
+    return sp.factor_terms(e)
+
+
 def _check_size(out_shape: Shape, variables: list[Variable], limits: Limits) -> None:
     """Refuse an oversized Hessian from shapes alone, before any differentiation."""
     n = sum(v.size for v in variables)
@@ -231,7 +244,7 @@ def check_symmetry(blocks: dict, variables: list[Variable], out_shape: Shape,
         return Symmetry(NOT_SYMMETRIC, len(pairs), "an entry differs from its mirror",
                         labels[i] + check.mismatch[1:])
     if check.verdict != PROVED:
-        return Symmetry(UNDECIDED, len(pairs), "equal at random points, not proved")
+        return Symmetry(UNDECIDED, len(pairs), f"equal {check.how}")
     how = "every mixed partial derivative equals its swapped one" if pairs else \
         "one entry: nothing to compare"
     return Symmetry(SYMMETRIC, len(pairs), how)
