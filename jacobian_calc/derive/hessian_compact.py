@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from typing import Mapping
@@ -62,7 +63,7 @@ def compact_hessian(result: HessianResult, problem: Problem, groups) -> CompactH
     shapes = {n: tuple(problem.shapes.get(n, ())) for n in names(root) | set(result.wrt)}
     root, rewrites = rewrite_input(root, shapes)
     signs, onehot = set(result.signs), set(result.onehot)
-    tidied = lambda node: tidy_more(node, shapes, onehot, signs)  # noqa: E731
+    tidied = functools.partial(tidy_more, shapes=shapes, onehot=onehot, signs=signs)
     grads = _gradients(root, result.variables, shapes, tidied)
     taken = _taken(problem, result)
     directions = _directions(result.variables, taken)

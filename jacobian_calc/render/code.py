@@ -265,10 +265,6 @@ class _Module:
         self.printer = CodePrinter(language, shapes)
         self.shapes = dict(shapes)
 
-    @property
-    def np(self) -> str:
-        return "np" if self.language == "numpy" else "torch"
-
     # -- backprop ------------------------------------------------------------------------
     def backprop(self, r: BackpropResult) -> str:
         inputs = _inputs([s.expr for s in r.steps], {s.name for s in r.steps}, r.gradients)
