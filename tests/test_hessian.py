@@ -5,6 +5,7 @@ Hessian -- with a wrong rule caught."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import json
 import re
 from fractions import Fraction
@@ -407,3 +408,25 @@ def test_float_eval_agrees_with_torch_on_a_compact_form():
     explicit = float_eval(H.block("x").as_grid().flat, values)
     compact = float_eval(evaluate(H.compact.terms[0].inline_tree, Env({"x": (3,)})).flat, values)
     assert np.allclose(explicit, compact, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_hessian_documents_compile_with_pdflatex(tmp_path):
+    """A Hessian as a standalone derivation: blocks, 4-D blocks, a compact form."""
+    import shutil
+    import subprocess
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        if os.environ.get("JAC_REQUIRE_PDFLATEX"):
+            pytest.fail("pdflatex is required (JAC_REQUIRE_PDFLATEX is set) but not installed")
+        pytest.skip("pdflatex not installed")
+    path = tmp_path / "hessian.tex"
+    result = jac("mean(sigmoid(X@W + b))", "--wrt", "W,b", "--shape", "X=3x2", "--shape",
+                 "W=2x2", "--shape", "b=2", "--hessian", "--derivation", "--standalone",
+                 "-o", str(path))
+    assert result.exit_code == 0, result.output
+    run = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error",
+                          "-no-shell-escape", path.name], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert path.with_suffix(".pdf").stat().st_size > 1000
