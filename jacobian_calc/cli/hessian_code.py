@@ -66,11 +66,11 @@ def code_text(result, language: str, check: bool) -> tuple[str, int]:
     status is 1 when the generated code disagrees."""
     code = api.to_numpy_code(result) if language == "numpy" else api.to_torch_code(result)
     if not check:
-        return code, 0
+        return code.rstrip("\n"), 0
     from ..render.code_check import check_code  # noqa: PLC0415 - NumPy (and PyTorch) now
     report = check_code(result, language)
     lines = [f"# jac --check: {part.strip()}" for part in report.summary().split(";")]
-    return code + "\n" + "\n".join(lines) + "\n", 0 if report.ok else 1
+    return code + "\n" + "\n".join(lines), 0 if report.ok else 1
 
 
 def _code_notes(status: int) -> list[str]:
