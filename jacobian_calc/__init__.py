@@ -6,6 +6,9 @@ The public API:
 - :func:`chain` -- the chain rule through named intermediates;
 - :func:`backprop` -- gradients as named backward steps, each checked against
   its explicit contraction;
+- :func:`hessian` -- explicit Hessians (symmetry checked) and compact ones;
+- :func:`to_numpy_code`, :func:`to_torch_code` -- runnable code of a backward
+  pass or a compact Hessian, and :func:`check_code` to run and compare it;
 - :func:`to_latex` -- LaTeX for lecture notes;
 - :func:`show`, :func:`maths`, :func:`entry_symbols`, :func:`same`,
   :func:`spy_figure` -- for notebooks: maths to display, the calculator's
@@ -25,13 +28,14 @@ __version__ = "0.2.0"
 
 #: Public name -> the module that defines it.
 _EXPORTS = {name: "jacobian_calc.api" for name in (
-    "jacobian", "jacobians", "chain", "backprop", "ChainResult", "JacobianResult",
-    "BackpropResult",
+    "jacobian", "jacobians", "chain", "backprop", "hessian", "ChainResult", "JacobianResult",
+    "BackpropResult", "HessianResult", "to_numpy_code", "to_torch_code",
     "JacobianError", "JacobianTypeError", "LimitError", "Limits", "DEFAULT_LIMITS",
     "parse", "parse_expression", "sigmoid", "relu", "softplus", "step",
     "read_json", "read_entry", "to_latex", "printoptions",
     "show", "maths", "entry_symbols", "same", "spy_figure",
 )}
+_EXPORTS["check_code"] = "jacobian_calc.render.code_check"  # loads NumPy: on first use only
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

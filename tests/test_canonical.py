@@ -253,7 +253,7 @@ def expressions(draw, depth=3):
 
 #: Examples per property; JAC_EXAMPLES=3000 for a long local run.
 EXAMPLES = int(os.environ.get("JAC_EXAMPLES", 150))
-DIFF_SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
+DIFF_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

@@ -77,6 +77,9 @@ LATEX_ONLY = ("matrix_env", "transpose_tex", "element_style")
 NOT_WITH_BACKPROP = ("chain", "in_terms_of_output", "flatten", "layout", "shared")
 #: What only --backprop reads.
 BACKPROP_ONLY = ("check", "upstream", "onehot", "inline", "expand")
+#: What --hessian does not read, and what it reads besides the common options.
+NOT_WITH_HESSIAN = ("chain", "in_terms_of_output", "upstream", "inline", "expand", "shared")
+HESSIAN_READS = ("check", "onehot", "signs")
 
 
 def inapplicable(ctx: click.Context, exprs: str | None, options: dict,
@@ -88,10 +91,14 @@ def inapplicable(ctx: click.Context, exprs: str | None, options: dict,
     rules = {}
     if options.get("rules"):
         rules.update({n: "--rules" for n in given if n not in ("rules", "output")})
-    if options.get("backprop"):
+    if options.get("hessian"):
+        rules.update({n: "--hessian" for n in NOT_WITH_HESSIAN if n in given})
+    elif options.get("backprop"):
         rules.update({n: "--backprop" for n in NOT_WITH_BACKPROP if n in given})
-    else:
+    if not options.get("backprop") and not options.get("hessian"):
         rules.update({n: "without --backprop" for n in BACKPROP_ONLY if n in given})
+    if not options.get("hessian") and "signs" in given:
+        rules["signs"] = "without --hessian"
     if "simplify_timeout" in given and not options.get("simplify"):
         rules.setdefault("simplify_timeout", "without --simplify")
     if fmt != "latex":

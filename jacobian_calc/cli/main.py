@@ -31,6 +31,8 @@ Examples:
   jac "X@W" --wrt W --shape X=2x3 --shape W=3x2 --flatten --format latex
   jac "mean(sigmoid(X@W + b))" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --backprop
   jac "-sum(T*log(softmax(Z)))" --wrt Z --shape Z=2x3 --shape T=2x3 --backprop --onehot T
+  jac "x.T@A@x" --wrt x --shape x=3 --shape A=3x3 --hessian
+  jac "mean(tanh(X@W))" --wrt W --shape X=4x3 --shape W=3x2 --backprop --format numpy --check
   jac --rules
 """
 
@@ -97,8 +99,10 @@ class ExpressionFirstCommand(click.Command):
               help="Simplify each entry (within --simplify-timeout seconds).")
 @click.option("--at", metavar="NAME=VALUE,...",
               help="Evaluate numerically at a point (x=0.5, A=[[1,2],[3,4]], or @point.json).")
-@click.option("--format", "fmt", type=click.Choice(["text", "latex", "json"]),
-              default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "latex", "json", "numpy", "torch"]),
+              default="text", show_default=True,
+              help="numpy, torch: a Python module of the --backprop steps (or of the compact "
+                   "--hessian).")
 @click.option("--shape", "shapes", multiple=True, metavar="NAME=DIMS",
               help="Declare a matrix (A=2x3) or vector (x=3); undeclared names are scalars.")
 @click.option("--flatten", is_flag=True, help="Show a 3D/4D Jacobian as a 2-D matrix.")
@@ -118,7 +122,14 @@ class ExpressionFirstCommand(click.Command):
 @click.option("--expand", is_flag=True,
               help="With --backprop: also the explicit gradient entry by entry, in the "
                    "variables' entries (small cases).")
-@click.option("--check", is_flag=True, help="With --backprop: exit 1 if the routes disagree.")
+@click.option("--hessian", is_flag=True,
+              help="The Hessian w.r.t. --wrt (blocks for several variables), its symmetry "
+                   "checked, and a compact form where one is found.")
+@click.option("--signs", default=None, metavar="T",
+              help="With --hessian: arrays whose entries are -1 or 1 (so T**2 = 1).")
+@click.option("--check", is_flag=True,
+              help="With --backprop or --hessian: exit 1 if the routes disagree; with "
+                   "--format numpy|torch: also run the code and compare it.")
 @click.option("--rules", is_flag=True, help="List the compact backprop rules and exit.")
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress line on a terminal (it shows for requests over a second).")

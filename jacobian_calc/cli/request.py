@@ -18,6 +18,7 @@ from ..render.shared import check_size
 from ..render.text import chain_text, numeric_chain_text, numeric_text, render_jacobian
 from ..symbolic import simplify as _simplify
 from ..symbolic.measure import text_length
+from . import hessian_code
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Request:
     latex: dict = field(default_factory=dict)  # to_latex settings: derivation, standalone, ...
     spy: str | None = None
     shared: bool | None = None  # print shared subexpressions once by name (None: when large)
+    hessian: bool = False
+    signs: str | None = None
 
 
 def from_options(exprs: str, options: dict) -> Request:
@@ -61,7 +64,8 @@ def from_options(exprs: str, options: dict) -> Request:
         in_terms_of_output=options["in_terms_of_output"], backprop=options["backprop"],
         upstream=options["upstream"], onehot=options["onehot"], inline=options["inline"],
         expand=options["expand"], check=options["check"], limits=_limits(options),
-        latex=_latex_settings(options), spy=options["spy"], shared=options.get("shared"))
+        latex=_latex_settings(options), spy=options["spy"], shared=options.get("shared"),
+        hessian=options.get("hessian", False), signs=options.get("signs"))
 
 
 def _limits(options: dict) -> Limits:
@@ -114,8 +118,14 @@ def _latex_settings(options: dict) -> dict:
 def produce(req: Request) -> tuple[str, list[str], int]:
     """Compute what ``req`` asks for: the output text, warnings, and the exit status."""
     _simplify.NOTES.clear()
+    hessian_code.check_request(req)
     with int_digits(10 * req.limits.max_digits), budget.request(req.limits):
-        text, notes, code = _backprop(req) if req.backprop else _jacobians(req)
+        if req.hessian:
+            text, notes, code = hessian_code.hessian_request(req)
+        elif req.backprop:
+            text, notes, code = _backprop(req)
+        else:
+            text, notes, code = _jacobians(req)
         check_size(len(text))  # whatever printed it
         return text, notes, code
 
@@ -191,6 +201,9 @@ def _backprop(req: Request) -> tuple[str, list[str], int]:
     notes = list(result.warnings) + sorted(set(_simplify.NOTES))
     if not result.agree:
         notes.append("DISAGREE: " + result.disagreement())
+    if req.fmt in hessian_code.CODE_FORMATS:
+        text, more, status = hessian_code.backprop_code(req, result)
+        return text, notes + more, max(status, int(req.check and not result.agree))
     values = result.evaluate(req.at) if req.at is not None else None
     if values is not None:
         notes += [f"DISAGREE at the point for d{name}: explicit and compact differ by "

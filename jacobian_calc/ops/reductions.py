@@ -48,6 +48,9 @@ def _reduce_code(numpy_name: str, torch_name: str) -> dict:
         return f"{numpy_name}({args[0]}{extra})"
 
     def torch(args, kw):
+        if kw.get("axis") is None and torch_name == "torch.logsumexp":  # needs a dim
+            body = f"{torch_name}({args[0]}.reshape(-1), dim=0)"
+            return f"{body}.reshape([1] * {args[0]}.dim())" if kw.get("keepdims") else body
         if kw.get("axis") is None:
             body = f"{torch_name}({args[0]})"
             return f"{body}.reshape([1] * {args[0]}.dim())" if kw.get("keepdims") else body

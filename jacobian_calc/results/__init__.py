@@ -3,7 +3,9 @@
 from .backprop import BackpropResult
 from .base import Result
 from .chain import ChainResult
+from .hessian import HessianResult
 from .jacobian import LAYOUTS, JacobianResult, check_layout
 
-__all__ = ["Result", "JacobianResult", "ChainResult", "BackpropResult", "LAYOUTS",
+__all__ = ["Result", "JacobianResult", "ChainResult", "BackpropResult", "HessianResult",
+           "LAYOUTS",
            "check_layout"]

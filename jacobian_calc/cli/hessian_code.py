@@ -1,0 +1,98 @@
+"""``jac --hessian`` and ``jac --format numpy|torch``: Hessians and runnable code.
+
+Called by :mod:`.request` (which reads the options); returns the output text,
+the warnings and the exit status as the other requests do.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .. import api
+from ..core.errors import JacobianError
+from ..render.latex import make_style, printoptions, render_blocks, resolve_settings
+from ..symbolic import simplify as _simplify
+
+#: Formats that print a Python module.
+CODE_FORMATS = ("numpy", "torch")
+
+
+def hessian_request(req) -> tuple[str, list[str], int]:
+    """The Hessian ``req`` asks for, in its format (code where a compact form exists)."""
+    H = api.hessian(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes, lets=req.lets,
+                    functions=req.functions, simplify=req.simplify, onehot=req.onehot,
+                    signs=req.signs, limits=req.limits)
+    notes = list(H.warnings) + sorted(set(_simplify.NOTES))
+    failed = not H.symmetry.ok and H.symmetry.verdict != "undecided" or (
+        H.compact.found and not H.compact.ok)
+    if failed:
+        notes.append("DISAGREE: " + _disagreement(H))
+    if req.fmt in CODE_FORMATS:
+        text, status = code_text(H, req.fmt, req.check)
+        return text, notes + _code_notes(status), max(status, int(req.check and failed))
+    values = H.evaluate(req.at) if req.at is not None else None
+    if req.fmt == "json":
+        text = json.dumps(H.to_dict(flatten=req.flatten, values=values, at=req.at), indent=2,
+                          ensure_ascii=False)
+    elif req.fmt == "latex":
+        text = _latex(H, req, values)
+    else:
+        text = H.to_text(full=req.full, flatten=req.flatten, values=values, at=req.at)
+    if req.spy:
+        from ..render.spy import spy  # noqa: PLC0415 - matplotlib only when asked for
+        spy(H.jacobians(), req.spy)
+    return text, notes, 1 if req.check and failed else 0
+
+
+def _disagreement(H) -> str:
+    if H.compact.found and not H.compact.ok:
+        check = H.compact.check
+        if check.mismatch:
+            label, first, second = check.mismatch
+            return f"the compact Hessian differs at {label}: explicit {first}, compact {second}"
+        return f"the compact Hessian: {check.verdict} ({check.how})"
+    return f"the Hessian is {H.symmetry.verdict} ({H.symmetry.how})"
+
+
+def _latex(H, req, values) -> str:
+    from ..render.hessian_latex import hessian_blocks  # noqa: PLC0415
+    with printoptions(**req.latex):
+        settings = resolve_settings(flatten=req.flatten)
+        return render_blocks(hessian_blocks(H, make_style(settings), values), settings)
+
+
+def code_text(result, language: str, check: bool) -> tuple[str, int]:
+    """The module, and (with ``check``) the comparison appended as comments; the exit
+    status is 1 when the generated code disagrees."""
+    code = api.to_numpy_code(result) if language == "numpy" else api.to_torch_code(result)
+    if not check:
+        return code.rstrip("\n"), 0
+    from ..render.code_check import check_code  # noqa: PLC0415 - NumPy (and PyTorch) now
+    report = check_code(result, language)
+    lines = [f"# jac --check: {part.strip()}" for part in report.summary().split(";")]
+    return code + "\n" + "\n".join(lines), 0 if report.ok else 1
+
+
+def _code_notes(status: int) -> list[str]:
+    return ["DISAGREE: the generated code does not reproduce the explicit result (see the "
+            "comments at its end)"] if status else []
+
+
+def backprop_code(req, result) -> tuple[str, list[str], int]:
+    """``--backprop --format numpy|torch``: the module of the backward pass."""
+    text, status = code_text(result, req.fmt, req.check)
+    return text, _code_notes(status), status
+
+
+def check_request(req) -> None:
+    """Refuse what these options cannot do together."""
+    if req.hessian and req.backprop:
+        raise JacobianError("--hessian and --backprop are separate requests; choose one")
+    if req.fmt in CODE_FORMATS and not (req.backprop or req.hessian):
+        raise JacobianError(f"--format {req.fmt} prints code of a backward pass or of a "
+                            "Hessian: add --backprop or --hessian")
+    if req.fmt in CODE_FORMATS and req.at is not None:
+        raise JacobianError(f"--at gives numbers; --format {req.fmt} gives code: choose one")
+
+
+__all__ = ["hessian_request", "backprop_code", "code_text", "check_request", "CODE_FORMATS"]
