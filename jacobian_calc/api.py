@@ -19,7 +19,10 @@ from .notebook import entry_symbols, maths, same, show, spy_figure
 from .parsing import parse, parse_expression
 from .render.code import to_numpy_code, to_torch_code
 from .render.latex import printoptions, to_latex
-from .results import BackpropResult, ChainResult, HessianResult, JacobianResult
+from .results.backprop import BackpropResult
+from .results.chain import ChainResult
+from .results.hessian import HessianResult
+from .results.jacobian import JacobianResult
 from .symbolic.functions import relu, sigmoid, softplus, step
 from .symbolic.read_json import read_entry, read_json
 

@@ -17,6 +17,7 @@ from ..core.errors import JacobianError
 from ..core.limits import DEFAULT_LIMITS
 from ..render.rules import functions_text, rules_text
 from . import checks
+from .options import from_options
 from .output import fail, interrupted, write_output
 
 EPILOG = """\b
@@ -204,7 +205,7 @@ def run(exprs: str | None, options: dict) -> None:
     stream = click.get_text_stream("stderr")
     reporter = None if options["quiet"] or not stream.isatty() else progress.Terminal(stream)
     with progress.reporting(reporter):
-        text, notes, code = request.produce(request.from_options(exprs, options))
+        text, notes, code = request.produce(from_options(exprs, options))
     for note in notes:
         click.echo(f"Warning: {note}", err=True)
     write_output(text, options["output"])

@@ -1,11 +1,5 @@
-"""Result types: plain data. Printers are registered by :mod:`jacobian_calc.render`."""
-
-from .backprop import BackpropResult
-from .base import Result
-from .chain import ChainResult
-from .hessian import HessianResult
-from .jacobian import LAYOUTS, JacobianResult, check_layout
-
-__all__ = ["Result", "JacobianResult", "ChainResult", "BackpropResult", "HessianResult",
-           "LAYOUTS",
-           "check_layout"]
+"""Result types: plain data, one module each (``jacobian``, ``chain``, ``backprop``,
+``hessian``). Printers are registered by the modules of :mod:`jacobian_calc.render`;
+the public names are gathered in :mod:`jacobian_calc.api`. This package imports
+nothing itself, so a plain Jacobian loads only its own result type.
+"""

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import json
 
-from .. import api
-from ..core.errors import JacobianError
+from ..derive.hessian import hessian
+from ..render.code import to_numpy_code, to_torch_code
 from ..render.latex import make_style, printoptions, render_blocks, resolve_settings
 from ..symbolic import simplify as _simplify
 
-#: Formats that print a Python module.
-CODE_FORMATS = ("numpy", "torch")
+from .options import CODE_FORMATS
 
 
-def hessian_request(req) -> tuple[str, list[str], int]:
+def produce(req) -> tuple[str, list[str], int]:
     """The Hessian ``req`` asks for, in its format (code where a compact form exists)."""
-    H = api.hessian(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes, lets=req.lets,
+    H = hessian(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes, lets=req.lets,
                     functions=req.functions, simplify=req.simplify, onehot=req.onehot,
                     signs=req.signs, limits=req.limits)
     notes = list(H.warnings) + sorted(set(_simplify.NOTES))
@@ -64,7 +63,7 @@ def _latex(H, req, values) -> str:
 def code_text(result, language: str, check: bool) -> tuple[str, int]:
     """The module, and (with ``check``) the comparison appended as comments; the exit
     status is 1 when the generated code disagrees."""
-    code = api.to_numpy_code(result) if language == "numpy" else api.to_torch_code(result)
+    code = to_numpy_code(result) if language == "numpy" else to_torch_code(result)
     if not check:
         return code.rstrip("\n"), 0
     from ..render.code_check import check_code  # noqa: PLC0415 - NumPy (and PyTorch) now
@@ -84,15 +83,4 @@ def backprop_code(req, result) -> tuple[str, list[str], int]:
     return text, _code_notes(status), status
 
 
-def check_request(req) -> None:
-    """Refuse what these options cannot do together."""
-    if req.hessian and req.backprop:
-        raise JacobianError("--hessian and --backprop are separate requests; choose one")
-    if req.fmt in CODE_FORMATS and not (req.backprop or req.hessian):
-        raise JacobianError(f"--format {req.fmt} prints code of a backward pass or of a "
-                            "Hessian: add --backprop or --hessian")
-    if req.fmt in CODE_FORMATS and req.at is not None:
-        raise JacobianError(f"--at gives numbers; --format {req.fmt} gives code: choose one")
-
-
-__all__ = ["hessian_request", "backprop_code", "code_text", "check_request", "CODE_FORMATS"]
+__all__ = ["produce", "backprop_code", "code_text"]

@@ -1,0 +1,54 @@
+"""A backprop request: the backward pass (values at a point, code) in one format."""
+
+from __future__ import annotations
+
+import json
+
+from ..core import budget
+from ..core.errors import JacobianError
+from ..derive.backprop import backprop
+from ..derive.jacobian import jacobians
+from ..render.backprop_latex import gradient_values_latex
+from ..render.backprop_text import backprop_dict, gradient_values_text
+from ..render.latex import to_latex
+from ..symbolic import simplify as _simplify
+from . import hessians
+from .jacobians import spy_jacobians
+from .options import CODE_FORMATS, Request
+
+
+def produce(req: Request) -> tuple[str, list[str], int]:
+    if req.wrt is None:
+        raise JacobianError("{{backprop}} needs {{wrt}} naming the variables, e.g. --wrt W,b")
+    with budget.stage("deriving and checking the backward steps"):
+        result = backprop(req.exprs, req.wrt, shapes=req.shapes, upstream=req.upstream,
+                              lets=req.lets, functions=req.functions, onehot=req.onehot,
+                              inline=req.inline, expand=req.expand, simplify=req.simplify,
+                              limits=req.limits)
+    notes = list(result.warnings) + sorted(set(_simplify.NOTES))
+    if not result.agree:
+        notes.append("DISAGREE: " + result.disagreement())
+    if req.fmt in CODE_FORMATS:
+        text, more, status = hessians.backprop_code(req, result)
+        return text, notes + more, max(status, int(req.check and not result.agree))
+    values = result.evaluate(req.at) if req.at is not None else None
+    if values is not None:
+        notes += [f"DISAGREE at the point for d{name}: explicit and compact differ by "
+                  f"{v.max_abs_error:.3g}" for name, v in values.items() if not v.agree]
+    if req.fmt == "json":
+        text = json.dumps(backprop_dict(result, values=values, at=req.at), indent=2,
+                          ensure_ascii=False)
+    elif req.fmt == "latex":
+        text = to_latex(result, **req.latex) if values is None else \
+            gradient_values_latex(result, values, req.at, **req.latex)
+    else:
+        text = result.to_text(full=req.full)
+        if values is not None:
+            text += "\n\n" + gradient_values_text(result, values, req.at)
+    if req.spy:  # the output's Jacobians w.r.t. the variables, as without --backprop
+        spy_jacobians(req, jacobians(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets,
+                                     functions=req.functions, limits=req.limits))
+    agree = result.agree and all(v.agree for v in (values or {}).values())
+    return text, notes, 1 if req.check and not agree else 0
+
+

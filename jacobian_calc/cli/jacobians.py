@@ -1,0 +1,86 @@
+"""A Jacobian request: the Jacobians (and chain, values at a point) in one format."""
+
+from __future__ import annotations
+
+import json
+
+from ..core import budget
+from ..core.errors import LimitError
+from ..derive.jacobian import jacobians
+from ..render.shared import check_size
+from ..render.text import chain_text, numeric_chain_text, numeric_text, render_jacobian
+from ..symbolic import simplify as _simplify
+from ..symbolic.measure import text_length
+from .options import Request
+
+
+def produce(req: Request) -> tuple[str, list[str], int]:
+    results = jacobians(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes,
+                            lets=req.lets, functions=req.functions, simplify=req.simplify,
+                            in_terms_of_output=req.in_terms_of_output, limits=req.limits)
+    factored = _chain()(req.exprs, req.wrt or ",".join(results[0].wrt), lets=req.lets,
+                         layout=req.layout, functions=req.functions,
+                         limits=req.limits) if req.chain else None
+    notes = [w for r in results for w in r.warnings] + sorted(set(_simplify.NOTES))
+    if req.at is not None:
+        check_size(2 * sum(r.size for r in results), "the table of values")  # before computing
+    values = [r.evaluate(req.at) for r in results] if req.at is not None else None
+    if values is not None and factored is not None:  # --chain --at: every factor's values
+        factored = (factored, [f.evaluate(req.at) for f in factored.factors])
+    formatter = {"text": _text, "latex": _latex, "json": _json}[req.fmt]
+    with budget.stage("printing"):
+        text = formatter(req, results, factored, values)
+    if req.spy:
+        spy_jacobians(req, results)
+    return text, notes, 0
+
+
+def _text(req, results, factored, values) -> str:
+    parts = []
+    for i, J in enumerate(results):
+        if values is None:
+            parts.append(render_jacobian(J, full=req.full, flatten=req.flatten,
+                                         shared=req.shared))
+        else:
+            parts.append(numeric_text(J, values[i], req.at))
+    if isinstance(factored, tuple):
+        parts.append(numeric_chain_text(*factored, values[0], req.at))
+    elif factored is not None:
+        parts.append(chain_text(factored))
+    return "\n\n".join(parts)
+
+
+def _latex(req, results, factored, values) -> str:
+    from ..render.latex import numeric_to_latex, to_latex  # noqa: PLC0415 - LaTeX asked for
+    if values is not None:
+        if isinstance(factored, tuple):  # the factors' values, then the product's
+            chain, factor_values = factored
+            results, values = [*chain.factors, *results], [*factor_values, *values]
+        return numeric_to_latex(results, values, at=req.at, **req.latex)
+    size = text_length(e for J in results for e in J.entries.values())  # LaTeX is longer
+    if size > req.limits.max_output:
+        raise LimitError(f"the LaTeX would be over {size:,} characters long, over the limit of "
+                         f"{req.limits.max_output:,}", limit="max_output",
+                         hint="raise it with {{max_output}}, or use --format text or json, "
+                              "which print shared subexpressions once")
+    if factored is not None:  # the chain's equation ends with the direct Jacobian
+        return to_latex(factored, flatten=req.flatten, **req.latex)
+    return to_latex(results, flatten=req.flatten, **req.latex)
+
+
+def _json(req, results, factored, values) -> str:
+    from ..render.json import jacobians_document  # noqa: PLC0415 - JSON asked for
+    chain, factor_values = factored if isinstance(factored, tuple) else (factored, None)
+    doc = jacobians_document(results, flatten=req.flatten, chain=chain, values=values,
+                             at=req.at, factor_values=factor_values, shared=req.shared)
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def _chain():
+    from ..derive.chain import chain  # noqa: PLC0415 - --chain asked for
+    return chain
+
+
+def spy_jacobians(req: Request, results) -> None:
+    from ..render.spy import spy  # noqa: PLC0415 - matplotlib only when a plot is asked for
+    spy(results, req.spy)
