@@ -328,10 +328,13 @@ def unknown_function(name: str, declared: Iterable[str] = ()) -> str:
     if op is not None:  # an operator's internal name, such as 'pow'
         return (f"{name!r} is not a function here; write it with its operator "
                 f"({op.syntax.symbol.strip()!r})")
-    text = f"unknown function {name!r}{suggest(name, callable_names() | set(declared))}"
+    close = suggest(name, callable_names() | set(declared))
+    text = f"unknown function {name!r}{close}"
     if name in PYTHON_BUILTINS:
-        text += " (Python built-ins are not functions of the calculator)"
-    return text
+        return text + " (Python built-ins are not functions of the calculator)"
+    if close:
+        return text
+    return text + f" (an undefined function must be declared: {{{{functions}}}} {name})"
 
 
 class _Converter:
