@@ -119,3 +119,23 @@ def test_plain_jacobian_does_not_import_numpy():
     loaded = _modules_after("sin(x1-x2), cos(x1-x2)", "--wrt", "x1,x2")
     assert "sympy" in loaded
     assert not {"numpy", "matplotlib", "torch"} & loaded
+
+
+def test_every_kind_of_request_runs_in_a_fresh_process():
+    """Each kind of request loads the printers it needs (nothing else loads them for it)."""
+    requests = [
+        ["x.T@A@x", "--wrt", "x", "--shape", "x=2", "--shape", "A=2x2", "--hessian"],
+        ["x.T@A@x", "--wrt", "x", "--shape", "x=2", "--shape", "A=2x2", "--hessian",
+         "--format", "latex"],
+        ["X@W", "--wrt", "W", "--shape", "X=2x2", "--shape", "W=2x2", "--backprop"],
+        ["X@W", "--wrt", "W", "--shape", "X=2x2", "--shape", "W=2x2", "--backprop",
+         "--format", "latex"],
+        ["X@W", "--wrt", "W", "--shape", "X=2x2", "--shape", "W=2x2", "--backprop",
+         "--format", "torch"],
+        ["y**2", "--wrt", "x", "--let", "y=x+1", "--chain", "--format", "json"],
+        ["x*y", "--format", "latex"],
+    ]
+    for argv in requests:
+        done = subprocess.run([sys.executable, "-m", "jacobian_calc", *argv],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, (argv, done.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from ..derive.hessian import hessian
+from ..render import hessian_latex, hessian_text  # noqa: F401 - register the printers
 from ..render.code import to_numpy_code, to_torch_code
 from ..render.latex import make_style, printoptions, render_blocks, resolve_settings
 from ..symbolic import simplify as _simplify
