@@ -49,9 +49,9 @@ def matches(expected: str, shown: str) -> bool:
     """Exact, except that a line ``...`` in ``expected`` stands for any lines, and the
     size of a rounding error (``max error 1.1e-16``) is not compared."""
     expected, shown = ERROR.sub("max error _", expected), ERROR.sub("max error _", shown)
-    parts = [re.escape(line) for line in expected.rstrip("\n").split("\n")]
-    pattern = "\n".join(r"(?:.*\n)*?.*" if p == re.escape("...") else p for p in parts)
-    return re.fullmatch(pattern, shown.rstrip("\n"), re.S) is not None
+    pattern = "".join(r"(?:.*\n)*?" if line == "..." else re.escape(line) + "\n"
+                      for line in expected.rstrip("\n").split("\n"))
+    return re.fullmatch(pattern, shown.rstrip("\n") + "\n") is not None
 
 
 def run(command: str) -> str:
@@ -75,3 +75,15 @@ def test_readme_example_prints_what_the_readme_shows(command, expected, tmp_path
     monkeypatch.chdir(tmp_path)
     shown = run(command)
     assert matches(expected, shown), f"{command}\n--- README\n{expected}\n--- actual\n{shown}"
+
+
+def test_the_python_examples_run_as_shown():
+    """The README's ``>>>`` examples are doctests."""
+    import doctest
+    text = README.read_text("utf-8")
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if ">>>" in b]
+    assert blocks
+    for i, block in enumerate(blocks):
+        runner.run(doctest.DocTestParser().get_doctest(block, {}, f"README {i}", "README", 0))
+    assert runner.summarize(verbose=False).failed == 0

@@ -47,7 +47,7 @@ def _heading(r: BackpropResult) -> str:
     if r.upstream == "1":
         return f"{first}\n{r.output} is a scalar: its upstream gradient is 1."
     entries = entry_label(r.upstream, len(r.out_shape))
-    return (f"{first}\n{r.output} is {shape_text(r.out_shape)}: its upstream gradient is "
+    return (f"{first}\n{r.output} has shape {shape_text(r.out_shape)}: its upstream gradient is "
             f"{r.upstream} (entries {entries}).")
 
 
