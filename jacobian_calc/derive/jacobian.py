@@ -24,7 +24,7 @@ from ..core.progress import advance, stage
 from ..results.jacobian import JacobianResult, check_layout
 from ..symbolic.autodiff import Differentiator
 from ..symbolic.measure import replace_symbols
-from ..symbolic.simplify import simplify_entry
+from ..symbolic.simplify import check_simplify_time, simplify_entry
 from ..symbolic.symbols import scalar_symbol, symbol_grid, undefined_function
 from .output_form import rewrite_in_terms_of_output
 from .problem import (ExprLike, Problem, absence_warnings, default_wrt, parse_wrt, prepare,
@@ -53,6 +53,8 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
         with budget.stage("differentiating"):
             result = build(problem, arrays, group, in_terms_of_output)
         if simplify:
+            check_simplify_time(result.entries.values(), limits.simplify_seconds,
+                                limits.timeout)
             with budget.stage("simplifying the entries"):
                 result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
         results.append(result.with_layout(layout))

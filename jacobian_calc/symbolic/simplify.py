@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import sympy as sp
 
 from ..core import budget
+from ..core.errors import LimitError
 from .measure import expanded_terms, tree_size
 
 #: Messages about entries whose simplification ran out of time (cleared by callers).
@@ -38,6 +39,22 @@ def _too_big_to_try(expr: sp.Expr) -> bool:
     """Off the main thread nothing can interrupt SymPy: only small entries are tried."""
     return not budget.interruptible() and \
         tree_size(expr) > budget.OFF_THREAD_SIMPLIFY_NODES
+
+
+def check_simplify_time(exprs, seconds: float, timeout: float) -> None:
+    """Refuse, before starting, to simplify more entries than the request's time allows.
+
+    Each entry may take ``seconds`` (``--simplify-timeout``); if all of them
+    together could take longer than ``timeout`` (``--timeout``), the request
+    is refused at once rather than after the timeout has run out.
+    """
+    count = sum(1 for e in exprs if not e.is_Atom)
+    if count * seconds > timeout:
+        raise LimitError(f"simplifying {count:,} entries could take up to "
+                         f"{count * seconds:,.0f} s ({seconds:g} s each), over the request's "
+                         f"{timeout:g} s", limit="timeout",
+                         hint="raise {{timeout}}, lower {{simplify_timeout}}, or simplify a "
+                              "smaller result")
 
 
 def simplify_entry(expr: sp.Expr, seconds: float = 2.0) -> sp.Expr:
