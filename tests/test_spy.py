@@ -118,3 +118,33 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(JacobianError, match="No space left"):
         spy(jacobian("x*y"), str(tmp_path / "p.png"))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml"),
+                                           (".pdf", b"%PDF")])
+def test_spy_writes_the_format_its_suffix_names(tmp_path, suffix, magic):
+    path = tmp_path / f"pattern{suffix}"
+    result = CliRunner().invoke(main, ["x1*x2, x2", "--wrt", "x1,x2", "--spy", str(path)])
+    assert result.exit_code == 0, result.output
+    assert path.read_bytes().startswith(magic)
+
+
+def test_spy_refuses_an_unknown_format(tmp_path):
+    path = tmp_path / "pattern.jpg"
+    result = CliRunner().invoke(main, ["x1*x2", "--spy", str(path)])
+    assert result.exit_code == 2 and ".png, .svg or .pdf" in result.output
+    assert not path.exists()
+
+
+def test_files_are_written_with_the_umask(tmp_path):
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        out, pattern = tmp_path / "out.txt", tmp_path / "pattern.png"
+        result = CliRunner().invoke(main, ["x1*x2", "-o", str(out), "--spy", str(pattern)])
+        assert result.exit_code == 0, result.output
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        assert stat.S_IMODE(pattern.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
