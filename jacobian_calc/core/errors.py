@@ -12,7 +12,10 @@ Messages name arguments with markers such as ``{{at}}`` or ``{{max_entries}}``:
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+import warnings
 
 #: Argument markers -> (API words, CLI words).
 WORDS: dict[str, tuple[str, str]] = {
@@ -117,3 +120,14 @@ class LimitError(JacobianError):
 
 class DisagreementError(JacobianError):
     """Raised by ``--check`` when two routes to the same derivative differ."""
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def warn(message: str) -> None:
+    """A ``UserWarning`` attributed to the caller's line, outside the package."""
+    level, frame = 2, sys._getframe(1)  # level 1 is this function
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)

@@ -14,12 +14,11 @@ these entries.
 from __future__ import annotations
 
 import math
-import warnings as _warnings
 from typing import Iterable, Mapping, Sequence
 
 import sympy as sp
 
-from ..core.errors import JacobianError, JacobianTypeError, LimitError
+from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
 from ..core.grid import Grid, Shape, ndindex, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..results.hessian import (NOT_SYMMETRIC, SYMMETRIC, UNDECIDED, CompactHessian,
@@ -269,7 +268,7 @@ def _absent(variables: list[Variable], out: Grid) -> list[str]:
     messages = [f"{v.name} does not appear in the expression; its second derivatives are "
                 "all zero" for v in variables if not set(v.symbols) & present]
     for message in messages:
-        _warnings.warn(message, stacklevel=3)
+        warn(message)
     return messages
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence, Union
 
 import sympy as sp
 
-from ..core.errors import JacobianError, JacobianTypeError, LimitError
+from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
 from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import natural_key
@@ -331,5 +330,5 @@ def absence_warnings(names_: Iterable[str], shapes: Mapping[str, Shape], entries
                      else "does not appear in the expression")
             messages.append(f"{name} {where}; its derivatives are all zero")
     for message in messages:
-        _warnings.warn(message, stacklevel=4)
+        warn(message)
     return messages
