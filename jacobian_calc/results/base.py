@@ -9,7 +9,12 @@ class; so ``str(result)``, ``result.to_latex()`` and Jupyter's
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Callable
+
+import sympy as sp
+
+from ..core.grid import Grid, Shape
 
 from ..core import budget
 
@@ -69,3 +74,69 @@ class Result:
             return "$\\displaystyle " + render("latex", self) + "$"
         except (LookupError, ValueError):  # too large to typeset: Jupyter shows the text
             return None
+
+
+class SparseTensor:
+    """Entries stored once, sparsely, in numerator order: the output's axes, then the
+    variable's. The denominator layout is a permutation of indices at the edge,
+    never a second computation.
+
+    Subclasses have ``entries`` (0-based numerator index -> SymPy expression),
+    ``layout``, ``out_shape`` and ``var_axes`` (the shape of the variable's part).
+    """
+
+    @property
+    def shape(self) -> Shape:
+        """Shape in this layout."""
+        if self.layout == "numerator":
+            return self.out_shape + self.var_axes
+        return self.var_axes + self.out_shape
+
+    def to_layout(self, index: tuple[int, ...]) -> tuple[int, ...]:
+        """A numerator-order index in this layout."""
+        if self.layout == "numerator":
+            return index
+        k = len(self.out_shape)
+        return index[k:] + index[:k]
+
+    def nonzeros(self) -> dict[tuple[int, ...], sp.Expr]:
+        """Non-zero entries as ``{0-based index tuple in this layout: expr}``."""
+        return {self.to_layout(i): e for i, e in self.entries.items()}
+
+    @property
+    def nnz(self) -> int:
+        """Number of structurally non-zero entries."""
+        return len(self.entries)
+
+    @property
+    def size(self) -> int:
+        """Number of entries of the dense tensor."""
+        return math.prod(self.shape)
+
+    def __getitem__(self, index) -> sp.Expr:
+        """Entry at a 0-based index in this layout (zero if not stored)."""
+        index = tuple(index) if isinstance(index, tuple) else (index,)
+        if len(index) != len(self.shape) or not all(
+                0 <= i < n for i, n in zip(index, self.shape)):
+            raise IndexError(f"index {index} out of range for shape {self.shape}")
+        if self.layout == "denominator":
+            k = len(self.var_axes)
+            index = index[k:] + index[:k]
+        return self.entries.get(index, sp.Integer(0))
+
+    def as_grid(self) -> Grid:
+        """Every entry (zeros included) as a grid, in this layout."""
+        dense = Grid.full(self.shape, sp.Integer(0))
+        for index, expr in self.entries.items():
+            dense.flat[dense.offset(self.to_layout(index))] = expr
+        return dense
+
+    @property
+    def tensor(self) -> sp.Matrix | sp.Array:
+        """The dense SymPy object: a ``Matrix`` for 2-D, an ``Array`` otherwise."""
+        grid = self.as_grid()
+        if grid.ndim == 2:
+            return sp.Matrix(grid.shape[0], grid.shape[1], grid.flat)
+        if grid.ndim == 0:
+            return sp.ImmutableDenseNDimArray(grid.flat[0])
+        return sp.ImmutableDenseNDimArray(grid.flat, grid.shape)

@@ -31,7 +31,7 @@ import sympy as sp
 from ..core.grid import Grid, Shape, ndindex
 from ..core.tree import Node
 from .backprop import Check
-from .base import Result
+from .base import Result, SparseTensor
 from .jacobian import JacobianResult, check_layout
 
 #: Verdicts of the symmetry check.
@@ -70,7 +70,7 @@ class Variable:
 
 
 @dataclass(frozen=True)
-class HessianBlock:
+class HessianBlock(SparseTensor):
     """The second derivatives ``∂²f / ∂U ∂V`` of one ordered pair of variables.
 
     Attributes
@@ -97,57 +97,7 @@ class HessianBlock:
     def var_shape(self) -> Shape:
         return self.row_shape + self.col_shape
 
-    @property
-    def shape(self) -> Shape:
-        """Shape in the block's layout."""
-        if self.layout == "numerator":
-            return self.out_shape + self.var_shape
-        return self.var_shape + self.out_shape
-
-    def to_layout(self, index: tuple[int, ...]) -> tuple[int, ...]:
-        """A numerator-order index in this block's layout."""
-        if self.layout == "numerator":
-            return index
-        k = len(self.out_shape)
-        return index[k:] + index[:k]
-
-    @property
-    def nnz(self) -> int:
-        return len(self.entries)
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-    def nonzeros(self) -> dict:
-        """Non-zero entries as ``{0-based index in this layout: expr}``."""
-        return {self.to_layout(i): e for i, e in self.entries.items()}
-
-    def __getitem__(self, index) -> sp.Expr:
-        """Entry at a 0-based index in this layout (zero if not stored)."""
-        index = tuple(index) if isinstance(index, tuple) else (index,)
-        if len(index) != len(self.shape) or not all(0 <= i < n for i, n in
-                                                      zip(index, self.shape)):
-            raise IndexError(f"index {index} out of range for shape {self.shape}")
-        if self.layout == "denominator":
-            k = len(self.var_shape)
-            index = index[k:] + index[:k]
-        return self.entries.get(index, sp.Integer(0))
-
-    def as_grid(self) -> Grid:
-        """Every entry (zeros included), in this layout."""
-        dense = Grid.full(self.shape, sp.Integer(0))
-        for index, expr in self.entries.items():
-            dense.flat[dense.offset(self.to_layout(index))] = expr
-        return dense
-
-    @property
-    def tensor(self) -> sp.Matrix | sp.Array:
-        """The dense SymPy object: a ``Matrix`` for 2-D, an ``Array`` otherwise."""
-        grid = self.as_grid()
-        if grid.ndim == 2:
-            return sp.Matrix(grid.shape[0], grid.shape[1], grid.flat)
-        return sp.ImmutableDenseNDimArray(grid.flat, grid.shape)
+    var_axes = var_shape
 
     def flat_shape(self) -> Shape:
         """Each variable's axes merged into one: ``(nU, nV)`` for a scalar ``f``, with

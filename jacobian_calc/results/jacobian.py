@@ -16,7 +16,7 @@ import sympy as sp
 
 from ..core.errors import JacobianError
 from ..core.grid import Grid, Shape, ndindex, strides
-from .base import Result
+from .base import Result, SparseTensor
 
 LAYOUTS = ("numerator", "denominator")
 
@@ -29,7 +29,7 @@ def check_layout(layout: object) -> str:
 
 
 @dataclass(frozen=True, repr=False)
-class JacobianResult(Result):
+class JacobianResult(Result, SparseTensor):
     """A (generalized) Jacobian.
 
     Attributes
@@ -83,58 +83,13 @@ class JacobianResult(Result):
         return (f"<JacobianResult ∂{self.out_name}/∂{','.join(self.wrt)} {self.layout} "
                 f"shape {self.shape}, {self.nnz} non-zero>")
 
-    # -- shape and layout ---------------------------------------------------
     @property
-    def shape(self) -> Shape:
-        """Shape in the result's layout."""
-        if self.layout == "numerator":
-            return self.out_shape + self.in_shape
-        return self.in_shape + self.out_shape
+    def var_axes(self) -> Shape:
+        return self.in_shape
 
     def with_layout(self, layout: str) -> "JacobianResult":
         """The same Jacobian in another layout (no recomputation)."""
         return replace(self, layout=check_layout(layout))
-
-    def to_layout(self, index: tuple[int, ...]) -> tuple[int, ...]:
-        """A numerator-order index in this result's layout."""
-        if self.layout == "numerator":
-            return index
-        k = len(self.out_shape)
-        return index[k:] + index[:k]
-
-    # -- entries --------------------------------------------------------------
-    def nonzeros(self) -> dict[tuple[int, ...], sp.Expr]:
-        """Non-zero entries as ``{0-based index tuple in this layout: expr}``."""
-        return {self.to_layout(i): e for i, e in self.entries.items()}
-
-    @property
-    def nnz(self) -> int:
-        """Number of structurally non-zero entries."""
-        return len(self.entries)
-
-    @property
-    def size(self) -> int:
-        """Number of entries of the dense tensor."""
-        return math.prod(self.shape)
-
-    def __getitem__(self, index) -> sp.Expr:
-        """Entry at a 0-based index in this layout (zero if not stored)."""
-        index = tuple(index) if isinstance(index, tuple) else (index,)
-        if len(index) != len(self.shape) or not all(
-                0 <= i < n for i, n in zip(index, self.shape)):
-            raise IndexError(f"index {index} out of range for shape {self.shape}")
-        if self.layout == "denominator":
-            k = len(self.in_shape)
-            index = index[k:] + index[:k]
-        return self.entries.get(index, sp.Integer(0))
-
-    def as_grid(self) -> Grid:
-        """Every entry (zeros included) as a grid, in this layout."""
-        zero = sp.Integer(0)
-        dense = Grid.full(self.shape, zero)
-        for index, expr in self.entries.items():
-            dense.flat[dense.offset(self.to_layout(index))] = expr
-        return dense
 
     def as_object_array(self):
         """Dense NumPy object array of SymPy entries, in this layout."""
@@ -144,16 +99,6 @@ class JacobianResult(Result):
         for index, value in grid.items():
             out[index] = value
         return out
-
-    @property
-    def tensor(self) -> sp.Matrix | sp.Array:
-        """The dense SymPy object: a ``Matrix`` for 2-D, an ``Array`` otherwise."""
-        grid = self.as_grid()
-        if grid.ndim == 2:
-            return sp.Matrix(grid.shape[0], grid.shape[1], grid.flat)
-        if grid.ndim == 0:
-            return sp.ImmutableDenseNDimArray(grid.flat[0])
-        return sp.ImmutableDenseNDimArray(grid.flat, grid.shape)
 
     def flatten(self) -> sp.Matrix:
         """The Jacobian as a 2-D matrix: output entries (row-major) by input entries.
