@@ -241,6 +241,28 @@ def size(node: Node) -> int:
     return sum(1 for _ in walk(node))
 
 
+def fold(node: Node, combine, memo: dict | None = None):
+    """``combine(n, values of n's children)`` for every distinct subtree, children first,
+    without recursion (deep formulas stay safe); returns the value of ``node``.
+
+    ``memo`` (subtree -> value) may hold values already known, and keeps the new ones.
+    """
+    memo = {} if memo is None else memo
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n in memo:
+            stack.pop()
+            continue
+        pending = [k for k in n.children() if k not in memo]
+        if pending:
+            stack.extend(pending)
+            continue
+        memo[n] = combine(n, [memo[k] for k in n.children()])
+        stack.pop()
+    return memo[node]
+
+
 def substitute(node: Node, defs: dict[str, Node]) -> Node:
     """``node`` with every ``Name`` in ``defs`` replaced by its definition (recursively)."""
     memo: dict[Node, Node] = {}

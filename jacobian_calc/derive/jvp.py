@@ -19,7 +19,7 @@ from typing import Mapping
 
 from ..core.errors import JacobianError
 from ..core.grid import Shape
-from ..core.tree import Call, Declared, Name, Node, Num, names, substitute
+from ..core.tree import Call, Declared, Name, Node, Num, names, substitute, fold
 from ..ops import NotDifferentiable, Vjp, get
 from ..symbolic.evaluate import node_shapes
 from .backprop import local_vjps, unbroadcast
@@ -57,20 +57,7 @@ def jvp(node: Node, tangents: Mapping[str, Node], shapes: Mapping[str, Shape]) -
     '(X @ V) * (1 - tanh(X @ W)**2)'
     """
     found = node_shapes(node, shapes)
-    memo: dict[Node, Node | None] = {}
-    stack = [node]
-    while stack:  # post-order without recursion
-        n = stack[-1]
-        if n in memo:
-            stack.pop()
-            continue
-        pending = [k for k in n.children() if k not in memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        memo[n] = _tangent(n, [memo[k] for k in n.children()], tangents, shapes, found)
-        stack.pop()
-    return memo[node]
+    return fold(node, lambda n, args: _tangent(n, args, tangents, shapes, found))
 
 
 def _tangent(node: Node, args: list, tangents, shapes, found) -> Node | None:

@@ -13,7 +13,7 @@ from typing import Mapping
 from ..core import budget
 from ..core.errors import JacobianError
 from ..core.grid import Grid, Shape, shape_text
-from ..core.tree import Declared, Name, Node, Num
+from ..core.tree import Declared, Name, Node, Num, fold
 from ..ops import ShapeContext, get
 from ..ops.text import to_source
 from . import algebra
@@ -91,16 +91,7 @@ def infer_shape(node: Node, shapes: Mapping[str, Shape]) -> Shape:
 def node_shapes(node: Node, shapes: Mapping[str, Shape]) -> dict[Node, Shape]:
     """The shape of every subtree of ``node`` (post-order, without recursion)."""
     out: dict[Node, Shape] = {}
-    stack: list[tuple[Node, bool]] = [(node, False)]
-    while stack:
-        n, ready = stack.pop()
-        if n in out:
-            continue
-        if not ready:
-            stack.append((n, True))
-            stack.extend((c, False) for c in n.children() if c not in out)
-            continue
-        out[n] = _shape_of(n, [out[c] for c in n.children()], shapes)
+    fold(node, lambda n, args: _shape_of(n, args, shapes), out)
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 
 from ..core.errors import JacobianError
-from ..core.tree import Call, Name, Node, Num
+from ..core.tree import Call, Name, Node, Num, fold
 from ..ops import get
 
 
@@ -46,19 +46,7 @@ def float_evaluate(node: Node, values: Mapping[str, np.ndarray | float],
 
 
 def _evaluate(node: Node, values: Mapping, memo: dict) -> np.ndarray:
-    stack = [node]
-    while stack:  # post-order without recursion: deep formulas stay safe
-        n = stack[-1]
-        if n in memo:
-            stack.pop()
-            continue
-        pending = [k for k in n.children() if k not in memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        memo[n] = _value(n, [memo[k] for k in n.children()], values)
-        stack.pop()
-    return memo[node]
+    return fold(node, lambda n, args: _value(n, args, values), memo)
 
 
 def _value(node: Node, args: list, values: Mapping):
