@@ -39,8 +39,8 @@ How it is timed
 * Peak memory: tracemalloc's peak during one more call of ours (what the call
   allocates, its result included). For the memory cases (``X@W`` n=32 and
   n=64, the n=32 backprop) also the maximum resident set size of a fresh
-  process that makes the same call (``ru_maxrss``), with what the process
-  held before the call (interpreter, SymPy, NumPy, inputs) in a note.
+  process that makes the same call (``VmHWM``), with what the process held
+  before the call (interpreter, SymPy, NumPy, the package, inputs) in a note.
 """
 
 from __future__ import annotations
@@ -555,14 +555,27 @@ def _print_rss_of(name: str, args) -> int:
     gc.collect()
     before = _rss()
     case.ours.run(inputs)
-    print(json.dumps({"before": before,
-                      "max": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+    print(json.dumps({"before": before, "max": _max_rss()}))
     return 0
 
 
 def _rss() -> int:
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _max_rss() -> int:
+    """This process's peak resident set size.
+
+    ``VmHWM``, not ``ru_maxrss``: Linux carries the peak of the process that
+    started this one across ``exec`` into ``ru_maxrss``, so a fresh process
+    started by a large one would report the large one's peak.
+    """
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 # -- the baselines, in a forked child -----------------------------------------------------------

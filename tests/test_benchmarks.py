@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,11 @@ def test_unknown_case_is_refused():
     done = subprocess.run([sys.executable, str(RUN), "--quick", "--cases", "softmax K=11"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "unknown case" in done.stderr
+
+
+def test_fresh_process_memory_report():
+    done = subprocess.run([sys.executable, str(RUN), "--quick", "--rss-of", "X@W n=4"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert 0 < report["before"] <= report["max"] < 2 ** 30
