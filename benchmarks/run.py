@@ -1,75 +1,133 @@
-"""jacobian_calc against SymPy's own route, case by case, in one run.
+"""jacobian_calc against SymPy's own route (and SymEngine's), case by case, in one run.
 
     python benchmarks/run.py                      # every case at full size
-    python benchmarks/run.py --quick              # small sizes, one repetition
-    python benchmarks/run.py --cases softmax,xw   # some groups (or names: "xw n=32")
+    python benchmarks/run.py --quick              # small sizes, fewer repetitions
+    python benchmarks/run.py --cases softmax,xw   # some groups (or names: "X@W n=32")
     python benchmarks/run.py --budget 60 --markdown
 
-Every case computes the same thing by both routes, asserts that the two results
-are equal entry by entry (structurally, else after ``expand``, else after
-``simplify``; the ``check`` column says which was needed), and prints one row:
-SymPy's time, ours, their ratio and our peak memory (tracemalloc).
+Run it from a checkout (it puts the checkout first on ``sys.path`` and on the
+``PYTHONPATH`` of the processes it starts, so an installed copy is not
+measured by mistake). Groups: ``softmax``, ``trig``, ``xw`` (4-D ``X@W``
+Jacobians), ``backprop`` (``X@W`` backprop), ``mlp`` (the two MLP losses) and
+``cli`` (whole-process times of the ``jac`` command).
+
+Every case computes the same thing by SymPy's own route and by ours, asserts
+that the two results are equal entry by entry (structurally, else after
+``expand``, else after ``simplify``; the ``check`` column says which was
+needed), and prints one row: SymPy's time, ours, SymEngine's (its native
+``Matrix.jacobian`` on SymEngine objects, where it computes the same thing),
+the ratios SymPy / ours and ours / SymEngine, and our peak memory.
 
 How it is timed
 ---------------
-* SymPy's cache is cleared before every timed call, so neither route profits
-  from work the other (or an earlier repetition) did.
-* Ours is the best of ``--repeat`` calls, then one more call under tracemalloc
-  for the peak memory. SymPy's route runs once, in a forked child with a time
-  budget (``--budget``) and an address-space cap (``--memory-cap``): a
-  baseline that would take longer is skipped with a note instead of stalling
-  the run, and one that would exhaust memory fails alone.
-* The clock is process CPU time by default: both routes are single-threaded
-  and the machine may be shared; ``--clock wall`` measures elapsed time.
-* The CLI row starts fresh interpreters, best of five, wall clock.
+* Every timed call gets freshly built inputs, and SymPy's cache and our
+  constructors' identity caches are cleared just before it, so that no route
+  profits from work (or assumptions cached on objects) of another route or of
+  an earlier repetition.
+* Ours runs in this process, best of ``--repeat`` calls (long runs once).
+  SymPy's and SymEngine's routes run in a forked child with a time budget
+  (``--budget``) and an address-space cap (``--memory-cap``): a baseline
+  that would take longer is skipped with a note instead of stalling the run,
+  and one that would exhaust memory fails alone. The child then checks the
+  results: SymPy's entry by entry against ours, SymEngine's numerically at a
+  random point (on up to ``--numeric-entries`` entries).
+* Ours runs under the package's own time limit (``--our-budget`` seconds per
+  call), as a user's call would.
+* The clock is process CPU time by default: every route is single-threaded
+  and the machine may be shared; ``--clock wall`` measures elapsed time. The
+  ``jac`` rows start fresh interpreters and are always wall clock.
+* Peak memory: tracemalloc's peak during one more call of ours (what the call
+  allocates, its result included). For the memory cases (``X@W`` n=32 and
+  n=64, the n=32 backprop) also the maximum resident set size of a fresh
+  process that makes the same call (``VmHWM``), with what the process held
+  before the call (interpreter, SymPy, NumPy, the package, inputs) in a note.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
-import math
+import importlib
+import json
 import multiprocessing as mp
 import os
 import platform
 import random
 import resource
 import shutil
-import signal
+import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from pathlib import Path
+from typing import Callable
 
-import sympy as sp
-from sympy.core.cache import clear_cache
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-import jacobian_calc as jc
-from jacobian_calc.shapes import scalar_symbol
+import sympy as sp  # noqa: E402 - after the checkout is put first on the path
+from sympy.core.cache import clear_cache  # noqa: E402
+
+import jacobian_calc as jc  # noqa: E402
+from jacobian_calc.symbolic.autodiff import Differentiator  # noqa: E402
+from jacobian_calc.symbolic.canonical import clear_caches  # noqa: E402
+from jacobian_calc.symbolic.functions import relu  # noqa: E402
+from jacobian_calc.symbolic.numeric import float_eval  # noqa: E402
+from jacobian_calc.symbolic.symbols import scalar_symbol  # noqa: E402
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
-#: The explicit softmax string for K=100 is 110,000 characters, a sum of 100 terms.
-LIMITS = jc.Limits(max_length=10 ** 7, max_depth=10 ** 4)
+MiB = 2 ** 20
+
+#: Goals of the "Interactive speed" issue, checked at the end of the report.
+SPEED_CASES = ("softmax K=60", "softmax K=100", "trig n=60")
+MIN_SPEEDUP, MAX_SYMENGINE_RATIO = 20.0, 2.0
+MAX_COLD_RATIO, MAX_INSTANT = 1.2, 0.15
+MLP_SECONDS, BACKPROP_MIB = 2.0, 100.0
+
+
+def symengine():
+    """The ``symengine`` module, or None. Imported on first use only, so that the
+    fresh processes measuring our memory do not load it."""
+    try:
+        import symengine as se
+    except ImportError:
+        return None
+    return se
+
+
+# -- cases ------------------------------------------------------------------------------
+
+@dataclass
+class Route:
+    """``run(make())`` is timed; ``make`` builds the inputs and is not."""
+
+    make: Callable[[], object]
+    run: Callable[[object], object]
 
 
 @dataclass
 class Case:
-    """One row: both routes, and how to tell that their results are equal.
+    """One row (two when ``bare`` is given), and how to tell that results are equal.
 
-    ``ours`` and ``sympy`` take no arguments (their inputs are built before
-    timing starts) and return something ``check(ours_result, sympy_result)``
-    understands; ``check`` raises AssertionError on a difference and returns
-    the name of the cheapest test that proved equality.
+    ``check(ours, sympys)`` raises AssertionError on a difference and returns
+    the cheapest test that proved equality; ``check_bare`` does the same for
+    the bare route's result; ``numeric(ours, symengines)`` returns pairs
+    ``(our entry, SymEngine's entry)`` to compare at a random point.
     """
 
     group: str
     name: str
-    ours: Callable[[], object]
-    sympy: Callable[[], object] | None
+    ours: Route
     check: Callable[[object, object], str]
+    sympy: Route | None = None
+    sympy_note: str = ""          # why SymPy's route is not attempted
+    symengine: Callable[[], Route] | None = None
+    numeric: Callable[[object, object, random.Random, int], list] | None = None
+    bare: Route | None = None
+    check_bare: Callable[[object, object], str] | None = None
+    memory: bool = False          # also the max RSS of a fresh process
     note: str = ""
 
 
@@ -78,20 +136,41 @@ class Row:
     name: str
     sympy_time: float | None = None
     our_time: float | None = None
+    symengine_time: float | None = None
     peak: int | None = None
+    rss: int | None = None
     check: str = ""
     notes: list[str] = field(default_factory=list)
 
     @property
-    def ratio(self) -> float | None:
+    def speedup(self) -> float | None:
+        """SymPy / ours."""
         if self.sympy_time is None or not self.our_time:
             return None
         return self.sympy_time / self.our_time
 
+    @property
+    def against_symengine(self) -> float | None:
+        """Ours / SymEngine."""
+        if self.symengine_time is None or self.our_time is None or not self.symengine_time:
+            return None
+        return self.our_time / self.symengine_time
 
-# -- equality -----------------------------------------------------------------------
 
-def same_entries(ours: Iterable, theirs: Iterable, mask: dict | None = None) -> str:
+def limits(timeout: float) -> jc.Limits:
+    """Limits that admit every case: the text of softmax K=100 is 110,000 characters,
+    X@W n=64 differentiates 4,096 entries; ours stops after ``timeout`` seconds
+    (``--our-budget``)."""
+    return jc.Limits(max_length=10 ** 7, max_depth=10 ** 4, max_nodes=10 ** 9, timeout=timeout)
+
+
+#: The limits of every call of ours (main() sets the timeout from --our-budget).
+LIMITS = limits(900.0)
+
+
+# -- equality -----------------------------------------------------------------------------
+
+def same_entries(ours, theirs, mask: dict | None = None) -> str:
     """Assert entrywise equality; return the cheapest test that sufficed.
 
     ``mask`` maps shared subexpressions to fresh symbols before expanding (the
@@ -103,7 +182,9 @@ def same_entries(ours: Iterable, theirs: Iterable, mask: dict | None = None) -> 
     assert len(ours) == len(theirs), f"{len(ours)} entries against {len(theirs)}"
     for a, b in zip(ours, theirs):
         used[_equal_by(sp.sympify(a), sp.sympify(b), mask)] += 1
-    return ", ".join(f"{k} {v}" if len(ours) > 1 else k for k, v in used.items() if v)
+    if len(ours) == 1:
+        return next(k for k, v in used.items() if v)
+    return ", ".join(f"{k} {v:,}" for k, v in used.items() if v)
 
 
 def _equal_by(a: sp.Expr, b: sp.Expr, mask: dict | None) -> str:
@@ -117,178 +198,364 @@ def _equal_by(a: sp.Expr, b: sp.Expr, mask: dict | None) -> str:
     raise AssertionError(f"entries differ:\n  ours:  {a}\n  sympy: {b}")
 
 
-def _dense(result) -> list:
-    """Entries of a JacobianResult, a Matrix or an Array, row-major."""
-    tensor = result.tensor if isinstance(result, jc.JacobianResult) else result
-    return list(sp.flatten(tensor.tolist())) if hasattr(tensor, "tolist") else [tensor]
+def _flat(matrix) -> list:
+    """Entries of a Matrix or an Array, row-major."""
+    return list(sp.flatten(matrix.tolist()))
 
 
-# -- cases: softmax and the dense trig system --------------------------------------------
+def dense_pairs(ours, theirs, rng: random.Random, limit: int) -> list:
+    """(ours, theirs) entry pairs of two equally shaped matrices; a sample if large."""
+    rows, cols = ours.shape
+    positions = [(i, j) for i in range(rows) for j in range(cols)]
+    if len(positions) > limit:
+        positions = rng.sample(positions, limit)
+    return [(ours[i, j], theirs[i, j]) for i, j in positions]
 
-def softmax_case(K: int, source: str = "string") -> Case:
+
+def numeric_agreement(pairs: list, rng: random.Random) -> str:
+    """Compare our entries with SymEngine's at one random point; raise if they differ."""
+    se = symengine()
+    names = sorted({str(s) for pair in pairs for e in pair for s in e.free_symbols})
+    point = {name: rng.uniform(-1.0, 1.0) for name in names}
+    theirs = se.Lambdify([se.Symbol(n) for n in names], [e for _, e in pairs])(
+        [point[n] for n in names]) if names else [float(e) for _, e in pairs]
+    ours = float_eval([sp.sympify(a) for a, _ in pairs],
+                      {scalar_symbol(n): v for n, v in point.items()})
+    worst = 0.0
+    for (a, b), x, y in zip(pairs, ours, list(theirs)):
+        error = abs(float(x) - float(y)) / max(1.0, abs(float(y)))
+        if not error <= 1e-9:
+            raise AssertionError(f"SymEngine differs at a random point:\n  ours:      {a}"
+                                 f"\n  symengine: {b}")
+        worst = max(worst, error)
+    return f"{len(pairs):,} entries at a random point (max rel. error {worst:.1g})"
+
+
+# -- cases: softmax and the dense trig system ------------------------------------------------
+
+def softmax_case(K: int) -> Case:
     """Explicit K x K Jacobian of softmax written out component by component.
 
-    ``source``: ours is given the text (``"string"``) or the same SymPy
-    expressions as SymPy's route (``"sympy"``).
+    Ours is given the text a user would type; SymPy's route is
+    ``Matrix.jacobian`` on SymPy's expressions; the bare route is only the
+    derivatives (``Differentiator.gradient`` over the entries, the part of
+    ``jacobian`` that replaces ``Matrix.jacobian``), on SymPy's expressions.
     """
-    l = [scalar_symbol(f"l{i + 1}") for i in range(K)]
-    total = " + ".join(f"exp(l{j + 1})" for j in range(K))
-    text = ", ".join(f"exp(l{i + 1})/({total})" for i in range(K))
-    wrt = ",".join(map(str, l))
-    S = sp.Add(*[sp.exp(s) for s in l])
-    p = sp.Matrix([sp.exp(s) / S for s in l])
-    of = text if source == "string" else list(p)
-    return Case("softmax", f"softmax K={K}", note=_input_note(source),
-                ours=lambda: jc.jacobian(of, wrt=wrt, limits=LIMITS).tensor,
-                sympy=lambda: p.jacobian(l),
-                check=lambda a, b: same_entries(_dense(a), _dense(b)))
+    names = [f"l{i + 1}" for i in range(K)]
+    total = " + ".join(f"exp({n})" for n in names)
+    text = ", ".join(f"exp({n})/({total})" for n in names)
+
+    def exprs():
+        l = [scalar_symbol(n) for n in names]
+        S = sp.Add(*[sp.exp(s) for s in l])
+        return [sp.exp(s) / S for s in l], l
+
+    def se_route() -> Route:
+        se = symengine()
+
+        def make():
+            l = se.symbols(" ".join(names))
+            S = sum((se.exp(s) for s in l), se.Integer(0))
+            return se.Matrix([se.exp(s) / S for s in l]), se.Matrix(l)
+        return Route(make, lambda m: m[0].jacobian(m[1]))
+
+    return Case("softmax", f"softmax K={K}", note="ours parses the text",
+                ours=Route(lambda: text,
+                           lambda t: jc.jacobian(t, wrt=",".join(names), limits=LIMITS).tensor),
+                sympy=Route(exprs, lambda e: sp.Matrix(e[0]).jacobian(e[1])),
+                check=lambda a, b: same_entries(_flat(a), _flat(b)),
+                symengine=se_route, numeric=dense_pairs,
+                bare=Route(exprs, bare_gradients), check_bare=check_bare)
 
 
-def _input_note(source: str) -> str:
-    return ("ours parses the text" if source == "string"
-            else "ours is given SymPy's own expressions")
+def bare_gradients(inputs) -> tuple[list[dict], list]:
+    exprs, symbols = inputs
+    differentiator = Differentiator(symbols)
+    return [differentiator.gradient(e) for e in exprs], symbols
 
 
-def trig_case(n: int, source: str = "string", seed: int = 0) -> Case:
-    """f_i = x_i * sin(sum_j c_ij x_j) with integer c_ij, an n x n Jacobian."""
+def check_bare(bare, theirs) -> str:
+    gradients, symbols = bare
+    dense = [g.get(s, sp.S.Zero) for g in gradients for s in symbols]
+    return same_entries(dense, _flat(theirs))
+
+
+def coefficients(n: int, seed: int = 0) -> list[list[int]]:
     rng = random.Random(seed)
-    c = [[rng.randint(-5, 5) for _ in range(n)] for _ in range(n)]
-    x = [scalar_symbol(f"x{i + 1}") for i in range(n)]
-    f = sp.Matrix([x[i] * sp.sin(sp.Add(*[c[i][j] * x[j] for j in range(n)]))
-                   for i in range(n)])
-    text = ", ".join(f"x{i + 1}*sin(" + " + ".join(f"({c[i][j]})*x{j + 1}" for j in range(n))
-                     + ")" for i in range(n))
-    wrt = ",".join(map(str, x))
-    of = text if source == "string" else list(f)
-    return Case("trig", f"trig n={n}", note=_input_note(source),
-                ours=lambda: jc.jacobian(of, wrt=wrt, limits=LIMITS).tensor,
-                sympy=lambda: f.jacobian(x),
-                check=lambda a, b: same_entries(_dense(a), _dense(b)))
+    return [[rng.randint(-5, 5) for _ in range(n)] for _ in range(n)]
 
 
-# -- cases: X@W backprop ------------------------------------------------------------------
+def trig_case(n: int) -> Case:
+    """``f_i = x_i * sin(Σ_j c_ij x_j)`` with fixed integers ``c_ij`` in [-5, 5].
 
-def _matrix(name: str, rows: int, cols: int) -> sp.Matrix:
+    Ours is given SymPy's own expressions (as a user holding SymPy objects
+    would call it), SymPy's route is ``Matrix.jacobian``, the bare route only
+    the derivatives.
+    """
+    c = coefficients(n)
+    names = [f"x{i + 1}" for i in range(n)]
+
+    def exprs():
+        x = [scalar_symbol(s) for s in names]
+        return [x[i] * sp.sin(sp.Add(*[c[i][j] * x[j] for j in range(n)]))
+                for i in range(n)], x
+
+    def se_route() -> Route:
+        se = symengine()
+
+        def make():
+            x = se.symbols(" ".join(names))
+            return (se.Matrix([x[i] * se.sin(sum((c[i][j] * x[j] for j in range(n)),
+                                                 se.Integer(0))) for i in range(n)]),
+                    se.Matrix(x))
+        return Route(make, lambda m: m[0].jacobian(m[1]))
+
+    return Case("trig", f"trig n={n}", note="ours is given SymPy's expressions",
+                ours=Route(exprs, lambda e: jc.jacobian(e[0], wrt=e[1], limits=LIMITS).tensor),
+                sympy=Route(exprs, lambda e: sp.Matrix(e[0]).jacobian(e[1])),
+                check=lambda a, b: same_entries(_flat(a), _flat(b)),
+                symengine=se_route, numeric=dense_pairs,
+                bare=Route(exprs, bare_gradients), check_bare=check_bare)
+
+
+# -- cases: X@W -----------------------------------------------------------------------------
+
+def matrix(name: str, rows: int, cols: int) -> sp.Matrix:
     return sp.Matrix(rows, cols, lambda i, j: scalar_symbol(f"{name}_{i + 1}_{j + 1}"))
 
 
-def xw_case(n: int, with_sympy: bool = True) -> Case:
-    """dW for Y = X@W: 4-D Jacobian, contraction with dY, compact form, agreement."""
-    X, W, dY = _matrix("X", n, n), _matrix("W", n, n), _matrix("dY", n, n)
+def vector(name: str, n: int) -> list:
+    return [scalar_symbol(f"{name}_{j + 1}") for j in range(n)]
+
+
+def xw_jacobian_case(n: int, sympy_note: str = "") -> Case:
+    """The 4-D Jacobian ``∂(X@W)[i,j]/∂W[k,l]`` of an n x n product.
+
+    Ours returns the (sparse) JacobianResult, as ``jacobian`` does; SymPy's
+    route is ``derive_by_array(X*W, W)`` (dense, axes ``k, l, i, j``);
+    SymEngine's is ``Matrix.jacobian`` of the flattened product.
+    """
     shapes = {"X": (n, n), "W": (n, n)}
 
-    def ours():
-        [g] = jc.backprop("X@W", "W", shapes=shapes, upstream="dY")
-        assert g.agree and g.compact_text == "X.T @ dY", (g.agree, g.compact_text)
+    def check(ours, theirs) -> str:
+        entries = ours.entries  # numerator layout: (i, j, k, l)
+        pairs = [(entries.get((i, j, k, l), sp.S.Zero), theirs[k, l, i, j])
+                 for i in range(n) for j in range(n) for k in range(n) for l in range(n)]
+        return same_entries([a for a, _ in pairs], [b for _, b in pairs])
+
+    def se_route() -> Route:
+        se = symengine()
+
+        def make():
+            X = se.Matrix(n, n, [se.Symbol(f"X_{i + 1}_{j + 1}")
+                                 for i in range(n) for j in range(n)])
+            W = se.Matrix(n, n, [se.Symbol(f"W_{i + 1}_{j + 1}")
+                                 for i in range(n) for j in range(n)])
+            return (X * W).reshape(n * n, 1), W.reshape(n * n, 1)
+        return Route(make, lambda m: m[0].jacobian(m[1]))
+
+    def numeric(ours, theirs, rng, limit) -> list:
+        if n ** 4 <= limit:
+            positions = [(i, j, k, l) for i in range(n) for j in range(n)
+                         for k in range(n) for l in range(n)]
+        else:  # half of them among our non-zeros, half anywhere
+            nonzero = list(ours.entries)
+            positions = rng.sample(nonzero, min(len(nonzero), limit // 2))
+            positions += [tuple(rng.randrange(n) for _ in range(4)) for _ in range(limit // 2)]
+        return [(ours.entries.get(p, sp.S.Zero), theirs[p[0] * n + p[1], p[2] * n + p[3]])
+                for p in positions]
+
+    return Case("xw", f"X@W n={n}", memory=n >= 32,
+                note="ours returns the sparse result (no dense 4-D array)",
+                ours=Route(lambda: shapes, lambda s: jc.jacobian("X@W", wrt="W", shapes=s,
+                                                                 limits=LIMITS)),
+                sympy=None if sympy_note else Route(
+                    lambda: (matrix("X", n, n), matrix("W", n, n)),
+                    lambda m: sp.derive_by_array(m[0] * m[1], m[1])),
+                sympy_note=sympy_note, check=check, symengine=se_route, numeric=numeric)
+
+
+def xw_backprop_case(n: int, sympy_note: str = "") -> Case:
+    """dW for Y = X@W, all in: ``jacobian_calc.backprop`` (forward and backward
+    steps, each step checked, compact form, end-to-end check) against
+    ``derive_by_array`` + ``tensorcontraction`` with ``dY``."""
+    shapes = {"X": (n, n), "W": (n, n)}
+
+    def ours(s):
+        r = jc.backprop("X@W", "W", shapes=s, upstream="dY", limits=LIMITS)
+        g = r.gradients["W"]
+        assert r.agree and g.text == "X.T @ dY", (r.summary(), g.text)
         return g.explicit
 
-    def sympy():
+    def make():
+        return matrix("X", n, n), matrix("W", n, n), matrix("dY", n, n)
+
+    def sympy(m):
+        X, W, dY = m
         J = sp.derive_by_array(X * W, W)  # J[k, l, i, j] = dY_ij / dW_kl
         dW = sp.tensorcontraction(sp.tensorproduct(J, sp.Array(dY)), (2, 4), (3, 5))
-        compact = X.T * dY
-        assert sp.Matrix(dW.tolist()) == compact
+        assert sp.Matrix(dW.tolist()) == X.T * dY
         return dW
 
-    return Case("xw", f"X@W n={n}", ours=ours, sympy=sympy if with_sympy else None,
-                check=lambda a, b: same_entries(_dense(a), _dense(b)),
-                note="" if with_sympy else "SymPy's route not attempted: n^6 dense product")
+    return Case("backprop", f"X@W backprop n={n}", memory=n >= 32,
+                ours=Route(lambda: shapes, ours),
+                sympy=None if sympy_note else Route(make, sympy), sympy_note=sympy_note,
+                check=lambda a, b: same_entries(a.flat, _flat(b)))
 
 
-# -- case: two-layer MLP ----------------------------------------------------------------------
+# -- cases: the two MLPs of the backprop issue ------------------------------------------------
 
-MLP = "mean((tanh(X@W1 + b1)@W2 + b2)**2)"
-
-
-def mlp_case(batch: int = 16, width: int = 16) -> Case:
-    """Gradients of a two-layer MLP's mean squared output w.r.t. W1, b1, W2, b2."""
-    shapes = {"X": (batch, width), "W1": (width, width), "b1": (width,),
-              "W2": (width, width), "b2": (width,)}
-    X, W1, W2 = _matrix("X", batch, width), _matrix("W1", width, width), _matrix("W2", width, width)
-    b1 = [scalar_symbol(f"b1_{j + 1}") for j in range(width)]
-    b2 = [scalar_symbol(f"b2_{j + 1}") for j in range(width)]
-    ones = sp.ones(batch, 1)
-    H = (X * W1 + ones * sp.Matrix([b1])).applyfunc(sp.tanh)
-    O = H * W2 + ones * sp.Matrix([b2])
-    params = [W1, sp.Matrix(b1), W2, sp.Matrix(b2)]
-    mask = {h: sp.Dummy() for h in set(H)} | {o: sp.Dummy() for o in set(O)}
-
-    def ours():
-        grads = jc.backprop(MLP, "W1,b1,W2,b2", shapes=shapes, symbolic=False)
-        assert all(g.agree for g in grads), [(g.wrt, g.mismatch) for g in grads]
-        return [list(g.explicit) for g in grads]
-
-    def sympy():
-        loss = sp.Add(*[o ** 2 for o in O]) / (batch * width)
-        return [[loss.diff(w) for w in P] for P in params]
-
-    def check(a, b):
-        return same_entries(sum(a, []), sum(b, []), mask)
-
-    return Case("mlp", f"MLP {batch}x{width}", ours=ours, sympy=sympy, check=check,
-                note="agreement of our two routes checked numerically (symbolic=False)")
+TANH_MLP = "-mean(T*log(softmax(tanh(X@W1+b1)@W2+b2)))"
+RELU_MLP = "mean((relu(relu(X@W1+b1)@W2+b2)@W3+b3 - T)**2)"
 
 
-# -- running a case ----------------------------------------------------------------------------
+def tanh_mlp_shapes(N: int, D: int, H: int, C: int) -> dict:
+    return {"X": (N, D), "W1": (D, H), "b1": H, "W2": (H, C), "b2": C, "T": (N, C)}
 
-def timed(func: Callable[[], object], clock: Callable[[], float]) -> tuple[float, object]:
+
+def relu_mlp_shapes(N: int, D: int, H: int, C: int) -> dict:
+    return {"X": (N, D), "W1": (D, H), "b1": H, "W2": (H, H), "b2": H, "W3": (H, C),
+            "b3": C, "T": (N, C)}
+
+
+def _rows(b: list, N: int) -> sp.Matrix:
+    return sp.Matrix(N, len(b), lambda i, j: b[j])
+
+
+def mlp_case(kind: str, sizes: tuple[int, int, int, int]) -> Case:
+    """Gradients of an MLP loss w.r.t. every weight and bias, all in.
+
+    Ours: ``jacobian_calc.backprop`` of the text (named steps, each checked,
+    end-to-end check). SymPy's route: the loss built from SymPy matrices and
+    ``diff`` of the whole loss w.r.t. every entry of every variable.
+    """
+    N, D, H, C = sizes
+    if kind == "tanh":
+        text, shapes, onehot = TANH_MLP, tanh_mlp_shapes(*sizes), "T"
+        wrt = ["W1", "b1", "W2", "b2"]
+    else:
+        text, shapes, onehot = RELU_MLP, relu_mlp_shapes(*sizes), None
+        wrt = ["W1", "b1", "W2", "b2", "W3", "b3"]
+
+    def ours(s):
+        r = jc.backprop(text, ",".join(wrt), shapes=s, onehot=onehot, limits=LIMITS)
+        assert r.agree, r.disagreement()
+        return [e for name in wrt for e in r.gradients[name].explicit.flat]
+
+    def make():
+        arrays = {name: matrix(name, *shape) if isinstance(shape, tuple) else vector(name, shape)
+                  for name, shape in shapes.items()}
+        return arrays
+
+    def sympy(a):
+        if kind == "tanh":
+            Y1 = (a["X"] * a["W1"] + _rows(a["b1"], N)).applyfunc(sp.tanh)
+            E = (Y1 * a["W2"] + _rows(a["b2"], N)).applyfunc(sp.exp)
+            P = sp.Matrix(N, C, lambda i, j: E[i, j] / sp.Add(*E.row(i)))
+            loss = -sp.Add(*[t * sp.log(p) for t, p in zip(a["T"], P)]) / (N * C)
+        else:
+            Y1 = (a["X"] * a["W1"] + _rows(a["b1"], N)).applyfunc(relu)
+            Y2 = (Y1 * a["W2"] + _rows(a["b2"], N)).applyfunc(relu)
+            O = Y2 * a["W3"] + _rows(a["b3"], N)
+            loss = sp.Add(*[(o - t) ** 2 for o, t in zip(O, a["T"])]) / (N * C)
+        return [loss.diff(s) for name in wrt for s in a[name]]
+
+    label = f"{kind} MLP X {N}x{D}, hidden {H}, out {C}"
+    note = ("softmax cross-entropy, T one-hot" if kind == "tanh"
+            else "MSE; SymPy's route with jacobian_calc's relu class")
+    return Case("mlp", label, ours=Route(lambda: shapes, ours), sympy=Route(make, sympy),
+                check=same_entries, note=note)
+
+
+# -- the case list ---------------------------------------------------------------------------
+
+TANH_SIZES = (4, 3, 5, 3)   # X 4x3, W1 3x5, b1 5, W2 5x3, b2 3, T 4x3 (the backprop issue)
+RELU_SIZES = (4, 3, 5, 3)   # X 4x3, W1 3x5, W2 5x5, W3 5x3
+
+
+def all_cases(quick: bool) -> list[Case]:
+    """The cases (built lazily: no expression exists before a route's ``make``)."""
+    if quick:
+        return [softmax_case(10), trig_case(10), xw_jacobian_case(4), xw_backprop_case(4),
+                mlp_case("tanh", (2, 2, 3, 2)), mlp_case("relu", (2, 2, 2, 2))]
+    cases = [softmax_case(K) for K in (30, 60, 100)]
+    cases += [trig_case(n) for n in (30, 60)]
+    cases += [xw_jacobian_case(n) for n in (8, 16, 32)]
+    cases.append(xw_jacobian_case(64, sympy_note="SymPy's route not attempted: 16.8 million "
+                                                 "diff calls, 16 times those of n=32"))
+    cases += [xw_backprop_case(n) for n in (8, 16)]
+    cases.append(xw_backprop_case(32, sympy_note="SymPy's route not attempted: the dense n^6 "
+                                                 "product has a billion entries"))
+    cases += [mlp_case("tanh", TANH_SIZES), mlp_case("relu", RELU_SIZES)]
+    return cases
+
+
+# -- timing ours -------------------------------------------------------------------------------
+
+def timed(route: Route, clock: Callable[[], float]) -> tuple[float, object]:
+    """``clock`` time of ``route.run`` on fresh inputs, with every cache cleared."""
+    inputs = route.make()
     clear_cache()
+    clear_caches()
     gc.collect()
     start = clock()
-    result = func()
+    result = route.run(inputs)
     return clock() - start, result
 
 
-def peak_memory(func: Callable[[], object]) -> int:
+def best_of(route: Route, args, repeat: int) -> tuple[float, object]:
+    clock = CLOCKS[args.clock]
+    times, result = [], None
+    for _ in range(repeat):
+        elapsed, result = timed(route, clock)
+        times.append(elapsed)
+        if elapsed > args.repeat_below:  # long runs vary little: one is enough
+            break
+    return min(times), result
+
+
+def peak_memory(route: Route) -> int:
+    """tracemalloc's peak during one call (inputs built before tracing starts)."""
+    inputs = route.make()
     clear_cache()
+    clear_caches()
     gc.collect()
     tracemalloc.start()
     try:
-        func()
+        route.run(inputs)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
 
-class _OverBudget(Exception):
-    pass
+def fresh_process_rss(case: Case, args) -> tuple[int | None, int | None]:
+    """(RSS before the call, max RSS) of one call of ours in a fresh interpreter.
 
-
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    """Raise _OverBudget in the main thread after ``seconds`` of wall time."""
-    def _alarm(signum, frame):
-        raise _OverBudget
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def peak_rss_growth(case: Case, args) -> int | None:
-    """Peak resident-set growth of one run of ours, in a fresh interpreter.
-
-    A fresh process, because a forked one would reuse the memory this one
-    has already freed and understate the growth.
+    A fresh process, because this one (or a fork of it) would reuse memory it
+    has already freed and understate the peak.
     """
-    command = [sys.executable, os.path.abspath(__file__), "--peak-of", case.name,
-               "--input", args.input] + (["--quick"] if args.quick else [])
-    done = subprocess.run(command, capture_output=True, text=True)
+    command = [sys.executable, os.path.abspath(__file__), "--rss-of", case.name,
+               "--our-budget", str(args.our_budget)] + (["--quick"] if args.quick else [])
+    done = subprocess.run(command, capture_output=True, text=True, env=child_env())
     try:
-        return int(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return None
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        return report["before"], report["max"]
+    except (ValueError, IndexError, KeyError):
+        return None, None
 
 
-def _print_peak_of(name: str, args) -> int:
-    case = next(c for c in all_cases(args.quick, args.input) if c.name == name)
+def _print_rss_of(name: str, args) -> int:
+    case = next(c for c in all_cases(args.quick) if c.name == name)
+    for module in ("jacobian_calc.api", "jacobian_calc.derive.backprop_numbers"):
+        importlib.import_module(module)  # loaded before the call, as in a session that has
+        # already used the package: the growth is the call's, not the imports'
+    inputs = case.ours.make()
     clear_cache()
+    clear_caches()
     gc.collect()
     before = _rss()
-    case.ours()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+    case.ours.run(inputs)
+    print(json.dumps({"before": before, "max": _max_rss()}))
     return 0
 
 
@@ -297,102 +564,171 @@ def _rss() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def run_case(case: Case, args) -> Row:
-    row = Row(case.name, notes=[case.note] if case.note else [])
-    clock = CLOCKS[args.clock]
-    times, ours = [], None
-    try:
-        with time_limit(args.our_budget):
-            for _ in range(args.repeat):
-                elapsed, ours = timed(case.ours, clock)
-                times.append(elapsed)
-                if elapsed > args.repeat_below:  # long runs vary little: one is enough
-                    break
-            row.our_time = min(times)
-            if row.our_time < args.trace_below:
-                row.peak = peak_memory(case.ours)
-            else:  # tracemalloc would multiply a long run's time several fold
-                row.peak = peak_rss_growth(case, args)
-                row.notes.append("peak memory: resident-set growth of one run in a fresh "
-                                 "process (ru_maxrss), not tracemalloc, for this long run")
-    except _OverBudget:
-        row.notes.append(f"ours stopped: over the {args.our_budget:g} s budget")
-        return row
-    if case.sympy is None or args.no_sympy:
-        return row
-    outcome = _baseline_in_child(case, ours, args)
-    row.sympy_time, row.check, note = outcome
-    if note:
-        row.notes.append(note)
-    return row
+def _max_rss() -> int:
+    """This process's peak resident set size.
+
+    ``VmHWM``, not ``ru_maxrss``: Linux carries the peak of the process that
+    started this one across ``exec`` into ``ru_maxrss``, so a fresh process
+    started by a large one would report the large one's peak.
+    """
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _baseline_in_child(case: Case, ours, args) -> tuple[float | None, str, str]:
-    """SymPy's route in a forked child (it inherits ``ours`` for the comparison)."""
-    parent, child = mp.get_context("fork").Pipe(duplex=False)
-    process = mp.get_context("fork").Process(target=_child, args=(case, ours, args, child))
+# -- the baselines, in a forked child -----------------------------------------------------------
+
+def in_child(work: Callable[[], float], verify: Callable[[], str], args
+             ) -> tuple[float | None, str, str]:
+    """Run ``work`` (returns its time) then ``verify`` in a forked child.
+
+    Returns ``(time, verification, note)``; a child over ``--budget`` seconds is
+    killed and the time is None.
+    """
+    context = mp.get_context("fork")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(work, verify, args.memory_cap, child))
     process.start()
     child.close()
     try:
         if not parent.poll(args.budget):
-            return None, "", f"SymPy's route skipped: over the {args.budget:g} s budget"
+            return None, "", f"skipped: over the {args.budget:g} s budget"
         kind, value = parent.recv()
         if kind == "error":
-            return None, "", f"SymPy's route failed: {value}"
-        sympy_time = value
+            return None, "", f"failed: {value}"
+        elapsed = value
         if not parent.poll(args.check_budget):
-            return sympy_time, "", f"equality check not finished in {args.check_budget:g} s"
+            return elapsed, "", f"equality check not finished in {args.check_budget:g} s"
         kind, value = parent.recv()
         if kind == "differ":
-            raise AssertionError(f"{case.name}: results differ\n{value}")
-        return sympy_time, value, ""
+            raise AssertionError(value)
+        if kind == "check failed":
+            return elapsed, "", f"check failed: {value}"
+        return elapsed, value, ""
     except EOFError:
-        return None, "", "SymPy's route died (memory cap?)"
+        return None, "", "died (memory cap?)"
     finally:
         process.kill()
         process.join()
 
 
-def _child(case: Case, ours, args, conn) -> None:
-    cap = int(args.memory_cap * 2 ** 30)
+def _child(work, verify, memory_cap: float, conn) -> None:
+    cap = int(memory_cap * 2 ** 30)
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     try:
-        elapsed, theirs = timed(case.sympy, CLOCKS[args.clock])
+        elapsed = work()
     except MemoryError:
-        conn.send(("error", f"out of memory under the {args.memory_cap:g} GiB cap"))
+        conn.send(("error", f"out of memory under the {memory_cap:g} GiB cap"))
         return
     except Exception as exc:  # report, never hang the parent
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("time", elapsed))
     try:
-        conn.send(("equal", case.check(ours, theirs)))
+        conn.send(("equal", verify()))
     except AssertionError as exc:
         conn.send(("differ", str(exc)))
+    except Exception as exc:  # a failing check is reported, not taken for a difference
+        conn.send(("check failed", f"{type(exc).__name__}: {exc}"))
 
 
-# -- CLI cold start -------------------------------------------------------------------------------
+def sympy_baseline(case: Case, ours, bare, args) -> tuple[float | None, tuple, str]:
+    """SymPy's route once, then ours (and the bare route's result) checked against it."""
+    found = {}
 
-def cli_row(runs: int = 5) -> Row:
-    """Best-of-``runs`` wall time of the card example against ``import sympy``.
+    def work() -> float:
+        elapsed, found["theirs"] = timed(case.sympy, CLOCKS[args.clock])
+        return elapsed
 
-    The two commands alternate, so that a change in the machine's load hits
-    both. Both run with bytecode caching allowed (as after ``pip install``):
-    SymPy's ``.pyc`` files exist already, and one untimed run writes ours.
-    """
-    jac = shutil.which("jac")
-    command = [jac] if jac else [sys.executable, "-m", "jacobian_calc"]
-    command += ["sin(x1-x2), cos(x1-x2)", "--wrt", "x1,x2"]
-    baseline = [sys.executable, "-c", "import sympy"]
+    def verify() -> tuple[str, str]:
+        theirs = found["theirs"]
+        return (case.check(ours, theirs),
+                case.check_bare(bare, theirs) if bare is not None else "")
+
+    return in_child(work, verify, args)
+
+
+def symengine_baseline(case: Case, ours, args) -> tuple[float | None, str, str]:
+    """SymEngine's route, best of ``--repeat`` (short runs), checked numerically."""
+    route = case.symengine()
+    found = {}
+
+    def work() -> float:
+        elapsed, found["theirs"] = best_of(route, args, args.repeat)
+        return elapsed
+
+    def verify() -> str:
+        rng = random.Random(1)
+        return numeric_agreement(case.numeric(ours, found["theirs"], rng, args.numeric_entries),
+                                 rng)
+
+    return in_child(work, verify, args)
+
+
+# -- one case --------------------------------------------------------------------------------
+
+def run_case(case: Case, args) -> list[Row]:
+    row = Row(case.name, notes=[case.note] if case.note else [])
+    try:
+        row.our_time, ours = best_of(case.ours, args, args.repeat)
+    except jc.JacobianError as exc:  # the package's own time limit, --our-budget
+        row.notes.append(f"ours stopped: {exc}")
+        return [row]
+    bare_row, bare = None, None
+    if case.bare is not None:
+        bare_time, bare = best_of(case.bare, args, args.repeat)
+        bare_row = Row(f"{case.name}, bare differentiation", our_time=bare_time,
+                       notes=["Differentiator.gradient over SymPy's expressions (the part "
+                              "of jacobian that replaces Matrix.jacobian)"])
+    if case.memory or row.our_time < args.trace_below:
+        row.peak = peak_memory(case.ours)
+    else:  # tracemalloc would multiply a long run's time several fold
+        row.notes.append(f"no tracemalloc peak: the run is over {args.trace_below:g} s")
+    if case.memory:
+        before, row.rss = fresh_process_rss(case, args)
+        if before is not None:
+            row.notes.append(f"max RSS of a fresh process, {before / MiB:.0f} MiB of it held "
+                             "before the call (interpreter, SymPy, NumPy, the package, inputs)")
+    if args.no_sympy or case.sympy is None:
+        if case.sympy_note:
+            row.notes.append(case.sympy_note)
+    else:
+        row.sympy_time, verdicts, note = sympy_baseline(case, ours, bare, args)
+        if note:
+            row.notes.append(f"SymPy's route {note}")
+        if verdicts:
+            row.check = verdicts[0]
+        if bare_row is not None:
+            bare_row.sympy_time = row.sympy_time
+            bare_row.check = verdicts[1] if verdicts else ""
+    if case.symengine is not None:
+        if symengine() is None:
+            row.notes.append("SymEngine column skipped: symengine is not importable")
+        else:
+            row.symengine_time, verdict, note = symengine_baseline(case, ours, args)
+            row.notes.append(f"SymEngine's route {note}" if note
+                             else f"SymEngine agrees numerically: {verdict}")
+            if bare_row is not None:
+                bare_row.symengine_time = row.symengine_time
+    return [row] if bare_row is None else [row, bare_row]
+
+
+# -- whole-process rows: the jac command -----------------------------------------------------
+
+def child_env() -> dict:
+    """The environment of the processes started: this checkout first on the path,
+    bytecode caching allowed (as after ``pip install``)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    _wall(command, env)
-    ours, base = math.inf, math.inf
-    for _ in range(runs):
-        ours = min(ours, _wall(command, env))
-        base = min(base, _wall(baseline, env))
-    return Row("CLI cold start (jac card)", sympy_time=base, our_time=ours,
-               notes=["SymPy column: python -c 'import sympy'; wall clock, best of "
-                      f"{runs}; ratio = import sympy / jac (target: at least 1/1.5 = 0.67)"])
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get(
+        "PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def jac_command() -> list[str]:
+    jac = shutil.which("jac")
+    return [jac] if jac else [sys.executable, "-m", "jacobian_calc"]
 
 
 def _wall(command: list[str], env: dict) -> float:
@@ -401,22 +737,60 @@ def _wall(command: list[str], env: dict) -> float:
     return time.perf_counter() - start
 
 
-# -- the table -------------------------------------------------------------------------------------
+def _checkout_used(env: dict) -> str:
+    """The jacobian_calc package the started processes import."""
+    done = subprocess.run([sys.executable, "-c", "import jacobian_calc; "
+                           "print(jacobian_calc.__file__)"], capture_output=True, text=True,
+                          env=env, check=True)
+    return done.stdout.strip()
 
-def all_cases(quick: bool, source: str = "default") -> list[Case]:
-    """The cases; softmax is given to us as text, trig as SymPy's own expressions."""
-    text = "string" if source == "default" else source
-    exprs = "sympy" if source == "default" else source
-    if quick:
-        return [softmax_case(10, text), trig_case(10, exprs), xw_case(4),
-                xw_case(16, with_sympy=False), mlp_case(4, 4)]
-    cases = [softmax_case(K, text) for K in (30, 60, 100)]
-    cases += [trig_case(n, exprs) for n in (30, 60)]
-    cases += [xw_case(n) for n in (8, 12, 16)]
-    cases += [xw_case(n, with_sympy=False) for n in (32, 64)]
-    cases.append(mlp_case())
-    return cases
 
+CARD = ["sin(x1-x2), cos(x1-x2)", "--wrt", "x1,x2"]
+
+
+def cli_rows(runs: int, args) -> list[Row]:
+    """Whole-process wall times of ``jac``: the card example against ``import sympy``
+    (alternating, medians), the instant options, and the tanh MLP's backprop."""
+    env = child_env()
+    used = _checkout_used(env)
+    assert used.startswith(str(ROOT)), f"the started processes import {used}, not {ROOT}"
+    jac = jac_command()
+    card, baseline = jac + CARD, [sys.executable, "-c", "import sympy"]
+    for command in (card, baseline):  # one untimed run each writes the bytecode caches
+        _wall(command, env)
+    ours, base = [], []
+    for _ in range(runs):  # alternating, so that a change in the machine's load hits both
+        ours.append(_wall(card, env))
+        base.append(_wall(baseline, env))
+    rows = [Row("jac card example, whole process", sympy_time=statistics.median(base),
+                our_time=statistics.median(ours), check="—",
+                notes=[f"SymPy column: python -c 'import sympy'; wall clock, median of {runs} "
+                       "each, alternating; goal: jac / import sympy at most "
+                       f"{MAX_COLD_RATIO:g}"])]
+    floor = statistics.median(_wall([sys.executable, "-c", "pass"], env) for _ in range(runs))
+    rows[0].notes.append(f"an interpreter that does nothing: {_seconds(floor)}")
+    for option in ("--version", "--help", "--rules"):
+        _wall(jac + [option], env)
+        times = [_wall(jac + [option], env) for _ in range(runs)]
+        rows.append(Row(f"jac {option}, whole process", our_time=statistics.median(times),
+                        notes=[f"wall clock, median of {runs}; goal at most "
+                               f"{MAX_INSTANT:g} s"]))
+    sizes = (2, 2, 3, 2) if args.quick else TANH_SIZES
+    mlp = jac + ["--wrt", "W1,b1,W2,b2", "--onehot", "T", "--backprop"]
+    for name, shape in tanh_mlp_shapes(*sizes).items():
+        dims = "x".join(map(str, shape)) if isinstance(shape, tuple) else str(shape)
+        mlp += ["--shape", f"{name}={dims}"]
+    mlp += ["--", TANH_MLP]
+    mlp_runs = max(3, runs // 2)
+    times = [_wall(mlp, env) for _ in range(mlp_runs)]
+    N, D, H, C = sizes
+    rows.append(Row(f"jac --backprop tanh MLP X {N}x{D}, hidden {H}, out {C}, whole process",
+                    our_time=statistics.median(times),
+                    notes=[f"wall clock, median of {mlp_runs}; goal under {MLP_SECONDS:g} s"]))
+    return rows
+
+
+# -- the report --------------------------------------------------------------------------------
 
 def _seconds(value: float | None) -> str:
     if value is None:
@@ -424,28 +798,80 @@ def _seconds(value: float | None) -> str:
     return f"{value:.3g} s" if value >= 0.1 else f"{value * 1000:.3g} ms"
 
 
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}x"
+
+
 def _memory(value: int | None) -> str:
-    return "—" if value is None else f"{value / 2 ** 20:.1f} MiB"
+    return "—" if value is None else f"{value / MiB:.1f} MiB"
+
+
+HEADER = ["case", "SymPy", "ours", "SymEngine", "SymPy / ours", "ours / SymEngine",
+          "peak (tracemalloc)", "max RSS (fresh process)", "check"]
 
 
 def format_table(rows: list[Row], markdown: bool) -> str:
-    header = ["case", "SymPy", "ours", "ratio", "our peak memory", "check"]
-    body = [[r.name, _seconds(r.sympy_time), _seconds(r.our_time),
-             "—" if r.ratio is None else f"{r.ratio:.1f}x", _memory(r.peak), r.check or "—"]
-            for r in rows]
-    notes = [f"{r.name}: {n}" for r in rows for n in r.notes]
+    body = [[r.name, _seconds(r.sympy_time), _seconds(r.our_time), _seconds(r.symengine_time),
+             _ratio(r.speedup), _ratio(r.against_symengine), _memory(r.peak), _memory(r.rss),
+             r.check or "—"] for r in rows]
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(cells) + " |" for cells in body]
     else:
-        widths = [max(len(c[i]) for c in [header] + body) for i in range(len(header))]
+        widths = [max(len(c[i]) for c in [HEADER] + body) for i in range(len(HEADER))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
-                 for cells in [header] + body]
+                 for cells in [HEADER] + body]
         lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines + [""] + [f"* {n}" for n in notes])
+    return "\n".join(lines)
 
 
-def machine() -> str:
+def format_notes(rows: list[Row]) -> str:
+    return "\n".join(f"* {r.name}: {n}" for r in rows for n in r.notes)
+
+
+def goals(rows: list[Row]) -> list[str]:
+    """The issue's goals that this run measured, each met or not, with its figures."""
+    by_name = {r.name: r for r in rows}
+    out = []
+
+    def line(met: bool, text: str) -> None:
+        out.append(f"* {'met' if met else 'NOT met'}: {text}")
+
+    for name in SPEED_CASES:
+        for label in (name, f"{name}, bare differentiation"):
+            r = by_name.get(label)
+            if r is None or r.speedup is None:
+                continue
+            vs = r.against_symengine
+            met = r.speedup >= MIN_SPEEDUP and (vs is None or vs <= MAX_SYMENGINE_RATIO)
+            line(met, f"{label}: SymPy / ours {r.speedup:.1f}x (goal ≥ {MIN_SPEEDUP:g}x), "
+                      f"ours / SymEngine {_ratio(vs)} (goal ≤ {MAX_SYMENGINE_RATIO:g}x)")
+    r = by_name.get("jac card example, whole process")
+    if r is not None:
+        ratio = r.our_time / r.sympy_time
+        line(ratio <= MAX_COLD_RATIO, f"cold start: jac {_seconds(r.our_time)} / import sympy "
+                                      f"{_seconds(r.sympy_time)} = {ratio:.2f}x "
+                                      f"(goal ≤ {MAX_COLD_RATIO:g}x)")
+    for option in ("--version", "--help", "--rules"):
+        r = by_name.get(f"jac {option}, whole process")
+        if r is not None:
+            line(r.our_time <= MAX_INSTANT, f"jac {option}: {_seconds(r.our_time)} "
+                                            f"(goal ≤ {MAX_INSTANT:g} s)")
+    N, D, H, C = TANH_SIZES
+    for r in rows:  # at the issue's sizes only
+        if f"tanh MLP X {N}x{D}, hidden {H}, out {C}" in r.name and r.our_time is not None:
+            line(r.our_time < MLP_SECONDS, f"{r.name}: {_seconds(r.our_time)} "
+                                           f"(goal < {MLP_SECONDS:g} s)")
+    r = by_name.get("X@W backprop n=32")
+    if r is not None and r.peak is not None:
+        rss = f", max RSS of a fresh process {_memory(r.rss)}" if r.rss else ""
+        line(r.peak < BACKPROP_MIB * MiB, f"X@W backprop n=32: tracemalloc peak "
+                                          f"{_memory(r.peak)} (goal < {BACKPROP_MIB:g} MiB)"
+                                          f"{rss}")
+    return out
+
+
+def machine(clock: str) -> str:
     model = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as handle:
@@ -453,39 +879,47 @@ def machine() -> str:
                          if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return (f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "
-            f"SymPy {sp.__version__}")
+    se = symengine()
+    return (f"Machine: {model}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+            f"SymPy {sp.__version__}, "
+            f"SymEngine {se.__version__ if se else 'not installed'}; "
+            f"clock: {'process CPU time' if clock == 'cpu' else 'wall'} "
+            "(whole-process rows: wall)")
 
 
 def parse_args(argv: list[str] | None = None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="small sizes, one repetition")
+    p.add_argument("--quick", action="store_true", help="small sizes, fewer repetitions")
     p.add_argument("--cases", default="", help="comma-separated groups or case names "
-                   "(softmax, trig, xw, mlp, cli)")
-    p.add_argument("--repeat", type=int, default=None, help="timed runs of ours (best of)")
+                   "(softmax, trig, xw, backprop, mlp, cli; 'X@W n=32')")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="timed runs of ours and SymEngine's route (best of) [3; quick 1]")
     p.add_argument("--budget", type=float, default=120.0,
-                   help="seconds allowed to SymPy's route per case [120]")
+                   help="seconds allowed to SymPy's and SymEngine's routes per case [120]")
     p.add_argument("--repeat-below", type=float, default=10.0,
-                   help="repeat only runs of ours shorter than this many seconds [10]")
+                   help="repeat only runs shorter than this many seconds [10]")
     p.add_argument("--trace-below", type=float, default=30.0,
-                   help="trace memory with tracemalloc only for runs shorter than this [30 s]; "
-                        "longer ones report resident-set growth")
+                   help="tracemalloc peak for runs shorter than this [30 s], and for the "
+                        "memory cases always")
     p.add_argument("--our-budget", type=float, default=900.0,
-                   help="seconds allowed to our route per case, all repetitions [900]")
+                   help="the package's time limit for each call of ours [900 s]")
     p.add_argument("--check-budget", type=float, default=600.0,
                    help="seconds allowed to the equality check per case [600]")
+    p.add_argument("--numeric-entries", type=int, default=20_000,
+                   help="entries compared with SymEngine's at a random point [20000]")
     p.add_argument("--memory-cap", type=float, default=8.0,
-                   help="GiB of address space for SymPy's route [8]")
+                   help="GiB of address space for the baselines' child process [8]")
+    p.add_argument("--runs", type=int, default=None,
+                   help="runs of each whole-process command (median) [9; quick 3]")
     p.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
-    p.add_argument("--input", choices=("default", "string", "sympy"), default="default",
-                   help="softmax and trig: give ours the text or SymPy's own expressions "
-                        "(default: softmax as text, trig as expressions)")
-    p.add_argument("--no-sympy", action="store_true", help="time ours only")
+    p.add_argument("--no-sympy", action="store_true", help="skip SymPy's route")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    p.add_argument("--peak-of", metavar="CASE", help=argparse.SUPPRESS)
+    p.add_argument("--rss-of", metavar="CASE", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
+    if args.runs is None:
+        args.runs = 3 if args.quick else 9
     return args
 
 
@@ -493,26 +927,40 @@ def selected(cases: list[Case], spec: str) -> tuple[list[Case], bool]:
     wanted = [s.strip() for s in spec.split(",") if s.strip()]
     if not wanted:
         return cases, True
-    keep = [c for c in cases if c.group in wanted or c.name in wanted]
-    return keep, "cli" in wanted
+    known = {c.group for c in cases} | {c.name for c in cases} | {"cli"}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise SystemExit(f"unknown case or group {unknown[0]!r}; known: {sorted(known)}")
+    return [c for c in cases if c.group in wanted or c.name in wanted], "cli" in wanted
 
 
 def main(argv: list[str] | None = None) -> int:
+    global LIMITS
     args = parse_args(argv)
-    if args.peak_of:
-        return _print_peak_of(args.peak_of, args)
-    cases, with_cli = selected(all_cases(args.quick, args.input), args.cases)
-    print(machine(), f"| clock: {args.clock} | SymPy budget {args.budget:g} s", flush=True)
-    rows = []
+    LIMITS = limits(args.our_budget)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    if args.rss_of:
+        return _print_rss_of(args.rss_of, args)
+    cases, with_cli = selected(all_cases(args.quick), args.cases)
+    print(machine(args.clock), f"| budget {args.budget:g} s", flush=True)
+    rows: list[Row] = []
     for case in cases:
-        rows.append(run_case(case, args))
-        r = rows[-1]
-        print(f"  {r.name}: sympy {_seconds(r.sympy_time)}, ours {_seconds(r.our_time)}"
-              f"{' — ' + '; '.join(r.notes) if r.notes else ''}", flush=True)
+        for r in run_case(case, args):
+            rows.append(r)
+            print(f"  {r.name}: sympy {_seconds(r.sympy_time)}, ours {_seconds(r.our_time)}, "
+                  f"symengine {_seconds(r.symengine_time)}", flush=True)
     if with_cli:
-        rows.append(cli_row(1 if args.quick else 5))
+        rows += cli_rows(args.runs, args)
     print()
     print(format_table(rows, args.markdown))
+    print()
+    print(machine(args.clock))
+    print()
+    print(format_notes(rows))
+    met = goals(rows)
+    if met:
+        print("\nGoals of the issue \"Interactive speed\":")
+        print("\n".join(met))
     return 0
 
 
