@@ -30,7 +30,7 @@ from typing import Iterable, Mapping
 from ..core.errors import LimitError
 from ..core.grid import Shape
 from ..core.limits import Limits
-from ..core.tree import Call, Declared, Name, Node
+from ..core.tree import Call, Declared, Name, Node, fold
 from ..ops import Cost, default_cost, get
 from ..ops.text import to_source
 from ..symbolic.evaluate import node_shapes
@@ -63,25 +63,31 @@ class Costs:
 
 
 def tree_costs(roots: Iterable[Node], shapes: Mapping[str, Shape],
-               lets: Mapping[str, Node], order: Iterable[str] = ()) -> Costs:
-    """Estimates for the intermediates (in ``order``) and then ``roots``."""
+               lets: Mapping[str, Node], order: Iterable[str] = (),
+               found: Mapping[Node, Shape] | None = None) -> Costs:
+    """Estimates for the intermediates (in ``order``) and then ``roots``.
+
+    ``found``, the shape of every subtree, is computed here unless given.
+    """
     costs = Costs()
     known: dict[str, NodeCost] = {}
     all_shapes = dict(shapes)
+    found = dict(found) if found is not None else {}
     for name in order:
-        known[name] = _add_tree(lets[name], all_shapes, known, costs)
-        all_shapes[name] = node_shapes(lets[name], all_shapes)[lets[name]]
+        found.update(node_shapes(lets[name], all_shapes))
+        known[name] = _add_tree(lets[name], found, known, costs)
+        all_shapes[name] = found[lets[name]]
     for root in roots:
-        _add_tree(root, all_shapes, known, costs)
+        if root not in found:
+            found.update(node_shapes(root, all_shapes))
+        _add_tree(root, found, known, costs)
     return costs
 
 
-def _add_tree(root: Node, shapes: Mapping[str, Shape], known: dict, costs: Costs) -> NodeCost:
-    found = node_shapes(root, shapes)
-    for node, shape in found.items():  # post-order
-        if node in costs.nodes:
-            continue
-        entries = math.prod(shape)
+def _add_tree(root: Node, found: Mapping[Node, Shape], known: dict,
+              costs: Costs) -> NodeCost:
+    def combine(node: Node, kids) -> NodeCost:  # children first, each subtree once
+        entries = math.prod(found[node])
         per_entry, size, below = _one(node, found, known, costs)
         mine = entries * per_entry
         costs.forward += mine
@@ -89,8 +95,8 @@ def _add_tree(root: Node, shapes: Mapping[str, Shape], known: dict, costs: Costs
             costs.biggest = (mine, node)
         # Shared subtrees are counted once per parent in ``below``; all that was built
         # so far (descendants come first) bounds it without double counting.
-        costs.nodes[node] = NodeCost(entries, size, min(mine + below, costs.forward))
-    return costs.nodes[root]
+        return NodeCost(entries, size, min(mine + below, costs.forward))
+    return fold(root, combine, costs.nodes)
 
 
 def _one(node: Node, found: Mapping[Node, Shape], known: dict,

@@ -19,10 +19,10 @@ from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
 from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import natural_key
-from ..core.tree import Node, names
+from ..core.tree import Node, names, fold
 from ..ops.text import to_source
 from ..parsing import declared_name, normalize_shapes, parse
-from ..symbolic.evaluate import Env, evaluate, node_shapes
+from ..symbolic.evaluate import Env, evaluate, shape_of
 from ..symbolic.sympy_input import Reading, read
 from ..symbolic.measure import free_symbols
 from ..symbolic.symbols import scalar_symbol, symbol_grid
@@ -45,6 +45,7 @@ class Problem:
     function_classes: dict[str, type] = field(default_factory=dict)  # the caller's own
     matrix_input: bool = False  # one SymPy Matrix given: its shape is the output's
     costs: Costs | None = None  # size estimates of every subtree (derive.estimate)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def env(self) -> Env:
         """A fresh evaluation environment with the intermediates evaluated."""
@@ -54,19 +55,32 @@ class Problem:
             env.values[name] = evaluate(self.lets[name], env)
         return env
 
+    def subtree_shapes(self) -> tuple[dict[str, Shape], dict[Node, Shape]]:
+        """Shapes of the names (intermediates included) and of every subtree, computed
+        once: a subtree shared by many components (softmax's sum) is looked at once."""
+        if "shapes" not in self._cache:
+            names_, subtrees = dict(self.shapes), {}
+            for name in self.let_order:
+                node = self.lets[name]
+                names_[name] = fold(node, lambda n, a, s=dict(names_): shape_of(n, a, s),
+                                    subtrees)
+            for node in self.components:
+                fold(node, lambda n, a: shape_of(n, a, names_), subtrees)
+            self._cache["shapes"] = (names_, subtrees)
+        return self._cache["shapes"]
+
     def let_shapes(self) -> dict[str, Shape]:
-        shapes = dict(self.shapes)
-        for name in self.let_order:
-            shapes[name] = node_shapes(self.lets[name], shapes)[self.lets[name]]
-        return shapes
+        return dict(self.subtree_shapes()[0])
 
     def component_shapes(self) -> list[Shape]:
-        shapes = self.let_shapes()
-        return [node_shapes(c, shapes)[c] for c in self.components]
+        subtrees = self.subtree_shapes()[1]
+        return [subtrees[c] for c in self.components]
 
     def sources(self) -> list[str]:
         """The components in the calculator's syntax (a summary for a huge SymPy input)."""
-        return [_source(c, self) for c in self.components]
+        if "sources" not in self._cache:
+            self._cache["sources"] = [_source(c, self) for c in self.components]
+        return list(self._cache["sources"])
 
     def evaluate(self, env: Env | None = None) -> list[Grid]:
         env = env or self.env()
@@ -87,10 +101,12 @@ class Problem:
 
     def used_names(self) -> set[str]:
         """Every name the components and the intermediates mention."""
-        found: set[str] = set()
-        for node in [*self.components, *self.lets.values()]:
-            found |= names(node)
-        return found
+        if "names" not in self._cache:
+            found: set[str] = set()
+            for node in [*self.components, *self.lets.values()]:
+                found |= names(node)
+            self._cache["names"] = found
+        return set(self._cache["names"])
 
     def caller_symbol(self, name: str) -> sp.Symbol:
         """The caller's own SymPy symbol for ``name``, else the calculator's real one."""
@@ -123,7 +139,8 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
                       reading.function_classes, matrix_input=isinstance(of, sp.MatrixBase))
     _check_entry_names(problem)
     _check_sizes(problem)
-    problem.costs = tree_costs(components, shape_map, let_nodes, order)
+    problem.costs = tree_costs(components, shape_map, let_nodes, order,
+                               problem.subtree_shapes()[1])
     return problem
 
 
@@ -240,22 +257,13 @@ def _check_entry_names(problem: Problem) -> None:
 
 def _check_sizes(problem: Problem) -> None:
     """Infer every shape (errors surface here) and refuse oversized intermediate arrays."""
-    shapes = dict(problem.shapes)
-    for name in problem.let_order:
-        shapes[name] = _node_sizes(problem.lets[name], shapes, problem.limits)
-    for component in problem.components:
-        _node_sizes(component, shapes, problem.limits)
-
-
-def _node_sizes(node: Node, shapes: Mapping[str, Shape], limits: Limits) -> Shape:
-    found = node_shapes(node, shapes)
-    for sub, shape in found.items():
+    limits = problem.limits
+    for sub, shape in problem.subtree_shapes()[1].items():
         size = math.prod(shape)
         if size > limits.max_entries:
             raise LimitError(f"{to_source(sub)[:60]} would have {size:,} entries (shape "
                              f"{shape_text(shape)}), over the limit of "
                              f"{limits.max_entries:,}", limit="max_entries")
-    return found[node]
 
 
 # -- wrt --------------------------------------------------------------------------

@@ -105,8 +105,10 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS,
     _check_nesting(text, limits)
     spans = _split_components(text)
     names = (frozenset(functions), frozenset(variables))
+    shared: dict[Node, Node] = {}  # equal subtrees of all components become one object
     with int_digits(limits.max_digits):
-        return [_parse_component(text, start, end, limits, names) for start, end in spans]
+        return [_parse_component(text, start, end, limits, names, shared)
+                for start, end in spans]
 
 
 def parse_expression(text: str, limits: Limits = DEFAULT_LIMITS,
@@ -198,7 +200,7 @@ def _split_components(text: str) -> list[tuple[int, int]]:
 # -- component parsing -----------------------------------------------------------
 
 def _parse_component(full: str, start: int, end: int, limits: Limits,
-                     names: tuple[frozenset, frozenset]) -> Node:
+                     names: tuple[frozenset, frozenset], shared: dict) -> Node:
     raw = full[start:end]
     # '^' is power, as mathematicians write it; keep a map to report columns.
     text, colmap = _caret_to_pow(raw.replace("\n", " ").replace("\r", " "), start)
@@ -207,7 +209,7 @@ def _parse_component(full: str, start: int, end: int, limits: Limits,
     colmap = colmap[stripped:]
     tree = _ast_parse(text, full, colmap, limits)
     try:
-        node = _Converter(full, text, colmap, limits, *names).convert(tree.body)
+        node = _Converter(full, text, colmap, limits, *names, shared).convert(tree.body)
     except RecursionError:
         raise _too_deep(limits) from None
     if nesting(node) > limits.max_depth:
@@ -341,9 +343,10 @@ class _Converter:
     """ast -> tree through the allow-list. One method per allowed node type."""
 
     def __init__(self, full: str, text: str, colmap: list[int], limits: Limits,
-                 functions: frozenset, variables: frozenset):
+                 functions: frozenset, variables: frozenset, shared: dict | None = None):
         self.full, self.text, self.colmap, self.limits = full, text, colmap, limits
         self.functions, self.variables = functions, variables
+        self.shared = {} if shared is None else shared
 
     def col(self, node: ast.AST) -> int:
         return self.colmap[min(getattr(node, "col_offset", 0), len(self.colmap) - 1)]
@@ -364,7 +367,11 @@ class _Converter:
         if method is None:
             message = _REFUSED.get(type(node), f"{type(node).__name__} is not allowed")
             raise self.fail(message, node)
-        return method(node)
+        # Equal subtrees become one object (the first one seen): comparing trees then
+        # stops at the first shared child, and a sum repeated in every component of a
+        # softmax is looked at once by every later pass.
+        tree = method(node)
+        return self.shared.setdefault(tree, tree)
 
     def visit_Tuple(self, node: ast.Tuple) -> Node:
         raise self.fail(_REFUSED[ast.Tuple], node)

@@ -91,11 +91,11 @@ def infer_shape(node: Node, shapes: Mapping[str, Shape]) -> Shape:
 def node_shapes(node: Node, shapes: Mapping[str, Shape]) -> dict[Node, Shape]:
     """The shape of every subtree of ``node`` (post-order, without recursion)."""
     out: dict[Node, Shape] = {}
-    fold(node, lambda n, args: _shape_of(n, args, shapes), out)
+    fold(node, lambda n, args: shape_of(n, args, shapes), out)
     return out
 
 
-def _shape_of(node: Node, args: list[Shape], shapes: Mapping[str, Shape]) -> Shape:
+def shape_of(node: Node, args: list[Shape], shapes: Mapping[str, Shape]) -> Shape:
     if isinstance(node, Name):
         return tuple(shapes.get(node.id, ()))
     if isinstance(node, Num):
