@@ -45,6 +45,7 @@ class Problem:
     function_classes: dict[str, type] = field(default_factory=dict)  # the caller's own
     matrix_input: bool = False  # one SymPy Matrix given: its shape is the output's
     costs: Costs | None = None  # size estimates of every subtree (derive.estimate)
+    origins: dict[Node, sp.Expr] = field(default_factory=dict)  # SymPy input, as given
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def env(self) -> Env:
@@ -84,7 +85,8 @@ class Problem:
 
     def evaluate(self, env: Env | None = None) -> list[Grid]:
         env = env or self.env()
-        return [evaluate(c, env) for c in self.components]
+        return [Grid.scalar(self.origins[c]) if c in self.origins and not names(c) & set(
+            self.lets) else evaluate(c, env) for c in self.components]
 
     def check_forward(self) -> None:
         """Refuse evaluating what would build over ``limits.max_nodes`` nodes."""
@@ -136,7 +138,8 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
     order = _let_order(let_nodes)
     problem = Problem(components, shape_map, let_nodes, order, limits,
                       frozenset(declared | reading.functions), reading.symbols,
-                      reading.function_classes, matrix_input=isinstance(of, sp.MatrixBase))
+                      reading.function_classes, matrix_input=isinstance(of, sp.MatrixBase),
+                      origins=reading.origins)
     _check_entry_names(problem)
     _check_sizes(problem)
     problem.costs = tree_costs(components, shape_map, let_nodes, order,

@@ -367,11 +367,20 @@ class _Converter:
         if method is None:
             message = _REFUSED.get(type(node), f"{type(node).__name__} is not allowed")
             raise self.fail(message, node)
+        # The same text converts to the same tree: a sum repeated in every component
+        # of a softmax is converted once.
+        span = self.text[node.col_offset:node.end_col_offset] if hasattr(
+            node, "end_col_offset") else None
+        hit = self.shared.get(span) if span is not None else None
+        if hit is not None:
+            return hit
         # Equal subtrees become one object (the first one seen): comparing trees then
-        # stops at the first shared child, and a sum repeated in every component of a
-        # softmax is looked at once by every later pass.
+        # stops at the first shared child, and every later pass looks at them once.
         tree = method(node)
-        return self.shared.setdefault(tree, tree)
+        tree = self.shared.setdefault(tree, tree)
+        if span is not None:
+            self.shared[span] = tree
+        return tree
 
     def visit_Tuple(self, node: ast.Tuple) -> Node:
         raise self.fail(_REFUSED[ast.Tuple], node)

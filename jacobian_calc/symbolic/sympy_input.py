@@ -21,6 +21,7 @@ from ..core.names import check_name
 from ..core.tree import Call, Declared, Name, Node, Num
 from .classes import function_ops
 from .measure import short_text
+from .symbols import scalar_symbol
 
 @dataclass
 class Reading:
@@ -30,6 +31,9 @@ class Reading:
     functions: set[str] = field(default_factory=set)
     symbols: dict[str, sp.Symbol] = field(default_factory=dict)  # the caller's own
     function_classes: dict[str, type] = field(default_factory=dict)  # the caller's own
+    #: Trees read from scalar expressions already in the calculator's own symbols: the
+    #: expression itself is their value (rebuilding it would only repeat SymPy's work).
+    origins: dict[Node, sp.Expr] = field(default_factory=dict)
 
 
 def read(expr: object, reading: Reading) -> Node:
@@ -41,9 +45,20 @@ def read(expr: object, reading: Reading) -> Node:
     if not isinstance(expr, sp.Basic):
         raise JacobianError(f"cannot read a {type(expr).__name__} as an expression")
     try:
-        return _Reader(reading).read(expr)
+        node = _Reader(reading).read(expr)
     except RecursionError:
         raise JacobianError("the SymPy expression is nested too deeply to read") from None
+    if _in_own_symbols(expr):
+        reading.origins[node] = expr
+    return node
+
+
+def _in_own_symbols(expr: sp.Basic) -> bool:
+    """A scalar expression of the calculator's own real symbols and known functions only."""
+    if not isinstance(expr, sp.Expr) or isinstance(expr, sp.MatrixExpr) or expr.has(
+            AppliedUndef, sp.MatrixSymbol):
+        return False
+    return all(s == scalar_symbol(s.name) for s in expr.free_symbols)
 
 
 class _Reader:
