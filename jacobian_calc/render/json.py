@@ -31,7 +31,7 @@ from ..results.chain import ChainResult
 from ..results.jacobian import JacobianResult
 from ..symbolic.measure import Measures, applied_functions
 from .entries import entry_texts
-from .shared import Printer, check_size, entry_printer
+from .shared import Memoised, Printer, check_size, entry_printer
 from .sympy_form import SympyFormPrinter, plain, sympy_text
 from .text import taken_names
 
@@ -96,18 +96,8 @@ class _SympyForm:
         return self.text.charge(self.printer.doprint(plain(expr) if self.plain else expr))
 
 
-class _MemoSympyForm(SympyFormPrinter):
-    def __init__(self) -> None:
-        super().__init__()
-        self._memo: dict = {}
-
-    def _print(self, expr, **kwargs):
-        if kwargs or not isinstance(expr, sp.Basic):
-            return super()._print(expr, **kwargs)
-        text = self._memo.get(expr)
-        if text is None:
-            text = self._memo[expr] = super()._print(expr)
-        return text
+class _MemoSympyForm(Memoised, SympyFormPrinter):
+    """The plain-SymPy form, printing each distinct subexpression once."""
 
 
 def _symbolic_items(results: list[JacobianResult], flatten: bool,

@@ -256,26 +256,30 @@ class Printer:
                 for name, d in self.sharing.definitions()]
 
 
-class MemoPrinter(EntryPrinter):
-    """The entry printer, printing each distinct subexpression once.
+class Memoised:
+    """A printer that prints each distinct subexpression once (mixed into SymPy printers).
 
     The entries of a Jacobian repeat the same parts (``exp(l_1)``, ``S1**2``)
     thousands of times; a subexpression prints the same wherever it is (its
     parent adds any brackets), so its text is kept.
     """
 
-    def __init__(self, order: str | None = None) -> None:
-        entry_text(sp.S.Zero)  # the table of renamed functions is filled on first use
-        super().__init__({"order": order} if order else {})
-        self._memo: dict = {}
-
     def _print(self, expr, **kwargs):
         if kwargs or not isinstance(expr, sp.Basic):
             return super()._print(expr, **kwargs)
-        text = self._memo.get(expr)
+        memo = self.__dict__.setdefault("_memo", {})
+        text = memo.get(expr)
         if text is None:
-            text = self._memo[expr] = super()._print(expr)
+            text = memo[expr] = super()._print(expr)
         return text
+
+
+class MemoPrinter(Memoised, EntryPrinter):
+    """The entry printer, printing each distinct subexpression once."""
+
+    def __init__(self, order: str | None = None) -> None:
+        entry_text(sp.S.Zero)  # the table of renamed functions is filled on first use
+        super().__init__({"order": order} if order else {})
 
 
 def print_entry(expr: sp.Basic, printer: EntryPrinter | None = None) -> str:
