@@ -358,6 +358,9 @@ def test_a_signal_during_the_write_leaves_no_temporary_file(tmp_path, signum, st
     out.write_text("old")
     script = (
         "import os, signal, sys\n"
+        # as started from a terminal: a job started in the background of a
+        # non-interactive shell inherits SIGINT ignored, and then ignores it
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "real = os.fsync\n"
         f"def fsync(fd):\n    os.kill(os.getpid(), {int(signum)})\n    real(fd)\n"
         "os.fsync = fsync\n"
