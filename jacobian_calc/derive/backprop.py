@@ -44,6 +44,7 @@ from ..results.backprop import (AGREES, DIFFERS, PROVED, BackpropResult, Backwar
 from ..symbolic.autodiff import gradient
 from ..symbolic.canonical import canonical_add, canonical_mul
 from ..symbolic.evaluate import Env, evaluate, node_shapes
+from ..symbolic.plain import factor_common
 from ..symbolic.simplify import is_zero, simplify_entry
 from ..symbolic.symbols import entry_name, symbol_grid
 from ..symbolic.through_outputs import through_outputs
@@ -600,7 +601,7 @@ def _checked(rule: _Rule, graph: _Graph, limits: Limits, simplify: bool) -> Back
     compact = local.compact(rule.tree)
     check = local.decide(explicit, compact, limits.simplify_seconds)
     shown = explicit.map(lambda e: simplify_entry(e, limits.simplify_seconds) if simplify
-                         else sp.factor_terms(e))
+                         else factor_common(e))
     return BackwardStep(
         name=f"d{rule.target}", target=rule.target, through=tuple(rule.through),
         upstream="1" if isinstance(rule.upstream, Num) else rule.upstream.id,
@@ -695,7 +696,7 @@ class _Local:
         given = (", rows of " + " and ".join(sorted(self.graph.onehot & set(self.inputs)))
                  + " summing to 1") if rows else ""
         a, b = (g.map(lambda e: sp.sympify(e).xreplace(rows)) for g in (explicit, compact))
-        if all(sp.expand(x - y) == 0 for x, y in zip(a.flat, b.flat)):
+        if all(x == y or sp.expand(x - y) == 0 for x, y in zip(a.flat, b.flat)):
             return Check(PROVED, "in the step's own symbols" + given)
         back = {s: e for name, grid in self.outputs.items()
                 for s, e in zip(symbol_grid(name, grid.shape).flat, grid.flat)}

@@ -25,6 +25,7 @@ from ..results.hessian import (NOT_SYMMETRIC, SYMMETRIC, UNDECIDED, CompactHessi
                                HessianBlock, HessianResult, Symmetry, Variable)
 from ..results.jacobian import check_layout
 from ..symbolic.autodiff import gradient
+from ..symbolic.plain import factor_common
 from ..symbolic.simplify import simplify_entry
 from ..symbolic.symbols import scalar_symbol, symbol_grid
 from ..results.backprop import DIFFERS, PROVED
@@ -93,7 +94,7 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
     variables = [_variable(g, problem) for g in groups]
     out = _output(problem)
     _check_size(out.shape, variables, limits)
-    blocks = {k: b.map(_common_factors_out)
+    blocks = {k: b.map(factor_common)
               for k, b in second_derivatives(out, variables).items()}
     symmetry = check_symmetry(blocks, variables, out.shape, limits.simplify_seconds)
     result = HessianResult(
@@ -170,17 +171,6 @@ def _output(problem: Problem) -> Grid:
                if s != scalar_symbol(n)}
     return out.map(lambda e: e.xreplace(mapping)) if mapping else out
 
-
-#: Entries up to this many nodes are shown with their common factors taken out.
-TIDY_NODES = 400
-
-
-def _common_factors_out(e: sp.Expr) -> sp.Expr:
-    """``sympy.factor_terms`` of a small entry (on a large one it costs seconds)."""
-    for count, _ in enumerate(sp.preorder_traversal(e)):
-        if count > TIDY_NODES:
-            return e
-    return sp.factor_terms(e)
 
 
 def _check_size(out_shape: Shape, variables: list[Variable], limits: Limits) -> None:

@@ -44,6 +44,7 @@ from sympy.core.function import AppliedUndef, ArgumentIndexError
 from . import algebra
 from .canonical import canonical_add, canonical_mul, symbol_dot
 from .classes import function_ops, registry_cached
+from .plain import finite
 
 
 @registry_cached
@@ -374,7 +375,7 @@ def _zero_terms_vanish(node: _Node) -> bool:
     if known is None:
         known = bool(node.expr.is_commutative)
         for a in node.expr.args:
-            if not (a.is_Rational if a.is_Number else a.is_finite is True):
+            if not (a.is_Rational if a.is_Number else finite(a)):
                 known = False
                 break
         node.zero_terms_vanish = known

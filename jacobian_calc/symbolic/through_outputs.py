@@ -20,6 +20,8 @@ from typing import Sequence
 
 import sympy as sp
 
+from .plain import monomial_sum
+
 Monomial = dict[sp.Basic, Fraction]
 
 
@@ -81,7 +83,8 @@ def through_outputs(exprs: Sequence[sp.Expr], outputs: Sequence[tuple[sp.Symbol,
     index: dict[sp.Basic, list[int]] = {}
     for i, (_, m) in enumerate(monomials):
         index.setdefault(next(iter(m)), []).append(i)
-    return [_divide(e.xreplace(held), monomials, index).xreplace(back) for e in exprs]
+    return [e if not index and monomial_sum(e)  # nothing to divide by, nothing to expand
+            else _divide(e.xreplace(held), monomials, index).xreplace(back) for e in exprs]
 
 
 def _held_sums(outputs) -> dict[sp.Expr, sp.Dummy]:
