@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from ..core import budget
 from ..core.errors import LimitError
 from ..derive.jacobian import jacobians
@@ -73,6 +71,8 @@ def _json(req, results, factored, values) -> str:
     chain, factor_values = factored if isinstance(factored, tuple) else (factored, None)
     doc = jacobians_document(results, flatten=req.flatten, chain=chain, values=values,
                              at=req.at, factor_values=factor_values, shared=req.shared)
+    import json  # loaded by JSON output only, not at start-up
+
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 

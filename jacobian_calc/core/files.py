@@ -10,7 +10,6 @@ replaced. A replaced file keeps its mode; a new one gets ``0o666 & ~umask``.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import stat
 import threading
@@ -84,7 +83,7 @@ def atomic_write(path: str, data: bytes | str) -> None:
 def _create_temporary(directory: str, record: list[str]) -> int:
     """Create ``.jac-*.tmp`` in ``directory``, its name recorded *before* it exists."""
     for _ in range(100):
-        name = os.path.join(directory, f".jac-{secrets.token_hex(8)}.tmp")
+        name = os.path.join(directory, f".jac-{os.urandom(8).hex()}.tmp")
         record.append(name)
         try:
             return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)

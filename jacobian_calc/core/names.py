@@ -9,7 +9,6 @@ output of ours can ever mention one.
 from __future__ import annotations
 
 import builtins
-import difflib
 import keyword
 import re
 
@@ -52,6 +51,8 @@ def check_name(name: object, what: str = "name") -> str:
 
 def suggest(name: str, known) -> str:
     """``"; did you mean sigmoid?"`` for the closest known names, or ``""``."""
+    import difflib  # only on the way to an error message: not loaded at start-up
+
     close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
     return f"; did you mean {' or '.join(close)}?" if close else ""
 

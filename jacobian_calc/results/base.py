@@ -8,7 +8,6 @@ class; so ``str(result)``, ``result.to_latex()`` and Jupyter's
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Callable
 
@@ -67,6 +66,8 @@ class Result:
 
     def to_json(self, **options) -> str:
         """The JSON document of this result, as ``jac --format json`` prints it."""
+        import json  # loaded by JSON output only, not at start-up
+
         return json.dumps(self.to_dict(**options), indent=2, ensure_ascii=False)
 
     def _repr_latex_(self) -> str:
