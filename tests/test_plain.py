@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jacobian_calc.symbolic.plain import (factor_common, finite, monomial_sum,
-                                          nothing_in_common)
+                                          nothing_in_common, positive_finite)
 
 REAL = sp.symbols("a b c d", real=True)
 PLAIN = sp.symbols("p q")  # no assumptions: not known to be finite
@@ -59,3 +59,31 @@ def test_factor_common_leaves_large_entries_alone():
     big = sp.Add(*[x * s for s in sp.symbols("s:200")])
     assert factor_common(big) == big and sp.factor_terms(big) != big
     assert factor_common(big, max_nodes=10_000) == sp.factor_terms(big)
+
+
+POS = sp.Symbol("r", positive=True)
+atoms = st.sampled_from([*REAL, *PLAIN, POS, sp.Integer(2), sp.Rational(1, 3), sp.Integer(-1)])
+exprs = st.recursive(atoms, lambda inner: st.one_of(
+    st.builds(sp.exp, inner), st.builds(lambda a, b: a + b, inner, inner),
+    st.builds(lambda a, b: a * b, inner, inner),
+    st.builds(sp.Pow, inner, st.sampled_from([sp.Integer(2), sp.Integer(-1), sp.Rational(1, 2)])),
+    st.builds(sp.log, inner)), max_leaves=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(exprs)
+def test_positive_finite_is_never_contradicted_and_zero_log_terms_vanish(e):
+    if positive_finite(e):
+        assert e.is_positive is not False and e.is_finite is not False
+        assert sp.Mul(0, sp.log(e)) == 0  # the derivative term it lets us skip
+
+
+def test_softmax_denominator_is_positive_and_its_derivative_is_sympys():
+    from jacobian_calc.symbolic.autodiff import gradient
+
+    l = sp.symbols("l1:5", real=True)
+    S = sp.Add(*map(sp.exp, l))
+    assert positive_finite(S) and not positive_finite(S - 1) and not positive_finite(l[0])
+    e = sp.exp(l[0]) / S
+    found = gradient(e, set(l))
+    assert all(found[s] == e.diff(s) for s in l)

@@ -23,7 +23,7 @@ from typing import Iterable
 from ..core.errors import JacobianError, LimitError
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import NAME_RE, PYTHON_BUILTINS, suggest
-from ..core.tree import Call, Declared, Name, Node, Num, depth
+from ..core.tree import Call, Declared, Name, Node, Num, fold
 from ..ops import known_names, lookup
 
 _ALLOWED_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -106,8 +106,9 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS,
     spans = _split_components(text)
     names = (frozenset(functions), frozenset(variables))
     shared: dict[Node, Node] = {}  # equal subtrees of all components become one object
+    checked = _Checked()  # and are checked once
     with int_digits(limits.max_digits):
-        return [_parse_component(text, start, end, limits, names, shared)
+        return [_parse_component(text, start, end, limits, names, shared, checked)
                 for start, end in spans]
 
 
@@ -199,8 +200,19 @@ def _split_components(text: str) -> list[tuple[int, int]]:
 
 # -- component parsing -----------------------------------------------------------
 
+class _Checked:
+    """What the checks found for each distinct subtree, across the components of one
+    text (softmax's shared denominator is walked once, not once per component)."""
+
+    def __init__(self) -> None:
+        self.nesting: dict[Node, int] = {}
+        self.depth: dict[Node, int] = {}
+        self.magnitude: dict[Node, tuple[float, float | None] | None] = {}
+
+
 def _parse_component(full: str, start: int, end: int, limits: Limits,
-                     names: tuple[frozenset, frozenset], shared: dict) -> Node:
+                     names: tuple[frozenset, frozenset], shared: dict,
+                     checked: _Checked) -> Node:
     raw = full[start:end]
     # '^' is power, as mathematicians write it; keep a map to report columns.
     text, colmap = _caret_to_pow(raw.replace("\n", " ").replace("\r", " "), start)
@@ -212,34 +224,39 @@ def _parse_component(full: str, start: int, end: int, limits: Limits,
         node = _Converter(full, text, colmap, limits, *names, shared).convert(tree.body)
     except RecursionError:
         raise _too_deep(limits) from None
-    if nesting(node) > limits.max_depth:
+    if nesting(node, checked.nesting) > limits.max_depth:
         raise LimitError(f"expression nested deeper than {limits.max_depth} levels",
                          limit="max_depth")
-    if depth(node) > CHAIN_FACTOR * limits.max_depth:
+    if fold(node, lambda n, kids: 1 + max(kids, default=0), checked.depth) \
+            > CHAIN_FACTOR * limits.max_depth:
         raise _too_deep(limits)
-    _check_magnitudes(node, full, limits)
+    fold(node, lambda n, kids: _estimate(n, kids, limits, full), checked.magnitude)
     return node
 
 
-def nesting(node: Node) -> int:
+def nesting(node: Node, memo: dict | None = None) -> int:
     """How deeply operations are nested; a chain of one left-associative operator
     (``a / b / c``, ``A @ B @ C``) is one level, a tower ``x**x**x`` is not.
+
+    ``memo`` (subtree -> nesting) keeps what is found, for the next tree.
 
     Examples
     --------
     >>> nesting(parse_expression("x/x/x/x")), nesting(parse_expression("x**x**x**x"))
     (2, 4)
     """
-    best, stack = 0, [(node, 1)]
-    while stack:
-        n, level = stack.pop()
-        best = max(best, level)
-        for i, child in enumerate(n.children()):
-            chained = (i == 0 and isinstance(n, Call) and isinstance(child, Call)
-                       and child.op == n.op and lookup(n.op).syntax.form == "infix"
-                       and n.op != "pow")
-            stack.append((child, level if chained else level + 1))
-    return best
+    def combine(n: Node, kids: list[int]) -> int:
+        levels = [k if _chained(n, i, child) else k + 1
+                  for i, (child, k) in enumerate(zip(n.children(), kids))]
+        return max(levels, default=1)
+
+    return fold(node, combine, memo)
+
+
+def _chained(n: Node, i: int, child: Node) -> bool:
+    """Whether ``child`` continues ``n``'s chain of one infix operator (``a / b / c``)."""
+    return (i == 0 and isinstance(n, Call) and isinstance(child, Call) and child.op == n.op
+            and lookup(n.op).syntax.form == "infix" and n.op != "pow")
 
 
 def _too_deep(limits: Limits) -> JacobianError:
@@ -249,6 +266,8 @@ def _too_deep(limits: Limits) -> JacobianError:
 
 
 def _caret_to_pow(text: str, offset: int) -> tuple[str, list[int]]:
+    if "^" not in text:
+        return text, list(range(offset, offset + len(text) + 1))
     out, colmap = [], []
     for col, ch in enumerate(text):
         if ch == "^":
@@ -553,24 +572,14 @@ def _op_text(op: ast.AST) -> str:
 
 # -- number-size guard ---------------------------------------------------------------
 
-def _check_magnitudes(node: Node, full: str, limits: Limits) -> None:
-    """Refuse constant subexpressions whose exact value would be enormous.
+def _estimate(n: Node, kids: list, limits: Limits, full: str):
+    """(log10 |value|, value if small) of a constant node, from its arguments'; None
+    if not constant.
 
-    Works on estimated decimal digit counts (log10) from each operation's
-    ``digits`` rule, so ``9^9^9`` is refused without computing anything.
+    Refuses a constant subexpression whose exact value would be enormous, from
+    estimated decimal digit counts (log10) of each operation's ``digits`` rule:
+    ``9^9^9`` is refused without computing anything.
     """
-    memo: dict[int, tuple[float, float | None] | None] = {}
-    order, stack = [], [node]
-    while stack:
-        n = stack.pop()
-        order.append(n)
-        stack.extend(n.children())
-    for n in reversed(order):
-        memo[id(n)] = _estimate(n, memo, limits, full)
-
-
-def _estimate(n: Node, memo: dict, limits: Limits, full: str):
-    """(log10 |value|, value if small) of a constant node; None if not constant."""
     if isinstance(n, Num):
         value = n.value
         if value == 0:
@@ -579,7 +588,6 @@ def _estimate(n: Node, memo: dict, limits: Limits, full: str):
         return digits, float(value) if abs(digits) < 300 else None
     if not isinstance(n, Call) or not n.args:
         return None
-    kids = [memo[id(c)] for c in n.args]
     rule = lookup(n.op).digits
     if rule is None or any(k is None for k in kids):
         return None

@@ -44,7 +44,7 @@ from sympy.core.function import AppliedUndef, ArgumentIndexError
 from . import algebra
 from .canonical import canonical_add, canonical_mul, symbol_dot
 from .classes import function_ops, registry_cached
-from .plain import finite
+from .plain import finite, positive_finite
 
 
 @registry_cached
@@ -404,8 +404,9 @@ def _pow_rule(node: _Node, symbol) -> sp.Expr:
 def _pow_derivative(node: _Node, dbase: sp.Expr, dexp: sp.Expr) -> sp.Expr:
     expr = node.expr
     base, exp = expr.args
-    if dexp is _ZERO:
-        log_term = _cached(node, "0*log", lambda: _times(_ZERO, sp.log(base)))
+    if dexp is _ZERO:  # 0*log(base) is 0 unless log(base) is infinite: not for base > 0
+        log_term = _ZERO if positive_finite(base) else \
+            _cached(node, "0*log", lambda: _times(_ZERO, sp.log(base)))
     else:
         log_term = _times(dexp, _cached(node, "log", lambda: sp.log(base)))
     base_term = _over(node, _times(dbase, exp))

@@ -119,4 +119,39 @@ def finite(expr: sp.Expr) -> bool:
     return True
 
 
-__all__ = ["TIDY_NODES", "factor_common", "finite", "monomial_sum", "nothing_in_common"]
+def positive_finite(expr: sp.Expr) -> bool:
+    """Whether ``expr`` is known, from its structure alone, to be positive and finite:
+    positive numbers and symbols, ``exp`` of a real polynomial, and sums, products
+    and rational powers of those (softmax's ``Σ exp(l_i)``). False means "not
+    shown here", not "not positive".
+
+    Examples
+    --------
+    >>> l = sp.symbols("l1:4", real=True)
+    >>> positive_finite(sp.Add(*map(sp.exp, l))), positive_finite(l[0] + 1)
+    (True, False)
+    """
+    stack = [(expr, True)]  # (node, must be positive; else real will do)
+    while stack:
+        node, positive = stack.pop()
+        if node.is_Rational:
+            ok = node > 0 or not positive
+        elif node.is_Symbol:
+            ok = (node.is_positive if positive else node.is_real) is True
+        elif node.is_Add or node.is_Mul:
+            stack.extend((a, positive) for a in node.args)
+            continue
+        elif node.is_Pow:
+            ok = node.exp.is_Rational and (positive or (node.exp.is_Integer and node.exp >= 0))
+            stack.append((node.base, positive))
+        elif isinstance(node, sp.exp) and positive:
+            stack.append((node.args[0], False))
+            continue
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True
+
+
+__all__ = ["TIDY_NODES", "factor_common", "finite", "positive_finite", "monomial_sum", "nothing_in_common"]
