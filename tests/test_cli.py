@@ -496,3 +496,16 @@ def test_python_dash_m_error_exit_code(tmp_path):
 def test_text_output_matches_api():
     J = jacobian(CARD, wrt="x1,x2")
     assert jac(CARD, "--wrt", "x1,x2").stdout.strip() == J.to_text().strip()
+
+
+def test_the_cli_freezes_the_imported_heap_once_per_process():
+    import gc
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["x*y", "--wrt", "x"]).exit_code == 0
+    frozen = gc.get_freeze_count()
+    assert frozen > 0  # SymPy's tables are out of every later collection
+    garbage = [[i] for i in range(1000)]
+    assert runner.invoke(main, ["x*y", "--wrt", "y"]).exit_code == 0
+    assert gc.get_freeze_count() == frozen  # not the garbage of later requests
+    del garbage
