@@ -68,6 +68,17 @@ def test_huge_powers_are_refused_without_computing(text):
     assert "^" in out.splitlines()[-1]
 
 
+def test_checks_see_subtrees_shared_with_earlier_components():
+    # each distinct subtree is checked once per text: what an earlier component
+    # made of 9^9 must still count in a later, larger one
+    refused("x + 9^9, x*(9^9)^(9^9)", contains=["number too large", "--max-digits"])
+    deep = "x"
+    for _ in range(60):
+        deep = f"sin({deep})"
+    assert jac(f"{deep}, cos({deep})", "--max-depth", "61").exit_code == 2
+    assert jac(f"{deep}, {deep}", "--max-depth", "61").exit_code == 0
+
+
 def test_long_number_literal_is_refused():
     refused("x*" + "9" * 6000, contains=["more than 5000 digits"])
     assert jac("x*" + "9" * 6000, "--max-digits", "7000").exit_code == 0
