@@ -25,6 +25,8 @@ def _monomial(term: sp.Expr) -> tuple[int, frozenset] | None:
         return None
     bases = []
     for factor in sp.Mul.make_args(rest):
+        if not factor.is_commutative:
+            return None
         if factor.is_Symbol:
             bases.append(factor)
         elif factor.is_Pow and factor.base.is_Symbol and factor.exp.is_Integer \
