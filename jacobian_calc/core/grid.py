@@ -31,6 +31,14 @@ def ndindex(shape: Shape) -> Iterator[tuple[int, ...]]:
     return itertools.product(*(range(n) for n in shape))
 
 
+def flat_index(index: tuple[int, ...], shape: Shape) -> int:
+    """Position of ``index`` in the row-major flattening of ``shape``."""
+    out = 0
+    for i, n in zip(index, shape):
+        out = out * n + i
+    return out
+
+
 def strides(shape: Shape) -> tuple[int, ...]:
     """Row-major strides, in entries."""
     out, acc = [], 1
@@ -133,7 +141,7 @@ class Grid:
         return self.flat[0]
 
     def offset(self, index: tuple[int, ...]) -> int:
-        return sum(i * s for i, s in zip(index, strides(self.shape)))
+        return flat_index(index, self.shape)
 
     def __getitem__(self, index) -> Any:
         if not isinstance(index, tuple):

@@ -60,3 +60,12 @@ def suggest(name: str, known) -> str:
 def natural_key(name: str) -> list:
     """Sort key putting ``x2`` before ``x10``."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def entry_label(name: str, index: tuple[int, ...]) -> str:
+    """``Y12`` for entry (0, 1) of Y; ``Y[10,2]`` once an index has two digits."""
+    if not index:
+        return name
+    if all(i < 9 for i in index):
+        return name + "".join(str(i + 1) for i in index)
+    return f"{name}[{','.join(str(i + 1) for i in index)}]"

@@ -19,8 +19,9 @@ from typing import Iterable, Mapping, Sequence
 import sympy as sp
 
 from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
-from ..core.grid import Grid, Shape, ndindex, shape_text
+from ..core.grid import Grid, Shape, flat_index, ndindex, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
+from ..core.names import entry_label
 from ..results.hessian import (NOT_SYMMETRIC, SYMMETRIC, UNDECIDED, CompactHessian,
                                HessianBlock, HessianResult, Symmetry, Variable)
 from ..results.jacobian import check_layout
@@ -139,20 +140,11 @@ def _variable(group: list[str], problem: Problem) -> Variable:
     if group[0] in problem.shapes:
         name, shape = group[0], tuple(problem.shapes[group[0]])
         symbols = tuple(symbol_grid(name, shape).flat)
-        labels = tuple(_label(name, i) for i in ndindex(shape))
+        labels = tuple(entry_label(name, i) for i in ndindex(shape))
         return Variable(name, shape, (name,), symbols, labels)
     symbols = tuple(problem.caller_symbol(n) for n in group)
     name = group[0] if len(group) == 1 else "x"
     return Variable(name, (len(group),), tuple(group), symbols, tuple(group))
-
-
-def _label(name: str, index: tuple[int, ...]) -> str:
-    """``W12`` for entry (0, 1); ``W[10,2]`` once an index has two digits."""
-    if not index:
-        return name
-    if all(i < 9 for i in index):
-        return name + "".join(str(i + 1) for i in index)
-    return f"{name}[{','.join(str(i + 1) for i in index)}]"
 
 
 def _output(problem: Problem) -> Grid:
@@ -240,15 +232,10 @@ def check_symmetry(blocks: dict, variables: list[Variable], out_shape: Shape,
 
 
 def _pair_label(u: Variable, ia: tuple, v: Variable, ib: tuple) -> str:
-    a, b = u.labels[_flat(ia, u.shape)], v.labels[_flat(ib, v.shape)]
+    a, b = u.labels[flat_index(ia, u.shape)], v.labels[flat_index(ib, v.shape)]
     return f"∂²/∂{a}∂{b}"
 
 
-def _flat(index: tuple[int, ...], shape: Shape) -> int:
-    out = 0
-    for i, n in zip(index, shape):
-        out = out * n + i
-    return out
 
 
 def _absent(variables: list[Variable], out: Grid) -> list[str]:

@@ -27,7 +27,7 @@ from typing import Mapping
 import sympy as sp
 
 from ..core.errors import JacobianError
-from ..core.grid import Grid, Shape, ndindex
+from ..core.grid import Grid, Shape, flat_index, ndindex
 from ..core.names import PYTHON_BUILTINS, is_name
 from ..core.tree import Call, Name, Node, Num, names, substitute, walk, with_children
 from ..ops import get, lookup
@@ -283,15 +283,8 @@ def _product_entries(result: HessianResult, term: CompactTerm, compact: Grid,
             x = result.block(U.name, V.name).entries.get(a + b, sp.Integer(0))
             y = found.get(s, sp.Integer(0))
             if x != 0 or y != 0:
-                out.append((f"H[{U.labels[_flat(a, U.shape)]}, {V.labels[_flat(b, V.shape)]}]",
+                out.append((f"H[{U.labels[flat_index(a, U.shape)]}, {V.labels[flat_index(b, V.shape)]}]",
                             x, y))
-    return out
-
-
-def _flat(index: tuple, shape: Shape) -> int:
-    out = 0
-    for i, n in zip(index, shape):
-        out = out * n + i
     return out
 
 
@@ -340,6 +333,7 @@ def _numeric(pairs: list[tuple], signs: set, points: int = 3, seed: int = 0):
     """The largest difference at random points, and the first pair that differs."""
     import numpy as np  # noqa: PLC0415 - NumPy only when a comparison needs numbers
 
+    from ..symbolic.compare import largest_difference  # noqa: PLC0415
     from ..symbolic.numeric import float_eval, free_symbols  # noqa: PLC0415
     symbols = sorted(free_symbols([e for p in pairs for e in p]), key=str)
     rng = np.random.default_rng(seed)
@@ -348,16 +342,7 @@ def _numeric(pairs: list[tuple], signs: set, points: int = 3, seed: int = 0):
               for s in symbols}
     first = float_eval([x for x, _ in pairs], values)
     second = float_eval([y for _, y in pairs], values)
-    worst, bad = 0.0, None
-    for i, (a, b) in enumerate(zip(first, second)):
-        a, b = np.broadcast_to(a, (points,)), np.broadcast_to(b, (points,))
-        both = np.isnan(a) & np.isnan(b)
-        diff = np.where(both, 0.0, np.abs(a - b))
-        diff = np.where(np.isnan(diff), np.inf, diff)
-        worst = max(worst, float(diff.max(initial=0.0)))
-        if bad is None and np.any(diff > 1e-9 * (1.0 + np.abs(np.nan_to_num(a)))):
-            bad = i
-    return worst, bad
+    return largest_difference(first, second, points)
 
 
 def differs_numerically(x: sp.Expr, y: sp.Expr) -> bool:

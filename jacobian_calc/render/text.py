@@ -7,6 +7,7 @@ import math
 import sympy as sp
 
 from ..core.grid import Grid, ndindex
+from ..core.names import entry_label
 from ..results.base import printer
 from ..results.chain import ChainResult
 from ..results.jacobian import JacobianResult
@@ -40,15 +41,6 @@ def labels(J: JacobianResult) -> tuple[list[str], list[str]]:
     else:
         inputs = [entry_label(J.in_name, i) for i in ndindex(J.in_shape)]
     return outputs, inputs
-
-
-def entry_label(name: str, index: tuple[int, ...]) -> str:
-    """``Y12`` for entry (0, 1) of Y; ``Y[10,2]`` once an index has two digits."""
-    if not index:
-        return name
-    if all(i < 9 for i in index):
-        return name + "".join(str(i + 1) for i in index)
-    return f"{name}[{','.join(str(i + 1) for i in index)}]"
 
 
 def header(J: JacobianResult) -> str:

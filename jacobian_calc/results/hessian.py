@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 import sympy as sp
 
-from ..core.grid import Grid, Shape, ndindex
+from ..core.grid import Grid, Shape, flat_index, ndindex
 from ..core.tree import Node
 from .backprop import Check
 from .base import Result, SparseTensor
@@ -320,8 +320,8 @@ class HessianResult(Result):
         starts = self._starts()
         for (u, v), b in self.blocks.items():
             for index, expr in b.entries.items():
-                r = _flat_index(index[:len(b.row_shape)], b.row_shape)
-                c = _flat_index(index[len(b.row_shape):], b.col_shape)
+                r = flat_index(index[:len(b.row_shape)], b.row_shape)
+                c = flat_index(index[len(b.row_shape):], b.col_shape)
                 out[starts[u] + r, starts[v] + c] = expr
         return out
 
@@ -397,13 +397,6 @@ class HessianResult(Result):
 
 def _out_label(index: tuple[int, ...]) -> str:
     return "".join(str(i + 1) for i in index)
-
-
-def _flat_index(index: tuple[int, ...], shape: Shape) -> int:
-    out = 0
-    for i, n in zip(index, shape):
-        out = out * n + i
-    return out
 
 
 __all__ = ["HessianResult", "HessianBlock", "Variable", "Symmetry", "CompactHessian",

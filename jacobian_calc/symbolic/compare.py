@@ -79,8 +79,18 @@ def _numeric(a: list, b: list, points: int, seed: int, tol: float):
     values = {s: rng.uniform(-1.5, 1.5, points) for s in sorted(symbols, key=str)}
     va = float_eval([sp.sympify(e) for e in a], values)
     vb = float_eval([sp.sympify(e) for e in b], values)
+    return largest_difference(va, vb, points, tol)
+
+
+def largest_difference(first: list, second: list, points: int, tol: float = 1e-9
+                       ) -> tuple[float, int | None]:
+    """The largest difference between paired values at ``points`` points, and the first
+    pair differing by more than ``tol`` (relative to the first value), or None.
+
+    NaN in both counts as equal, NaN or infinity against a number as infinitely far.
+    """
     worst, bad = 0.0, None
-    for i, (x, y) in enumerate(zip(va, vb)):
+    for i, (x, y) in enumerate(zip(first, second)):
         x, y = np.broadcast_to(x, (points,)), np.broadcast_to(y, (points,))
         both_nan = np.isnan(x) & np.isnan(y)
         diff = np.where(both_nan, 0.0, np.abs(x - y))
