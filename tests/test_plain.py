@@ -4,6 +4,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jacobian_calc.symbolic.autodiff import gradient
 from jacobian_calc.symbolic.plain import (factor_common, finite, monomial_sum,
                                           nothing_in_common, positive_finite)
 
@@ -79,8 +80,6 @@ def test_positive_finite_is_never_contradicted_and_zero_log_terms_vanish(e):
 
 
 def test_softmax_denominator_is_positive_and_its_derivative_is_sympys():
-    from jacobian_calc.symbolic.autodiff import gradient
-
     l = sp.symbols("l1:5", real=True)
     S = sp.Add(*map(sp.exp, l))
     assert positive_finite(S) and not positive_finite(S - 1) and not positive_finite(l[0])

@@ -405,8 +405,8 @@ def _pow_derivative(node: _Node, dbase: sp.Expr, dexp: sp.Expr) -> sp.Expr:
     expr = node.expr
     base, exp = expr.args
     if dexp is _ZERO:  # 0*log(base) is 0 unless log(base) is infinite: not for base > 0
-        log_term = _ZERO if positive_finite(base) else \
-            _cached(node, "0*log", lambda: _times(_ZERO, sp.log(base)))
+        log_term = _cached(node, "0*log", lambda: _ZERO if positive_finite(base)
+                           else _times(_ZERO, sp.log(base)))
     else:
         log_term = _times(dexp, _cached(node, "log", lambda: sp.log(base)))
     base_term = _over(node, _times(dbase, exp))
