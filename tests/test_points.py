@@ -112,3 +112,22 @@ def test_in_terms_of_output_at_computes_the_outputs_from_the_inputs():
     plain = jacobian("softmax(l)", "l", shapes={"l": 3})
     point = {"l": [0.1, -0.4, 0.3]}
     np.testing.assert_allclose(J.evaluate(point), plain.evaluate(point), rtol=1e-13)
+
+
+def test_entries_sympy_writes_with_re_and_im_evaluate_as_real_values():
+    # tan has poles, so SymPy cannot tell sigmoid(tan(x1)) is real and differentiates
+    # abs() of it through re() and im()
+    import numpy as np
+    import sympy as sp
+
+    from jacobian_calc import jacobian
+    from jacobian_calc.symbolic.numeric import float_eval
+    from jacobian_calc.symbolic.symbols import scalar_symbol
+
+    entry = jacobian("abs(sigmoid(tan(x1)))", wrt="x1").tensor[0, 0]
+    assert entry.has(sp.im)
+    x = np.array([0.3, -1.0])
+    g = lambda t: abs(1 / (1 + np.exp(-np.tan(t))))  # noqa: E731
+    expected = (g(x + 1e-6) - g(x - 1e-6)) / 2e-6
+    got = float_eval([entry], {scalar_symbol("x1"): x})[0]
+    assert np.allclose(got, expected, rtol=1e-6)

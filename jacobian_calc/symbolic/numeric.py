@@ -22,7 +22,11 @@ from .measure import free_symbols, short_text  # noqa: F401 - free_symbols is of
 def float_functions() -> dict:
     """SymPy function class -> NumPy function, from the element-wise operations."""
     table = {sp.Max: np.maximum, sp.Min: np.minimum,
-             sp.Heaviside: lambda x, h0=0.5: np.where(x > 0, 1.0, np.where(x < 0, 0.0, h0))}
+             sp.Heaviside: lambda x, h0=0.5: np.where(x > 0, 1.0, np.where(x < 0, 0.0, h0)),
+             # SymPy writes re() and im() where it cannot tell that a value is real (abs of
+             # sigmoid(tan(x)): tan has poles); evaluated values are real or NaN
+             sp.re: lambda x: np.asarray(x, dtype=float),
+             sp.im: lambda x: np.asarray(x, dtype=float) * 0.0}
     for cls, op in function_ops().items():
         table[cls] = lambda x, op=op: op.numpy(np, x)
     return table
