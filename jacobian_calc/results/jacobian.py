@@ -62,6 +62,9 @@ class JacobianResult(Result, SparseTensor):
     warnings : list of str
         Things the user should know (e.g. a ``wrt`` name absent from the
         expression).
+    compact : CompactJacobian or None
+        The compact form (``diag(p) - outer(p, p)``), proved against the
+        entries, when asked for (``compact=True``).
     """
 
     of: list[str]
@@ -78,6 +81,7 @@ class JacobianResult(Result, SparseTensor):
     variables: tuple = ()
     defined: tuple = ()
     warnings: list[str] = field(default_factory=list)
+    compact: Any = None
 
     def __repr__(self) -> str:
         return (f"<JacobianResult ∂{self.out_name}/∂{','.join(self.wrt)} {self.layout} "
@@ -88,8 +92,17 @@ class JacobianResult(Result, SparseTensor):
         return self.in_shape
 
     def with_layout(self, layout: str) -> "JacobianResult":
-        """The same Jacobian in another layout (no recomputation)."""
-        return replace(self, layout=check_layout(layout))
+        """The same Jacobian in another layout (no recomputation; a compact form is
+        dropped, as it is written in one layout)."""
+        if layout == self.layout:
+            return self
+        return replace(self, layout=check_layout(layout), compact=None)
+
+    def check_claims(self, claims, **options):
+        """Decide claims about this Jacobian (``"J = diag(p) - outer(p, p)"``); see
+        :func:`jacobian_calc.check_claims`."""
+        from ..derive.claims import check_claims  # noqa: PLC0415 - claims parse text
+        return check_claims(self, claims, **options)
 
     def as_object_array(self):
         """Dense NumPy object array of SymPy entries, in this layout."""
