@@ -59,11 +59,18 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
             with budget.stage("simplifying the entries"):
                 result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
         result = result.with_layout(layout)
+        if len(problem.components) == 1:
+            result = replace(result, tree=_inlined(problem))
         if compact:
             with budget.stage("the compact Jacobian"):
                 result = _with_compact(result, problem)
         results.append(result)
     return results
+
+
+def _inlined(problem: Problem):
+    from .hessian_compact import inlined  # noqa: PLC0415 - the one expression, lets substituted
+    return inlined(problem)
 
 
 def _with_compact(result: JacobianResult, problem: Problem) -> JacobianResult:

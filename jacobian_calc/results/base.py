@@ -70,6 +70,13 @@ class Result:
 
         return json.dumps(self.to_dict(**options), indent=2, ensure_ascii=False)
 
+    def check_claims(self, claims) -> list:
+        """Check my answer: each claim (``"dW = X.T @ dY"``, ``"J = diag(p) - outer(p, p)"``,
+        ``"H = A + A.T"``) proved or refuted against this result; see
+        :func:`jacobian_calc.check_claims`."""
+        from ..derive.claims import check_claims  # noqa: PLC0415 - claims parse text
+        return check_claims(self, claims)
+
     def _repr_latex_(self) -> str:
         try:
             return "$\\displaystyle " + render("latex", self) + "$"

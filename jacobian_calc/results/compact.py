@@ -13,8 +13,7 @@ from .backprop import Check
 MATRIX, LINEAR_MAP = "matrix", "linear map"
 
 #: The vec convention, said wherever a vec form is shown.
-VEC_CONVENTION = ("vec stacks columns (column-major), as Magnus-Neudecker and "
-                  "matrixcalculus.org: vec(A @ X @ B) = kron(B.T, A) @ vec(X)")
+VEC_CONVENTION = "vec stacks columns, column-major, as Magnus-Neudecker and matrixcalculus.org"
 
 
 @dataclass(frozen=True)

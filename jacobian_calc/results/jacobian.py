@@ -62,6 +62,9 @@ class JacobianResult(Result, SparseTensor):
     warnings : list of str
         Things the user should know (e.g. a ``wrt`` name absent from the
         expression).
+    tree : Node or None
+        The expression (intermediates substituted), when it is one expression:
+        what the output's name means in a claim (``p`` in ``J = diag(p) - ...``).
     compact : CompactJacobian or None
         The compact form (``diag(p) - outer(p, p)``), proved against the
         entries, when asked for (``compact=True``).
@@ -81,6 +84,7 @@ class JacobianResult(Result, SparseTensor):
     variables: tuple = ()
     defined: tuple = ()
     warnings: list[str] = field(default_factory=list)
+    tree: Any = None
     compact: Any = None
 
     def __repr__(self) -> str:
@@ -97,12 +101,6 @@ class JacobianResult(Result, SparseTensor):
         if layout == self.layout:
             return self
         return replace(self, layout=check_layout(layout), compact=None)
-
-    def check_claims(self, claims, **options):
-        """Decide claims about this Jacobian (``"J = diag(p) - outer(p, p)"``); see
-        :func:`jacobian_calc.check_claims`."""
-        from ..derive.claims import check_claims  # noqa: PLC0415 - claims parse text
-        return check_claims(self, claims, **options)
 
     def as_object_array(self):
         """Dense NumPy object array of SymPy entries, in this layout."""
