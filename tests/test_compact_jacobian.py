@@ -170,3 +170,17 @@ def test_compact_applies_to_jacobians_only():
     out = run("x.T@A@x", "--wrt", "x", "--shape", "x=3", "--shape", "A=3x3", "--hessian",
               "--compact")
     assert out.returncode == 2 and "--compact has no effect with --hessian" in out.stderr
+
+
+def test_latex_shows_the_compact_jacobian_next_to_the_explicit_one():
+    J = jacobian("softmax(l)", "l", shapes={"l": 3}, compact=True)
+    tex = J.to_latex()
+    assert tex.endswith(r"\begin{gathered} \frac{\partial Y}{\partial l} = "
+                        r"\operatorname{diag}\left(p\right) - p p^{\top} \\ "
+                        r"p = \operatorname{softmax}\left(l\right) \end{gathered} "
+                        r"\end{gathered}")
+    J = jacobian("X@W", "W", shapes={"X": (2, 2), "W": (2, 2)}, compact=True)
+    tex = J.to_latex(derivation=True)
+    assert r"\operatorname{vec}\left(dY\right) = \left(I_{2} \otimes X\right) " \
+           r"\operatorname{vec}\left(dW\right)" in tex
+    assert "proved (symbolically, entry by entry)" in tex

@@ -722,13 +722,14 @@ def _print_result(result: Any, **settings) -> str:
 @block_printer(JacobianResult)
 def jacobian_blocks(J: JacobianResult, style: Style) -> list[Block]:
     """A Jacobian: its matrix; with ``derivation`` its definition first."""
+    from .compact_latex import compact_blocks  # noqa: PLC0415 - next to the explicit one
     if style.derivation or style.headers:
         header = _jacobian_header(J, style) if style.headers else []
-        return header + _jacobian_steps(J, style, style.derivation)
+        return header + _jacobian_steps(J, style, style.derivation) + compact_blocks(J, style)
     matrix_tex = jacobian_latex(J, style.options, style.flatten)
-    if style.shared.get("several"):  # one of several lines: say which Jacobian it is
+    if style.shared.get("several") or J.compact is not None:  # say which Jacobian it is
         matrix_tex = f"{jacobian_name(J, style.options)} = {matrix_tex}"
-    return [Block("math", matrix_tex)]
+    return [Block("math", matrix_tex)] + compact_blocks(J, style)
 
 
 @block_printer(ChainResult)
