@@ -184,3 +184,26 @@ def test_latex_shows_the_compact_jacobian_next_to_the_explicit_one():
     assert r"\operatorname{vec}\left(dY\right) = \left(I_{2} \otimes X\right) " \
            r"\operatorname{vec}\left(dW\right)" in tex
     assert "proved (symbolically, entry by entry)" in tex
+
+
+from jacobian_calc.derive.compact_rules import COMPACT_RULES  # noqa: E402
+from jacobian_calc.derive.hessian_rules import EXTRA_RULES  # noqa: E402
+from jacobian_calc.derive.tidy import RULES, Tidy, present  # noqa: E402
+from jacobian_calc.ops.text import to_source  # noqa: E402
+from jacobian_calc.symbolic.evaluate import infer_shape  # noqa: E402
+from jacobian_calc.symbolic.float_tree import float_evaluate  # noqa: E402
+
+
+@pytest.mark.parametrize("rule", COMPACT_RULES, ids=[r.name for r in COMPACT_RULES])
+def test_compact_rule_example_fires_and_keeps_the_value(rule):
+    import numpy as np
+    before, after, shapes = rule.example
+    t = Tidy(shapes, rules=RULES + EXTRA_RULES + COMPACT_RULES)
+    result = present(t.normal(parse_expression(before)))
+    assert to_source(result) == after and rule.name in t.fired
+    assert rule.doc and "->" in rule.doc
+    assert infer_shape(result, shapes) == infer_shape(parse_expression(before), shapes)
+    rng = np.random.default_rng(0)
+    values = {n: rng.uniform(-1.5, 1.5, s) for n, s in shapes.items()}
+    assert np.allclose(float_evaluate(parse_expression(before), values),
+                       float_evaluate(result, values), rtol=1e-12, atol=1e-12)
