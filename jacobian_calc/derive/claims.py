@@ -167,7 +167,7 @@ def _context(result) -> _Context:
         return _context(result[0])
     if isinstance(result, list):
         raise JacobianError(f"claims about a Jacobian need one input; {len(result)} were given "
-                            "(ask for one with wrt)")
+                            "(ask for one with {{wrt}})")
     raise JacobianError("claims are checked against one result of jacobian(), backprop() "
                         f"or hessian(), not {type(result).__name__}")
 
