@@ -58,6 +58,8 @@ def _text(req, results, factored, values) -> str:
 
 def _latex(req, results, factored, values) -> str:
     from ..render.latex import numeric_to_latex, to_latex  # noqa: PLC0415 - LaTeX asked for
+    if any(J.compact is not None for J in results):
+        from ..render import compact_latex  # noqa: F401, PLC0415 - the compact form too
     if values is not None:
         if isinstance(factored, tuple):  # the factors' values, then the product's
             chain, factor_values = factored

@@ -37,6 +37,7 @@ from ..core.tree import Call, Name, Node, names, substitute
 from ..ops.text import to_source
 from ..parsing import parse_expression
 from ..results.backprop import AGREES, PROVED, BackpropResult
+from ..results.base import Result, printer
 from ..results.hessian import HessianResult
 from ..results.jacobian import JacobianResult
 from ..symbolic.evaluate import Env, evaluate, infer_shape
@@ -413,6 +414,12 @@ def _first_entry(verdict: _Verdict, correct: Grid, yours: Grid, check) -> ClaimV
     label, x, y = check.mismatch
     return verdict.refuted(f"differs at {label}: yours is {y}, {target}'s is {x}", "entry",
                            entry=(label, str(y), str(x)))
+
+
+@printer("claims", Result)
+def _claims_of(result, claims) -> list[ClaimVerdict]:
+    """``result.check_claims(claims)``: results are data and import no derivation."""
+    return check_claims(result, claims)
 
 
 def exit_status(verdicts: Iterable[ClaimVerdict]) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..core.tree import Name
 from ..results.compact import LINEAR_MAP, CompactJacobian
-from .latex import Block, Style, escape, formula_tex, jacobian_name, name_tex
+from .latex import JACOBIAN_EXTRAS, Block, Style, escape, formula_tex, jacobian_name, name_tex
 
 
 def compact_blocks(J, style: Style) -> list[Block]:
@@ -46,5 +46,7 @@ def compact_blocks(J, style: Style) -> list[Block]:
              f"({escape(c.check.how if c.check is not None else '')}).")
     return [Block("text", words), Block("math", math)]
 
+
+JACOBIAN_EXTRAS.append(compact_blocks)  # shown after every Jacobian that has one
 
 __all__ = ["compact_blocks"]
