@@ -159,3 +159,15 @@ def test_cli_jacobian_claim_with_compact():
 def test_cli_claims_print_as_text_or_json_only():
     out = run(*LAYER_ARGS, "--claim", "dW = X.T @ dY", "--format", "latex")
     assert out.returncode == 2 and "--claim prints verdicts as text or JSON" in out.stderr
+
+
+def test_matrix_jacobian_claims_in_vec_form():
+    J = jacobian("X@W", "W", shapes={"X": (4, 3), "W": (3, 2)})
+    lines = [v.line for v in J.check_claims(["J_vec = kron(eye(2), X)", "J = X"])]
+    assert lines == ["proved   J_vec = kron(eye(2), X): equal to J_vec, entry by entry",
+                     "refuted  J = X: 4x3, but J is 4x2x3x2"]
+
+
+def test_a_claim_may_not_use_its_own_answer(layer):
+    with pytest.raises(JacobianError, match="unknown name 'dW'"):
+        check_claims(layer, ["dW = dW"])

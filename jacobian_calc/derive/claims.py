@@ -24,6 +24,7 @@ names nothing is an error (:class:`JacobianError`), never a verdict.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Iterable
@@ -213,7 +214,28 @@ def _jacobian_context(J: JacobianResult) -> _Context:
     if "J" in inputs:
         raise JacobianError("J is an input here; claims about the Jacobian call it J")
     shapes["J"] = tuple(J.shape)
-    return _Context(shapes, inputs, definitions, {"J": J.as_grid()}, "J (the Jacobian)")
+    targets = {"J": J.as_grid()}
+    if len(J.out_shape) == 2 or len(J.in_shape) == 2:  # a matrix Jacobian: its vec form too
+        if "J_vec" in inputs:
+            raise JacobianError("J_vec is an input here; claims about the vec form call it J_vec")
+        targets["J_vec"] = vec_jacobian(J)
+        shapes["J_vec"] = targets["J_vec"].shape
+    kinds = "J (the Jacobian)" + (", J_vec (its vec form, columns stacked)"
+                                  if "J_vec" in targets else "")
+    return _Context(shapes, inputs, definitions, targets, kinds)
+
+
+def vec_jacobian(J: JacobianResult) -> Grid:
+    """``J_vec`` with ``vec(dY) = J_vec @ vec(dW)``: the Jacobian's entries with the output's
+    and the input's indices each flattened column-major (vec stacks columns)."""
+    from .compact_jacobian import column_major  # noqa: PLC0415
+    rows, cols = math.prod(J.out_shape), math.prod(J.in_shape)
+    flat = [sp.Integer(0)] * (rows * cols)
+    k = len(J.out_shape)
+    for index, value in J.entries.items():
+        r, c = column_major(index[:k], J.out_shape), column_major(index[k:], J.in_shape)
+        flat[r * cols + c] = value
+    return Grid((rows, cols), flat)
 
 
 def _output_names(J: JacobianResult, tree: Node) -> list[str]:
@@ -265,7 +287,7 @@ def _parse(text: str, context: _Context) -> tuple[str, Node, str]:
                             f"nothing computed here{suggest(left, set(known))}; a claim is about "
                             f"{context.kinds}")
     tree = parse_expression(right.strip())
-    allowed = set(context.shapes) - {left} if left in ("J", "H") else set(context.shapes)
+    allowed = set(context.shapes) - {"J", "J_vec", "H", left}  # never the answer itself
     unknown = sorted(names(tree) - allowed)
     if unknown:
         raise JacobianError(f"unknown name {unknown[0]!r} in the claim {text.strip()[:60]!r}"
