@@ -207,3 +207,8 @@ def test_compact_rule_example_fires_and_keeps_the_value(rule):
     values = {n: rng.uniform(-1.5, 1.5, s) for n, s in shapes.items()}
     assert np.allclose(float_evaluate(parse_expression(before), values),
                        float_evaluate(result, values), rtol=1e-12, atol=1e-12)
+
+
+def test_compact_with_values_at_a_point_is_refused():
+    out = run("sin(x)", "--compact", "--at", "x=1")
+    assert out.returncode == 2 and "--compact has no effect with --at" in out.stderr

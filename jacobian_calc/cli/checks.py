@@ -100,6 +100,8 @@ def inapplicable(ctx: click.Context, exprs: str | None, options: dict,
         rules.update({n: "without --backprop" for n in BACKPROP_ONLY if n in given})
     if not options.get("hessian") and "signs" in given:
         rules["signs"] = "without --hessian"
+    if "compact" in given and options.get("at") is not None:
+        rules.setdefault("compact", "with --at")
     if "simplify_timeout" in given and not options.get("simplify"):
         rules.setdefault("simplify_timeout", "without --simplify")
     if fmt != "latex":
