@@ -285,7 +285,26 @@ def _cuts(root: Node, lets: Mapping[Node, str]) -> list[Node]:
     sigmoid is known to be the step ``y``, wherever that was found.
     """
     first = _find_cuts(root, lets, set())
-    return _find_cuts(root, lets, set(first))
+    return _evaluation_order(root, set(_find_cuts(root, lets, set(first))))
+
+
+def _evaluation_order(root: Node, cuts: set[Node]) -> list[Node]:
+    """``cuts`` in a topological order of the expression's DAG: a step comes after every
+    step it uses, wherever that one was first named (``exp(h) @ h`` computes ``h`` first)."""
+    order: dict[Node, None] = {}
+    done: set[Node] = set()
+
+    def visit(node: Node) -> None:
+        if node in done:
+            return
+        for child in node.children():
+            visit(child)
+        done.add(node)
+        if node in cuts:
+            order[node] = None
+
+    visit(root)
+    return list(order)
 
 
 def _find_cuts(root: Node, lets: Mapping[Node, str], steps: set[Node]) -> list[Node]:
