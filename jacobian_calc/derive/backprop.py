@@ -48,7 +48,8 @@ from ..symbolic.plain import factor_common
 from ..symbolic.simplify import is_zero, simplify_entry
 from ..symbolic.symbols import entry_name, symbol_grid
 from ..symbolic.through_outputs import through_outputs
-from .problem import ExprLike, Problem, absence_warnings, parse_wrt, prepare, wrt_groups
+from .problem import (ExprLike, Problem, absence_warnings, parse_wrt, prepare,
+                      refuse_entry_names, wrt_groups)
 from .tidy import cost, tidy
 
 
@@ -166,6 +167,7 @@ class _Request:
         if len(problem.components) != 1:
             raise JacobianError("{{backprop}} needs exactly one expression, got "
                                 f"{len(problem.components)} components")
+        refuse_entry_names(problem, "{{backprop}}", ", or differentiate without {{backprop}}")
         root, lets = _inline_lets(problem)
         names_ = parse_wrt(wrt)
         if names_ is None:

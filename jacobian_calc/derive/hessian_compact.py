@@ -42,7 +42,7 @@ from .backprop import local_vjps
 from .hessian_rules import rewrite_input, tidy_more
 from .jvp import jvp
 from .linear_map import matrix_of
-from .problem import Problem
+from .problem import Problem, refuse_entry_names
 
 #: Names the generated code reserves (never chosen for a direction or a subexpression).
 RESERVED = frozenset({"np", "torch", "math", "forward", "backward", "hessian", "hvp", "H",
@@ -59,6 +59,7 @@ def compact_hessian(result: HessianResult, problem: Problem, groups) -> CompactH
         operation has no compact rule; the message says why.
     """
     _applicable(result, problem, groups)
+    refuse_entry_names(problem, "the compact Hessian")
     root = inlined(problem)
     shapes = {n: tuple(problem.shapes.get(n, ())) for n in names(root) | set(result.wrt)}
     root, rewrites = rewrite_input(root, shapes)
