@@ -58,6 +58,16 @@ class CodeCheck:
     explicit: Check
     autograd: Check | None
     points: int
+    of: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """The JSON document of the verdicts (``kind`` ``"code_check"``)."""
+        from .json import envelope  # noqa: PLC0415
+
+        return envelope("code_check", self.of or ["?"], language=self.language,
+                        points=self.points, explicit=_check_dict(self.explicit),
+                        autograd=None if self.autograd is None else _check_dict(self.autograd),
+                        agree=self.ok, summary=self.summary())
 
     @property
     def ok(self) -> bool:
@@ -84,6 +94,15 @@ def _words(check: Check, other: str) -> str:
         return (f"DIFFERS from {other} {check.how}: {label} should be {want:.10g}, "
                 f"the code gives {got:.10g}")
     return f"{other}: undecided ({check.how})"
+
+
+def _check_dict(check: Check) -> dict:
+    mismatch = None
+    if check.mismatch is not None:
+        label, want, got = check.mismatch
+        mismatch = {"entry": label, "explicit": repr(float(want)), "compact": repr(float(got))}
+    return {"verdict": check.verdict, "how": check.how,
+            "max_abs_error": check.max_abs_error, "mismatch": mismatch}
 
 
 def load_module(code: str, name: str = "generated") -> ModuleType:
@@ -132,9 +151,13 @@ def check_code(result, language: str = "numpy", points: int = 3, seed: int = 0,
     how = f"at {compared} random {'point' if compared == 1 else 'points'}"
     if not compared:
         none = Check(UNDECIDED, "no random point was inside the domain")
-        return CodeCheck(language, none, none if oracle else None, 0)
+        return CodeCheck(language, none, none if oracle else None, 0, _of(result))
     return CodeCheck(language, explicit.check(how),
-                     against.check(how) if oracle is not None else None, compared)
+                     against.check(how) if oracle is not None else None, compared, _of(result))
+
+
+def _of(result) -> tuple[str, ...]:
+    return tuple(result.of) if isinstance(result.of, (list, tuple)) else (result.of,)
 
 
 def _torch():
