@@ -336,11 +336,9 @@ def _numeric(pairs: list[tuple], signs: set, points: int = 3, seed: int = 0):
 
     from ..symbolic.compare import largest_difference  # noqa: PLC0415
     from ..symbolic.numeric import float_eval, free_symbols  # noqa: PLC0415
-    symbols = sorted(free_symbols([e for p in pairs for e in p]), key=str)
-    rng = np.random.default_rng(seed)
-    values = {s: (rng.choice([-1.0, 1.0], points) if s in signs
-                  else rng.uniform(0.2, 1.2, points) * rng.choice([-1.0, 1.0], points))
-              for s in symbols}
+    from ..symbolic.sampling import draw_symbols  # noqa: PLC0415
+    symbols = free_symbols([e for p in pairs for e in p])
+    values = draw_symbols(np.random.default_rng(seed), symbols, points, signs, kind=3)
     first = float_eval([x for x, _ in pairs], values)
     second = float_eval([y for _, y in pairs], values)
     return largest_difference(first, second, points)

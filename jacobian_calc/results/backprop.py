@@ -187,11 +187,15 @@ class EndToEnd:
         Random points where both sides were finite and compared.
     exact_points : int
         Rational points compared exactly (rational expressions only).
+    chosen : str
+        How the points were chosen when not simply drawn at random (shifted into
+        the domain of a ``log``; fewer than asked, and why); ``""`` otherwise.
     """
 
     check: Check
     points: int = 0
     exact_points: int = 0
+    chosen: str = ""  # how the points were chosen, when not simply drawn at random
 
 
 @dataclass(frozen=True, repr=False)
@@ -329,8 +333,9 @@ class BackpropResult(Result):
             return f"end to end undecided ({e.check.how})"
         if not e.check.ok:
             return f"end to end DIFFERS {e.check.how} (at {e.check.mismatch[0]})"
+        chosen = f"; {e.chosen}" if e.chosen else ""
         text = (f"end to end agrees at {e.points} {'point' if e.points == 1 else 'points'} "
-                f"(max error {e.check.max_abs_error:.2g})")
+                f"(max error {e.check.max_abs_error:.2g}{chosen})")
         if e.exact_points:
             text += f", exactly at {e.exact_points} rational " + (
                 "point" if e.exact_points == 1 else "points")
