@@ -56,6 +56,7 @@ def running_server(*options: str):
     """Start ``jac serve`` with ``options``; stop it (as Ctrl-C does) afterwards."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("PYTHONHASHSEED", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "jacobian_calc", "serve", "--host", "127.0.0.1",
          "--port", str(port), *options],
@@ -86,7 +87,8 @@ def running_server(*options: str):
 
 
 def jac(*args: str) -> subprocess.CompletedProcess:
-    """The ``jac`` command run as a user runs it."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    """The ``jac`` command run as a user runs it, with the server's workers' hash seed
+    (the last digits of a numeric check's error depend on it)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONHASHSEED="0")
     return subprocess.run([sys.executable, "-m", "jacobian_calc", *args], cwd=ROOT, env=env,
                           capture_output=True, timeout=300)

@@ -116,7 +116,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
 
     async def run(request: Request) -> Response:
         try:
-            form = forms.from_json(await _json_body(request, settings.max_body))
+            form = await _body_form(request, settings.max_body)
             answer = await _execute(request, settings, form, [{"args": form.arguments("json")}])
             first = _first(answer)
             return Response(first["out"], media_type="application/json")
@@ -125,7 +125,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
 
     async def page(request: Request) -> Response:
         try:
-            form = forms.from_json(await _json_body(request, settings.max_body))
+            form = await _body_form(request, settings.max_body)
             runs = [{"args": form.arguments("json")},
                     {"args": form.arguments("latex"), "optional": True},
                     {"args": form.arguments("derivation"), "optional": True}]
@@ -199,6 +199,14 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+async def _body_form(request: Request, limit: int) -> forms.Form:
+    """The form of the request's JSON body."""
+    try:
+        return forms.from_json(await _json_body(request, limit))
+    except forms.FormError as exc:
+        raise Refused(400, str(exc)) from None
 
 
 async def _json_body(request: Request, limit: int) -> object:

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 _HEADER = struct.Struct(">I")
 #: Seconds a job may run past its own time limit before its worker is killed.
 GRACE = 2.0
+#: The workers' PYTHONHASHSEED unless the server's environment sets one: answers are
+#: byte for byte those of ``PYTHONHASHSEED=0 jac ...``.
+HASH_SEED = "0"
 #: Seconds a new worker may take to load the calculator.
 START_TIMEOUT = 120.0
 
@@ -56,6 +59,9 @@ class Worker:
     async def start(cls, memory: int) -> Worker:
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                    MKL_NUM_THREADS="1", MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+        # One hash seed for every worker: the last digits of a numeric check's error
+        # depend on set order, and the same request must give the same answer each time.
+        env.setdefault("PYTHONHASHSEED", HASH_SEED)
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "jacobian_calc.web.worker", "--memory", str(memory),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
