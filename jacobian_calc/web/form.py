@@ -28,6 +28,8 @@ FORMATS = {
     "numpy": ["--format", "numpy"],
     "torch": ["--format", "torch"],
 }
+#: Limits of the calculator a request may set for itself (time and memory stay the server's).
+RAISABLE = ("max_entries", "max_size", "max_output")
 #: Longest text accepted in one field (the calculator has its own, larger, limits).
 MAX_TEXT = 20_000
 #: Most shapes, intermediates or functions in one request.
@@ -65,6 +67,9 @@ class Form:
         Seconds for the request (at most the server's ``--timeout``).
     max_nodes : int or None
         As ``--max-nodes`` (at most the server's).
+    max_entries, max_size, max_output : int or None
+        As ``--max-entries``, ``--max-size``, ``--max-output`` (the server's time and
+        memory limits bound what a request raised past these costs).
     """
 
     expr: str
@@ -80,6 +85,9 @@ class Form:
     chain: bool = False
     timeout: float | None = None
     max_nodes: int | None = None
+    max_entries: int | None = None
+    max_size: int | None = None
+    max_output: int | None = None
 
     def arguments(self, fmt: str | None = None) -> list[str]:
         """The ``jac`` arguments of this request (options first, then ``--`` and the
@@ -108,6 +116,9 @@ class Form:
             args.append("--flatten")
         if self.chain:
             args.append("--chain")
+        for name in RAISABLE:
+            if getattr(self, name) is not None:
+                args += ["--" + name.replace("_", "-"), str(getattr(self, name))]
         if limits and self.timeout is not None:
             args += ["--timeout", f"{self.timeout:g}"]
         if limits and self.max_nodes is not None:
@@ -141,13 +152,16 @@ class Form:
         if self.mode != "jacobian":
             items.append(("mode", self.mode))
         items += [(flag, "1") for flag in ("flatten", "chain") if getattr(self, flag)]
+        items += [(name, f"{getattr(self, name):g}" if name == "timeout" else str(getattr(self, name)))
+                  for name in ("timeout", "max_nodes", *RAISABLE) if getattr(self, name) is not None]
         return items
 
 
 #: Fields of the JSON body, and what each must be.
 _BODY = {"expr": str, "wrt": str, "shapes": dict, "lets": dict, "functions": (str, list),
          "mode": str, "layout": str, "onehot": str, "at": str, "flatten": bool,
-         "chain": bool, "timeout": (int, float), "max_nodes": int}
+         "chain": bool, "timeout": (int, float), "max_nodes": int, "max_entries": int,
+         "max_size": int, "max_output": int}
 
 
 def from_json(body: object) -> Form:
@@ -202,7 +216,7 @@ def from_query(items: list[tuple[str, str]]) -> Form:
                                            else _text("let", rest))
         elif key in ("flatten", "chain"):
             values[key] = value not in ("", "0", "false")
-        elif key in ("timeout", "max_nodes"):
+        elif key in ("timeout", "max_nodes", *RAISABLE):
             values[key] = _number(key, value)
         elif key in _BODY and key not in ("shapes", "lets"):
             if value != "":
@@ -218,7 +232,8 @@ _KIND_WORDS = {"expr": "a string", "wrt": "a string", "shapes": "an object NAME:
                "lets": "an object NAME: EXPR", "functions": "a string or a list of strings",
                "mode": "a string", "layout": "a string", "onehot": "a string", "at": "a string",
                "flatten": "true or false", "chain": "true or false",
-               "timeout": "a number of seconds", "max_nodes": "an integer"}
+               "timeout": "a number of seconds", "max_nodes": "an integer",
+               "max_entries": "an integer", "max_size": "an integer", "max_output": "an integer"}
 
 
 def _checked(values: dict) -> Form:
@@ -237,8 +252,9 @@ def _checked(values: dict) -> Form:
     timeout = values.get("timeout")
     if timeout is not None and not (0 < timeout < float("inf")):
         raise FormError("timeout must be a positive number of seconds")
-    if values.get("max_nodes") is not None and values["max_nodes"] < 1:
-        raise FormError("max_nodes must be a positive integer")
+    for name in ("max_nodes", *RAISABLE):
+        if values.get(name) is not None and values[name] < 1:
+            raise FormError(f"{name} must be a positive integer")
     return Form(expr=expr, **values)
 
 
@@ -279,6 +295,6 @@ def _items(name: str, value: dict | None) -> list[tuple[str, object]]:
 
 def _number(name: str, text: str) -> float | int:
     try:
-        return int(text) if name == "max_nodes" else float(text)
+        return float(text) if name == "timeout" else int(text)
     except ValueError:
         raise FormError(f"{name} must be a number, got {text[:40]!r}") from None

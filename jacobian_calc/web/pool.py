@@ -170,13 +170,19 @@ class Pool:
             self._replace(worker)
             raise
         if answer is None:
-            code = worker.process.returncode
+            try:
+                code = await asyncio.wait_for(worker.process.wait(), 5)
+            except asyncio.TimeoutError:
+                code = None
             self._replace(worker)
             how = f" (signal {-code})" if code is not None and code < 0 else ""
             raise JobFailed(f"the worker process computing this request ended{how}; "
                             "the server goes on: try again", 500)
-        worker.busy = False
-        self.idle.put_nowait(worker)
+        if answer.get("retire"):
+            self._replace(worker)
+        else:
+            worker.busy = False
+            self.idle.put_nowait(worker)
         return answer
 
     def _replace(self, worker: Worker) -> None:

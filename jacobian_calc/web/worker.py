@@ -130,7 +130,12 @@ def main(argv: list[str] | None = None) -> None:
             answer = {"runs": run_job(job)}
         except MemoryError:
             answer = {"error": "out of memory; ask for a smaller Jacobian"}
+        # after running out of memory, a fresh process is the safe state: ask to be replaced
+        answer["retire"] = "error" in answer or any(
+            "Error: out of memory" in run.get("err", "") for run in answer["runs"])
         write_frame(channel_out, answer)
+        if answer["retire"]:
+            return
 
 
 if __name__ == "__main__":  # pragma: no cover
