@@ -85,7 +85,7 @@ def test_api_refuses_with_the_commands_message(server, body, args):
     (b"[1, 2]", "JSON object"),
     (b'{"expr": "x", "colour": "red"}', "unknown option 'colour'"),
     (b'{"expr": "x", "mode": "hessain"}', "unknown mode 'hessain'"),
-    (b'{"expr": "x", "shapes": {"X": "4 by 3"}}', "the shape of X"),
+    (b'{"expr": "x", "shapes": {"X": "4;3"}}', "the shape of X"),
     (b'{"expr": "x", "shapes": {"a b": "3"}}', "is not a name"),
     (b'{"expr": 42}', "must be a string"),
     (b'{"expr": "   "}', "no expression"),
@@ -158,3 +158,13 @@ def test_download_of_a_bad_request_is_the_error(server):
     assert status == 400 and "column" in json.loads(body)["error"]
     status, _, body = server.request("/api/download?expr=x&as=pdf")
     assert status == 400 and "unknown download" in json.loads(body)["error"]
+
+
+def test_features_follow_the_command(server):
+    features = json.loads(server.request("/api/features")[2])
+    helped = jac("--help").stdout.decode()
+    assert features == {"modes": ["jacobian", "backprop", "hessian"],
+                        "compact": "--compact" in helped, "claims": "--claim" in helped}
+    if not features["compact"]:
+        status, _, body = server.request("/api/run", {"expr": "x", "compact": True})
+        assert status == 400 and "--compact" in json.loads(body)["error"]

@@ -37,7 +37,7 @@ def test_the_command_line_quotes_what_a_shell_would_read():
 
 
 @pytest.mark.parametrize("body, words", [
-    ({"expr": "x", "shapes": {"x": "3x"}}, "the shape of x"),
+    ({"expr": "x", "shapes": {"x": "3x$"}}, "the shape of x"),
     ({"expr": "x", "shapes": {"x": [3, True]}}, "the shape of x"),
     ({"expr": "x", "lets": {"1y": "x"}}, "is not a name"),
     ({"expr": "x", "max_nodes": True}, "must be an integer"),

@@ -16,6 +16,8 @@ Routes
     The result as a file, for the options in the page's URL.
 ``GET /api/status``
     The worker processes and the queue.
+``GET /api/features``
+    The modes and optional fields (compact Jacobians, claims) this ``jac`` has.
 """
 
 from __future__ import annotations
@@ -164,12 +166,16 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
     async def status(request: Request) -> Response:
         return JSONResponse(request.app.state.pool.status())
 
+    async def features(request: Request) -> Response:
+        return JSONResponse(forms.features())
+
     routes = [
         Route("/", index),
         Route("/api/run", run, methods=["POST"]),
         Route("/api/page", page, methods=["POST"]),
         Route("/api/download", download),
         Route("/api/status", status),
+        Route("/api/features", features),
         Mount("/static", StaticFiles(directory=static_folder()), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -11,6 +11,7 @@ strings mean is the calculator's parser's business.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -36,7 +37,22 @@ MAX_TEXT = 20_000
 MAX_ITEMS = 64
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DIMS = re.compile(r"^[0-9]{1,6}(x[0-9]{1,6}){0,3}$")
+#: Dimensions as the command reads them: numbers, and names once symbolic sizes exist.
+_DIMS = re.compile(r"^[A-Za-z0-9_ ,()×*+-]{1,100}$")
+
+
+@functools.lru_cache(maxsize=1)
+def jac_options() -> frozenset[str]:
+    """The options of this ``jac`` command (``--compact`` and ``--claim`` when it has them)."""
+    from ..cli.main import main  # noqa: PLC0415 - the command's declaration only
+    return frozenset(name for p in main.params for name in getattr(p, "opts", ()))
+
+
+def features() -> dict:
+    """What this ``jac`` can do beyond the three modes (the page shows only these fields)."""
+    options = jac_options()
+    return {"modes": list(MODES), "compact": "--compact" in options,
+            "claims": "--claim" in options}
 
 
 class FormError(ValueError):
@@ -61,8 +77,10 @@ class Form:
         ``jacobian``, ``backprop`` or ``hessian``.
     layout : str or None
         ``numerator`` or ``denominator`` (Jacobians only).
-    flatten, chain : bool
-        As ``--flatten`` and ``--chain``.
+    flatten, chain, compact : bool
+        As ``--flatten``, ``--chain`` and ``--compact`` (when the command has it).
+    claims : list of str
+        As ``--claim`` (repeatable; when the command has it).
     timeout : float or None
         Seconds for the request (at most the server's ``--timeout``).
     max_nodes : int or None
@@ -83,6 +101,8 @@ class Form:
     at: str | None = None
     flatten: bool = False
     chain: bool = False
+    compact: bool = False
+    claims: list = field(default_factory=list)
     timeout: float | None = None
     max_nodes: int | None = None
     max_entries: int | None = None
@@ -116,6 +136,10 @@ class Form:
             args.append("--flatten")
         if self.chain:
             args.append("--chain")
+        if self.compact:
+            args.append("--compact")
+        for claim in self.claims:
+            args += ["--claim", claim]
         for name in RAISABLE:
             if getattr(self, name) is not None:
                 args += ["--" + name.replace("_", "-"), str(getattr(self, name))]
@@ -151,7 +175,8 @@ class Form:
         items += [("let", f"{n}={e}") for n, e in self.lets.items()]
         if self.mode != "jacobian":
             items.append(("mode", self.mode))
-        items += [(flag, "1") for flag in ("flatten", "chain") if getattr(self, flag)]
+        items += [(flag, "1") for flag in ("flatten", "chain", "compact") if getattr(self, flag)]
+        items += [("claim", claim) for claim in self.claims]
         items += [(name, f"{getattr(self, name):g}" if name == "timeout" else str(getattr(self, name)))
                   for name in ("timeout", "max_nodes", *RAISABLE) if getattr(self, name) is not None]
         return items
@@ -160,7 +185,7 @@ class Form:
 #: Fields of the JSON body, and what each must be.
 _BODY = {"expr": str, "wrt": str, "shapes": dict, "lets": dict, "functions": (str, list),
          "mode": str, "layout": str, "onehot": str, "at": str, "flatten": bool,
-         "chain": bool, "timeout": (int, float), "max_nodes": int, "max_entries": int,
+         "chain": bool, "compact": bool, "claims": (list, str), "timeout": (int, float), "max_nodes": int, "max_entries": int,
          "max_size": int, "max_output": int}
 
 
@@ -191,6 +216,12 @@ def from_json(body: object) -> Form:
         values[name] = value
     if isinstance(values.get("functions"), list):
         values["functions"] = ",".join(_text("functions", f) for f in values["functions"])
+    if isinstance(values.get("claims"), str):
+        values["claims"] = [values["claims"]]
+    if "claims" in values:
+        if len(values["claims"]) > MAX_ITEMS:
+            raise FormError(f"at most {MAX_ITEMS} claims")
+        values["claims"] = [_text("claims", c) for c in values["claims"]]
     values["shapes"] = {_name(n): _dims(n, d) for n, d in _items("shapes", values.get("shapes"))}
     values["lets"] = {_name(n): _text("lets", e) for n, e in _items("lets", values.get("lets"))}
     return _checked(values)
@@ -202,7 +233,7 @@ def from_query(items: list[tuple[str, str]]) -> Form:
     >>> from_query([("expr", "X@W"), ("shape", "X=2x3"), ("shape", "W=3x2"), ("wrt", "W")]).shapes
     {'X': '2x3', 'W': '3x2'}
     """
-    values: dict = {"shapes": {}, "lets": {}}
+    values: dict = {"shapes": {}, "lets": {}, "claims": []}
     for key, value in items:
         if key in ("shape", "let"):
             name, sep, rest = value.partition("=")
@@ -214,7 +245,9 @@ def from_query(items: list[tuple[str, str]]) -> Form:
                 raise FormError(f"{name.strip()[:40]} is given twice in {key}")
             target[_name(name.strip())] = (_dims(name, rest.strip()) if key == "shape"
                                            else _text("let", rest))
-        elif key in ("flatten", "chain"):
+        elif key == "claim":
+            values["claims"].append(_text("claim", value))
+        elif key in ("flatten", "chain", "compact"):
             values[key] = value not in ("", "0", "false")
         elif key in ("timeout", "max_nodes", *RAISABLE):
             values[key] = _number(key, value)
@@ -223,8 +256,8 @@ def from_query(items: list[tuple[str, str]]) -> Form:
                 values[key] = value
         else:
             raise FormError(f"unknown parameter {key[:40]!r}")
-    if len(values["shapes"]) + len(values["lets"]) > MAX_ITEMS:
-        raise FormError(f"at most {MAX_ITEMS} shapes and intermediates")
+    if len(values["shapes"]) + len(values["lets"]) + len(values["claims"]) > MAX_ITEMS:
+        raise FormError(f"at most {MAX_ITEMS} shapes, intermediates and claims")
     return _checked(values)
 
 
@@ -232,6 +265,7 @@ _KIND_WORDS = {"expr": "a string", "wrt": "a string", "shapes": "an object NAME:
                "lets": "an object NAME: EXPR", "functions": "a string or a list of strings",
                "mode": "a string", "layout": "a string", "onehot": "a string", "at": "a string",
                "flatten": "true or false", "chain": "true or false",
+               "compact": "true or false", "claims": "a string or a list of strings",
                "timeout": "a number of seconds", "max_nodes": "an integer",
                "max_entries": "an integer", "max_size": "an integer", "max_output": "an integer"}
 
@@ -252,6 +286,10 @@ def _checked(values: dict) -> Form:
     timeout = values.get("timeout")
     if timeout is not None and not (0 < timeout < float("inf")):
         raise FormError("timeout must be a positive number of seconds")
+    if values.get("compact") and "--compact" not in jac_options():
+        raise FormError("this version of jac has no compact Jacobians (--compact)")
+    if values.get("claims") and "--claim" not in jac_options():
+        raise FormError("this version of jac has no claims (--claim)")
     for name in ("max_nodes", *RAISABLE):
         if values.get(name) is not None and values[name] < 1:
             raise FormError(f"{name} must be a positive integer")
@@ -279,6 +317,9 @@ def _dims(name: str, dims: object) -> str:
         dims = [dims]
     if isinstance(dims, list) and dims and all(type(d) is int for d in dims):
         dims = "x".join(str(d) for d in dims)
+    if isinstance(dims, list) and dims and all(isinstance(d, (int, str)) and
+                                               not isinstance(d, bool) for d in dims):
+        dims = "x".join(str(d) for d in dims)  # symbolic sizes: ["N", "d"]
     if not isinstance(dims, str) or not _DIMS.match(dims.strip()):
         raise FormError(f"the shape of {str(name)[:40]} must be dimensions such as 4x3, 3 "
                         "or [4, 3]")

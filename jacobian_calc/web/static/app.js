@@ -30,6 +30,9 @@
     }
     const shapes = shapesFromText($("shapes").value);
     if (Object.keys(shapes).length) body.shapes = shapes;
+    const claims = $("claims").value.split(";").map((c) => c.trim()).filter(Boolean);
+    if (features.claims && claims.length) body.claims = claims;
+    if (features.compact && $("compact").checked) body.compact = true;
     body.mode = $("mode").value;
     if (body.mode === "jacobian" && $("layout").value !== "numerator") body.layout = $("layout").value;
     return body;
@@ -42,6 +45,8 @@
     for (const [name, dims] of Object.entries(body.shapes || {})) params.append("shape", name + "=" + dims);
     if (body.mode && body.mode !== "jacobian") params.append("mode", body.mode);
     if (body.layout) params.append("layout", body.layout);
+    if (body.compact) params.append("compact", "1");
+    for (const claim of body.claims || []) params.append("claim", claim);
     return params.toString();
   }
 
@@ -51,6 +56,8 @@
     const mode = params.get("mode") || "jacobian";
     $("mode").value = ["jacobian", "backprop", "hessian"].includes(mode) ? mode : "jacobian";
     $("layout").value = params.get("layout") === "denominator" ? "denominator" : "numerator";
+    $("compact").checked = params.get("compact") === "1";
+    $("claims").value = params.getAll("claim").join("; ");
     modeChanged();
   }
 
@@ -58,6 +65,19 @@
     const mode = $("mode").value;
     $("layout").disabled = mode !== "jacobian";
     $("onehot").disabled = mode === "jacobian";
+    $("compact").disabled = mode !== "jacobian";
+  }
+
+  /* Optional fields of this jac (compact Jacobians, claims): shown when it has them. */
+  let features = { compact: false, claims: false };
+
+  async function loadFeatures() {
+    try {
+      const response = await fetch("/api/features");
+      if (response.ok) features = await response.json();
+    } catch (error) { /* the three modes still work */ }
+    $("compact-field").hidden = !features.compact;
+    $("claims-field").hidden = !features.claims;
   }
 
   /* ---- maths ---- */
@@ -246,6 +266,9 @@
     if (doc.symmetry) add("Symmetry", doc.symmetry.verdict, doc.symmetry.how);
     if (doc.compact && doc.compact.verdict) add("Compact form", doc.compact.verdict, doc.compact.how);
     if (doc.chain && doc.chain.verdict) add("Chain rule", doc.chain.verdict, doc.chain.how);
+    for (const claim of Array.isArray(doc.claims) ? doc.claims : []) {
+      add("Claim " + (claim.claim || claim.text || ""), claim.verdict, claim.reason || claim.how);
+    }
     $("checks-card").hidden = !list.children.length;
   }
 
@@ -352,7 +375,7 @@
     try { localStorage.setItem("jac-large", on ? "1" : ""); } catch (error) { /* private mode */ }
   }
 
-  function start() {
+  async function start() {
     $("form").addEventListener("submit", (event) => { event.preventDefault(); run(true); });
     $("mode").addEventListener("change", modeChanged);
     $("copy").addEventListener("click", copyCommand);
@@ -365,6 +388,7 @@
       fillForm(new URLSearchParams(location.search));
       if ($("expr").value) run(false);
     });
+    await loadFeatures();
     fillForm(params);
     if ($("expr").value) run(false);
     else $("expr").focus();
