@@ -168,3 +168,16 @@ def test_features_follow_the_command(server):
     if not features["compact"]:
         status, _, body = server.request("/api/run", {"expr": "x", "compact": True})
         assert status == 400 and "--compact" in json.loads(body)["error"]
+
+
+def test_a_server_on_localhost_answers_only_to_local_names(server):
+    import http.client
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request("GET", "/", headers={"Host": "attacker.example:8000"})
+    answer = connection.getresponse()
+    assert answer.status == 400
+    connection.close()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request("GET", "/", headers={"Host": f"localhost:{server.port}"})
+    assert connection.getresponse().status == 200
+    connection.close()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -72,12 +73,16 @@ class ServerSettings:
         The ``--max-nodes`` of every request (None: the calculator's default).
     max_body : int
         Bytes of the largest request body accepted.
+    allowed_hosts : tuple of str or None
+        Host names the server answers to (None: any). A server on localhost answers only
+        to its local names, so a web page elsewhere cannot reach it by DNS rebinding.
     """
 
     pool: PoolSettings = PoolSettings()
     timeout: float = 20.0
     max_nodes: int | None = None
     max_body: int = 64 * 1024
+    allowed_hosts: tuple | None = None
 
 
 class Refused(Exception):
@@ -179,6 +184,8 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=static_folder()), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    if settings.allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     app.add_middleware(_SecurityHeaders)
     return app
 

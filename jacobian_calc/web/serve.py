@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 
 from .app import ServerSettings, create_app
 
 #: Hosts that only this machine can reach.
 LOCAL_HOSTS = ("localhost",)
+#: The names a server on localhost answers to.
+LOCAL_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def is_local(host: str) -> bool:
@@ -41,6 +44,8 @@ def serve(host: str, port: int, settings: ServerSettings, echo=print) -> None:
     """Serve the page and the API until Ctrl-C."""
     import uvicorn  # noqa: PLC0415
 
+    if is_local(host) and settings.allowed_hosts is None:
+        settings = dataclasses.replace(settings, allowed_hosts=LOCAL_NAMES)
     echo(banner(host, port, settings))
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
                 timeout_graceful_shutdown=5, server_header=False)
