@@ -181,3 +181,26 @@ def test_a_server_on_localhost_answers_only_to_local_names(server):
     connection.request("GET", "/", headers={"Host": f"localhost:{server.port}"})
     assert connection.getresponse().status == 200
     connection.close()
+
+
+def test_ctrl_c_stops_the_server_and_its_workers():
+    import os
+    import signal
+    with running_server("--workers", "2") as server:
+        pids = [w["pid"] for w in server.status()["workers"]]
+        assert len(pids) == 2
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(60) == 0
+        banner = server.process.stdout.read()
+    assert banner.startswith(f"jac serve: http://127.0.0.1:{server.port}/\n"
+                             "only this machine can reach it")
+    for pid in pids:  # each worker ended with the server (not left running)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            import time
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"worker {pid} still runs")

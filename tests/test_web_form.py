@@ -80,3 +80,13 @@ def test_serve_refuses_bad_options_with_one_line():
     result = subprocess.run([sys.executable, "-m", "jacobian_calc", "serve", "--port", "0"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_serve_without_the_web_extra_says_what_to_install():
+    code = ("import sys; sys.modules['starlette'] = None; sys.modules['uvicorn'] = None\n"
+            "from jacobian_calc.__main__ import main; main(['serve'])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error: jac serve needs the web extra (starlette is missing)")
+    assert 'pip install "jacobian_calc[web]"' in result.stderr

@@ -39,7 +39,8 @@ def serve_command(host, port, workers, queue, timeout, max_nodes, memory, max_bo
         from .pool import PoolSettings  # noqa: PLC0415
         from .serve import serve  # noqa: PLC0415
     except ImportError as exc:
-        fail(JacobianError(f"jac serve needs the web extra ({exc.name} is missing): "
+        missing = (exc.name or "starlette").split(".")[0]
+        fail(JacobianError(f"jac serve needs the web extra ({missing} is missing): "
                            'pip install "jacobian_calc[web]"'))
         return
     settings = ServerSettings(pool=PoolSettings(workers=workers, queue=queue, memory=memory),
