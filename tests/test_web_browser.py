@@ -154,6 +154,11 @@ def test_card_example_typeset(watched, tmp_path):
     assert page.text_content("#command") == "jac 'sin(x1-x2), cos(x1-x2)' --wrt x1,x2"
     assert "expr=sin%28x1-x2%29" in page.url and "wrt=x1%2Cx2" in page.url  # a link to it
     assert not page.is_hidden("#spy-card")
+    watched.context.grant_permissions(["clipboard-read", "clipboard-write"],
+                                      origin=watched.server.url)
+    page.click("#copy")
+    page.wait_for_selector("#copy:text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == page.text_content("#command")
     watched.screenshot(tmp_path, "web-jacobian.png")
 
 

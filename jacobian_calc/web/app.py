@@ -140,11 +140,12 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
                 runs.append({"args": form.arguments("json"), "optional": True, "spy": True})
             answer = await _execute(request, settings, form, runs)
             first = _first(answer)
-            runs = answer["runs"] + [{}] * 4
+            json_run, latex_run, derivation_run, spy_run = answer["runs"] + [{}] * (4 - len(
+                answer["runs"]))
             view = {"command": form.command_line(), "query": form.query(),
-                    "document": json.loads(first["out"]),
-                    "latex": _text_of(runs[1]), "derivation": _text_of(runs[2]),
-                    "spy": runs[3].get("spy") if len(answer["runs"]) > 3 else None,
+                    "document": json.loads(json_run["out"]),
+                    "latex": _text_of(latex_run), "derivation": _text_of(derivation_run),
+                    "spy": spy_run.get("spy"),
                     "warnings": _warnings(first["err"]), "status": first["code"]}
             return JSONResponse(view)
         except Refused as refused:
