@@ -231,7 +231,13 @@ ARITHMETIC = ("add", "neg", "mul", "div", "pow", "hadamard", "transpose")
 
 #: Letters of generated names, by what the step is, in order of preference.
 LETTERS = {"loss": "LJC", "output": "YFG", "layer": "ZUV", "activation": "YHA",
-           "softmax": "PQ", "log_softmax": "SR", "other": "HGK"}
+           "softmax": "PQ", "log_softmax": "SR", "other": "HGK",
+           "mean": ("mu", "m"), "variance": ("v", "s"), "statistic": ("s", "t"),
+           "centred": ("c", "xc")}
+#: Kinds of steps named in lower case whatever their shape (``mu``, ``v``).
+STATISTIC_KINDS = ("mean", "variance", "statistic")
+#: Reductions whose result, broadcast back against the data, is a normalisation statistic.
+STATISTICS = ("mean", "sum")
 
 
 def _atomic(node: Node) -> bool:
@@ -277,17 +283,94 @@ def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> 
     arithmetic = parent.op in ARITHMETIC
     if _is_layer(node):  # (X@W - T)**2 names X@W; trace(A@X) and X@W + b keep it
         return arithmetic and not _is_layer(parent)
+    if isinstance(node, Call) and node.op == "softmax" and arithmetic:
+        return True  # P = softmax(z) in sum(P * (log_softmax(z) - log(q)))
     return _is_activation(node) and not arithmetic  # mean(sigmoid(Z)) names the sigmoid
 
 
-def _cuts(root: Node, lets: Mapping[Node, str]) -> list[Node]:
+def _cuts(root: Node, lets: Mapping[Node, str], found: Mapping[Node, Shape] | None = None
+          ) -> list[Node]:
     """The subtrees that become steps, in evaluation order (the root last).
 
     Two passes: ``log(1 - sigmoid(z))`` needs no step for ``1 - y`` once the
-    sigmoid is known to be the step ``y``, wherever that was found.
+    sigmoid is known to be the step ``y``, wherever that was found. Besides the
+    lecture's layers and activations, a subexpression used more than once
+    (``c = x - mu``) and a normalisation statistic (``mu = mean(x)``, a reduction
+    broadcast back against the data) are steps.
     """
-    first = _find_cuts(root, lets, set())
-    return _evaluation_order(root, set(_find_cuts(root, lets, set(first))))
+    shared = _shared(root) | (_statistics(root, found) if found is not None else set())
+    first = _find_cuts(root, lets, set(), shared)
+    return _evaluation_order(root, set(_find_cuts(root, lets, set(first), shared)))
+
+
+def _shared(root: Node) -> set[Node]:
+    """Subtrees used more than once (by two parents, or twice by one), not atomic."""
+    uses: dict[Node, int] = {}
+    seen: set[Node] = set()
+
+    def visit(node: Node) -> None:
+        if node in seen:
+            return
+        seen.add(node)
+        for child in node.children():
+            uses[child] = uses.get(child, 0) + 1
+            visit(child)
+
+    visit(root)
+    return {n for n, k in uses.items() if k > 1 and not _atomic(n) and not (
+        isinstance(n, Call) and n.op == "transpose")}
+
+
+def _elementwise(node: Node) -> bool:
+    return isinstance(node, Call) and (node.op in ARITHMETIC or _is_activation(node))
+
+
+def _statistics(root: Node, found: Mapping[Node, Shape]) -> set[Node]:
+    """Reductions broadcast back against larger arrays through entry-by-entry operations
+    (``x - mean(x)``, ``c / sqrt(mean(c**2) + eps)``), not a loss's final reduction."""
+    out: set[Node] = set()
+    seen: set[tuple[Node, Shape]] = set()
+
+    def visit(node: Node, top: Shape) -> None:
+        if (node, top) in seen:
+            return
+        seen.add((node, top))
+        if isinstance(node, Call) and node.op in STATISTICS and tuple(top) != tuple(found[node]):
+            out.add(node)
+        for child in node.children():
+            visit(child, top if _elementwise(node) else found[child])
+
+    visit(root, found[root])
+    return out
+
+
+def _group_affine(root: Node, found: Mapping[Node, Shape], lets: Mapping[Node, str]
+                  ) -> tuple[Node, dict[Node, str]]:
+    """``Y1 @ W2 + b2 - T`` read as ``(Y1 @ W2 + b2) - T``: the affine pre-activation
+    with its bias (a name broadcast against the product) is a layer of its own."""
+    memo: dict[Node, Node] = {}
+
+    def bias(a: Node, shape: Shape) -> bool:
+        return isinstance(a, Name) and tuple(found.get(a, ())) != tuple(shape) and \
+            len(found.get(a, ())) > 0
+
+    def visit(node: Node) -> Node:
+        if node in memo:
+            return memo[node]
+        out = with_children(node, [visit(k) for k in node.children()]) \
+            if node.children() else node
+        if isinstance(out, Call) and out.op == "add" and node not in lets:
+            layer = [a for a in out.args if isinstance(a, Call) and a.op == "matmul"]
+            layer += [a for a in out.args if bias(a, found[node])]
+            rest = [a for a in out.args if a not in layer]
+            if len(layer) > 1 and rest and any(isinstance(a, Call) and a.op == "matmul"
+                                               for a in layer):
+                out = Call("add", [Call("add", layer)] + rest, out.kwargs)
+        memo[node] = out
+        return out
+
+    new = visit(root)
+    return new, {memo.get(n, n): name for n, name in lets.items()}
 
 
 def _evaluation_order(root: Node, cuts: set[Node]) -> list[Node]:
@@ -309,7 +392,8 @@ def _evaluation_order(root: Node, cuts: set[Node]) -> list[Node]:
     return list(order)
 
 
-def _find_cuts(root: Node, lets: Mapping[Node, str], steps: set[Node]) -> list[Node]:
+def _find_cuts(root: Node, lets: Mapping[Node, str], steps: set[Node],
+               shared: Container[Node] = ()) -> list[Node]:
     found: dict[Node, None] = {}
 
     def visit(node: Node, parent: Node | None) -> None:
@@ -317,18 +401,29 @@ def _find_cuts(root: Node, lets: Mapping[Node, str], steps: set[Node]) -> list[N
         through = parent if transpose else node  # a transpose is read through
         for child in node.children():
             visit(child, through)
-        if parent is None or node in lets or _named_by_lecture(node, parent, steps):
+        loss_argument = parent is root and isinstance(parent, Call) and \
+            parent.op in STATISTICS and _is_layer(node)  # h = H @ v in L = mean(h)
+        if parent is None or node in lets or node in shared or loss_argument or \
+                _named_by_lecture(node, parent, steps):
             found[node] = None
 
     visit(root, None)
     return list(found)
 
 
-def _kind(node: Node, is_root: bool, shape: Shape) -> str:
+def _kind(node: Node, is_root: bool, shape: Shape, cuts: Container[Node] = ()) -> str:
     if is_root:
         return "loss" if shape == () else "output"
     if _is_layer(node):
         return "layer"
+    if isinstance(node, Call) and node.op in STATISTICS:
+        square = isinstance(node.args[0], Call) and node.args[0].op == "pow" and \
+            node.args[0].args[1] == Num(2)
+        return "variance" if square else ("mean" if node.op == "mean" else "statistic")
+    if isinstance(node, Call) and node.op == "add" and any(
+            isinstance(a, Call) and a.op == "neg" and a.args[0] in cuts and
+            isinstance(a.args[0], Call) and a.args[0].op == "mean" for a in node.args):
+        return "centred"
     if isinstance(node, Call) and node.op in ("softmax", "log_softmax"):
         return node.op
     return "activation" if _is_activation(node) else "other"
@@ -394,7 +489,9 @@ class _Graph:
         root = request.root
         shapes = {n: tuple(problem.shapes.get(n, ())) for n in names(root) | set(request.wrt)}
         found = node_shapes(root, shapes)
-        cuts = _cuts(root, request.lets)
+        root, request.lets = _group_affine(root, found, request.lets)
+        found = node_shapes(root, shapes)
+        cuts = _cuts(root, request.lets, found)
         names_ = _step_names(cuts, root, found, request)
         steps = [_forward_step(node, names_, found) for node in cuts]
         out_shape = found[root]
@@ -418,13 +515,18 @@ class _Graph:
         return next(s for s in self.steps if s.name == name)
 
     @property
+    def named(self) -> dict[str, Node]:
+        """The steps before the output, by name: a backward formula writes them by name."""
+        return {s.name: s.expr for s in self.steps[:-1]}
+
+    @property
     def seed(self) -> Node:
         return Num(1) if self.upstream is None else Name(self.upstream)
 
 
 def _step_names(cuts: list[Node], root: Node, found, request: _Request) -> dict[Node, str]:
     namer = _Namer(request.user)
-    kinds = {n: _kind(n, n is cuts[-1], found[n]) for n in cuts}
+    kinds = {n: _kind(n, n is cuts[-1], found[n], cuts) for n in cuts}
     suffix = _suffixes(cuts, kinds)
     names_: dict[Node, str] = {n: request.lets[n] for n in cuts if n in request.lets}
     wanted = request.upstream[1:] if request.upstream and request.upstream.startswith("d") \
@@ -435,7 +537,7 @@ def _step_names(cuts: list[Node], root: Node, found, request: _Request) -> dict[
         namer.take(request.upstream)
     for n in cuts:
         if n not in names_:
-            lower = len(found[n]) < 2 and kinds[n] != "loss"
+            lower = (len(found[n]) < 2 and kinds[n] != "loss") or kinds[n] in STATISTIC_KINDS
             names_[n] = namer.first_free(LETTERS[kinds[n]], suffix[n], lower)
     return names_
 
@@ -487,10 +589,30 @@ def _backward(graph: _Graph) -> list[_Rule]:
         parts = local_vjps(step.expr, Name(step.name), g, graph.shapes, graph.needs)
         for target in sorted(parts, key=lambda n: (n not in order, order.get(n, 0))):
             tree = tidy(Call("add", parts[target]) if len(parts[target]) > 1
-                        else parts[target][0], graph.shapes, graph.onehot)
+                        else parts[target][0], graph.shapes, graph.onehot, graph.named)
             rules.append(_Rule(target, [step.name], g, tree, target in started))
             started.add(target)
-    return rules
+    return _without_zeros(rules)
+
+
+def _zero(tree: Node) -> bool:
+    """``0``, or ``0 * ones_like(...)``: a contribution that cancelled out."""
+    return tree == Num(0) or (isinstance(tree, Call) and tree.op == "mul"
+                              and tree.args[0] == Num(0))
+
+
+def _without_zeros(rules: list[_Rule]) -> list[_Rule]:
+    """Contributions that cancelled (``softmax(z) - exp(log_softmax(z)) * sum(...)``)
+    dropped where the target has others; the first remaining one starts the sum."""
+    kept = [r for r in rules if not _zero(r.tree)
+            or all(_zero(o.tree) for o in rules if o.target == r.target)]
+    kept = [r for i, r in enumerate(kept) if not _zero(r.tree)
+            or r.target not in {o.target for o in kept[:i]}]
+    started: set[str] = set()
+    for r in kept:
+        r.accumulate = r.target in started
+        started.add(r.target)
+    return kept
 
 
 def local_vjps(expr: Node, out: Name, g: Node, shapes: Mapping[str, Shape],
@@ -605,7 +727,7 @@ def _fuse(rules: list[_Rule], graph: _Graph) -> list[_Rule]:
         if _constant(producer.tree):
             continue
         fused = tidy(substitute(rule.tree, {f"d{step.name}": producer.tree}), graph.shapes,
-                     graph.onehot)
+                     graph.onehot, graph.named)
         if _simpler(fused, rule.tree):
             rule.fused = producer.fused + [(f"d{step.name}", producer.tree)]
             rule.tree, rule.upstream = fused, producer.upstream
@@ -717,8 +839,21 @@ class _Local:
         values.update({n: symbol_grid(n, g.shape) for n, g in self.outputs.items()})
         if self.upstream is not None:
             values[self.rule.upstream.id] = self.upstream
+        self._other_steps(tree, values)
         shape = self.graph.shapes[self.rule.target]
         return evaluate(tree, Env(self.graph.shapes, values)).broadcast_to(shape)
+
+    def _other_steps(self, tree: Node, values: dict) -> None:
+        """Steps the rule writes by name (``H2.T`` for ``inv(S).T``) that are not among
+        its own inputs: their values through their formulas, from symbols of the names
+        these use (the explicit side then reads the same formula)."""
+        steps = {s.name: s for s in self.graph.steps}
+        for name in sorted(names(tree) - set(values)):
+            if name in steps:
+                self._other_steps(steps[name].expr, values)
+                values[name] = evaluate(steps[name].expr, Env(self.graph.shapes, values))
+            elif name in self.graph.shapes and not name.startswith("d"):
+                values[name] = symbol_grid(name, self.graph.shapes[name])
 
     def onehot(self) -> dict[sp.Symbol, sp.Expr]:
         """One-hot targets: the last entry of each row is 1 minus the others."""
@@ -728,12 +863,35 @@ class _Local:
                 mapping[row[-1]] = 1 - sp.Add(*row[:-1])
         return mapping
 
+    def ties(self) -> tuple[dict[sp.Symbol, sp.Expr], list[str]]:
+        """Inputs of the step that are steps of other inputs of it (``p = softmax(z)`` in
+        ``L = sum(p * (log_softmax(z) - log(q)))``), written through those, when the rule
+        writes a subexpression by such a name."""
+        if not names(self.rule.tree) & set(self.inputs):
+            return {}, []
+        steps = {s.name: s for s in self.graph.steps}
+        ties, tied = {}, []
+        for name in sorted(self.inputs):
+            step = steps.get(name)
+            if step is None or not set(step.inputs) <= set(self.inputs) - {name}:
+                continue
+            if name not in names(self.rule.tree):
+                continue
+            value = evaluate(step.expr, Env(self.graph.shapes, dict(self.inputs)))
+            ties.update(zip(self.inputs[name].flat, value.flat))
+            tied.append(name)
+        return ties, tied
+
     def decide(self, explicit: Grid, compact: Grid, seconds: float) -> Check:
         """Proved in the step's own symbols, or with the outputs written out, or a
         differing entry found at random points (one-hot rows summing to 1)."""
         rows = self.onehot()
         given = (", rows of " + " and ".join(sorted(self.graph.onehot & set(self.inputs)))
                  + " summing to 1") if rows else ""
+        ties, tied = self.ties()
+        if ties:
+            rows = {k: sp.sympify(v).xreplace(ties) for k, v in rows.items()} | ties
+            given += ", " + " and ".join(f"{n} = {self.graph.step(n).text}" for n in tied)
         a, b = (g.map(lambda e: sp.sympify(e).xreplace(rows)) for g in (explicit, compact))
         if all(x == y or sp.expand(x - y) == 0 for x, y in zip(a.flat, b.flat)):
             return Check(PROVED, "in the step's own symbols" + given)
@@ -787,7 +945,7 @@ def _gradients(graph: _Graph, rules: list[_Rule], explicit: dict[str, Grid], exp
     defs = {**totals, **{s.name: s.expr for s in graph.steps}}
     out = {}
     for name in graph.wrt:
-        tree = tidy(totals.get(f"d{name}", Num(0)), graph.shapes, graph.onehot)
+        tree = tidy(totals.get(f"d{name}", Num(0)), graph.shapes, graph.onehot, graph.named)
         inline = tidy(substitute(tree, defs), graph.shapes, graph.onehot)
         grid = None
         if expand:

@@ -113,7 +113,8 @@ class Tidy:
     """
 
     def __init__(self, shapes: Mapping[str, Shape], onehot: Iterable[str] = (),
-                 expand: bool = True, rules=None) -> None:
+                 expand: bool = True, rules=None, steps: Mapping[str, Node] | None = None
+                 ) -> None:
         self.shapes = dict(shapes)
         self.onehot = frozenset(onehot)
         self.expand = expand
@@ -122,6 +123,12 @@ class Tidy:
         self._memo: dict[Node, Node] = {}
         self._shape: dict[Node, Shape] = {}
         self._plain: Tidy | None = None
+        #: normal form of each named step's formula -> its name (``inv(S)`` -> ``H2``)
+        self.steps: dict[Node, str] = {}
+        if steps:
+            plain = Tidy(shapes, onehot, expand=False, rules=self.rules)
+            self.steps = {plain.normal(expr): name for name, expr in steps.items()
+                          if isinstance(expr, Call)}
 
     def shape(self, node: Node) -> Shape:
         """The shape of a tree (memoised)."""
@@ -134,6 +141,7 @@ class Tidy:
         if self._plain is None:
             self._plain = Tidy(self.shapes, self.onehot, expand=False, rules=self.rules)
             self._plain._shape = self._shape
+            self._plain.steps = self.steps
         return self._plain
 
     def normal(self, node: Node, depth: int = 0) -> Node:
@@ -153,7 +161,7 @@ class Tidy:
 
     def _rewrite(self, node: Call) -> Node | None:
         for rule in self.rules:
-            if node.op not in rule.ops:
+            if rule.ops != ANY and node.op not in rule.ops:
                 continue
             new = rule.apply(node, self)
             if new is not None and new != node and self.shape(new) == self.shape(node):
@@ -162,7 +170,8 @@ class Tidy:
         return None
 
 
-def tidy(node: Node, shapes: Mapping[str, Shape], onehot: Iterable[str] = ()) -> Node:
+def tidy(node: Node, shapes: Mapping[str, Shape], onehot: Iterable[str] = (),
+         steps: Mapping[str, Node] | None = None) -> Node:
     """``node`` simplified by :data:`RULES` and written as a lecture writes it.
 
     Examples
@@ -174,7 +183,55 @@ def tidy(node: Node, shapes: Mapping[str, Shape], onehot: Iterable[str] = ()) ->
     >>> to_source(tidy(p("(x.T @ A).T + A @ x"), {"x": (3,), "A": (3, 3)}))
     '(A + A.T) @ x'
     """
-    return present(Tidy(shapes, onehot).normal(node))
+    return present(Tidy(shapes, onehot, steps=steps).normal(node))
+
+
+#: ``Rule.ops`` of a rule that looks at every operation.
+ANY = ("*",)
+
+
+# -- what is known of a value's sign ------------------------------------------------------
+
+#: Operations whose value is positive wherever it is defined.
+POSITIVE_OPS = ("exp", "softmax", "sigmoid", "softplus", "cosh")
+
+
+def positive(node: Node) -> bool:
+    """Whether ``node`` is proved positive entry by entry (exp, softmax, sigmoid, positive
+    numbers, and sums, products, quotients and powers of positives). Names are not:
+    nothing is assumed of a variable."""
+    if isinstance(node, Num):
+        return node.value > 0
+    if not isinstance(node, Call):
+        return False
+    if node.op in POSITIVE_OPS:
+        return True
+    if node.op in ("add", "mul", "div", "mean", "sum"):
+        return all(positive(a) for a in node.args)
+    if node.op in ("sqrt",):
+        return positive(node.args[0])
+    if node.op == "pow":
+        return positive(node.args[0])
+    return False
+
+
+def nonnegative(node: Node) -> bool:
+    """Whether ``node`` is proved non-negative: positives, even powers, ``abs``, ``sqrt``,
+    ``relu``, and sums, products and means of non-negatives."""
+    if positive(node):
+        return True
+    if isinstance(node, Num):
+        return node.value >= 0
+    if not isinstance(node, Call):
+        return False
+    if node.op in ("abs", "sqrt", "relu", "norm"):
+        return True
+    if node.op == "pow" and isinstance(node.args[1], Num):
+        k = node.args[1].value
+        return (k.denominator == 1 and k.numerator % 2 == 0) or nonnegative(node.args[0])
+    if node.op in ("add", "mul", "mean", "sum"):
+        return all(nonnegative(a) for a in node.args)
+    return False
 
 
 # -- the rules --------------------------------------------------------------------------
@@ -485,6 +542,120 @@ def sign_into_sum(node: Call, t: Tidy) -> Node | None:
     return product(-c, [flipped if f is sums[0] else f for f in factors])
 
 
+def _reduced_axis(node: Call) -> tuple:
+    return node.kwarg("axis"), bool(node.kwarg("keepdims"))
+
+
+def centred_sum(node: Call, t: Tidy) -> Node | None:
+    """Sums of centred values vanish: ``sum(x - mean(x))`` -> ``0``, and along an axis,
+    ``sum(X - mean(X, axis=1, keepdims=True), axis=1)`` -> ``0``."""
+    arg = node.args[0]
+    if not is_op(arg, "add"):
+        return None
+    axis, keepdims = _reduced_axis(node)
+    for i, a in enumerate(arg.args):
+        c, fs = split_coefficient(a)
+        if c != -1 or len(fs) != 1 or not is_op(fs[0], "mean"):
+            continue
+        m = fs[0]
+        m_axis, m_keep = _reduced_axis(m)
+        rest = total([b for j, b in enumerate(arg.args) if j != i])
+        whole = m_axis is None and axis is None
+        along = axis is not None and m_axis == axis and (m_keep or t.shape(m) == ())
+        if m.args[0] == rest and (whole or along) and t.shape(rest) == t.shape(arg):
+            if t.shape(node) == ():
+                return Num(0)
+            return Call("mul", (Num(0), Call("ones_like", (node,))))
+    return None
+
+
+def exp_of_log_softmax(node: Call, t: Tidy) -> Node | None:
+    """``exp(log_softmax(z))`` -> ``softmax(z)`` (or the name of that step)."""
+    x = node.args[0]
+    if is_op(x, "log_softmax"):
+        return Call("softmax", x.args, x.kwargs)
+    return None
+
+
+def exp_of_log(node: Call, t: Tidy) -> Node | None:
+    """``exp(log(x))`` -> ``x`` where ``x > 0`` is proved (``exp(log(sigmoid(z)))``)."""
+    x = node.args[0]
+    if is_op(x, "log") and positive(x.args[0]):
+        return x.args[0]
+    return None
+
+
+def softmax_total(node: Call, t: Tidy) -> Node | None:
+    """The entries of a softmax sum to 1: ``sum(softmax(z))`` -> ``1``, and
+    ``P * sum(softmax(Z, axis=1), axis=1, keepdims=True)`` -> ``P``."""
+    def is_total(a: Node) -> bool:
+        if not is_op(a, "sum"):
+            return False
+        s = a.args[0]
+        if isinstance(s, Name):
+            s = next((e for e, n in t.steps.items() if n == s.id), s)
+        if not is_op(s, "softmax"):
+            return False
+        ndim = len(t.shape(s.args[0]))
+        s_axis = s.kwarg("axis")
+        s_axis = (ndim - 1 if s_axis is None else s_axis % ndim) if ndim else None
+        axis = a.kwarg("axis")
+        if ndim <= 1:
+            return axis in (None, 0)
+        return axis is not None and axis % ndim == s_axis and bool(a.kwarg("keepdims"))
+
+    if node.op == "sum":
+        return Num(1) if is_total(node) and t.shape(node) == () else None
+    kept = [a for a in node.args if not is_total(a)]
+    if len(kept) == len(node.args) or not kept:
+        return None
+    return product(ONE, kept)
+
+
+def sqrt_squared(node: Call, t: Tidy) -> Node | None:
+    """``sqrt(h)**2`` -> ``h`` (``sqrt(h)**4`` -> ``h**2``): ``sqrt(h)`` has a value only
+    where ``h >= 0``, so the rule holds wherever the formula does."""
+    base, exponent = node.args
+    if is_op(base, "sqrt") and isinstance(exponent, Num):
+        k = exponent.value
+        if k > 0 and k.denominator == 1 and k.numerator % 2 == 0:
+            return power(base.args[0], k / 2)
+    return None
+
+
+def sqrt_of_square(node: Call, t: Tidy) -> Node | None:
+    """``sqrt(h**2)`` -> ``h`` where ``h >= 0`` is proved (``sqrt(exp(z)**2)``)."""
+    base, k = base_exponent(node.args[0])
+    if k == 2 and nonnegative(base):
+        return base
+    return None
+
+
+def constant_along_axis(node: Call, t: Tidy) -> Node | None:
+    """Factors constant along the summed axis out of the sum:
+    ``sum(A * s, axis=1, keepdims=True)`` -> ``s * sum(A, axis=1, keepdims=True)`` for
+    ``s`` of shape ``N x 1``."""
+    axis, keepdims = _reduced_axis(node)
+    arg = node.args[0]
+    if axis is None or not keepdims or not is_op(arg, "mul"):
+        return None
+    ndim = len(t.shape(arg))
+    axis %= max(ndim, 1)
+    out = [f for f in arg.args if not isinstance(f, Num) and len(t.shape(f)) == ndim
+           and t.shape(f)[axis] == 1 and ndim > 1]
+    rest = [f for f in arg.args if f not in out]
+    if not out or not rest or broadcast_shapes(*(t.shape(f) for f in rest)) != t.shape(arg):
+        return None
+    return Call("mul", out + [Call(node.op, (product(ONE, rest),), node.kwargs)])
+
+
+def by_step_name(node: Call, t: Tidy) -> Node | None:
+    """A subexpression that has a step name is written by that name:
+    ``inv(S).T`` -> ``H2.T`` (with ``H2 = inv(S)``), ``ones_like(H @ v)`` -> ``ones_like(h)``."""
+    name = t.steps.get(node)
+    return Name(name) if name is not None else None
+
+
 @dataclass(frozen=True)
 class Rule:
     """One rewrite rule: its name, what it does, the operations it looks at, the
@@ -496,6 +667,7 @@ class Rule:
     apply: Callable[[Call, Tidy], Node | None]
     example: tuple[str, str, dict]
     onehot: tuple[str, ...] = ()
+    steps: tuple[tuple[str, str], ...] = ()  # named steps of the example: (name, formula)
 
     @property
     def doc(self) -> str:
@@ -539,6 +711,26 @@ RULES: tuple[Rule, ...] = (
     Rule("sign_into_sum", ("mul",), sign_into_sum, ("-(T - Y) / 4", "(Y - T) / 4", M23)),
     Rule("multiply_out", ("mul", "add"), multiply_out,
          ("P * (-T / (12 * P) + Y / 12)", "(P * Y - T) / 12", M23)),
+    Rule("centred_sum", ("sum", "mean"), centred_sum,
+         ("sum(x - mean(x)) + sum(X - mean(X, axis=1, keepdims=True), axis=1) @ b",
+          "0", {"x": (3,), "X": (2, 3), "b": (2,)})),
+    Rule("exp_of_log_softmax", ("exp",), exp_of_log_softmax,
+         ("exp(log_softmax(X, axis=1)) - T", "softmax(X, axis=1) - T", M23)),
+    Rule("exp_of_log", ("exp",), exp_of_log, ("exp(log(sigmoid(X))) * Y", "sigmoid(X) * Y",
+                                              M23)),
+    Rule("softmax_total", ("sum", "mul"), softmax_total,
+         ("Y * sum(softmax(X, axis=1), axis=1, keepdims=True) + sum(softmax(x))",
+          "Y + 1", {"X": (2, 3), "Y": (2, 3), "x": (3,)})),
+    Rule("sqrt_squared", ("pow",), sqrt_squared, ("Y / sqrt(X**2 + 1)**2", "Y / (1 + X**2)",
+                                                  M23)),
+    Rule("sqrt_of_square", ("sqrt",), sqrt_of_square, ("sqrt(exp(X)**2) * Y",
+                                                       "exp(X) * Y", M23)),
+    Rule("constant_along_axis", ("sum", "mean"), constant_along_axis,
+         ("sum(X * s, axis=1, keepdims=True)", "s * sum(X, axis=1, keepdims=True)",
+          {"X": (2, 3), "s": (2, 1)})),
+    Rule("by_step_name", ANY, by_step_name, ("ones_like(X @ x) / 2", "ones_like(h) / 2",
+                                              {"X": (2, 3), "x": (3,), "h": (2,)}),
+         steps=(("h", "X @ x"),)),
 )
 
 
@@ -635,4 +827,5 @@ def _signed(negative: bool, number: Num | None, factors: list[Node]) -> Node:
     return factors[0] if len(factors) == 1 else Call("mul", factors)
 
 
-__all__ = ["tidy", "present", "Tidy", "Rule", "RULES", "cost", "split_coefficient"]
+__all__ = ["tidy", "present", "Tidy", "Rule", "RULES", "cost", "split_coefficient",
+           "positive", "nonnegative"]
