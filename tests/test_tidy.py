@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jacobian_calc.core.grid import ndindex
-from jacobian_calc.core.tree import Call, Name, Num
+from jacobian_calc.core.tree import Call, Name, Num, substitute
 from jacobian_calc.derive.tidy import RULES, Tidy, present, tidy
 from jacobian_calc.ops.text import to_source
 from jacobian_calc.parsing import parse_expression
@@ -44,11 +44,13 @@ def same_value(a, b, shapes, onehot=()):
 @pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
 def test_rule_example(rule):
     before, after, shapes = rule.example
-    t = Tidy(shapes, rule.onehot)
+    steps = {name: parse_expression(text) for name, text in rule.steps}
+    t = Tidy(shapes, rule.onehot, steps=steps)
     result = present(t.normal(parse_expression(before)))
     assert to_source(result) == after
     assert rule.name in t.fired or rule.name in _fired_in_candidates(t)
-    assert same_value(parse_expression(before), result, shapes, rule.onehot)
+    assert same_value(parse_expression(before), substitute(result, steps), shapes,
+                      rule.onehot)
     assert infer_shape(result, shapes) == infer_shape(parse_expression(before), shapes)
 
 
@@ -143,3 +145,61 @@ def test_tidy_keeps_the_value_of_random_formulas(node):
         return  # a near-zero denominator: nothing to compare
     after = float_evaluate(tidy(node, shapes), values)
     assert np.allclose(np.broadcast_to(after, np.shape(before)), before, rtol=1e-8, atol=1e-9)
+
+
+# -- identities with a precondition: applied only where it is proved --------------------
+
+S = {"x": (3,), "X": (2, 3), "Y": (2, 3), "z": (3,), "q": (3,)}
+
+PROVED_ONLY = [
+    # (formula, tidied, whether the identity applies)
+    ("exp(log(x))", "exp(log(x))", False),                  # x > 0 is not known
+    ("exp(log(exp(x) + 1))", "exp(x) + 1", True),
+    ("exp(log(softmax(z))) * q", "softmax(z) * q", True),
+    ("exp(log(sigmoid(X) * (1 - Y)))", "exp(log(sigmoid(X) * (1 - Y)))", False),
+    ("sqrt(x**2)", "sqrt(x**2)", False),                    # x >= 0 is not known
+    ("sqrt(relu(x)**2)", "relu(x)", True),
+    ("sqrt(x**2 + 1)**2", "x**2 + 1", True),                # defined only where >= 0
+    ("sqrt(x**2 + 1)**-2", "1 / sqrt(x**2 + 1)**2", False),  # kept: lecture writes **3
+    ("sum(x - mean(x))", "0", True),
+    ("sum(x - mean(X))", "sum(x - mean(X))", False),        # not centred on itself
+    ("sum(X - mean(X, axis=1, keepdims=True), axis=0)",
+     "sum(X - mean(X, axis=1, keepdims=True), axis=0)", False),  # another axis
+    ("mean(X - mean(X, axis=0, keepdims=True), axis=0) @ x", "0", True),
+    ("2 * X / 2", "X", True),                               # fold_numbers across a quotient
+    ("2 * (Y @ X.T) / (2 * sum(X))", "(Y @ X.T) / sum(X)", True),
+    ("sum(softmax(X, axis=1), axis=0) * x", "sum(softmax(X, axis=1), axis=0) * x", False),
+]
+
+
+@pytest.mark.parametrize("before, after, applies", PROVED_ONLY)
+def test_identity_only_where_proved(before, after, applies):
+    """``applies``: documents whether the identity holds there (``after`` pins it)."""
+    tree = parse_expression(before)
+    result = tidy(tree, S)
+    assert to_source(result) == after
+    positive_values = {k: np.abs(v) + 0.1 for k, v in random_values(S).items()}
+    for values in (random_values(S), positive_values):
+        left = float_evaluate(tree, values)
+        right = np.broadcast_to(float_evaluate(result, values), np.shape(left))
+        finite = np.isfinite(left)
+        assert np.allclose(left[finite], np.asarray(right)[finite], rtol=1e-9, atol=1e-12)
+
+
+@given(st.floats(-3, 3), st.floats(-3, 3), st.floats(0.01, 3))
+@settings(max_examples=40, deadline=None)
+def test_signs_proved_are_true(a, b, c):
+    from jacobian_calc.derive.tidy import nonnegative, positive
+    shapes = {"a": (), "b": (), "c": ()}
+    values = {"a": a, "b": b, "c": c}
+    for text in ("exp(a) + c", "sigmoid(a) * exp(b)", "a**2 + exp(b)", "relu(a) + b**2",
+                 "sqrt(exp(a)) / (1 + exp(b))", "a**2", "a - b", "a * b", "c",
+                 "abs(a) * sqrt(c)", "softplus(a)"):
+        tree = parse_expression(text)
+        value = float(float_evaluate(tree, values))
+        if positive(tree):
+            assert value > 0, text
+        if nonnegative(tree):
+            assert value >= 0, text
+    assert not positive(parse_expression("c")) and not nonnegative(parse_expression("a * b"))
+    del shapes

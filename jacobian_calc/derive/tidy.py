@@ -266,6 +266,8 @@ def fold_numbers(node: Call, t: Tidy) -> Node | None:
             return None
         return total(rest + ([Num(value)] if value != 0 else []))
     value = math.prod(numbers, start=ONE)
+    if value == 0 and t.shape(node) == ():  # an array times 0 keeps its shape
+        return Num(0)
     settled = len(numbers) == 1 and value != 1 and isinstance(node.args[0], Num)
     if (settled or not numbers) and len(node.args) > 1:
         return None
@@ -565,7 +567,8 @@ def centred_sum(node: Call, t: Tidy) -> Node | None:
         if m.args[0] == rest and (whole or along) and t.shape(rest) == t.shape(arg):
             if t.shape(node) == ():
                 return Num(0)
-            return Call("mul", (Num(0), Call("ones_like", (node,))))
+            like = m if t.shape(m) == t.shape(node) else Call(node.op, (rest,), node.kwargs)
+            return Call("mul", (Num(0), Call("ones_like", (like,))))
     return None
 
 
@@ -712,8 +715,8 @@ RULES: tuple[Rule, ...] = (
     Rule("multiply_out", ("mul", "add"), multiply_out,
          ("P * (-T / (12 * P) + Y / 12)", "(P * Y - T) / 12", M23)),
     Rule("centred_sum", ("sum", "mean"), centred_sum,
-         ("sum(x - mean(x)) + sum(X - mean(X, axis=1, keepdims=True), axis=1) @ b",
-          "0", {"x": (3,), "X": (2, 3), "b": (2,)})),
+         ("Y * sum(X - mean(X, axis=1, keepdims=True), axis=1, keepdims=True) + "
+          "sum(x - mean(x)) + Y", "Y", {"x": (3,), "X": (2, 3), "Y": (2, 3)})),
     Rule("exp_of_log_softmax", ("exp",), exp_of_log_softmax,
          ("exp(log_softmax(X, axis=1)) - T", "softmax(X, axis=1) - T", M23)),
     Rule("exp_of_log", ("exp",), exp_of_log, ("exp(log(sigmoid(X))) * Y", "sigmoid(X) * Y",
@@ -721,7 +724,7 @@ RULES: tuple[Rule, ...] = (
     Rule("softmax_total", ("sum", "mul"), softmax_total,
          ("Y * sum(softmax(X, axis=1), axis=1, keepdims=True) + sum(softmax(x))",
           "Y + 1", {"X": (2, 3), "Y": (2, 3), "x": (3,)})),
-    Rule("sqrt_squared", ("pow",), sqrt_squared, ("Y / sqrt(X**2 + 1)**2", "Y / (1 + X**2)",
+    Rule("sqrt_squared", ("pow",), sqrt_squared, ("Y / sqrt(X**2 + 1)**2", "Y / (X**2 + 1)",
                                                   M23)),
     Rule("sqrt_of_square", ("sqrt",), sqrt_of_square, ("sqrt(exp(X)**2) * Y",
                                                        "exp(X) * Y", M23)),
