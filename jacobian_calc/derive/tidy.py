@@ -30,9 +30,13 @@ from ..core import budget
 from ..core.grid import Shape, broadcast_shapes
 from ..core.tree import Call, Name, Node, Num, walk, with_children
 from ..ops import get
+from ..ops.text import decimal_text
 from ..symbolic.evaluate import node_shapes
 
 ONE, MINUS_ONE = Fraction(1), Fraction(-1)
+
+#: Largest number left in a sum by taking a common coefficient out of it.
+MAX_COMMON_MULTIPLE = 1000
 
 #: Most terms multiplying out one product may produce.
 MAX_EXPANDED_TERMS = 32
@@ -473,8 +477,8 @@ def common_coefficient(node: Call, t: Tidy) -> Node | None:
                  math.lcm(*(c.denominator for c in coefficients)))
     if all(c < 0 for c in coefficients):
         g = -g
-    if g in (0, 1):
-        return None
+    if g in (0, 1) or max(abs(c / g) for c in coefficients) > MAX_COMMON_MULTIPLE:
+        return None  # 0.5 + 0.044715 * x stays, not (100000 + 8943 * x) / 200000
     terms = [product(c / g, fs) for c, fs in map(split_coefficient, node.args)]
     return Call("mul", (Num(g), Call("add", terms)))
 
@@ -805,6 +809,9 @@ def _present_product(c: Fraction, factors: tuple[Node, ...]) -> Node:
     top = [present(f) for f in factors if not _is_reciprocal(f)]
     bottom = [present(power(*_flipped(f))) for f in factors if _is_reciprocal(f)]
     p, q = abs(c.numerator), c.denominator
+    if decimal_text(c) is not None:  # 0.134145 * x**2, as typed, not 26829 * x**2 / 200000
+        numerator = _signed(c < 0, Num(abs(c)), top)
+        return Call("div", (numerator, product(ONE, bottom))) if bottom else numerator
     if not bottom and (q == 1 or p != 1):
         return _signed(c < 0, Num(abs(c)) if abs(c) != 1 else None, top)
     numerator = _signed(c < 0, Num(p) if p != 1 else None, top)

@@ -15,10 +15,40 @@ from ..core.tree import Call, Declared, Name, Node, Num
 from .registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, Op, get
 
 
+def decimal_text(value: Fraction) -> str | None:
+    """A number typed as a decimal, written back as one: ``0.044715`` for
+    ``8943/200000``, ``0.134145`` for ``3 * 0.044715``. Only where the decimal is exact
+    (the denominator divides a power of 10) and shorter than the fraction, so ``1/2``,
+    ``1/4`` and ``3/8`` stay fractions; the arithmetic stays exact either way.
+
+    Examples
+    --------
+    >>> decimal_text(Fraction(8943, 200000)), decimal_text(Fraction(1, 2)), decimal_text(Fraction(1, 3))
+    ('0.044715', None, None)
+    """
+    value = Fraction(value)
+    q = value.denominator
+    if q == 1:
+        return None
+    twos = fives = 0
+    while q % 2 == 0:
+        q, twos = q // 2, twos + 1
+    while q % 5 == 0:
+        q, fives = q // 5, fives + 1
+    if q != 1:
+        return None
+    places = max(twos, fives)
+    if places > 30:
+        return None
+    digits = str(abs(value.numerator) * 10**places // value.denominator).rjust(places + 1, "0")
+    text = f"{'-' if value < 0 else ''}{digits[:-places]}.{digits[-places:]}"
+    return text if len(text) < len(f"{value.numerator}/{value.denominator}") else None
+
+
 def precedence(node: Node) -> int:
     """How tightly ``node`` binds when printed (Python's levels)."""
     if isinstance(node, Num):
-        if node.value.denominator != 1:
+        if node.value.denominator != 1 and decimal_text(node.value) is None:
             return PREC_MUL
         return PREC_NEG if node.value < 0 else PREC_ATOM
     if isinstance(node, Call):
@@ -27,9 +57,10 @@ def precedence(node: Node) -> int:
 
 
 def number_text(value: Fraction) -> str:
-    """``2``, ``-3``, ``1/8``."""
-    return str(value.numerator) if value.denominator == 1 else \
-        f"{value.numerator}/{value.denominator}"
+    """``2``, ``-3``, ``1/8``, ``0.044715`` (:func:`decimal_text`)."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    return decimal_text(value) or f"{value.numerator}/{value.denominator}"
 
 
 def to_source(node: Node) -> str:

@@ -38,6 +38,7 @@ from ..core.names import PYTHON_BUILTINS
 from ..core.tree import Call, Declared, Name, Node, Num, names, walk
 from ..ops import get
 from ..ops.registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG
+from ..ops.text import decimal_text
 from ..results.backprop import BackpropResult
 from ..results.hessian import MATRIX, HessianResult
 from ..symbolic.evaluate import node_shapes
@@ -231,6 +232,8 @@ def _tensor_valued(node: Node) -> bool:
 def _number(value: Fraction) -> _Text:
     if value.denominator == 1:
         return _Text(str(value.numerator), PREC_NEG if value < 0 else PREC_ATOM)
+    if decimal_text(value) is not None:  # typed as a decimal: written as one
+        return _Text(decimal_text(value), PREC_NEG if value < 0 else PREC_ATOM)
     return _Text(f"({value.numerator} / {value.denominator})", PREC_ATOM)
 
 

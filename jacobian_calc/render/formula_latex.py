@@ -29,6 +29,7 @@ import sympy as sp
 
 from ..core.tree import Call, Declared, Name, Node, Num
 from ..ops.registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Op, get
+from ..ops.text import decimal_text
 
 #: The transpose marks a lecturer may choose.
 TRANSPOSES = (r"^{\top}", "^T", "^{T}", r"^{\intercal}")
@@ -94,6 +95,8 @@ def number_tex(value: Fraction) -> str:
     sign = "-" if value < 0 else ""
     if value.denominator == 1:
         return str(value.numerator)
+    if decimal_text(value) is not None:
+        return decimal_text(value)
     return rf"{sign}\frac{{{abs(value.numerator)}}}{{{value.denominator}}}"
 
 
@@ -236,7 +239,8 @@ class _FormulaPrinter:
     def precedence(self, node: Node, tex: str) -> int:
         """Declared precedence (as the text printer has it), lowered by what was printed."""
         if isinstance(node, Num):
-            declared = PREC_MUL if node.value.denominator != 1 else \
+            declared = PREC_MUL if node.value.denominator != 1 and \
+                decimal_text(node.value) is None else \
                 PREC_NEG if node.value < 0 else PREC_ATOM
         elif isinstance(node, Call):
             declared = get(node.op).syntax.precedence
