@@ -596,11 +596,13 @@ def test_backprop_accumulated_steps_and_inline_gradients():
     r = backprop("sum(tanh(X@W)@W)", "W", shapes={"X": (2, 2), "W": (2, 2)}, inline=True)
     text = to_latex(r, derivation=True)
     assert r"dW &\mathrel{+}= X^{\top} dZ" not in to_latex(r)  # inline: the gradient alone
-    assert r"dW \mathrel{+}= X^{\top} dZ" in text
-    assert r"dW_{kl} \mathrel{+}= \sum_{ij} dZ_{ij}" in text
+    assert r"dW \mathrel{+}= X^{\top} dZ_{1}" in text
+    assert r"dW_{kl} \mathrel{+}= \sum_{ij} {dZ_{1}}_{ij}" in text
     assert "this contribution to $dW$" in text and "Fully substituted:" in text
     steps = to_latex(backprop("sum(tanh(X@W)@W)", "W", shapes={"X": (2, 2), "W": (2, 2)}))
-    assert r"dW &= Y^{\top} \mathbf{1} \\ " in steps and r"dW &\mathrel{+}= X^{\top} dZ" in steps
+    # the loss's argument Z2 = Y1 @ W is a step of its own (dZ2 = ones_like(Z2))
+    assert r"dW &= Y_{1}^{\top} dZ_{2} \\ " in steps
+    assert r"dW &\mathrel{+}= X^{\top} dZ_{1}" in steps
 
 
 def test_backprop_expanded_entries_too_long_to_typeset_are_not():

@@ -477,6 +477,8 @@ def common_coefficient(node: Call, t: Tidy) -> Node | None:
                  math.lcm(*(c.denominator for c in coefficients)))
     if all(c < 0 for c in coefficients):
         g = -g
+    if g.denominator > 1 and any(c.denominator == 1 for c in coefficients):
+        return None  # H.T / 2 - A stays, not (H.T - 2 * A) / 2
     if g in (0, 1) or max(abs(c / g) for c in coefficients) > MAX_COMMON_MULTIPLE:
         return None  # 0.5 + 0.044715 * x stays, not (100000 + 8943 * x) / 200000
     terms = [product(c / g, fs) for c, fs in map(split_coefficient, node.args)]
@@ -656,6 +658,32 @@ def constant_along_axis(node: Call, t: Tidy) -> Node | None:
     return Call("mul", out + [Call(node.op, (product(ONE, rest),), node.kwargs)])
 
 
+def sqrt_powers(node: Call, t: Tidy) -> Node | None:
+    """A quantity and its square root in one product combined:
+    ``(v + eps) * sqrt(v + eps)`` -> ``sqrt(v + eps)**3``."""
+    halves: dict[Node, Fraction] = {}
+    for f in node.args:
+        base, k = base_exponent(f)
+        if is_op(base, "sqrt"):
+            halves.setdefault(base.args[0], Fraction(0))
+    both = [h for h in halves if any(base_exponent(f)[0] == h for f in node.args)]
+    if not both:
+        return None
+    h = both[0]
+    total_halves, rest = Fraction(0), []
+    for f in node.args:
+        base, k = base_exponent(f)
+        if base == h:
+            total_halves += 2 * k
+        elif is_op(base, "sqrt") and base.args[0] == h:
+            total_halves += k
+        else:
+            rest.append(f)
+    combined = power(Call("sqrt", (h,)), total_halves) if total_halves.denominator == 1 \
+        and total_halves.numerator % 2 else power(h, total_halves / 2)
+    return product(ONE, rest + ([combined] if total_halves != 0 else []))
+
+
 def by_step_name(node: Call, t: Tidy) -> Node | None:
     """A subexpression that has a step name is written by that name:
     ``inv(S).T`` -> ``H2.T`` (with ``H2 = inv(S)``), ``ones_like(H @ v)`` -> ``ones_like(h)``."""
@@ -735,6 +763,8 @@ RULES: tuple[Rule, ...] = (
     Rule("constant_along_axis", ("sum", "mean"), constant_along_axis,
          ("sum(X * s, axis=1, keepdims=True)", "s * sum(X, axis=1, keepdims=True)",
           {"X": (2, 3), "s": (2, 1)})),
+    Rule("sqrt_powers", ("mul",), sqrt_powers,
+         ("Y / (2 * (X**2 + 1) * sqrt(X**2 + 1))", "Y / (2 * sqrt(X**2 + 1)**3)", M23)),
     Rule("by_step_name", ANY, by_step_name, ("ones_like(X @ x) / 2", "ones_like(h) / 2",
                                               {"X": (2, 3), "x": (3,), "h": (2,)}),
          steps=(("h", "X @ x"),)),
