@@ -888,13 +888,16 @@ class _Local:
         rows = self.onehot()
         given = (", rows of " + " and ".join(sorted(self.graph.onehot & set(self.inputs)))
                  + " summing to 1") if rows else ""
-        ties, tied = self.ties()
-        if ties:
-            rows = {k: sp.sympify(v).xreplace(ties) for k, v in rows.items()} | ties
-            given += ", " + " and ".join(f"{n} = {self.graph.step(n).text}" for n in tied)
         a, b = (g.map(lambda e: sp.sympify(e).xreplace(rows)) for g in (explicit, compact))
         if all(x == y or sp.expand(x - y) == 0 for x, y in zip(a.flat, b.flat)):
             return Check(PROVED, "in the step's own symbols" + given)
+        ties, tied = self.ties()
+        if ties:  # the rule wrote a subexpression by a step's name: that step's formula
+            rows = {k: sp.sympify(v).xreplace(ties) for k, v in rows.items()} | ties
+            given += ", " + " and ".join(f"{n} = {self.graph.step(n).text}" for n in tied)
+            a, b = (g.map(lambda e: sp.sympify(e).xreplace(rows)) for g in (explicit, compact))
+            if all(x == y or sp.expand(x - y) == 0 for x, y in zip(a.flat, b.flat)):
+                return Check(PROVED, "in the step's own symbols" + given)
         back = {s: e for name, grid in self.outputs.items()
                 for s, e in zip(symbol_grid(name, grid.shape).flat, grid.flat)}
         raw = self.raw.map(lambda e: sp.sympify(e).xreplace(rows))
