@@ -38,6 +38,8 @@ def sample(name: str, shape: tuple, domain: str, rng: np.random.Generator) -> np
         "gt1": lambda s: rng.uniform(1.2, 3.0, s),
         "nonzero": lambda s: rng.choice([-1, 1], s) * rng.uniform(0.3, 1.5, s),
         "spd": lambda s: 2 * np.eye(s[0]) + rng.uniform(-0.3, 0.3, s),
+        "low": lambda s: rng.uniform(-1.5, -0.2, s),
+        "high": lambda s: rng.uniform(0.2, 1.5, s),
     }[domain]
     return np.asarray(draw(shape), dtype=float)
 
@@ -98,6 +100,35 @@ CASES: dict[str, list[Case]] = {
                 Case("softmax(X, axis=0)", {"X": M}, "X", lambda t, v: t.softmax(v["X"], dim=0))],
     "log_softmax": [Case("log_softmax(X)", {"X": M}, "X",
                          lambda t, v: t.log_softmax(v["X"], dim=1))],
+    # selections: PyTorch's conventions at ties are tested in tests/test_selection.py
+    "max": [Case("max(X)", {"X": M}, "X", lambda t, v: t.amax(v["X"])),
+            Case("max(X, axis=1)", {"X": M}, "X", lambda t, v: t.amax(v["X"], dim=1)),
+            Case("max(X, axis=0, keepdims=True)", {"X": M}, "X",
+                 lambda t, v: t.amax(v["X"], dim=0, keepdim=True))],
+    "min": [Case("min(X)", {"X": M}, "X", lambda t, v: t.amin(v["X"])),
+            Case("min(X, axis=-1)", {"X": M}, "X", lambda t, v: t.amin(v["X"], dim=-1))],
+    "maximum": [Case("maximum(X, Y)", {"X": M, "Y": M}, "Y",
+                     lambda t, v: t.maximum(v["X"], v["Y"])),
+                Case("max(0, 1 - y * s)", {}, "s",
+                     lambda t, v: t.maximum(t.tensor(0.0), 1 - v["y"] * v["s"]))],
+    "minimum": [Case("minimum(X, b)", {"X": M, "b": V}, "b",
+                     lambda t, v: t.minimum(v["X"], v["b"]))],
+    "clip": [Case("clip(X, -1/2, 1/2)", {"X": M}, "X", lambda t, v: t.clamp(v["X"], -0.5, 0.5)),
+             Case("clip(X, L, H)", {"X": M, "L": M, "H": M}, "L",
+                  lambda t, v: t.clamp(v["X"], v["L"], v["H"]), {"L": "low", "H": "high"})],
+    "where": [Case("where(X > Y, X * Y, X - Y)", {"X": M, "Y": M}, "X",
+                   lambda t, v: t.where(v["X"] > v["Y"], v["X"] * v["Y"], v["X"] - v["Y"])),
+              Case("where(abs(r) <= 1, r**2 / 2, abs(r) - 1/2)", {"r": V}, "r",
+                   lambda t, v: t.where(t.abs(v["r"]) <= 1, v["r"] ** 2 / 2,
+                                        t.abs(v["r"]) - 0.5), {"r": "nonzero"})],
+    "less": [Case("where(x < y, x, 2 * y)", {"x": V, "y": V}, "y",
+                  lambda t, v: t.where(v["x"] < v["y"], v["x"], 2 * v["y"]))],
+    "less_equal": [Case("where(X <= 0, 0, X)", {"X": M}, "X",
+                        lambda t, v: t.where(v["X"] <= 0, 0.0, v["X"]))],
+    "greater": [Case("where(x > 0, x, exp(x) - 1)", {"x": V}, "x",
+                     lambda t, v: t.where(v["x"] > 0, v["x"], t.exp(v["x"]) - 1))],
+    "greater_equal": [Case("where(x >= 0, x, x / 10)", {"x": V}, "x",
+                           lambda t, v: t.where(v["x"] >= 0, v["x"], v["x"] / 10))],
 }
 
 #: Element-wise functions: PyTorch's version and the domain of their argument.

@@ -227,6 +227,9 @@ ACTIVATIONS = ("elementwise", "neural network")
 #: Operations that combine their operands entry by entry (or transpose them).
 ARITHMETIC = ("add", "neg", "mul", "div", "pow", "hadamard", "transpose")
 
+#: Reductions whose backward rule reads their output: always a step of their own.
+NAMED_REDUCTIONS = ("max", "min")
+
 #: Letters of generated names, by what the step is, in order of preference.
 LETTERS = {"loss": "LJC", "output": "YFG", "layer": "ZUV", "activation": "YHA",
            "softmax": "PQ", "log_softmax": "SR", "other": "HGK"}
@@ -273,6 +276,8 @@ def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> 
     if parent.op == "matmul":
         return not (isinstance(node, Call) and node.op == "matmul")  # chains stay whole
     arithmetic = parent.op in ARITHMETIC
+    if isinstance(node, Call) and node.op in NAMED_REDUCTIONS:  # sum(max(X, axis=1))
+        return True
     if _is_layer(node):  # (X@W - T)**2 names X@W; trace(A@X) and X@W + b keep it
         return arithmetic and not _is_layer(parent)
     return _is_activation(node) and not arithmetic  # mean(sigmoid(Z)) names the sigmoid

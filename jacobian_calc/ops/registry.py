@@ -205,6 +205,8 @@ class Op:
     digits: Callable[[list, list], float] | None = None
     #: ``cost(Cost) -> (built, size)`` per result entry; None means :func:`default_cost`.
     cost: Callable[[Cost], tuple[float, float]] | None = None
+    #: Names of the arguments in ``--rules`` (``clip(X, lo, hi)``); default X, Y.
+    params: tuple[str, ...] = ()
 
     @property
     def callable_by_name(self) -> bool:

@@ -43,7 +43,7 @@ _REFUSED = {
     ast.SetComp: "comprehensions are not allowed",
     ast.DictComp: "comprehensions are not allowed",
     ast.GeneratorExp: "comprehensions are not allowed",
-    ast.Compare: "comparisons are not allowed",
+    ast.Compare: "comparisons are only allowed as the condition of where()",
     ast.BoolOp: "boolean operators are not allowed",
     ast.IfExp: "conditional expressions are not allowed",
     ast.List: "lists are not allowed",
@@ -58,6 +58,15 @@ _REFUSED = {
     ast.YieldFrom: "'yield' is not allowed",
     ast.Slice: "slices are not allowed",
 }
+
+#: Comparisons (only as where()'s condition) -> the registry's operations.
+_COMPARISONS = {ast.Lt: "less", ast.LtE: "less_equal", ast.Gt: "greater",
+                ast.GtE: "greater_equal"}
+_COMPARISON_MESSAGE = ("comparisons are only allowed as the condition of where(), e.g. "
+                       "where(x > 0, x, 0)")
+#: max(a, b) with an expression as b is the element-wise maximum (the lectures' hinge
+#: max(0, 1 - y*s)); NumPy's max(X, 1) would be an axis, so an integer there is refused.
+_PAIRWISE = {"max": "maximum", "min": "minimum"}
 
 #: Python's binary operators -> the registry's operations.
 _BINOPS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "div",
@@ -366,6 +375,7 @@ class _Converter:
         self.full, self.text, self.colmap, self.limits = full, text, colmap, limits
         self.functions, self.variables = functions, variables
         self.shared = {} if shared is None else shared
+        self.condition = False  # converting the condition of where(): a comparison
 
     def col(self, node: ast.AST) -> int:
         return self.colmap[min(getattr(node, "col_offset", 0), len(self.colmap) - 1)]
@@ -382,6 +392,9 @@ class _Converter:
         return JacobianError(message, source=self.full, col=self.col(node))
 
     def convert(self, node: ast.AST) -> Node:
+        if isinstance(node, ast.Compare) and not self.condition:
+            raise self.fail(_COMPARISON_MESSAGE, node)
+        self.condition = False  # only where()'s condition itself may be a comparison
         method = getattr(self, f"visit_{type(node).__name__}", None)
         if method is None:
             message = _REFUSED.get(type(node), f"{type(node).__name__} is not allowed")
@@ -400,6 +413,13 @@ class _Converter:
         if span is not None:
             self.shared[span] = tree
         return tree
+
+    def visit_Compare(self, node: ast.Compare) -> Node:
+        if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARISONS:
+            raise self.fail("where()'s condition is one comparison: <, <=, > or >= "
+                            "(a chain such as a < b < c, == and != are not allowed)", node)
+        left, right = self.convert(node.left), self.convert(node.comparators[0])
+        return Call(_COMPARISONS[type(node.ops[0])], (left, right), col=self.col(node))
 
     def visit_Tuple(self, node: ast.Tuple) -> Node:
         raise self.fail(_REFUSED[ast.Tuple], node)
@@ -502,6 +522,7 @@ class _Converter:
         if name in self.variables:
             raise self.fail(f"{name!r} is a variable, not a function", node)
         op = lookup(name)
+        op = self._pairwise(name, node, op)
         if op is None or not op.callable_by_name:
             if op is not None and op.syntax.form == "atom":
                 raise self.fail(f"{name!r} is a constant, not a function", node)
@@ -513,6 +534,11 @@ class _Converter:
             raise self.fail(_arity_text(op.name, low, high, len(node.args)), node)
         if len(extra) > len(op.keywords):
             raise self.fail(_arity_text(op.name, low, high, len(node.args)), node)
+        if op.name == "where":
+            if not isinstance(tensors[0], ast.Compare):
+                raise self.fail("where() needs a comparison as its condition, e.g. "
+                                "where(x > 0, x, 0)", tensors[0])
+            self.condition = True
         args = tuple(self.convert(a) for a in tensors)
         kwargs = dict(self._option(op, k.name, v) for k, v in zip(op.keywords, extra))
         for kw in node.keywords:
@@ -523,6 +549,26 @@ class _Converter:
                 raise self.fail(f"{op.name}() got {kw.arg} twice", kw)
             kwargs.update([self._option(op, kw.arg, kw.value)])
         return Call(op.name, args, kwargs, col=self.col(node))
+
+    def _pairwise(self, name: str, node: ast.Call, op):
+        """``max(0, t)`` as the lectures write it is ``maximum(0, t)``; ``max(X, 1)`` is
+        ambiguous (NumPy's axis 1, or the maximum with 1) and refused."""
+        pairwise = _PAIRWISE.get(name)
+        if pairwise is None or len(node.args) < 2 or node.keywords:
+            return op
+        if not isinstance(_literal(node.args[1]), _NotALiteral):
+            raise self.fail(
+                f"{name}({ast.unparse(node.args[0])}, {ast.unparse(node.args[1])}) is "
+                f"ambiguous: write {name}({ast.unparse(node.args[0])}, "
+                f"axis={ast.unparse(node.args[1])}) for the "
+                f"{'largest' if name == 'max' else 'smallest'} entry along an axis (NumPy's "
+                f"reading) or {pairwise}({ast.unparse(node.args[0])}, "
+                f"{ast.unparse(node.args[1])}) for the "
+                "element-wise one", node)
+        if len(node.args) > 2:
+            raise self.fail(f"{name}() of more than two arrays: nest {pairwise}(), e.g. "
+                            f"{pairwise}(a, {pairwise}(b, c))", node)
+        return lookup(pairwise)
 
     def _declared(self, name: str, node: ast.Call) -> Node:
         if node.keywords:

@@ -22,7 +22,7 @@ def _signature(op) -> str:
         return f"A{op.syntax.symbol}"
     if op.syntax.form == "atom":
         return op.name
-    args = ["X", "Y"][:op.arity[1]] + [f"{k.name}=" for k in op.keywords]
+    args = list(op.params or ["X", "Y"][:op.arity[1]]) + [f"{k.name}=" for k in op.keywords]
     return f"{op.name}({', '.join(args)})"
 
 
