@@ -345,7 +345,7 @@ def test_bad_expression_raises_jacobian_error_in_api(text, no_sentinel):
     ("lambda x: x", "lambdas are not allowed"),
     ("[x for x in y]", "comprehensions are not allowed"),
     ("(y := 3)", "assignment expressions are not allowed"),
-    ("x < y", "comparisons are not allowed"),
+    ("x < y", "comparisons are only allowed as the condition of where"),
     ("x and y", "boolean operators are not allowed"),
     ("x = 1", "statements are not allowed"),
     ("x # c", "comments are not allowed"),

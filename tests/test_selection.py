@@ -190,3 +190,39 @@ def test_random_shapes_agree():
                      "maximum(X, b)", "clip(X, -1/2, b)", "where(X > b, X, b * X)"):
             r = backprop(expr, "X", shapes={"X": (n, m), "b": (m,)})
             assert r.agree, (expr, n, m, r.disagreement())
+
+
+# -- refusals that help ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    ("clamp(x, 0, 1)", "write clip"),
+    ("amax(x)", r"write max\(X, axis=...\)"),
+    ("heaviside(x)", r"write step\(x\)"),
+    ("huber(r)", r"where\(abs\(r\) <= 1"),
+    ("leaky_relu(x)", r"where\(x > 0"),
+    ("argmax(x)", "no derivative"),
+    ("Max(x)", "did you mean max"),
+])
+def test_another_spelling_is_named(text, message):
+    with pytest.raises(JacobianError, match=message) as info:
+        jacobian(text)
+    assert "--function" not in str(info.value) and "{{" not in str(info.value)
+
+
+@pytest.mark.parametrize("name, not_suggested", [
+    ("maxx", "softmax"), ("mx", "softmax"), ("mn", "softmax"), ("mins", "softmin"),
+])
+def test_suggestions_are_typos_not_other_operations(name, not_suggested):
+    with pytest.raises(JacobianError) as info:
+        jacobian(f"{name}(x)")
+    assert not_suggested not in str(info.value)
+
+
+def test_function_is_suggested_for_an_unknown_function_of_scalars():
+    with pytest.raises(JacobianError, match="undefined function of scalars must be declared"):
+        jacobian("f(x)")
+
+
+def test_a_typo_still_gets_the_closest_operation():
+    with pytest.raises(JacobianError, match="did you mean log_softmax"):
+        jacobian("logsoftmax(x)")

@@ -352,19 +352,78 @@ def callable_names() -> set[str]:
     return {n for n in known_names() if lookup(n).callable_by_name}
 
 
+#: Functions the language has under another spelling, or as a short expression (and
+#: what is not differentiable at all).
+OTHER_SPELLINGS = {
+    "amax": "write max(X, axis=...)",
+    "amin": "write min(X, axis=...)",
+    "clamp": "write clip(X, lo, hi)",
+    "heaviside": "write step(x) (1 at 0)",
+    "logistic": "write sigmoid(x)",
+    "expit": "write sigmoid(x)",
+    "dot": "write a @ b",
+    "inner": "write a @ b",
+    "tr": "write trace(X)",
+    "inverse": "write inv(X)",
+    "determinant": "write det(X)",
+    "slogdet": "write logdet(X)",
+    "fabs": "write abs(x)",
+    "absolute": "write abs(x)",
+    "square": "write x**2",
+    "power": "write a ** b",
+    "log1p": "write log(1 + x)",
+    "expm1": "write exp(x) - 1",
+    "leaky_relu": "write where(x > 0, x, x / 100)",
+    "elu": "write where(x > 0, x, exp(x) - 1)",
+    "relu6": "write clip(x, 0, 6)",
+    "hardtanh": "write clip(x, -1, 1)",
+    "silu": "write x * sigmoid(x)",
+    "swish": "write x * sigmoid(x)",
+    "softsign": "write x / (1 + abs(x))",
+    "mish": "write x * tanh(softplus(x))",
+    "logit": "write log(p / (1 - p))",
+    "huber": "write where(abs(r) <= 1, r**2/2, abs(r) - 1/2)",
+    "smooth_l1": "write where(abs(r) <= 1, r**2/2, abs(r) - 1/2)",
+    "hinge": "write max(0, 1 - y*s)",
+    "mse": "write mean((Y - T)**2)",
+    "frobenius": "write norm(X)",
+    "cross_entropy": "write -mean(sum(T * log_softmax(Z), axis=1))",
+    "argmax": "argmax is an index, which has no derivative; max(X, axis=...) is the largest entry",
+    "argmin":
+        "argmin is an index, which has no derivative; min(X, axis=...) is the smallest entry",
+}
+
+
+def suggest_function(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean sigmoid?"`` for names a typo away (``max`` is not ``softmax``)."""
+    close = suggest(name, {k for k in known if abs(len(k) - len(name)) <= 2})
+    if not close and name.lower() != name and name.lower() in known:  # Max, Trace
+        return f"; did you mean {name.lower()}?"
+    return close
+
+
 def unknown_function(name: str, declared: Iterable[str] = ()) -> str:
-    """The message for a call of a name that is not an operation."""
+    """The message for a call of a name that is not an operation.
+
+    An operator's internal name says the operator; a name the language has under
+    another spelling says that spelling; a typo gets the closest names of similar
+    length; an undefined function of scalars is declared with ``--function``.
+    """
     op = lookup(name)
     if op is not None:  # an operator's internal name, such as 'pow'
         return (f"{name!r} is not a function here; write it with its operator "
                 f"({op.syntax.symbol.strip()!r})")
-    close = suggest(name, callable_names() | set(declared))
+    spelling = OTHER_SPELLINGS.get(name) or OTHER_SPELLINGS.get(name.lower())
+    if spelling is not None:
+        return f"unknown function {name!r}; {spelling}"
+    close = suggest_function(name, callable_names() | set(declared))
     text = f"unknown function {name!r}{close}"
     if name in PYTHON_BUILTINS:
         return text + " (Python built-ins are not functions of the calculator)"
     if close:
         return text
-    return text + f" (an undefined function must be declared: {{{{functions}}}} {name})"
+    return text + (f" (an undefined function of scalars must be declared: "
+                   f"{{{{functions}}}} {name})")
 
 
 class _Converter:
