@@ -129,6 +129,22 @@ CASES: dict[str, list[Case]] = {
                      lambda t, v: t.where(v["x"] > 0, v["x"], t.exp(v["x"]) - 1))],
     "greater_equal": [Case("where(x >= 0, x, x / 10)", {"x": V}, "x",
                            lambda t, v: t.where(v["x"] >= 0, v["x"], v["x"] / 10))],
+    # indexing, 0-based as NumPy and PyTorch
+    "getitem": [Case("x[0]", {"x": V}, "x", lambda t, v: v["x"][0]),
+                Case("X[:, 0]", {"X": M}, "X", lambda t, v: v["X"][:, 0]),
+                Case("X[1:, :]", {"X": M}, "X", lambda t, v: v["X"][1:, :]),
+                Case("X[-1, ::2]", {"X": M}, "X", lambda t, v: v["X"][-1, ::2]),
+                Case("x[::2] * x[1:]", {"x": V}, "x", lambda t, v: v["x"][::2] * v["x"][1:])],
+    "scatter": [Case("scatter(y, X[1:, :])", {"y": (1, 3), "X": M}, "y",
+                     lambda t, v: t.cat([t.zeros(1, 3, dtype=t.float64), v["y"]], dim=0))],
+    "concat": [Case("concat([x, y], axis=0)", {"x": V, "y": (2,)}, "y",
+                    lambda t, v: t.cat([v["x"], v["y"]], dim=0)),
+               Case("concat([X, X * Y, Y], axis=1)", {"X": M, "Y": (2, 1)}, "Y",
+                    lambda t, v: t.cat([v["X"], v["X"] * v["Y"], v["Y"]], dim=1))],
+    "stack": [Case("stack([x, y])", {"x": V, "y": V}, "x",
+                   lambda t, v: t.stack([v["x"], v["y"]])),
+              Case("stack([X, 2 * X], axis=1)", {"X": M}, "X",
+                   lambda t, v: t.stack([v["X"], 2 * v["X"]], dim=1))],
 }
 
 #: Element-wise functions: PyTorch's version and the domain of their argument.

@@ -108,8 +108,10 @@ class ShapeContext:
     def fail(self, message: str) -> JacobianError:
         """An error to raise: ``trace() needs a square matrix, got A (2x3)``, or for
         an operator ``shape mismatch in '@': ...``."""
-        if self.op.syntax.form == "call":
+        if self.op.callable_by_name:
             return self._where(f"{self.op.name}() {message}")
+        if self.op.syntax.form == "subscript":
+            return self._where(f"bad index: {message}")
         return self._where(f"shape mismatch in '{self.op.syntax.symbol.strip()}': {message}")
 
 
@@ -211,7 +213,7 @@ class Op:
     @property
     def callable_by_name(self) -> bool:
         """Written ``name(...)`` (``sum(X)``), not as an operator (``a + b``)."""
-        return self.syntax.form == "call"
+        return self.syntax.form in ("call", "list", "scatter")
 
     def keyword(self, name: str) -> Keyword | None:
         return next((k for k in self.keywords if k.name == name), None)

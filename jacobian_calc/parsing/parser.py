@@ -586,6 +586,10 @@ class _Converter:
             if op is not None and op.syntax.form == "atom":
                 raise self.fail(f"{name!r} is a constant, not a function", node)
             raise self.fail(unknown_function(name, self.functions), node)
+        if op.syntax.form == "list":
+            return self._list_call(op, node)
+        if op.syntax.form == "scatter":
+            return self._scatter_call(op, node)
         low, high = op.arity
         tensors = node.args[:high]
         extra = node.args[high:]
@@ -599,15 +603,81 @@ class _Converter:
                                 "where(x > 0, x, 0)", tensors[0])
             self.condition = True
         args = tuple(self.convert(a) for a in tensors)
+        kwargs = self._options(op, extra, node.keywords)
+        return Call(op.name, args, kwargs, col=self.col(node))
+
+    def _options(self, op, extra, keywords) -> dict:
+        """Keyword options given by position (``extra``) and by name."""
         kwargs = dict(self._option(op, k.name, v) for k, v in zip(op.keywords, extra))
-        for kw in node.keywords:
+        for kw in keywords:
             if kw.arg is None or op.keyword(kw.arg) is None:
                 raise self.fail(f"{op.name}() takes no keyword argument "
                                 f"{kw.arg or '**'!r}", kw)
             if kw.arg in kwargs:
                 raise self.fail(f"{op.name}() got {kw.arg} twice", kw)
             kwargs.update([self._option(op, kw.arg, kw.value)])
+        return kwargs
+
+    def _list_call(self, op, node: ast.Call) -> Node:
+        """``concat([A, B], axis=0)``: the operands in a list, as NumPy takes them."""
+        first = node.args[0] if node.args else None
+        if not isinstance(first, (ast.List, ast.Tuple)) or len(first.elts) < 2:
+            raise self.fail(f"{op.name}() takes a list of two or more arrays, e.g. "
+                            f"{op.name}([A, B], axis=0)", first or node)
+        if len(first.elts) > op.arity[1]:
+            raise self.fail(f"{op.name}() of more than {op.arity[1]} arrays", first)
+        if len(node.args) > 1 + len(op.keywords):
+            raise self.fail(f"{op.name}() takes a list and axis=, got {len(node.args)} "
+                            "arguments", node)
+        args = tuple(self.convert(a) for a in first.elts)
+        kwargs = self._options(op, node.args[1:], node.keywords)
         return Call(op.name, args, kwargs, col=self.col(node))
+
+    def _scatter_call(self, op, node: ast.Call) -> Node:
+        """``scatter(G, X[1:, 0])``: G where X[1:, 0] selects, zeros elsewhere."""
+        if len(node.args) != 2 or node.keywords or not isinstance(node.args[1], ast.Subscript):
+            raise self.fail(f"{op.name}() takes values and a selection, e.g. "
+                            f"{op.name}(dY, X[1:, :])", node)
+        values, target = node.args
+        like = self.convert(target.value)
+        index = self._index(target.slice)
+        return Call(op.name, (self.convert(values), like), {"index": index},
+                    col=self.col(node))
+
+    def visit_Subscript(self, node: ast.Subscript) -> Node:
+        value = self.convert(node.value)
+        return Call("getitem", (value,), {"index": self._index(node.slice)},
+                    col=self.col(node))
+
+    def _index(self, node: ast.AST) -> tuple:
+        """NumPy's index of integer literals and slices: ``(1, (None, 3, 2))`` for ``1, :3:2``."""
+        items = node.elts if isinstance(node, ast.Tuple) else [node]
+        return tuple(self._index_item(item) for item in items)
+
+    def _index_item(self, item: ast.AST):
+        if isinstance(item, ast.Slice):
+            parts = tuple(None if p is None else self._integer(p)
+                          for p in (item.lower, item.upper, item.step))
+            if parts[2] is not None and parts[2] <= 0:
+                raise self.fail("a slice's step must be positive (PyTorch has no negative "
+                                "steps)", item.step)
+            return parts
+        if isinstance(item, ast.Constant) and item.value is Ellipsis:
+            raise self.fail("'...' is not supported in an index: write every axis, e.g. "
+                            "X[:, 0]", item)
+        if isinstance(item, ast.Constant) and item.value is None:
+            raise self.fail("None (a new axis) is not supported in an index: use "
+                            "expand_dims(X, axis)", item)
+        return self._integer(item)
+
+    def _integer(self, item: ast.AST) -> int:
+        value = _literal(item)
+        if type(value) is not int:
+            raise self.fail("indices are integer literals, 0-based as in NumPy (negative "
+                            "from the end), e.g. x[0], X[:, -1], X[1:, ::2]", item)
+        if abs(value) > 10 ** 9:
+            raise self.fail(f"index {value} is too large", item)
+        return value
 
     def _pairwise(self, name: str, node: ast.Call, op):
         """``max(0, t)`` as the lectures write it is ``maximum(0, t)``; ``max(X, 1)`` is

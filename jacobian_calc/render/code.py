@@ -63,10 +63,18 @@ HELPERS = {
         "_logdet": '''def _logdet(x):
     sign, value = np.linalg.slogdet(x)
     return value if sign > 0 else np.nan''',
+        "_scatter": '''def _scatter(values, like, index):
+    out = np.zeros_like(like)
+    out[index] = values
+    return out''',
     },
     "torch": {
         "_t": '''def _t(x):
     return torch.as_tensor(x, dtype=torch.float64)''',
+        "_scatter": '''def _scatter(values, like, index):
+    out = torch.zeros_like(like)
+    out[index] = values
+    return out''',
     },
 }
 

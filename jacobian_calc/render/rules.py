@@ -22,6 +22,12 @@ def _signature(op) -> str:
         return f"A{op.syntax.symbol}"
     if op.syntax.form == "atom":
         return op.name
+    if op.syntax.form == "subscript":
+        return "X[i, a:b:k]"
+    if op.syntax.form == "scatter":
+        return f"{op.name}(G, X[i, a:b:k])"
+    if op.syntax.form == "list":
+        return f"{op.name}([A, B, ...], {', '.join(k.name + '=' for k in op.keywords)})"
     args = list(op.params or ["X", "Y"][:op.arity[1]]) + [f"{k.name}=" for k in op.keywords]
     return f"{op.name}({', '.join(args)})"
 
@@ -49,7 +55,7 @@ def functions_text(width: int = 96) -> str:
     for category in CATEGORIES:
         names = [op.name + (f" ({'/'.join(op.aliases)})" if op.aliases else "")
                  for op in operations() if op.category == category
-                 and op.syntax.form in ("call", "atom")]
+                 and (op.callable_by_name or op.syntax.form == "atom")]
         if names:
             parts.append(f"{category}: {', '.join(names)}")
     return "\n".join(textwrap.fill(p, width, subsequent_indent="  ") for p in parts)
