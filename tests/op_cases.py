@@ -145,7 +145,45 @@ CASES: dict[str, list[Case]] = {
                    lambda t, v: t.stack([v["x"], v["y"]])),
               Case("stack([X, 2 * X], axis=1)", {"X": M}, "X",
                    lambda t, v: t.stack([v["X"], 2 * v["X"]], dim=1))],
+    # convolution and pooling, one channel (torch.nn.functional with batch and channel axes)
+    "conv1d": [Case("conv1d(x, w)", {"x": (5,), "w": (3,)}, "w",
+                    lambda t, v: _f(t).conv1d(v["x"][None, None], v["w"][None, None])[0, 0]),
+               Case("conv1d(x, w, stride=2, padding=1)", {"x": (6,), "w": (3,)}, "x",
+                    lambda t, v: _f(t).conv1d(v["x"][None, None], v["w"][None, None],
+                                              stride=2, padding=1)[0, 0])],
+    "conv2d": [Case("conv2d(X, W)", {"X": (4, 3), "W": (2, 2)}, "X",
+                    lambda t, v: _f(t).conv2d(v["X"][None, None], v["W"][None, None])[0, 0]),
+               Case("conv2d(X, W, stride=2)", {"X": (5, 4), "W": (2, 2)}, "W",
+                    lambda t, v: _f(t).conv2d(v["X"][None, None], v["W"][None, None],
+                                              stride=2)[0, 0]),
+               Case("conv2d(X, W, stride=2, padding=1)", {"X": (4, 4), "W": (3, 3)}, "X",
+                    lambda t, v: _f(t).conv2d(v["X"][None, None], v["W"][None, None],
+                                              stride=2, padding=1)[0, 0])],
+    "flip": [Case("flip(W)", {"W": M}, "W", lambda t, v: t.flip(v["W"], (0, 1))),
+             Case("flip(x) * x", {"x": V}, "x", lambda t, v: t.flip(v["x"], (0,)) * v["x"])],
+    "dilate": [Case("dilate(X, stride=2)", {"X": M}, "X",
+                    lambda t, v: _dilate(t, v["X"], 2, (3, 5))),
+               Case("dilate(x, stride=3, rows=8)", {"x": V}, "x",
+                    lambda t, v: _dilate(t, v["x"], 3, (8,)))],
+    "upsample": [Case("upsample(X, k=2, rows=5)", {"X": M}, "X",
+                      lambda t, v: t.cat([t.kron(v["X"], t.ones(2, 2, dtype=t.float64)),
+                                          t.zeros(1, 6, dtype=t.float64)], dim=0))],
+    "maxpool2d": [Case("maxpool2d(X, 2)", {"X": (4, 5)}, "X",
+                       lambda t, v: _f(t).max_pool2d(v["X"][None, None], 2)[0, 0])],
+    "avgpool2d": [Case("avgpool2d(X, 2)", {"X": (5, 4)}, "X",
+                       lambda t, v: _f(t).avg_pool2d(v["X"][None, None], 2)[0, 0])],
 }
+
+
+def _f(t):
+    return t.nn.functional
+
+
+def _dilate(t, x, stride, size):
+    out = t.zeros(size, dtype=t.float64)
+    out[tuple(slice(0, n * stride, stride) for n in x.shape)] = x
+    return out
+
 
 #: Element-wise functions: PyTorch's version and the domain of their argument.
 ELEMENTWISE = {

@@ -68,7 +68,7 @@ class Keyword:
     """A keyword option such as ``axis`` or ``keepdims`` (also accepted by position)."""
 
     name: str
-    kind: str  # "axis", "bool", "ord", "size"
+    kind: str  # "axis", "bool", "ord", "size", "count", "index"
     default: Any = None
 
     def check(self, value: Any) -> Any:
@@ -78,10 +78,12 @@ class Keyword:
             "bool": lambda v: isinstance(v, bool),
             "ord": lambda v: type(v) is int and v in (1, 2),
             "size": lambda v: type(v) is int and 1 <= v <= 10_000,
+            "count": lambda v: type(v) is int and 0 <= v <= 10_000,
         }[self.kind](value)
         if not ok:
             allowed = {"axis": "None, 0, 1, -1 or -2", "bool": "True or False",
-                       "ord": "1 or 2", "size": "a positive integer"}[self.kind]
+                       "ord": "1 or 2", "size": "a positive integer",
+                       "count": "a non-negative integer"}[self.kind]
             raise ValueError(f"{self.name} must be {allowed}, got {value!r}")
         return value
 
