@@ -203,8 +203,8 @@ def _dilate_vjp(v):
 
 
 def _size_code(kw, shape_of) -> str:
-    rows, cols = kw.get("rows"), kw.get("cols")
-    return f"({rows},)" if cols is None else f"({rows}, {cols})"
+    """``(rows, cols)`` for the helpers (None: the natural size; a vector uses rows)."""
+    return f"({kw.get('rows')}, {kw.get('cols')})"
 
 
 register(Op(
@@ -284,9 +284,16 @@ def _pool(S, X, k, reduce):
     return S.Grid.from_function(shape, entry)
 
 
+def _pad_to(v) -> dict:
+    """``rows=``/``cols=`` for upsample where X is larger than the pooled blocks."""
+    k = v.kw["k"]
+    return {key: n for key, n, m in zip(("rows", "cols"), v.shapes[0], v.out_shape)
+            if n != m * k}
+
+
 def _maxpool_vjp(v):
     k = v.kw["k"]
-    size = {"rows": v.shapes[0][0], "cols": v.shapes[0][1]}
+    size = _pad_to(v)
     tied = fn.step(v.x - fn.upsample(v.out, k=k, **size))  # 1 where X is its window's max
     count = _block_sum(tied, k)
     return (tied * fn.upsample(v.g / count, k=k, **size),)
@@ -319,8 +326,7 @@ register(Op(
     evaluate=lambda S, args, kw: _pool(
         S, args[0], kw["k"], lambda xs: S.div(S.add(*xs), S.Integer(len(xs)))),
     cost=lambda c: (c.reduced + 1, c.reduced * c.sizes[0] + 2),
-    vjp=lambda v: (fn.upsample(v.g, k=v.kw["k"], rows=v.shapes[0][0], cols=v.shapes[0][1])
-                   / Num(v.kw["k"] ** 2),),
+    vjp=lambda v: (fn.upsample(v.g, k=v.kw["k"], **_pad_to(v)) / Num(v.kw["k"] ** 2),),
     numpy=lambda np, x, **kw: windows.pool(np, x, kw["k"], np.mean),
     code=_pool_code("avg_pool2d", "mean"),
     latex=lambda p: rf"\operatorname{{avgpool}}_{{{p.kw('k')}}}\left({p.arg(0)}\right)"))

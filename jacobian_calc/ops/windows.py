@@ -69,20 +69,24 @@ HELPERS = {
         out[index] = reduce(x[tuple(slice(i * k, i * k + k) for i in index)])
     return out''',
         "_dilate": '''def _dilate(g, stride, size):
+    size = tuple(s or (n - 1) * stride + 1 for s, n in zip(size, g.shape))
     out = np.zeros(size)
     out[tuple(slice(0, n * stride, stride) for n in g.shape)] = g
     return out''',
         "_upsample": '''def _upsample(g, k, size):
+    size = tuple(s or n * k for s, n in zip(size, g.shape))
     out = np.zeros(size)
     out[tuple(slice(0, n * k) for n in g.shape)] = np.kron(g, np.ones((k,) * g.ndim))
     return out''',
     },
     "torch": {
         "_dilate": '''def _dilate(g, stride, size):
+    size = tuple(s or (n - 1) * stride + 1 for s, n in zip(size, g.shape))
     out = torch.zeros(size, dtype=g.dtype)
     out[tuple(slice(0, n * stride, stride) for n in g.shape)] = g
     return out''',
         "_upsample": '''def _upsample(g, k, size):
+    size = tuple(s or n * k for s, n in zip(size, g.shape))
     out = torch.zeros(size, dtype=g.dtype)
     block = torch.kron(g, torch.ones((k,) * g.dim(), dtype=g.dtype))
     out[tuple(slice(0, n * k) for n in g.shape)] = block
