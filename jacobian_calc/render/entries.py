@@ -32,6 +32,16 @@ class EntryPrinter(StrPrinter):
 
     _print_Abs = _print_Function
 
+    def _print_Piecewise(self, expr):
+        """``where(c, a, b)``, as the condition was typed (nested for more branches)."""
+        *branches, (last, otherwise) = expr.args
+        if otherwise is not sp.true:
+            return super()._print_Piecewise(expr)
+        out = self._print(last)
+        for value, cond in reversed(branches):
+            out = f"where({self._print(cond)}, {self._print(value)}, {out})"
+        return out
+
 
 def entry_text(expr: sp.Basic) -> str:
     """One entry as text, e.g. ``abs(x)*sigmoid(y)``.
