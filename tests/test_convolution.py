@@ -28,6 +28,8 @@ def test_the_lecture_rules_are_the_backward_steps():
 def test_every_stride_and_padding_is_proved(stride, padding, n, k):
     for expr, shapes in [
         (f"conv2d(X, W, stride={stride}, padding={padding})", {"X": (n, n + 1), "W": (k, k)}),
+        (f"conv2d(X, W, stride={stride}, padding={padding})",
+         {"X": (n + 1, n), "W": (k, k + 1)}),
         (f"conv1d(x, w, stride={stride}, padding={padding})", {"x": (n,), "w": (k,)}),
     ]:
         wrt = "X,W" if "X" in shapes else "x,w"
@@ -104,7 +106,7 @@ def test_maxpool_splits_ties_as_amax_of_each_window(X):
 
 
 @pytest.mark.parametrize("expr, shapes, message", [
-    ("conv2d(X, W)", {"X": (4, 4), "W": (2, 3)}, "square kernel"),
+    ("conv2d(X, W, padding=2)", {"X": (4, 4), "W": (2, 3)}, "padding less than"),
     ("conv2d(X, w)", {"X": (4, 4), "w": 3}, "two matrices"),
     ("conv1d(x, w)", {"x": 2, "w": 3}, "no larger than"),
     ("conv1d(x, w, padding=3)", {"x": 5, "w": 3}, "padding less than the kernel size"),

@@ -11,8 +11,9 @@ lecture's::
 
 with ``padding=p`` the input side uses ``padding=k - 1 - p`` and the weight
 side ``padding=p``; with ``stride=s`` the upstream gradient is first spread
-out by ``dilate`` (s - 1 zeros between its entries). Kernels of ``conv2d``
-are square, and ``padding`` is less than the kernel size.
+out by ``dilate`` (s - 1 zeros between its entries); a rectangular kernel
+pads each axis by its own ``k - 1 - p`` with ``pad``. ``padding`` is less
+than the kernel size.
 
 Max pooling splits the gradient evenly among the tied maxima of a window,
 as ``torch.amax`` of the window does (``F.max_pool2d`` gives it all to the
@@ -38,11 +39,9 @@ def _conv_shape(ndim: int):
         what = "vectors" if ndim == 1 else "matrices"
         if len(x) != ndim or len(w) != ndim:
             raise s.fail(f"needs two {what} (input and kernel), got {s.arg(0)} and {s.arg(1)}")
-        if ndim == 2 and w[0] != w[1]:
-            raise s.fail(f"needs a square kernel, got {s.arg(1)}")
         stride, padding = s.kw.get("stride", 1), s.kw.get("padding", 0)
-        if padding >= w[0]:
-            raise s.fail(f"needs padding less than the kernel size {w[0]}, got {padding}")
+        if padding >= min(w):
+            raise s.fail(f"needs padding less than the kernel size {min(w)}, got {padding}")
         if any(n + 2 * padding < k for n, k in zip(x, w)):
             raise s.fail(f"needs a kernel no larger than the (padded) input, got {s.arg(1)} "
                          f"for {s.arg(0)}")
@@ -81,12 +80,16 @@ def _size_kw(size) -> dict:
 def _conv_vjp(name: str):
     def vjp(v):
         x, w = v.args
-        padding, k = v.kw.get("padding", 0), v.shapes[1][0]
+        padding, kernel = v.kw.get("padding", 0), v.shapes[1]
         g = _spread(v, v.g)
-        inner = {"padding": k - 1 - padding} if k - 1 - padding else {}
         outer = {"padding": padding} if padding else {}
         conv = getattr(fn, name)
-        return (conv(g, fn.flip(w), **inner), conv(x, g, **outer))
+        full = [k - 1 - padding for k in kernel]  # the full convolution's padding, per axis
+        if len(set(full)) == 1:
+            inner = {"padding": full[0]} if full[0] else {}
+            return (conv(g, fn.flip(w), **inner), conv(x, g, **outer))
+        padded = fn.pad(g, **dict(zip(("rows", "cols"), full)))  # a rectangular kernel
+        return (conv(padded, fn.flip(w)), conv(x, g, **outer))
     return vjp
 
 
@@ -126,7 +129,7 @@ for _dims in (1, 2):
         name=f"conv{_dims}d", category="neural network",
         doc=(f"conv{_dims}d({'x, w' if _dims == 1 else 'X, W'}, stride=1, padding=0): "
              "cross-correlation, 'valid' by default, as torch.nn.functional."
-             f"conv{_dims}d for one channel" + ("" if _dims == 1 else " (square kernel)")),
+             f"conv{_dims}d for one channel"),
         rule=(f"dW = conv{_dims}d(X, dY), dX = conv{_dims}d(dY, flip(W), padding=k - 1)  "
               "(padding p: padding=p and k - 1 - p; stride s: dilate(dY, stride=s) first)"),
         arity=(2, 2), keywords=(STRIDE, PADDING), shape=_conv_shape(_dims),
@@ -161,6 +164,60 @@ register(Op(
     numpy=lambda np, x, **kw: np.flip(x),
     code={"numpy": "np.flip({0})", "torch": "torch.flip({0}, tuple(range({0}.dim())))"},
     latex=lambda p: rf"\operatorname{{rot180}}\left({p.arg(0)}\right)"))
+
+
+def _pad_shape(s):
+    shape = s.shapes[0]
+    if len(shape) not in (1, 2):
+        raise s.fail(f"needs a vector or a matrix, got {s.arg(0)}")
+    if len(shape) == 1 and s.kw.get("cols"):
+        raise s.fail(f"takes no cols for a vector, got {s.arg(0)}")
+    return tuple(n + 2 * s.kw.get(key, 0) for n, key in zip(shape, ("rows", "cols")))
+
+
+def _pad(S, G, widths):
+    zero = S.Integer(0)
+
+    def entry(index):
+        source = tuple(i - w for i, w in zip(index, widths))
+        if all(0 <= j < n for j, n in zip(source, G.shape)):
+            return G[source]
+        return zero
+    shape = tuple(n + 2 * w for n, w in zip(G.shape, widths))
+    return S.Grid.from_function(shape, entry)
+
+
+def _pad_code(function: str, arg: str, kw, numpy: bool) -> str:
+    r, c = kw.get("rows", 0), kw.get("cols", 0)
+    if numpy:
+        return f"{function}({arg}, [({r}, {r}), ({c}, {c})][:np.ndim({arg})])"
+    return f"{function}({arg}, ({c}, {c}, {r}, {r}) if {arg}.dim() == 2 else ({r}, {r}))"
+
+
+def _widths(kw, ndim):
+    return (kw.get("rows", 0), kw.get("cols", 0))[:ndim]
+
+
+def _pad_vjp(v):
+    widths = _widths(v.kw, len(v.shapes[0]))
+    index = tuple((w or None, (w + n) if w else None, None) for w, n in zip(widths, v.shapes[0]))
+    return (fn.getitem(v.g, index=index),)
+
+
+register(Op(
+    name="pad", category="structure",
+    doc="pad(G, rows=a, cols=b): G with a rows of zeros above and below, b columns of "
+        "zeros left and right",
+    rule="dG = dY[a:-a, b:-b] (the entries that came from G)",
+    arity=(1, 1), keywords=(Keyword("rows", "count", 0), Keyword("cols", "count", 0)),
+    shape=_pad_shape,
+    evaluate=lambda S, args, kw: _pad(S, args[0], _widths(kw, args[0].ndim)),
+    cost=lambda c: (0.0, c.sizes[0]), vjp=_pad_vjp,
+    numpy=lambda np, g, **kw: np.pad(np.asarray(g, dtype=float),
+                                     [(w, w) for w in _widths(kw, np.ndim(g))]),
+    code={"numpy": lambda a, kw: _pad_code("np.pad", a[0], kw, numpy=True),
+          "torch": lambda a, kw: _pad_code("torch.nn.functional.pad", a[0], kw, numpy=False)},
+    latex=lambda p: rf"\operatorname{{pad}}\left({p.arg(0)}\right)"))
 
 
 def _target(s, per_entry, plus):

@@ -310,9 +310,9 @@ def _owner(cls: type, name: str) -> type:
 
 def _node_kind(expr: sp.Basic) -> int:
     """``_kind``, and functions with a :func:`local_rules` entry (read on every call)."""
-    if expr.func in CONVENTIONS:  # Max, Min: the tie convention, not SymPy's Heaviside
-        return _FUNCTION
     kind = _kind(type(expr))
+    if kind == _OTHER and type(expr) in CONVENTIONS:  # Max, Min: the tie convention
+        return _FUNCTION
     if kind == _LOCAL:
         local = expr.func in local_rules() and len(expr.args) == 1
         return _FUNCTION if local else _OTHER
@@ -491,7 +491,7 @@ def _fdiff_has_derivative(node: _Node, i: int) -> bool:
 
 
 def _local_derivative(expr: sp.Expr, i: int) -> sp.Expr:
-    convention = CONVENTIONS.get(expr.func)
+    convention = CONVENTIONS.get(type(expr))
     if convention is not None:
         return convention(expr, i)
     rule = local_rules().get(expr.func)
