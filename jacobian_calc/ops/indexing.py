@@ -55,6 +55,8 @@ def positions(shape, index) -> tuple[list[list[int]], tuple[int, ...]]:
 
     Raises ``IndexError`` or ``ValueError`` with what is wrong.
     """
+    if not shape:
+        raise IndexError("a scalar has no entries to index")
     if len(index) > len(shape):
         raise IndexError(f"{len(index)} indices for {len(shape)} axes")
     per_axis, out = [], []
