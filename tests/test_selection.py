@@ -226,3 +226,14 @@ def test_function_is_suggested_for_an_unknown_function_of_scalars():
 def test_a_typo_still_gets_the_closest_operation():
     with pytest.raises(JacobianError, match="did you mean log_softmax"):
         jacobian("logsoftmax(x)")
+
+
+def test_printed_entries_read_back():
+    """max/min entries print as maximum()/minimum(), where's as where(): the parser reads
+    them back to the same SymPy entries."""
+    from jacobian_calc import read_json
+    J = jacobian("max(x) + maximum(x[0], 2) + minimum(x[1], x[2]) "
+                 "+ where(x[1] > 0, clip(x[2], -1, 1), 0)", shapes={"x": 3})
+    assert "maximum(x_1, maximum(x_2, x_3))" in J.to_json()
+    back = read_json(J.to_json())["jacobians"][0]["entries"]
+    assert list(back) == list(J.tensor)
