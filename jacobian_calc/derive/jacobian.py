@@ -36,11 +36,12 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
               layout: str = "numerator", shapes: Mapping | None = None,
               lets: Mapping | None = None, functions: Iterable[str] | None = None,
               simplify: bool = False, in_terms_of_output: bool = False,
-              limits: Limits = DEFAULT_LIMITS,
+              compact: bool = False, limits: Limits = DEFAULT_LIMITS,
               symmetric: Iterable[str] | None = None) -> list[JacobianResult]:
     """One Jacobian per input group of ``wrt``; see :func:`jacobian`."""
     check_layout(layout)
     _check_flag(simplify, "simplify")
+    _check_flag(compact, "compact")
     _check_flag(in_terms_of_output, "in_terms_of_output")
     with budget.stage("reading the input"):
         problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
@@ -59,8 +60,24 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
                                 limits.timeout)
             with budget.stage("simplifying the entries"):
                 result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
-        results.append(result.with_layout(layout))
+        result = result.with_layout(layout)
+        if len(problem.components) == 1:
+            result = replace(result, tree=_inlined(problem))
+        if compact:
+            with budget.stage("the compact Jacobian"):
+                result = _with_compact(result, problem)
+        results.append(result)
     return results
+
+
+def _inlined(problem: Problem):
+    from .hessian_compact import inlined  # noqa: PLC0415 - the one expression, lets substituted
+    return inlined(problem)
+
+
+def _with_compact(result: JacobianResult, problem: Problem) -> JacobianResult:
+    from .compact_jacobian import with_compact  # noqa: PLC0415 - only when asked for
+    return with_compact(result, problem)
 
 
 @budget.entry_point
@@ -68,7 +85,7 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
              layout: str = "numerator", shapes: Mapping | None = None,
              lets: Mapping | None = None, functions: Iterable[str] | None = None,
              simplify: bool = False, in_terms_of_output: bool = False,
-             limits: Limits = DEFAULT_LIMITS,
+             compact: bool = False, limits: Limits = DEFAULT_LIMITS,
              symmetric: Iterable[str] | None = None) -> JacobianResult:
     """The explicit Jacobian of ``of`` with respect to ``wrt``.
 
@@ -96,6 +113,10 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     in_terms_of_output : bool
         Write derivatives of element-wise functions and softmax in terms of
         their output (``Y*(1 - Y)`` for the sigmoid, ``p_i (δ_ij - p_j)``).
+    compact : bool
+        Also find the compact Jacobian (``diag(p) - outer(p, p)``, ``W.T``; for
+        a matrix input or output the linear map ``dY = X @ dW`` and its vec
+        form ``kron(eye(2), X)``), proved equal to the entries: ``.compact``.
     limits : Limits
         Resource limits.
     symmetric : iterable of str, optional
@@ -123,8 +144,8 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     """
     results = jacobians(of, wrt, layout=layout, shapes=shapes, lets=lets,
                         functions=functions, simplify=simplify,
-                        in_terms_of_output=in_terms_of_output, limits=limits,
-                        symmetric=symmetric)
+                        in_terms_of_output=in_terms_of_output, compact=compact,
+                        limits=limits, symmetric=symmetric)
     if len(results) != 1:
         raise JacobianError(f"{len(results)} inputs given "
                             f"({', '.join(r.wrt[0] for r in results)}); "
@@ -234,8 +255,10 @@ def in_caller_symbols(result: JacobianResult, problem: Problem) -> JacobianResul
     if not mapping and not functions:
         return result
 
+    memo: dict = {}  # one for all entries: shared subexpressions are rebuilt once
+
     def swap(e: sp.Expr) -> sp.Expr:
-        return replace_symbols(e, mapping, functions)
+        return replace_symbols(e, mapping, functions, memo, rename=True)
 
     return replace(result, entries={i: swap(e) for i, e in result.entries.items()},
                    in_symbols=tuple(mapping.get(s, s) for s in result.in_symbols))

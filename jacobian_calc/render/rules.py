@@ -28,7 +28,9 @@ def _signature(op) -> str:
         return f"{op.name}(G, X[i, a:b:k])"
     if op.syntax.form == "list":
         return f"{op.name}([A, B, ...], {', '.join(k.name + '=' for k in op.keywords)})"
-    args = list(op.params or ["X", "Y"][:op.arity[1]]) + [f"{k.name}=" for k in op.keywords]
+    args = list(op.params) if op.params else (["X"] if op.arity[1] == 1
+                                              else ["A", "B"][:op.arity[1]])  # Y is the output
+    args += [f"{k.name}=" for k in op.keywords]
     return f"{op.name}({', '.join(args)})"
 
 
