@@ -68,7 +68,7 @@ class Keyword:
     """A keyword option such as ``axis`` or ``keepdims`` (also accepted by position)."""
 
     name: str
-    kind: str  # "axis", "bool", "ord", "size"
+    kind: str  # "axis", "bool", "ord", "size", "count", "index"
     default: Any = None
 
     def check(self, value: Any) -> Any:
@@ -78,10 +78,12 @@ class Keyword:
             "bool": lambda v: isinstance(v, bool),
             "ord": lambda v: type(v) is int and v in (1, 2),
             "size": lambda v: type(v) is int and 1 <= v <= 10_000,
+            "count": lambda v: type(v) is int and 0 <= v <= 10_000,
         }[self.kind](value)
         if not ok:
             allowed = {"axis": "None, 0, 1, -1 or -2", "bool": "True or False",
-                       "ord": "1 or 2", "size": "a positive integer"}[self.kind]
+                       "ord": "1 or 2", "size": "a positive integer",
+                       "count": "a non-negative integer"}[self.kind]
             raise ValueError(f"{self.name} must be {allowed}, got {value!r}")
         return value
 
@@ -108,8 +110,10 @@ class ShapeContext:
     def fail(self, message: str) -> JacobianError:
         """An error to raise: ``trace() needs a square matrix, got A (2x3)``, or for
         an operator ``shape mismatch in '@': ...``."""
-        if self.op.syntax.form == "call":
+        if self.op.callable_by_name:
             return self._where(f"{self.op.name}() {message}")
+        if self.op.syntax.form == "subscript":
+            return self._where(f"bad index: {message}")
         return self._where(f"shape mismatch in '{self.op.syntax.symbol.strip()}': {message}")
 
 
@@ -205,11 +209,13 @@ class Op:
     digits: Callable[[list, list], float] | None = None
     #: ``cost(Cost) -> (built, size)`` per result entry; None means :func:`default_cost`.
     cost: Callable[[Cost], tuple[float, float]] | None = None
+    #: Names of the arguments in ``--rules`` (``clip(X, lo, hi)``); default X, Y.
+    params: tuple[str, ...] = ()
 
     @property
     def callable_by_name(self) -> bool:
         """Written ``name(...)`` (``sum(X)``), not as an operator (``a + b``)."""
-        return self.syntax.form == "call"
+        return self.syntax.form in ("call", "list", "scatter")
 
     def keyword(self, name: str) -> Keyword | None:
         return next((k for k in self.keywords if k.name == name), None)
