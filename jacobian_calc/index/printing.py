@@ -80,8 +80,9 @@ class IndexPrinter:
         return out
 
     def term_key(self, t: sp.Expr) -> tuple:
-        return (t.could_extract_minus_sign(),) + self.key(t) if not self.order else \
-            self.key(-t if t.could_extract_minus_sign() else t)
+        """Positive terms first, then by their indices."""
+        negative = t.could_extract_minus_sign()
+        return (negative,) + self.key(-t if negative else t)
 
     def _print_Mul(self, e: sp.Mul) -> str:
         coeff, rest = e.as_coeff_Mul()

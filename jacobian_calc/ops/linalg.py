@@ -14,7 +14,7 @@ from .registry import (PREC_ATOM, Keyword, NoIndexForm, Op, call_code, register,
                        square_matrix)
 
 #: det, inv and logdet have no finite index form at symbolic size.
-_NO_INDEX = NoIndexForm("no finite sum of products at symbolic size; checked at sizes")
+_NO_INDEX = NoIndexForm("not a finite sum of products at symbolic size")
 
 #: Largest n for which det, inv and logdet of an n x n matrix are written out.
 MAX_SYMBOLIC_N = 6
