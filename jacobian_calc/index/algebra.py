@@ -274,6 +274,8 @@ def _sum_terms(expr: sp.Sum, ctx: Context, depth: int) -> list[Term]:
 
 def _pow_terms(expr: sp.Pow, ctx: Context, depth: int) -> list[Term]:
     base, k = expr.args
+    if not k.is_Number:  # an exponent with indices: the power is one atom
+        return [Term(factors={_atom(expr, ctx, depth): _ONE})]
     inner = terms(base, ctx, depth)
     if k.is_Integer and k > 0 and (len(inner) > 1 or inner[0].sums) \
             and not _is_atom(base, ctx, depth):
@@ -303,7 +305,7 @@ def eliminate(t: Term, ctx: Context) -> Term | None:
     written once (the later index replaced by the earlier in the rest), sums whose
     body does not use their index made factors, one-hot rows summed to 1;
     ``None`` when the term vanishes (``δ[1,2]``)."""
-    t = Term(t.coeff, list(t.sums), dict(t.factors))
+    t = _unit_ranges(Term(t.coeff, list(t.sums), dict(t.factors)), ctx)
     changed = True
     while changed:
         changed = False
@@ -317,6 +319,16 @@ def eliminate(t: Term, ctx: Context) -> Term | None:
                     break
     t = _merge_exps(t, ctx)
     return _onehot_rows(_drop_unused(t), ctx)
+
+
+def _unit_ranges(t: Term, ctx: Context) -> Term:
+    """An index whose range is ``1..1`` is 1 (a kept dimension, ``keepdims``)."""
+    ones = {a: _ONE for a, n in [*t.sums, *ctx.ranges.items()] if n == 1}
+    if not ones:
+        return t
+    out = t.xreplace(ones)
+    out.sums = [(a, n) for a, n in t.sums if a not in ones]
+    return out
 
 
 def _range(a: sp.Expr, t: Term, ctx: Context) -> sp.Expr | None:
@@ -559,10 +571,27 @@ def decide(a: sp.Expr, b: sp.Expr, ctx: Context, tries: int = 3, seed: int = 0) 
     ('differs', ['indices', 'left', 'right', 'sizes'])
     """
     ctx.note_atoms(a, b)
-    if not normal(a - b, ctx):
+    rest = normal(a - b, ctx)
+    if not rest:
         return Decision(PROVED, {}, "for all sizes, by δ-elimination and canonical summation "
                                     "indices")
+    if _entrywise_zero(rest):
+        return Decision(PROVED, {}, "for all sizes, by δ-elimination and an identity of the "
+                                    "entries (SymPy's simplify)")
     return _search(a, b, ctx, tries, seed)
+
+
+def _entrywise_zero(rest: list[Term], seconds: float = 2.0) -> bool:
+    """What is left has no sums: an identity between functions of single entries
+    (``1 + cot(x)**2 = csc(x)**2``), decided with each entry a real symbol."""
+    from ..symbolic.simplify import is_zero  # noqa: PLC0415
+    if any(t.sums for t in rest):
+        return False
+    expr = sp.Add(*(t.expr() for t in rest))
+    if expr.has(sp.Sum):
+        return False
+    entries = {x: sp.Dummy(real=True) for x in expr.atoms(sp.Indexed)}
+    return bool(is_zero(expr.xreplace(entries), seconds))
 
 
 def _search(a: sp.Expr, b: sp.Expr, ctx: Context, tries: int, seed: int) -> Decision:
@@ -599,8 +628,9 @@ def _instantiate(a, b, ctx, values, rng):
     for e in exprs:
         for x in e.free_symbols - set(entries):
             entries[x] = rng.uniform(0.2, 0.9)
+    entries = {x: sp.Float(v) for x, v in entries.items()}
     try:
-        left, right = (complex(e.xreplace(entries).evalf()) for e in exprs)
+        left, right = (complex(sp.sympify(e.xreplace(entries)).evalf()) for e in exprs)
     except (TypeError, ValueError):
         return None
     if left.imag or right.imag:

@@ -23,6 +23,7 @@ from typing import Iterable, Mapping, Sequence
 
 import sympy as sp
 
+from ..core.errors import JacobianError
 from ..core.grid import Shape
 from ..core.tree import Call, Name, Node, names
 from ..ops.text import to_source
@@ -132,21 +133,24 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
         return StepProof(UNAVAILABLE, note=f"no index form for {', '.join(missing)}; "
                                            "check at concrete sizes")
     shapes = dict(shapes)
+    for name, e in steps:
+        if name in names(e):
+            raise JacobianError(f"the step {name} = {to_source(e)} uses its own name")
     taken = set().union(*(names(e) for _, e in steps), names(rule), [top, target])
     out = index_symbols(OUT_LETTERS, len(shapes[top]), taken)
-    mine = index_symbols(TARGET_LETTERS, len(shapes[target]), taken | {str(s) for s in out})
+    mine = index_symbols(TARGET_LETTERS, len(shapes.get(target, ())), taken | {str(s) for s in out})
     inner = {name: e for name, e in steps[1:]}
     defs = {name: e for name, e in steps}
     try:
         y = entry_of(expr, out, shapes, defs=inner)
-        compact = _rule_entry(rule, mine, shapes, shapes[target], defs)
+        compact = _rule_entry(rule, mine, shapes, shapes.get(target, ()), defs)
     except NoIndexFormError as error:
         return StepProof(UNAVAILABLE, note=str(error))
     jac = I.derivative(y, I.entry(target, mine))
     sizes = [I.size(d) for d in shapes[top]]
     g = I.entry(upstream, out) if upstream else sp.S.One
     contraction = I.summation(g * jac, *zip(out, sizes))
-    ctx = I.Context(dict(zip(mine, (I.size(d) for d in shapes[target]))), onehot)
+    ctx = I.Context(dict(zip(mine, (I.size(d) for d in shapes.get(target, ())))), onehot)
     decision = I.decide(contraction, compact, ctx)
     return _proof(decision, ctx, locals())
 
@@ -182,7 +186,7 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     tex_head = f"{_tex_entry(upstream, out)} " if upstream else ""
     tex = [rf"\mathrm{{d}}{_tex_entry(target, mine)} = {tex_sums}{tex_head}"
            rf"{latex(jac, order)}", f"= {latex(summed, mine)}"]
-    ranges = tuple(f"{s} = 1..{d}" for s, d in zip(mine, v["shapes"][target]))
+    ranges = tuple(f"{s} = 1..{d}" for s, d in zip(mine, v["shapes"].get(target, ())))
     return StepProof(decision.verdict, tuple(lines), tuple(tex), decision.note,
                      decision.witness, ranges, summed, tuple(mine))
 
@@ -195,7 +199,7 @@ def _atomic(node: Node) -> bool:
 
 def _factor_text(e: sp.Expr, order) -> str:
     body = text(e, order)
-    return f"({body})" if isinstance(e, sp.Add) else body
+    return f"({body})" if isinstance(e, sp.Add) or e.could_extract_minus_sign() else body
 
 
 def _brackets(indices) -> str:
