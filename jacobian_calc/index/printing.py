@@ -35,7 +35,7 @@ class IndexPrinter:
     def key(self, e: sp.Expr) -> tuple:
         """Where a factor or term goes: by the positions of its free indices."""
         found = sorted(self.order[s] for s in e.free_symbols if s in self.order)
-        return (1 if found else 0, tuple(found), isinstance(e, sp.Add), str(e))
+        return (1 if found else 0, tuple(found), _rank(e), str(e))
 
     # -- leaves --------------------------------------------------------------------------
     def _print_Indexed(self, e: sp.Indexed) -> str:
@@ -95,10 +95,13 @@ class IndexPrinter:
                 bottom.append(sp.Pow(base, -k))
             else:
                 top.append(f)
-        if coeff.q != 1:
-            bottom.insert(0, sp.Integer(coeff.q))
-        if coeff.p != 1 or not top:
-            top.insert(0, sp.Integer(coeff.p))
+        if not coeff.is_Rational:
+            top.insert(0, coeff)
+        else:
+            if coeff.q != 1:
+                bottom.insert(0, sp.Integer(coeff.q))
+            if coeff.p != 1 or not top:
+                top.insert(0, sp.Integer(coeff.p))
         text = self.product(sorted(top, key=self.key) if len(top) > 1 else top)
         if bottom:
             text += f" / {self.divisor(bottom)}"
@@ -118,8 +121,9 @@ class IndexPrinter:
 
     def divisor(self, factors: list) -> str:
         text = self.product(factors)
-        single = len(factors) == 1 and not isinstance(factors[0], (sp.Add, sp.Sum, sp.Mul))
-        return text if single else f"({text})"
+        if len(factors) == 1 and not isinstance(factors[0], (sp.Sum, sp.Mul)):
+            return text  # an atom, or a sum of terms already in parentheses
+        return f"({text})"
 
     def _print_Pow(self, e: sp.Pow) -> str:
         base, k = e.args
@@ -177,10 +181,13 @@ class IndexLatexPrinter(IndexPrinter):
             base, k = f.as_base_exp()
             (bottom.append(sp.Pow(base, -k)) if k.is_Rational and k.is_negative
              else top.append(f))
-        if coeff.q != 1:
-            bottom.insert(0, sp.Integer(coeff.q))
-        if coeff.p != 1 or not top:
-            top.insert(0, sp.Integer(coeff.p))
+        if not coeff.is_Rational:
+            top.insert(0, coeff)
+        else:
+            if coeff.q != 1:
+                bottom.insert(0, sp.Integer(coeff.q))
+            if coeff.p != 1 or not top:
+                top.insert(0, sp.Integer(coeff.p))
         text = self.product(sorted(top, key=self.key) if len(top) > 1 else top)
         if bottom:
             return rf"\frac{{{text}}}{{{self.product(bottom)}}}"
@@ -216,6 +223,15 @@ class IndexLatexPrinter(IndexPrinter):
     def _print_Function(self, e) -> str:
         head = sp.latex(type(e)(sp.Symbol("ARG")))
         return head.replace("ARG", self.show(e.args[0]), 1) if len(e.args) == 1 else sp.latex(e)
+
+
+def _rank(e: sp.Expr) -> int:
+    """Among factors with the same indices: entries, then functions, deltas, sums."""
+    if isinstance(e, sp.Indexed):
+        return 0
+    if isinstance(e, sp.KroneckerDelta):
+        return 2
+    return 3 if isinstance(e, (sp.Add, sp.Sum)) else 1
 
 
 def _function_name(e) -> str:

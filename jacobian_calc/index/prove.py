@@ -24,7 +24,7 @@ from typing import Iterable, Mapping, Sequence
 import sympy as sp
 
 from ..core.errors import JacobianError
-from ..core.grid import Shape
+from ..core.grid import Shape, broadcast_shapes, shape_text
 from ..core.tree import Call, Name, Node, names
 from ..ops.text import to_source
 from ..symbolic.evaluate import node_shapes
@@ -133,6 +133,9 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
         return StepProof(UNAVAILABLE, note=f"no index form for {', '.join(missing)}; "
                                            "check at concrete sizes")
     shapes = dict(shapes)
+    misfit = _misfit(rule, shapes, target)
+    if misfit:
+        return StepProof(DIFFERS, note=misfit)
     for name, e in steps:
         if name in names(e):
             raise JacobianError(f"the step {name} = {to_source(e)} uses its own name")
@@ -153,6 +156,22 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
     ctx = I.Context(dict(zip(mine, (I.size(d) for d in shapes.get(target, ())))), onehot)
     decision = I.decide(contraction, compact, ctx)
     return _proof(decision, ctx, locals())
+
+
+def _misfit(rule: Node, shapes: Mapping, target: str) -> str | None:
+    """Why the rule cannot be the target's gradient by its shape alone, if it cannot."""
+    want = tuple(shapes.get(target, ()))
+    try:
+        shape = node_shapes(rule, shapes)[rule]
+        broadcast_shapes(shape, want)
+    except (JacobianError, ValueError) as error:
+        if isinstance(error, JacobianError):
+            return f"the rule is not well-shaped: {error}"
+        shape = node_shapes(rule, shapes)[rule]
+    else:
+        if len(shape) <= len(want) and broadcast_shapes(shape, want) == want:
+            return None
+    return f"the rule has shape {shape_text(shape)}, the gradient of {target} {shape_text(want)}"
 
 
 def _rule_entry(rule: Node, mine: tuple, shapes: Mapping, target_shape, defs) -> sp.Expr:
