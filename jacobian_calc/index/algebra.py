@@ -204,6 +204,7 @@ class Context:
         self.onehot = set(onehot)
         self.atoms: set[str] = set()
         self.display = False  # keep atoms and names as written (for reading, not deciding)
+        self.memo: dict = {}  # (expr, depth, whole) -> canonical form
 
     def note_atoms(self, *exprs: sp.Expr) -> None:
         """Bases raised to negative powers (denominators) stay atoms everywhere."""
@@ -443,7 +444,10 @@ def normal(expr: sp.Expr, ctx: Context, depth: int = 0, whole: bool = True) -> l
 
 def canonical(expr: sp.Expr, ctx: Context, depth: int = 0, whole: bool = True) -> sp.Expr:
     """``expr`` rebuilt from its normal form: equal entries give equal expressions."""
-    return sp.Add(*(t.expr() for t in normal(expr, ctx, depth, whole)))
+    key = (expr, depth, whole, len(ctx.atoms))
+    if key not in ctx.memo:
+        ctx.memo[key] = sp.Add(*(t.expr() for t in normal(expr, ctx, depth, whole)))
+    return ctx.memo[key]
 
 
 def _key(t: Term) -> str:

@@ -227,6 +227,8 @@ class IndexLatexPrinter(IndexPrinter):
 
 def _rank(e: sp.Expr) -> int:
     """Among factors with the same indices: entries, then functions, deltas, sums."""
+    if e.is_Number:
+        return -1
     if isinstance(e, sp.Indexed):
         return 0
     if isinstance(e, sp.KroneckerDelta):

@@ -158,6 +158,41 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
     return _proof(decision, ctx, locals())
 
 
+def prove_backward(step, forward: Sequence, shapes: Mapping[str, Shape],
+                   onehot: Iterable[str] = ()) -> StepProof:
+    """:func:`prove_step` for a ``BackwardStep`` of a backprop result.
+
+    Parameters
+    ----------
+    step : BackwardStep
+        ``.tree``, ``.target``, ``.through``, ``.upstream`` (``"1"`` for the
+        scalar output) and ``.accumulate`` are read.
+    forward : sequence of ForwardStep
+        The forward steps (``.name`` and ``.expr``), e.g. ``result.steps``.
+    shapes : mapping
+        Shapes of every name, e.g. ``result.shapes`` (gradients ``dZ`` have the
+        shape of ``Z`` where not given).
+    onehot : iterable of str
+        One-hot targets, e.g. ``result.onehot``.
+
+    Examples
+    --------
+    >>> from jacobian_calc import backprop
+    >>> r = backprop("sum(tanh(X@W + b))", "W", shapes={"X": (4, 3), "W": (3, 2), "b": 2})
+    >>> [prove_backward(s, r.steps, r.shapes).verdict for s in r.backward]
+    ['proved', 'proved', 'proved']
+    """
+    by_name = {s.name: s for s in forward}
+    shapes = dict(shapes)
+    for s in forward:
+        shapes.setdefault(s.name, s.shape)
+        shapes.setdefault(f"d{s.name}", s.shape)
+    upstream = None if step.upstream == "1" else step.upstream
+    return prove_step(step.tree, target=step.target,
+                      steps=[(n, by_name[n].expr) for n in step.through], upstream=upstream,
+                      shapes=shapes, onehot=onehot, accumulate=step.accumulate)
+
+
 def _misfit(rule: Node, shapes: Mapping, target: str) -> str | None:
     """Why the rule cannot be the target's gradient by its shape alone, if it cannot."""
     want = tuple(shapes.get(target, ()))
