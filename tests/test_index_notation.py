@@ -396,7 +396,7 @@ def test_cli_index_form_text_and_json(tmp_path):
     out = CliRunner().invoke(main, args)
     assert out.exit_code == 0
     assert out.output.rstrip().endswith(
-        "Index form, for every size (i = 1..4, j = 1..3, k = 1..2, l = 1..3):\n"
+        "Index form, the same at every size (i = 1..4, j = 1..3, k = 1..2, l = 1..3):\n"
         "  (∂Y/∂W)[i,j,k,l] = X[i,k] δ[j,l]")
     doc = json.loads(CliRunner().invoke(main, args + ["--format", "json"]).output)
     item = doc["jacobians"][0]["index_form"]

@@ -114,7 +114,7 @@ def index_text(J: JacobianResult) -> str:
     index ranges."""
     if J.index is None:
         return ""
-    return (f"\n\nIndex form, for every size ({J.index.ranges}):\n"
+    return (f"\n\nIndex form, the same at every size ({J.index.ranges}):\n"
             f"  {J.index.text()}")
 
 
