@@ -117,6 +117,10 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     request = _Request.read(problem, wrt, upstream, onehot)
     graph = _Graph.build(problem, request)
     rules = _fuse(_backward(graph), graph)
+    if problem.symbolic:  # derived once for all sizes; checked at instantiated ones
+        return _sizes().backprop_at_sizes(problem, request, graph, rules, expand=expand,
+                                          simplify=simplify, inline=inline, points=points,
+                                          seed=seed)
     with stage("checking backward steps", len(rules)):
         backward = []
         for rule in rules:
@@ -139,6 +143,12 @@ def _numbers():
     ``import jacobian_calc.api``) must not load NumPy."""
     from . import backprop_numbers  # noqa: PLC0415
     return backprop_numbers
+
+
+def _sizes():
+    """Backprop at symbolic sizes (:mod:`.backprop_sizes`), imported when asked for."""
+    from . import backprop_sizes  # noqa: PLC0415
+    return backprop_sizes
 
 
 def _check_flags(points: int, **flags) -> None:
@@ -173,7 +183,7 @@ class _Request:
             raise JacobianError("{{backprop}} needs {{wrt}} naming the variables, e.g. W,b")
         wrt_groups(names_, problem)  # the same refusals as the Jacobian route
         user = (problem.used_names() | set(problem.shapes) | set(problem.lets)
-                | set(problem.functions) | set(names_))
+                | set(problem.functions) | set(names_) | problem.dimensions)
         for name in names_:
             if f"d{name}" in user:
                 raise JacobianError(f"the gradient of {name} is written d{name}, which is "

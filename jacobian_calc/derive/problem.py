@@ -346,6 +346,9 @@ def wrt_groups(names_: list[str], problem: Problem) -> list[list[str]]:
     groups: list[list[str]] = []
     used = problem.used_names()
     for name in names_:
+        if name in problem.dimensions:
+            raise JacobianError(f"{name!r} is a dimension name (a size), not a variable: "
+                                "there is nothing to differentiate with respect to")
         if problem.shapes and name not in problem.shapes and name not in used:
             raise JacobianError(f"{{{{wrt}}}} names {name!r}, which is neither declared with "
                                 "{{shapes}} nor used in the expression",

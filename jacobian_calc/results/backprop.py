@@ -17,6 +17,8 @@ from .base import Result
 
 #: Verdicts of a check.
 PROVED, AGREES, DIFFERS, UNDECIDED = "proved", "agrees", "differs", "undecided"
+#: Proved at each of several instantiated sizes (a result stated at symbolic sizes).
+CHECKED = "checked"
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class Check:
     Attributes
     ----------
     verdict : str
-        ``"proved"`` (symbolically), ``"agrees"`` (numerically, not proved),
+        ``"proved"`` (symbolically), ``"checked"`` (proved at each of several
+        instantiated sizes), ``"agrees"`` (numerically, not proved),
         ``"differs"`` or ``"undecided"``.
     how : str
         How it was decided, in words.
@@ -103,6 +106,8 @@ class BackwardStep:
         Which entry symbols those are, ``("Y1_i_j", "dZ2_i_j")``.
     check : Check
         The compact rule against the explicit contraction.
+    at : str
+        At symbolic sizes, the sizes of ``explicit`` (``N=2, d=3``); else ``""``.
     """
 
     name: str
@@ -117,6 +122,7 @@ class BackwardStep:
     explicit: Grid
     symbols: tuple[str, ...]
     check: Check
+    at: str = ""
 
 
 @dataclass(frozen=True)
@@ -224,6 +230,9 @@ class BackpropResult(Result):
         Show the gradients fully substituted.
     onehot : tuple of str
         Targets declared one-hot.
+    sizes : str
+        At symbolic sizes, the sizes the steps were checked at
+        (``(N, d) = (2, 3), (3, 4), (4, 2)``); else ``""``.
     """
 
     of: str
@@ -238,6 +247,7 @@ class BackpropResult(Result):
     shapes: dict = field(default_factory=dict)
     inline: bool = False
     onehot: tuple[str, ...] = ()
+    sizes: str = ""
 
     def __repr__(self) -> str:
         names = ", ".join(g.name for g in self.gradients.values())
@@ -292,7 +302,8 @@ class BackpropResult(Result):
             counts[b.check.verdict] = counts.get(b.check.verdict, 0) + 1
         words = {PROVED: ("proved symbolically",) * 2,
                  AGREES: ("agrees numerically (not proved)", "agree numerically (not proved)"),
-                 DIFFERS: ("DIFFERS", "DIFFER"), UNDECIDED: ("undecided",) * 2}
+                 DIFFERS: ("DIFFERS", "DIFFER"), UNDECIDED: ("undecided",) * 2,
+                 CHECKED: (f"checked at sizes {self.sizes}",) * 2}
         parts = [f"{n} {'step' if n == 1 else 'steps'} {words[v][n != 1]}"
                  for v, n in counts.items()]
         return ", ".join(parts) if parts else "no backward steps"
@@ -325,4 +336,4 @@ def _step_failure(b: BackwardStep) -> str:
 
 
 __all__ = ["BackpropResult", "ForwardStep", "BackwardStep", "Gradient", "EndToEnd", "Check",
-           "PROVED", "AGREES", "DIFFERS", "UNDECIDED"]
+           "PROVED", "AGREES", "DIFFERS", "UNDECIDED", "CHECKED"]
