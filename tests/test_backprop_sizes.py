@@ -190,3 +190,75 @@ def test_expand_needs_concrete_sizes():
 def test_a_dimension_is_not_a_variable():
     with pytest.raises(JacobianError):
         backprop("sum(X)/N", "N", shapes={"X": "Nxd"})
+
+
+# -- concrete sizes: derived size-generically, checked at small sizes when large ----------------
+
+RELU = "mean((relu(X@W1+b1)@W2+b2 - T)**2)"
+
+
+def relu_shapes(n, d, h, k):
+    return {"X": (n, d), "W1": (d, h), "b1": h, "W2": (h, k), "b2": k, "T": (n, k)}
+
+
+def test_generalize_keeps_only_the_equalities_the_shape_rules_need():
+    from jacobian_calc.derive.generalize import generalize  # noqa: PLC0415
+    from jacobian_calc.parsing import parse_expression  # noqa: PLC0415
+    general, sizes = generalize(parse_expression("trace(A@X)"), {"A": (3, 3), "X": (3, 3)})
+    assert general == {"A": ("A_rows", "A_cols"), "X": ("A_cols", "A_rows")}
+    general, sizes = generalize(parse_expression("sum(eye(3)@W + X*c)"),
+                                {"W": (3, 2), "X": (3, 2), "c": (3, 1)})
+    assert general == {"W": (3, "W_cols"), "X": (3, "W_cols"), "c": (3, 1)}
+    assert sizes == {"W_cols": 2}
+
+
+def test_a_large_request_is_checked_at_small_sizes_and_says_so():
+    r = backprop(RELU, "W1,b1,W2,b2", shapes=relu_shapes(32, 8, 32, 4))
+    assert steps(r) == {"db2": "sum(Z2 + b2 - T, axis=0) / 64",
+                        "dZ2": "(Z2 + b2 - T) / 64", "dW2": "Y1.T @ dZ2",
+                        "dY1": "dZ2 @ W2.T", "dZ1": "dY1 * step(Z1)", "dW1": "X.T @ dZ1",
+                        "db1": "sum(dZ1, axis=0)"}
+    assert all(b.check.verdict == "checked" for b in r.backward) and r.agree
+    assert r.summary().startswith(
+        "7 steps checked at sizes (X_rows, X_cols, W1_cols, W2_cols) = (2, 3, 4, 5), "
+        "(3, 4, 5, 2), (4, 5, 2, 3) (the requested (32, 8, 32, 4) not written out); "
+        "end to end agrees at 3 points")
+    assert r.gradients["W1"].shape == (8, 32) and r.backward[0].at.startswith("X_rows=2")
+    with pytest.raises(JacobianError, match="explicit=True"):
+        r.evaluate("X=0")
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    (RELU, "W1,b1,W2,b2", relu_shapes(4, 3, 5, 2)),
+    (MLP_EXPR.replace("/N", "/4"), "W1,b1,W2,b2",
+     {"X": (4, 3), "W1": (3, 5), "b1": 5, "W2": (5, 2), "b2": 2, "T": (4, 2)}),
+    ("sum(sigmoid(X@W + b)) + trace(A@X.T@X)", "W,X", {"X": (3, 2), "W": (2, 2), "b": 2,
+                                                       "A": (2, 2)}),
+])
+def test_the_small_size_route_shows_what_the_explicit_route_shows(expr, wrt, shapes):
+    big = backprop(expr, wrt, shapes=shapes, explicit=True, onehot="T" if "T" in shapes
+                   and "log" in expr else None)
+    small = backprop(expr, wrt, shapes=shapes, explicit=False, onehot="T" if "T" in shapes
+                     and "log" in expr else None)
+    assert steps(small) == steps(big)
+    assert [s.text for s in small.steps] == [s.text for s in big.steps]
+    assert {n: g.text for n, g in small.gradients.items()} == \
+        {n: g.text for n, g in big.gradients.items()}
+    assert small.agree and all(b.check.verdict == "checked" for b in small.backward)
+
+
+def test_a_wrong_rule_is_caught_at_small_sizes(monkeypatch):
+    patch_rule(monkeypatch, "matmul", lambda v: (v.g @ v.args[1], v.args[0].T @ v.g))
+    r = backprop("sum(tanh(X@W))", "X", shapes={"X": (40, 30), "W": (30, 30)})
+    assert not r.agree and r.backward[-1].check.verdict == "differs"
+    assert "X_rows=2" in r.backward[-1].check.how  # W of 30x30 is not square for every size
+    assert r.disagreement().startswith("dX = dZ @ W (step Z): the rule cannot be evaluated")
+
+
+def test_full_keeps_the_requested_size(monkeypatch):
+    args = [RELU, "--wrt", "W2", "--backprop", "--full"]
+    for name, shape in relu_shapes(16, 8, 16, 4).items():
+        shape = shape if isinstance(shape, tuple) else (shape,)
+        args += ["--shape", f"{name}={'x'.join(map(str, shape))}"]
+    out = CliRunner().invoke(main, args).output
+    assert "proved (in the step's own symbols)" in out and "checked" not in out

@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 from ..core.grid import Shape
@@ -75,6 +76,8 @@ def _at(node: Node, kids: list, sizes: Mapping[str, int]) -> Node:
         return Num(sizes[node.id]) if node.id in sizes else node
     if not isinstance(node, Call):
         return with_children(node, kids) if kids else node
+    if node.op == "mul" and kids and all(isinstance(k, Num) for k in kids):
+        return Num(math.prod(k.value for k in kids))  # N * K at N, K = 16, 4: 64
     kwargs = {k: sizes.get(v, v) if isinstance(v, str) else v for k, v in node.kwargs}
     if tuple(kids) == tuple(node.args) and kwargs == dict(node.kwargs):
         return node

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..core.errors import JacobianError
 from ..core.grid import Grid, Shape
 from ..core.tree import Node
 from .base import Result
@@ -274,6 +275,10 @@ class BackpropResult(Result):
             upstream gradient (``dY``).
         """
         from ..symbolic.points import gradient_values  # numbers need NumPy; see JacobianResult
+        if any(g.explicit is None for g in self.gradients.values()):
+            raise JacobianError("the explicit gradients were not written out (the steps were "
+                                f"checked at sizes {self.sizes}); ask backprop(..., "
+                                "explicit=True) at concrete sizes")
         return {name: GradientValues(*gradient_values(g.explicit, g.inline_tree, at, self.shapes,
                                                       self.upstream))
                 for name, g in self.gradients.items()}
