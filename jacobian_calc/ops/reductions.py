@@ -8,10 +8,9 @@ axis is not the leading one it is first put back with ``expand_dims``.
 
 from __future__ import annotations
 
-import math
 
-from ..core.tree import fn
-from .registry import (Keyword, Op, needs_array, reduced_shape, register)
+from ..core.tree import Node, fn
+from .registry import Keyword, Op, needs_array, reduced_shape, register, size_node
 
 AXIS = Keyword("axis", "axis")
 KEEPDIMS = Keyword("keepdims", "bool", False)
@@ -26,10 +25,11 @@ def restore(v, t):
     return t if axis == 0 else fn.expand_dims(t, axis=axis)
 
 
-def count(v) -> int:
-    """How many entries each output entry of the reduction combines."""
+def count(v) -> Node:
+    """How many entries each output entry of the reduction combines: ``12``, or
+    ``N * h`` at symbolic sizes."""
     shape, axis = v.shapes[0], v.kw.get("axis")
-    return math.prod(shape) if axis is None else shape[axis]
+    return size_node(shape if axis is None else (shape[axis],))
 
 
 def _sum_index(c, body=lambda e: e):

@@ -33,8 +33,8 @@ from typing import Any, Callable, Mapping
 
 from ..core.errors import JacobianError
 from ..core.grid import Shape, broadcast_shapes, shape_text
-from ..core.names import suggest
-from ..core.tree import Node
+from ..core.names import is_name, suggest
+from ..core.tree import Call, Name, Node, Num
 
 #: Precedence levels of the text and LaTeX syntax (Python's order).
 PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 1, 2, 3, 4, 5
@@ -78,11 +78,13 @@ class Keyword:
             "axis": lambda v: v is None or (type(v) is int and -2 <= v <= 1),
             "bool": lambda v: isinstance(v, bool),
             "ord": lambda v: type(v) is int and v in (1, 2),
-            "size": lambda v: type(v) is int and 1 <= v <= 10_000,
+            "size": lambda v: (type(v) is int and 1 <= v <= 10_000) or (
+                is_name(v) and lookup(v) is None),
         }[self.kind](value)
         if not ok:
             allowed = {"axis": "None, 0, 1, -1 or -2", "bool": "True or False",
-                       "ord": "1 or 2", "size": "a positive integer"}[self.kind]
+                       "ord": "1 or 2",
+                       "size": "a positive integer or a dimension name"}[self.kind]
             raise ValueError(f"{self.name} must be {allowed}, got {value!r}")
         return value
 
@@ -137,7 +139,7 @@ class Cost:
     kw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
-    def reduced(self) -> int:
+    def reduced(self) -> int:  # costs are estimated at concrete sizes only
         """How many entries of argument 0 each entry of the result combines."""
         total, out = 1, 1
         for d in self.shapes[0]:
@@ -316,7 +318,25 @@ def broadcast(s: ShapeContext) -> Shape:
         raise s.fail(f"cannot broadcast {operands}") from None
 
 
-def square_matrix(s: ShapeContext, i: int = 0) -> int:
+def size_node(dims) -> Node:
+    """The number of entries of ``dims`` as a tree: ``12``, or ``N * h`` at symbolic sizes.
+
+    Examples
+    --------
+    >>> str(size_node((4, 3))), str(size_node(("N", "h"))), str(size_node((2, "N")))
+    ('12', 'N * h', '2 * N')
+    """
+    number, names_ = 1, []
+    for d in dims:
+        if isinstance(d, str):
+            names_.append(Name(d))
+        else:
+            number *= d
+    factors = ([Num(number)] if number != 1 or not names_ else []) + names_
+    return factors[0] if len(factors) == 1 else Call("mul", tuple(factors))
+
+
+def square_matrix(s: ShapeContext, i: int = 0) -> int | str:
     """The size ``n`` of argument ``i`` if it is an ``n x n`` matrix."""
     shape = s.shapes[i]
     if len(shape) != 2 or shape[0] != shape[1]:

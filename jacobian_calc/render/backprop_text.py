@@ -74,7 +74,9 @@ def _backward(r: BackpropResult, full: bool) -> str:
 def _step(b: BackwardStep, full: bool) -> str:
     sign = "+=" if b.accumulate else "="
     lines = [f"  {b.name} {sign} {b.text}" + _origin(b)]
-    legend = f"   (symbols {', '.join(b.symbols)})" if b.symbols else ""
+    notes = [f"symbols {', '.join(b.symbols)}"] if b.symbols else []
+    notes += [f"entries at {b.at}"] if b.at else []
+    legend = f"   ({'; '.join(notes)})" if notes else ""
     lines.append(f"      {b.contraction}{legend}")
     lines += [f"      {line}" for line in entry_lines(b.name, b.explicit, full, SHOWN_ENTRIES)]
     lines.append(f"      {verdict_text(b)}")

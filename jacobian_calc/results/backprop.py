@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..core.errors import JacobianError
 from ..core.grid import Grid, Shape
 from ..core.tree import Node
 from .base import Result
 
 #: Verdicts of a check.
 PROVED, AGREES, DIFFERS, UNDECIDED = "proved", "agrees", "differs", "undecided"
+#: Proved at each of several instantiated sizes (a result stated at symbolic sizes).
+CHECKED = "checked"
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ class Check:
     Attributes
     ----------
     verdict : str
-        ``"proved"`` (symbolically), ``"agrees"`` (numerically, not proved),
+        ``"proved"`` (symbolically), ``"checked"`` (proved at each of several
+        instantiated sizes), ``"agrees"`` (numerically, not proved),
         ``"differs"`` or ``"undecided"``.
     how : str
         How it was decided, in words.
@@ -103,6 +107,8 @@ class BackwardStep:
         Which entry symbols those are, ``("Y1_i_j", "dZ2_i_j")``.
     check : Check
         The compact rule against the explicit contraction.
+    at : str
+        At symbolic sizes, the sizes of ``explicit`` (``N=2, d=3``); else ``""``.
     """
 
     name: str
@@ -117,6 +123,7 @@ class BackwardStep:
     explicit: Grid
     symbols: tuple[str, ...]
     check: Check
+    at: str = ""
 
 
 @dataclass(frozen=True)
@@ -224,6 +231,9 @@ class BackpropResult(Result):
         Show the gradients fully substituted.
     onehot : tuple of str
         Targets declared one-hot.
+    sizes : str
+        At symbolic sizes, the sizes the steps were checked at
+        (``(N, d) = (2, 3), (3, 4), (4, 2)``); else ``""``.
     """
 
     of: str
@@ -238,6 +248,7 @@ class BackpropResult(Result):
     shapes: dict = field(default_factory=dict)
     inline: bool = False
     onehot: tuple[str, ...] = ()
+    sizes: str = ""
 
     def __repr__(self) -> str:
         names = ", ".join(g.name for g in self.gradients.values())
@@ -264,6 +275,10 @@ class BackpropResult(Result):
             upstream gradient (``dY``).
         """
         from ..symbolic.points import gradient_values  # numbers need NumPy; see JacobianResult
+        if any(g.explicit is None for g in self.gradients.values()):
+            raise JacobianError("the explicit gradients were not written out (the steps were "
+                                f"checked at sizes {self.sizes}); ask backprop(..., "
+                                "explicit=True) at concrete sizes")
         return {name: GradientValues(*gradient_values(g.explicit, g.inline_tree, at, self.shapes,
                                                       self.upstream))
                 for name, g in self.gradients.items()}
@@ -292,7 +307,8 @@ class BackpropResult(Result):
             counts[b.check.verdict] = counts.get(b.check.verdict, 0) + 1
         words = {PROVED: ("proved symbolically",) * 2,
                  AGREES: ("agrees numerically (not proved)", "agree numerically (not proved)"),
-                 DIFFERS: ("DIFFERS", "DIFFER"), UNDECIDED: ("undecided",) * 2}
+                 DIFFERS: ("DIFFERS", "DIFFER"), UNDECIDED: ("undecided",) * 2,
+                 CHECKED: (f"checked at sizes {self.sizes}",) * 2}
         parts = [f"{n} {'step' if n == 1 else 'steps'} {words[v][n != 1]}"
                  for v, n in counts.items()]
         return ", ".join(parts) if parts else "no backward steps"
@@ -325,4 +341,4 @@ def _step_failure(b: BackwardStep) -> str:
 
 
 __all__ = ["BackpropResult", "ForwardStep", "BackwardStep", "Gradient", "EndToEnd", "Check",
-           "PROVED", "AGREES", "DIFFERS", "UNDECIDED"]
+           "PROVED", "AGREES", "DIFFERS", "UNDECIDED", "CHECKED"]
