@@ -329,7 +329,7 @@ def test_the_prover_catches_a_wrong_fused_rule(rule):
 @pytest.mark.parametrize("name, case", INDEXED_CASES, ids=[c.id for _, c in INDEXED_CASES])
 def test_every_operations_own_rule_is_proved_for_all_sizes(name, case):
     node = parse(case.expr)
-    shapes = _symbolic(case) if name != "mean" else dict(case.shapes)
+    shapes = _symbolic(case)
     out = node_shapes(node, shapes)[node]
     shapes.update({"F": out, "dF": out})
     rules = _rules(case.expr, "F", shapes, {case.wrt})
@@ -417,3 +417,44 @@ def test_index_forms_are_entries_of_the_expression():
     e = entry_of(parse("X.T @ W"), (i, j), {"X": ("N", "d"), "W": ("N", "h")})
     assert isinstance(e, sp.Sum)
     assert e.limits[0][2] == I.size("N")
+
+
+# -- at symbolic sizes the index form is the result ----------------------------------------------
+
+SYMBOLIC = ["X@W + b", "--wrt", "W,b", "--shape", "X=Nxd", "--shape", "W=dxh", "--shape", "b=h"]
+
+
+def test_cli_jacobian_at_symbolic_sizes():
+    from click.testing import CliRunner
+
+    from jacobian_calc.cli.main import main
+    out = CliRunner().invoke(main, SYMBOLIC)
+    assert out.exit_code == 0
+    assert out.output == (
+        "Jacobian ∂Y/∂W of X @ W + b\n"
+        "numerator layout, shape N x h x d x h, for every size\n\n"
+        "Index form, the same at every size (i = 1..N, j = 1..h, k = 1..d, l = 1..h):\n"
+        "  (∂Y/∂W)[i,j,k,l] = X[i,k] δ[j,l]\n\n"
+        "Jacobian ∂Y/∂b of X @ W + b\n"
+        "numerator layout, shape N x h x h, for every size\n\n"
+        "Index form, the same at every size (i = 1..N, j = 1..h, k = 1..h):\n"
+        "  (∂Y/∂b)[i,j,k] = δ[j,k]\n")
+    doc = json.loads(CliRunner().invoke(main, SYMBOLIC + ["--format", "json"]).output)
+    assert doc["jacobians"][0]["shape"] == ["N", "h", "d", "h"]
+    assert doc["jacobians"][1]["index_form"]["ranges"] == {"i": "N", "j": "h", "k": "h"}
+    jsonschema = pytest.importorskip("jsonschema")
+    from jacobian_calc.schema import schema  # noqa: PLC0415
+    jsonschema.validate(doc, schema())
+    tex = CliRunner().invoke(main, SYMBOLIC + ["--format", "latex"]).output
+    assert r"X_{ik} \delta_{jl} \qquad (i = 1, \dots, N" in tex
+    bad = CliRunner().invoke(main, SYMBOLIC + ["--at", "X=1"])
+    assert bad.exit_code != 0 and bad.output.startswith("Error: --at needs concrete sizes")
+
+
+def test_api_jacobian_at_symbolic_sizes_in_terms_of_output():
+    J = jacobian("softmax(l)", wrt="l", shapes={"l": ("n",)}, in_terms_of_output=True)
+    p = sp.IndexedBase("p", real=True)
+    assert J.symbolic and J.indices == (i, j)
+    assert sp.expand(J.index_form - p[i] * (sp.KroneckerDelta(i, j) - p[j])) == 0
+    with pytest.raises(JacobianError, match="concrete sizes"):
+        J.evaluate({"l": [1, 2]})

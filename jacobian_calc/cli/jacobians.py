@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..core import budget
-from ..core.errors import LimitError
+from ..core.errors import JacobianError, LimitError
 from ..derive.jacobian import jacobians
 from ..render.shared import check_size
 from ..render.text import chain_text, numeric_chain_text, numeric_text, render_jacobian
@@ -21,6 +21,7 @@ def produce(req: Request) -> tuple[str, list[str], int]:
                          layout=req.layout, functions=req.functions,
                          limits=req.limits) if req.chain else None
     notes = [w for r in results for w in r.warnings] + sorted(set(_simplify.NOTES))
+    _check_symbolic(req, results)
     if req.at is not None:
         check_size(2 * sum(r.size for r in results), "the table of values")  # before computing
     values = [r.evaluate(req.at) for r in results] if req.at is not None else None
@@ -32,6 +33,16 @@ def produce(req: Request) -> tuple[str, list[str], int]:
     if req.spy:
         spy_jacobians(req, results)
     return text, notes, 0
+
+
+def _check_symbolic(req: Request, results) -> None:
+    """At symbolic sizes there are no entries: nothing to evaluate or plot."""
+    if not any(r.symbolic for r in results):
+        return
+    for asked, option in ((req.at, "--at"), (req.spy, "--spy")):
+        if asked:
+            raise JacobianError(f"{option} needs concrete sizes (numbers in --shape); at "
+                                "symbolic sizes the Jacobian is its index form")
 
 
 def _text(req, results, factored, values) -> str:

@@ -45,9 +45,14 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
     _check_flag(in_terms_of_output, "in_terms_of_output")
     _check_flag(index_form, "index_form")
     with budget.stage("reading the input"):
-        problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
+        problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
+                          symbolic=True)
     names = parse_wrt(wrt) or default_wrt(problem)
     groups = wrt_groups(names, problem)
+    if problem.symbolic:  # sizes are names: the index form is the result
+        with budget.stage("the index form"):
+            return [_generic(problem, group, in_terms_of_output).with_layout(layout)
+                    for group in groups]
     check_sizes(problem, groups)
     with budget.stage("evaluating the expression"):
         arrays = problem.evaluate()
@@ -143,9 +148,20 @@ def _index_form(problem: Problem, group: list[str], J: JacobianResult,
         raise JacobianError("{{index_form}} needs one expression and one variable, "
                             "e.g. X@W + b with respect to W")
     expr = substitute(problem.components[0], dict(problem.lets))
-    return index_jacobian(expr, group[0], problem.shapes, of=J.of[0],
-                          out_name=None if in_terms_of_output else J.out_name,
+    return index_jacobian(expr, group[0], problem.shapes, of=problem.sources()[0],
+                          out_name=None if in_terms_of_output else _out_name(problem),
                           in_terms_of_output=in_terms_of_output)
+
+
+def _generic(problem: Problem, group: list[str], in_terms_of_output: bool) -> JacobianResult:
+    """A Jacobian at symbolic sizes: no entries, its index form for every size."""
+    index = _index_form(problem, group, None, in_terms_of_output)
+    return JacobianResult(
+        of=problem.sources(), wrt=list(group), out_shape=tuple(index.out_shape),
+        in_shape=tuple(problem.shapes.get(group[0], ())), entries={},
+        out_name=index.out_name, in_name=group[0], arrays=dict(problem.shapes),
+        variables=tuple(sorted(problem.used_names() - set(problem.lets) - problem.dimensions)),
+        index=index)
 
 
 def _check_flag(value: object, name: str) -> None:

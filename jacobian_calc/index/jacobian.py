@@ -61,6 +61,7 @@ class IndexJacobian:
     out_sizes: tuple
     in_sizes: tuple
     layout: str = "numerator"
+    out_shape: tuple = ()  # as declared: int | str dimensions
 
     @property
     def indices(self) -> tuple:
@@ -163,7 +164,7 @@ def index_jacobian(expr: Node, wrt: str, shapes: Mapping[str, Shape], *,
     form = I.eliminated(form, I.Context(ranges), {str(s) for s in letters} | taken)
     return IndexJacobian(of, name, wrt, out, mine, form,
                          tuple(I.size(d) for d in out_shape),
-                         tuple(I.size(d) for d in in_shape), layout)
+                         tuple(I.size(d) for d in in_shape), layout, tuple(out_shape))
 
 
 def _through_output(expr, wrt, shapes, found, out, mine, taken):

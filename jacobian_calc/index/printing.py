@@ -102,16 +102,19 @@ class IndexPrinter:
                 bottom.insert(0, sp.Integer(coeff.q))
             if coeff.p != 1 or not top:
                 top.insert(0, sp.Integer(coeff.p))
-        text = self.product(sorted(top, key=self.key) if len(top) > 1 else top)
+        text = self.product(sorted(top, key=self.key) if len(top) > 1 else top, bool(bottom))
         if bottom:
             text += f" / {self.divisor(bottom)}"
         return text
 
-    def product(self, factors: list) -> str:
+    def product(self, factors: list, divided: bool = False) -> str:
+        """Factors side by side; a sum of terms in parentheses, and a Σ too unless it
+        is the last factor (and nothing divides the product)."""
         parts = []
         for n, f in enumerate(factors):
             text = self.show(f)
-            if isinstance(f, sp.Add) or (isinstance(f, sp.Sum) and n < len(factors) - 1):
+            if isinstance(f, sp.Add) or (isinstance(f, sp.Sum)
+                                         and (n < len(factors) - 1 or divided)):
                 text = f"({text})"
             parts.append(text)
         return self.join(parts)

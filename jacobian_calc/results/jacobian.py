@@ -97,6 +97,11 @@ class JacobianResult(Result, SparseTensor):
         return replace(self, layout=check_layout(layout), index=index)
 
     @property
+    def symbolic(self) -> bool:
+        """Sizes given as names (``N``): no entries, only :attr:`index_form`."""
+        return any(isinstance(d, str) for d in self.out_shape + self.in_shape)
+
+    @property
     def index_form(self) -> sp.Expr:
         """The entry in index notation, for every size: ``X[i, k]*KroneckerDelta(j, l)``
         (``sympy.Indexed`` entries named as the variables, ``KroneckerDelta``, sums
@@ -182,6 +187,8 @@ class JacobianResult(Result, SparseTensor):
         -------
         numpy.ndarray
         """
+        if self.symbolic:
+            raise JacobianError("values need concrete sizes; give numbers in {{shapes}}")
         import numpy as np  # numbers need NumPy and its layer; symbolic results do not
 
         from ..symbolic.points import evaluate_entries, known_names
