@@ -26,7 +26,7 @@ from ..ops import NotDifferentiable, Vjp, get
 from ..symbolic.evaluate import node_shapes
 from . import algebra as I
 from .forms import entry_of, index_symbols
-from .printing import latex, text
+from .printing import entry_tex, latex, text
 
 LETTERS = "ijklmnpqrstuvw"
 
@@ -116,7 +116,7 @@ class IndexJacobian:
 
 
 def _tex_entry(name: str, indices) -> str:
-    return f"{name}_{{{''.join(str(s) for s in indices)}}}" if indices else name
+    return entry_tex(name, [str(s) for s in indices])
 
 
 def index_jacobian(expr: Node, wrt: str, shapes: Mapping[str, Shape], *,

@@ -148,11 +148,10 @@ class IndexLatexPrinter(IndexPrinter):
     """LaTeX of an index expression: ``X_{ik} \\delta_{jl}``, ``\\sum_{i=1}^{N}``."""
 
     def _print_Indexed(self, e: sp.Indexed) -> str:
-        return f"{sp.latex(e.base.label)}_{{{self.subscript(e.indices)}}}"
+        return entry_tex(str(e.base), [self.show(i) for i in e.indices])
 
     def subscript(self, indices) -> str:
-        parts = [self.show(i) for i in indices]
-        return ("" if all(len(p) == 1 for p in parts) else ",").join(parts)
+        return _joined([self.show(i) for i in indices])
 
     def _print_KroneckerDelta(self, e) -> str:
         return rf"\delta_{{{self.subscript(e.args)}}}"
@@ -226,6 +225,20 @@ class IndexLatexPrinter(IndexPrinter):
     def _print_Function(self, e) -> str:
         head = sp.latex(type(e)(sp.Symbol("ARG")))
         return head.replace("ARG", self.show(e.args[0]), 1) if len(e.args) == 1 else sp.latex(e)
+
+
+def entry_tex(name: str, indices: Sequence[str]) -> str:
+    r"""``X_{ik}``; a name with its own subscript is braced: ``{W_{1}}_{ik}``."""
+    base = sp.latex(sp.Symbol(name))
+    if not indices:
+        return base
+    if "_" in base or "^" in base:
+        base = "{" + base + "}"
+    return f"{base}_{{{_joined(list(indices))}}}"
+
+
+def _joined(parts: list[str]) -> str:
+    return ("" if all(len(p) == 1 for p in parts) else ",").join(parts)
 
 
 def _rank(e: sp.Expr) -> int:

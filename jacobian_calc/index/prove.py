@@ -30,7 +30,7 @@ from ..ops.text import to_source
 from ..symbolic.evaluate import node_shapes
 from . import algebra as I
 from .forms import NoIndexFormError, entry_of, index_symbols, without_index_form
-from .printing import latex, text
+from .printing import entry_tex, latex, text
 
 #: Verdicts: the three of :class:`~.algebra.Decision`, and no index form at all.
 PROVED, DIFFERS, UNDECIDED, UNAVAILABLE = I.PROVED, I.DIFFERS, I.UNDECIDED, "unavailable"
@@ -238,7 +238,7 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     tex_sums = "".join(rf"\sum_{{{s}=1}}^{{{sp.latex(I.size(d))}}} "
                        for s, d in zip(out, v["shapes"][v["top"]]))
     tex_head = f"{_tex_entry(upstream, out)} " if upstream else ""
-    tex = [rf"\mathrm{{d}}{_tex_entry(target, mine)} = {tex_sums}{tex_head}"
+    tex = [rf"{_tex_entry('d' + target, mine)} = {tex_sums}{tex_head}"
            rf"{latex(jac, order)}", f"= {latex(summed, mine)}"]
     ranges = tuple(f"{s} = 1..{d}" for s, d in zip(mine, v["shapes"].get(target, ())))
     return StepProof(decision.verdict, tuple(lines), tuple(tex), decision.note,
@@ -261,4 +261,4 @@ def _brackets(indices) -> str:
 
 
 def _tex_entry(name: str, indices) -> str:
-    return f"{name}_{{{''.join(str(s) for s in indices)}}}" if indices else name
+    return entry_tex(name, [str(s) for s in indices])
