@@ -37,8 +37,15 @@ import sympy as sp
 
 Dim = int | str
 
+from ..core import budget
+
 _ONE, _ZERO = sp.S.One, sp.S.Zero
 _MAX_PERMUTED = 5  # dummies per term renamed by trying every order; beyond, first use
+MAX_TERMS = 5000  # terms of one multiplied-out expression before giving up
+
+
+class TooLarge(Exception):
+    """Multiplying out would make more than :data:`MAX_TERMS` terms."""
 
 
 # -- symbols ----------------------------------------------------------------------------
@@ -224,7 +231,7 @@ def terms(expr: sp.Expr, ctx: Context, depth: int = 0, whole: bool = True) -> li
     if isinstance(expr, sp.Mul):
         out = [Term()]
         for a in expr.args:
-            out = [t.times(u) for t in out for u in terms(a, ctx, depth)]
+            out = _product(out, terms(a, ctx, depth))
         return out
     if isinstance(expr, sp.Sum) and not (whole and _is_atom(expr, ctx, depth)):
         return _sum_terms(expr, ctx, depth)
@@ -234,6 +241,13 @@ def terms(expr: sp.Expr, ctx: Context, depth: int = 0, whole: bool = True) -> li
         return terms(sp.Mul(*(_exp_of(a) for a in expr.args[0].args), evaluate=False),
                      ctx, depth)
     return [Term(factors={_atom(expr, ctx, depth): _ONE})]
+
+
+def _product(left: list[Term], right: list[Term]) -> list[Term]:
+    if len(left) * len(right) > MAX_TERMS:
+        raise TooLarge(f"over {MAX_TERMS} terms")
+    budget.check()
+    return [t.times(u) for t in left for u in right]
 
 
 def _indexed(expr: sp.Expr) -> bool:
@@ -282,7 +296,7 @@ def _pow_terms(expr: sp.Pow, ctx: Context, depth: int) -> list[Term]:
             and not _is_atom(base, ctx, depth):
         out = [Term()]
         for _ in range(int(k)):
-            out = [t.times(u) for t in out for u in terms(base, ctx, depth)]
+            out = _product(out, terms(base, ctx, depth))
         return out
     if k.is_Integer and len(inner) == 1 and not inner[0].sums:
         t = inner[0]
@@ -574,8 +588,11 @@ def decide(a: sp.Expr, b: sp.Expr, ctx: Context, tries: int = 3, seed: int = 0) 
     >>> d.verdict, sorted(d.witness)
     ('differs', ['indices', 'left', 'right', 'sizes'])
     """
-    ctx.note_atoms(a, b)
-    rest = normal(a - b, ctx)
+    try:
+        ctx.note_atoms(a, b)
+        rest = normal(a - b, ctx)
+    except TooLarge:
+        return _search(a, b, ctx, tries, seed, "too large to multiply out; ")
     if not rest:
         return Decision(PROVED, {}, "for all sizes, by δ-elimination and canonical summation "
                                     "indices")
@@ -598,7 +615,8 @@ def _entrywise_zero(rest: list[Term], seconds: float = 2.0) -> bool:
     return bool(is_zero(expr.xreplace(entries), seconds))
 
 
-def _search(a: sp.Expr, b: sp.Expr, ctx: Context, tries: int, seed: int) -> Decision:
+def _search(a: sp.Expr, b: sp.Expr, ctx: Context, tries: int, seed: int,
+            why: str = "") -> Decision:
     rng = random.Random(seed)
     sizes = sorted({s for e in (a, b) for s in e.free_symbols if s.is_positive and s.is_integer}
                    | {s for n in ctx.ranges.values() for s in sp.sympify(n).free_symbols},
@@ -614,7 +632,8 @@ def _search(a: sp.Expr, b: sp.Expr, ctx: Context, tries: int, seed: int) -> Deci
             return Decision(DIFFERS, {"sizes": {str(s): v for s, v in values.items()},
                                       "indices": indices, "left": left, "right": right},
                             "at a concrete size")
-    return Decision(UNDECIDED, {}, f"not proved for all sizes; agrees at {tries} concrete sizes")
+    return Decision(UNDECIDED, {}, f"{why}not proved for all sizes; agrees at {tries} "
+                                   "concrete sizes")
 
 
 def _instantiate(a, b, ctx, values, rng):

@@ -149,7 +149,10 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
         compact = _rule_entry(rule, mine, shapes, shapes.get(target, ()), defs)
     except NoIndexFormError as error:
         return StepProof(UNAVAILABLE, note=str(error))
-    jac = I.derivative(y, I.entry(target, mine))
+    try:
+        jac = I.derivative(y, I.entry(target, mine))
+    except NotImplementedError as error:
+        return StepProof(UNAVAILABLE, note=str(error))
     sizes = [I.size(d) for d in shapes[top]]
     g = I.entry(upstream, out) if upstream else sp.S.One
     contraction = I.summation(g * jac, *zip(out, sizes))
@@ -223,8 +226,11 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     out, mine, target, upstream = v["out"], v["mine"], v["target"], v["upstream"]
     taken = {str(s) for s in mine} | v["taken"]
     order = out + mine
-    jac = I.eliminated(v["jac"], ctx, taken | {str(s) for s in out})
-    summed = I.eliminated(v["contraction"], ctx, taken)
+    try:
+        jac = I.eliminated(v["jac"], ctx, taken | {str(s) for s in out})
+        summed = I.eliminated(v["contraction"], ctx, taken)
+    except I.TooLarge:  # shown as differentiated, not multiplied out
+        jac, summed = v["jac"], v["contraction"]
     lhs = f"d{target}{_brackets(mine)} {'+=' if v['accumulate'] else '='}"
     sums = "".join(f"Σ_{s} " for s in out)
     head = f"{upstream}{_brackets(out)} " if upstream else ""
