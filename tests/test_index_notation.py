@@ -458,3 +458,42 @@ def test_api_jacobian_at_symbolic_sizes_in_terms_of_output():
     assert sp.expand(J.index_form - p[i] * (sp.KroneckerDelta(i, j) - p[j])) == 0
     with pytest.raises(JacobianError, match="concrete sizes"):
         J.evaluate({"l": [1, 2]})
+
+
+# -- random compositions: index form against explicit entries -----------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+#: (template, shape of the result in terms of X: N x d) for a matrix argument {0} of shape N x d
+MATRIX_STEPS = [("tanh({0})", "Nd"), ("{0} * {0}", "Nd"), ("softmax({0})", "Nd"),
+                ("log_softmax({0}, axis=0)", "Nd"), ("{0} + b", "Nd"), ("{0} / (1 + {0}**2)", "Nd")]
+TO_SCALAR = ["sum({0})", "mean({0})", "logsumexp({0})", "norm({0})", "sum({0} @ V)",
+             "trace({0}.T @ {0})", "sum(sum({0}, axis=1) * c)"]
+
+
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(MATRIX_STEPS), min_size=1, max_size=1),
+       st.sampled_from(TO_SCALAR), st.integers(1, 3), st.integers(1, 3))
+def test_random_compositions_agree_with_explicit_entries(steps, top, n, d):
+    expr = "X @ W"
+    for template, _ in steps:
+        expr = template.format(f"({expr})")
+    expr = top.format(f"({expr})")
+    names = {"X": ("N", "e"), "W": ("e", "d"), "b": ("d",), "V": ("d", "N"), "c": ("N",)}
+    sizes = {"N": n, "d": d, "e": 2}
+    generic = index_jacobian(parse(expr), "W", names)
+    shapes = {k: tuple(sizes[s] for s in v) for k, v in names.items()}
+    explicit = jacobian(expr, wrt="W", shapes=shapes)
+    gen = np.random.default_rng(n * 10 + d)
+    values = {}
+    for name, shape in shapes.items():
+        array = sample(name, shape, "pos", gen)
+        for index in np.ndindex(*shape):
+            symbol = sp.Symbol("_".join([name, *(str(v + 1) for v in index)]), real=True)
+            values[symbol] = sp.Float(float(array[index]))
+    for index in np.ndindex(*explicit.shape):
+        at = {s: v + 1 for s, v in zip(generic.indices, index)}
+        entry = _entries_as_symbols(generic.at(sizes, at))
+        want = explicit.entries.get(index, sp.S.Zero)
+        assert abs(float((entry - want).xreplace(values))) < 1e-9, (expr, index)

@@ -112,7 +112,7 @@ class IndexJacobian:
         values = {I.size(k): v for k, v in sizes.items()}
         values.update({s: indices[s] if s in indices else indices[str(s)]
                        for s in self.out_indices + self.in_indices})
-        return self.index_form.xreplace(values).doit()
+        return I.written_out(self.index_form, values)
 
 
 def _tex_entry(name: str, indices) -> str:
