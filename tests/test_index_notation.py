@@ -497,3 +497,19 @@ def test_random_compositions_agree_with_explicit_entries(steps, top, n, d):
         entry = _entries_as_symbols(generic.at(sizes, at))
         want = explicit.entries.get(index, sp.S.Zero)
         assert abs(float((entry - want).xreplace(values))) < 1e-9, (expr, index)
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    ("mean(sigmoid(X@W + b))", "W,b", {"X": (2, 2), "W": (2, 1), "b": 1}),  # axes of length 1
+    ("logsumexp(x) + sum(softmax(x))", "x", {"x": (3,)}),  # dx += ...
+    ("sum(tanh(X@W)@W)", "W", {"X": (2, 2), "W": (2, 2)}),
+    ("-sum(T*log(softmax(tanh(X@W1 + b1)@W2 + b2)))/N", "W1,b1,W2,b2",
+     {"X": ("N", "d"), "W1": ("d", "h"), "b1": ("h",), "W2": ("h", "K"), "b2": ("K",),
+      "T": ("N", "K")}),
+])
+def test_every_step_of_a_backprop_is_proved(expr, wrt, shapes):
+    from jacobian_calc import backprop
+    from jacobian_calc.index.prove import prove_backward
+    r = backprop(expr, wrt, shapes=shapes, onehot="T" if "T" in shapes else None)
+    proofs = [prove_backward(s, r.steps, r.shapes, r.onehot) for s in r.backward]
+    assert [p.verdict for p in proofs] == ["proved"] * len(proofs), [p.text for p in proofs]

@@ -188,7 +188,10 @@ class Term:
         out = Term(self.coeff, [(mapping.get(a, a), n) for a, n in self.sums], {})
         for base, k in self.factors.items():
             new = base.xreplace(mapping)
-            out.factors[new] = out.factors.get(new, _ZERO) + k
+            if new.is_Number:  # δ[1,1]: a number now
+                out.coeff *= new ** k
+            else:
+                out.factors[new] = out.factors.get(new, _ZERO) + k
         return out
 
     def expr(self) -> sp.Expr:

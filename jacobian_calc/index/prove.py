@@ -239,7 +239,7 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     rule = rule if _atomic(v["rule"]) else f"({rule})"
     lines = [f"{lhs} {sums}{head}{factor}", f"= {text(summed, mine)}",
              f"= {rule}{_brackets(mine)}"]
-    if lines[1][2:] == lines[0].split(" = ", 1)[1]:
+    if lines[1][2:] == lines[0][len(lhs) + 1:]:
         del lines[1]
     tex_sums = "".join(rf"\sum_{{{s}=1}}^{{{sp.latex(I.size(d))}}} "
                        for s, d in zip(out, v["shapes"][v["top"]]))
