@@ -37,11 +37,12 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
               layout: str = "numerator", shapes: Mapping | None = None,
               lets: Mapping | None = None, functions: Iterable[str] | None = None,
               simplify: bool = False, in_terms_of_output: bool = False,
-              index_form: bool = False,
+              compact: bool = False, index_form: bool = False,
               limits: Limits = DEFAULT_LIMITS) -> list[JacobianResult]:
     """One Jacobian per input group of ``wrt``; see :func:`jacobian`."""
     check_layout(layout)
     _check_flag(simplify, "simplify")
+    _check_flag(compact, "compact")
     _check_flag(in_terms_of_output, "in_terms_of_output")
     _check_flag(index_form, "index_form")
     with budget.stage("reading the input"):
@@ -69,8 +70,24 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
             with budget.stage("the index form"):
                 result = replace(result, index=_index_form(problem, group, result,
                                                            in_terms_of_output))
-        results.append(result.with_layout(layout))
+        result = result.with_layout(layout)
+        if len(problem.components) == 1:
+            result = replace(result, tree=_inlined(problem))
+        if compact:
+            with budget.stage("the compact Jacobian"):
+                result = _with_compact(result, problem)
+        results.append(result)
     return results
+
+
+def _inlined(problem: Problem):
+    from .hessian_compact import inlined  # noqa: PLC0415 - the one expression, lets substituted
+    return inlined(problem)
+
+
+def _with_compact(result: JacobianResult, problem: Problem) -> JacobianResult:
+    from .compact_jacobian import with_compact  # noqa: PLC0415 - only when asked for
+    return with_compact(result, problem)
 
 
 @budget.entry_point
@@ -78,7 +95,7 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
              layout: str = "numerator", shapes: Mapping | None = None,
              lets: Mapping | None = None, functions: Iterable[str] | None = None,
              simplify: bool = False, in_terms_of_output: bool = False,
-             index_form: bool = False,
+             compact: bool = False, index_form: bool = False,
              limits: Limits = DEFAULT_LIMITS) -> JacobianResult:
     """The explicit Jacobian of ``of`` with respect to ``wrt``.
 
@@ -106,6 +123,10 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     in_terms_of_output : bool
         Write derivatives of element-wise functions and softmax in terms of
         their output (``Y*(1 - Y)`` for the sigmoid, ``p_i (δ_ij - p_j)``).
+    compact : bool
+        Also find the compact Jacobian (``diag(p) - outer(p, p)``, ``W.T``; for
+        a matrix input or output the linear map ``dY = X @ dW`` and its vec
+        form ``kron(eye(2), X)``), proved equal to the entries: ``.compact``.
     index_form : bool
         Also give the Jacobian in index notation, for every size:
         ``.index_form`` (``X[i, k]*KroneckerDelta(j, l)``) and ``.indices``.
@@ -131,7 +152,8 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     """
     results = jacobians(of, wrt, layout=layout, shapes=shapes, lets=lets,
                         functions=functions, simplify=simplify,
-                        in_terms_of_output=in_terms_of_output, index_form=index_form,
+                        in_terms_of_output=in_terms_of_output, compact=compact,
+                        index_form=index_form,
                         limits=limits)
     if len(results) != 1:
         raise JacobianError(f"{len(results)} inputs given "
@@ -249,8 +271,10 @@ def in_caller_symbols(result: JacobianResult, problem: Problem) -> JacobianResul
     if not mapping and not functions:
         return result
 
+    memo: dict = {}  # one for all entries: shared subexpressions are rebuilt once
+
     def swap(e: sp.Expr) -> sp.Expr:
-        return replace_symbols(e, mapping, functions)
+        return replace_symbols(e, mapping, functions, memo, rename=True)
 
     return replace(result, entries={i: swap(e) for i, e in result.entries.items()},
                    in_symbols=tuple(mapping.get(s, s) for s in result.in_symbols))
