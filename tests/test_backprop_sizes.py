@@ -262,3 +262,14 @@ def test_full_keeps_the_requested_size(monkeypatch):
         args += ["--shape", f"{name}={'x'.join(map(str, shape))}"]
     out = CliRunner().invoke(main, args).output
     assert "proved (in the step's own symbols)" in out and "checked" not in out
+
+
+def test_latex_declares_the_shapes_and_says_how_steps_were_checked():
+    from jacobian_calc.render.latex import to_latex  # noqa: PLC0415
+    r = backprop("X@W + b", "W,b", shapes={"X": "Nxd", "W": "dxh", "b": "h"})
+    tex = to_latex(r, derivation=True)
+    assert (r"The inputs: $W \in \mathbb{R}^{d \times h}$, $X \in \mathbb{R}^{N \times d}$, "
+            r"$b \in \mathbb{R}^{h}$, for every size.") in tex
+    assert r"Y &= X W + b && \in \mathbb{R}^{N \times h}" in tex
+    assert "Entry by entry at $N = 2$, $d = 3$, $h = 4$, in the step's own symbols" in tex
+    assert "checked by instantiation" in tex
