@@ -15,7 +15,8 @@ from .options import Request
 def produce(req: Request) -> tuple[str, list[str], int]:
     results = jacobians(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes,
                             lets=req.lets, functions=req.functions, simplify=req.simplify,
-                            in_terms_of_output=req.in_terms_of_output, limits=req.limits)
+                            in_terms_of_output=req.in_terms_of_output,
+                            index_form=req.index_form, limits=req.limits)
     factored = _chain()(req.exprs, req.wrt or ",".join(results[0].wrt), lets=req.lets,
                          layout=req.layout, functions=req.functions,
                          limits=req.limits) if req.chain else None

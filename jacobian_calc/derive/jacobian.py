@@ -21,6 +21,7 @@ from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.progress import advance, stage
+from ..core.tree import substitute
 from ..results.jacobian import JacobianResult, check_layout
 from ..symbolic.autodiff import Differentiator
 from ..symbolic.measure import replace_symbols
@@ -36,11 +37,13 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
               layout: str = "numerator", shapes: Mapping | None = None,
               lets: Mapping | None = None, functions: Iterable[str] | None = None,
               simplify: bool = False, in_terms_of_output: bool = False,
+              index_form: bool = False,
               limits: Limits = DEFAULT_LIMITS) -> list[JacobianResult]:
     """One Jacobian per input group of ``wrt``; see :func:`jacobian`."""
     check_layout(layout)
     _check_flag(simplify, "simplify")
     _check_flag(in_terms_of_output, "in_terms_of_output")
+    _check_flag(index_form, "index_form")
     with budget.stage("reading the input"):
         problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
     names = parse_wrt(wrt) or default_wrt(problem)
@@ -57,6 +60,10 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
                                 limits.timeout)
             with budget.stage("simplifying the entries"):
                 result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
+        if index_form:
+            with budget.stage("the index form"):
+                result = replace(result, index=_index_form(problem, group, result,
+                                                           in_terms_of_output))
         results.append(result.with_layout(layout))
     return results
 
@@ -66,6 +73,7 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
              layout: str = "numerator", shapes: Mapping | None = None,
              lets: Mapping | None = None, functions: Iterable[str] | None = None,
              simplify: bool = False, in_terms_of_output: bool = False,
+             index_form: bool = False,
              limits: Limits = DEFAULT_LIMITS) -> JacobianResult:
     """The explicit Jacobian of ``of`` with respect to ``wrt``.
 
@@ -93,6 +101,9 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     in_terms_of_output : bool
         Write derivatives of element-wise functions and softmax in terms of
         their output (``Y*(1 - Y)`` for the sigmoid, ``p_i (δ_ij - p_j)``).
+    index_form : bool
+        Also give the Jacobian in index notation, for every size:
+        ``.index_form`` (``X[i, k]*KroneckerDelta(j, l)``) and ``.indices``.
     limits : Limits
         Resource limits.
 
@@ -115,12 +126,26 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     """
     results = jacobians(of, wrt, layout=layout, shapes=shapes, lets=lets,
                         functions=functions, simplify=simplify,
-                        in_terms_of_output=in_terms_of_output, limits=limits)
+                        in_terms_of_output=in_terms_of_output, index_form=index_form,
+                        limits=limits)
     if len(results) != 1:
         raise JacobianError(f"{len(results)} inputs given "
                             f"({', '.join(r.wrt[0] for r in results)}); "
                             "use jacobians() for one Jacobian each")
     return results[0]
+
+
+def _index_form(problem: Problem, group: list[str], J: JacobianResult,
+                in_terms_of_output: bool):
+    """The Jacobian in index notation (one expression, one variable)."""
+    from ..index.jacobian import index_jacobian  # noqa: PLC0415 - asked for
+    if len(problem.components) != 1 or (len(group) != 1 and group[0] not in problem.shapes):
+        raise JacobianError("{{index_form}} needs one expression and one variable, "
+                            "e.g. X@W + b with respect to W")
+    expr = substitute(problem.components[0], dict(problem.lets))
+    return index_jacobian(expr, group[0], problem.shapes, of=J.of[0],
+                          out_name=None if in_terms_of_output else J.out_name,
+                          in_terms_of_output=in_terms_of_output)
 
 
 def _check_flag(value: object, name: str) -> None:

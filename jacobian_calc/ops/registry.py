@@ -17,6 +17,7 @@ numpy         float evaluation of whole arrays
 code          NumPy / PyTorch source for code export
 category, doc ``jac --help`` and ``jac --rules``; ``rule`` is the rule's line
 cost          size estimates, checked against the limits before evaluating
+index         the entry at symbolic indices (index notation, all sizes at once)
 ============  =================================================================
 
 The layers receive what they need as arguments (``S``: the symbolic algebra,
@@ -91,6 +92,13 @@ class Keyword:
 @dataclass(frozen=True)
 class NotDifferentiable:
     """Marks an operation with no compact backward rule, and says why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class NoIndexForm:
+    """Marks an operation with no index form at symbolic size (``det``), and says why."""
 
     reason: str
 
@@ -207,6 +215,11 @@ class Op:
     digits: Callable[[list, list], float] | None = None
     #: ``cost(Cost) -> (built, size)`` per result entry; None means :func:`default_cost`.
     cost: Callable[[Cost], tuple[float, float]] | None = None
+    #: ``index(IndexContext) -> SymPy entry``: one output entry at the output's index
+    #: symbols, from the arguments' entries (``A @ B``: ``Σ_r A[i,r] B[r,j]``); see
+    #: :mod:`jacobian_calc.index.forms`. :class:`NoIndexForm` says there is none
+    #: (``det``); ``None``: not declared.
+    index: Callable[[Any], Any] | NoIndexForm | None = None
 
     @property
     def callable_by_name(self) -> bool:

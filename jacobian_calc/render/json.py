@@ -107,7 +107,8 @@ def _symbolic_items(results: list[JacobianResult], flatten: bool,
     text = _printer(results, grids, shared)
     sympy_form = _SympyForm(text, [e for grid in grids for e in grid.flat])
     items = [{"wrt": list(J.wrt), "shape": list(grid.shape),
-              "entries": text.texts(grid).tolist(), "sympy": grid.map(sympy_form).tolist()}
+              "entries": text.texts(grid).tolist(), "sympy": grid.map(sympy_form).tolist(),
+              **({"index_form": J.index.to_dict()} if J.index is not None else {})}
              for J, grid in zip(results, grids)]
     definitions = text.sharing.definitions()
     if not definitions:

@@ -731,11 +731,20 @@ def jacobian_blocks(J: JacobianResult, style: Style) -> list[Block]:
     """A Jacobian: its matrix; with ``derivation`` its definition first."""
     if style.derivation or style.headers:
         header = _jacobian_header(J, style) if style.headers else []
-        return header + _jacobian_steps(J, style, style.derivation)
+        return header + _jacobian_steps(J, style, style.derivation) + _index_blocks(J)
     matrix_tex = jacobian_latex(J, style.options, style.flatten)
     if style.shared.get("several"):  # one of several lines: say which Jacobian it is
         matrix_tex = f"{jacobian_name(J, style.options)} = {matrix_tex}"
-    return [Block("math", matrix_tex)]
+    return [Block("math", matrix_tex)] + _index_blocks(J)
+
+
+def _index_blocks(J: JacobianResult) -> list[Block]:
+    """The index form, when asked for, with its index ranges."""
+    if J.index is None:
+        return []
+    ranges = ", ".join(rf"{s} = 1, \dots, {sp.latex(n)}"
+                       for s, n in zip(J.index.indices, J.index.sizes))
+    return [Block("math", rf"{J.index.latex()} \qquad ({ranges})")]
 
 
 @block_printer(ChainResult)

@@ -62,6 +62,9 @@ class JacobianResult(Result, SparseTensor):
     warnings : list of str
         Things the user should know (e.g. a ``wrt`` name absent from the
         expression).
+    index : IndexJacobian or None
+        The same Jacobian in index notation, for every size (asked for with
+        ``index_form=True``); see :attr:`index_form` and :attr:`indices`.
     """
 
     of: list[str]
@@ -78,6 +81,7 @@ class JacobianResult(Result, SparseTensor):
     variables: tuple = ()
     defined: tuple = ()
     warnings: list[str] = field(default_factory=list)
+    index: Any = None
 
     def __repr__(self) -> str:
         return (f"<JacobianResult ∂{self.out_name}/∂{','.join(self.wrt)} {self.layout} "
@@ -89,7 +93,26 @@ class JacobianResult(Result, SparseTensor):
 
     def with_layout(self, layout: str) -> "JacobianResult":
         """The same Jacobian in another layout (no recomputation)."""
-        return replace(self, layout=check_layout(layout))
+        index = self.index.with_layout(layout) if self.index is not None else None
+        return replace(self, layout=check_layout(layout), index=index)
+
+    @property
+    def index_form(self) -> sp.Expr:
+        """The entry in index notation, for every size: ``X[i, k]*KroneckerDelta(j, l)``
+        (``sympy.Indexed`` entries named as the variables, ``KroneckerDelta``, sums
+        over index ranges from 1); its index symbols are :attr:`indices`."""
+        return self._index().index_form
+
+    @property
+    def indices(self) -> tuple:
+        """The index symbols of :attr:`index_form`, in the order of this layout's axes."""
+        return self._index().indices
+
+    def _index(self):
+        if self.index is None:
+            raise JacobianError("the index form was not asked for: "
+                                "jacobian(..., index_form=True) or --index-form")
+        return self.index
 
     def as_object_array(self):
         """Dense NumPy object array of SymPy entries, in this layout."""
