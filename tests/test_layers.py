@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "jacobian_calc"
 
 #: Layers, lowest first: a module may import only from its own layer or lower ones.
-LAYERS = ["core", "schema", "ops", "parsing", "symbolic", "results", "derive", "render", "notebook", "api",
+LAYERS = ["core", "schema", "ops", "parsing", "symbolic", "index", "results", "derive", "render", "notebook", "api",
           "cli",
           "__init__", "__main__"]
 

@@ -21,9 +21,10 @@ from ..core.errors import JacobianError, LimitError
 from ..core.grid import Grid, Shape
 from ..core.limits import Limits
 from ..core.progress import advance, stage
-from ..core.tree import names
+from ..core.tree import Num, names
+from ..index.prove import prove_step
 from ..ops.text import to_source
-from ..results.backprop import (CHECKED, DIFFERS, PROVED, UNDECIDED, BackpropResult,
+from ..results.backprop import (ALL_SIZES, CHECKED, DIFFERS, PROVED, UNDECIDED, BackpropResult,
                                 BackwardStep, Check, EndToEnd, ForwardStep)
 from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.float_tree import float_evaluate
@@ -73,14 +74,51 @@ def check_steps(route, rules: list, graph, dims: Sequence[str], limits: Limits,
     sizes = assignments(dims)
     graphs = [graph_at(graph, s) for s in sizes]
     out = []
-    with stage("checking backward steps at instantiated sizes", len(rules)):
+    with stage("proving backward steps for all sizes", len(rules)):
         for i, rule in enumerate(rules):
-            checked = [_checked(route, rule_at(rule, s), g, limits, simplify, s)
-                       for s, g in zip(sizes, graphs)]
-            out.append(_merged(route, shown[i] if shown else rule, shown_graph or graph,
-                               checked, sizes))
+            proof = _proof(rule, graph)
+            if proof is not None and proof.verdict == PROVED:
+                out.append(_proved(shown[i] if shown else rule, proof))
+            else:
+                checked = [_checked(route, rule_at(rule, s), g, limits, simplify, s)
+                           for s, g in zip(sizes, graphs)]
+                out.append(_merged(route, shown[i] if shown else rule, shown_graph or graph,
+                                   checked, sizes, proof))
             advance()
     return out, sizes
+
+
+#: Whether steps are first proved for all sizes (tests turn it off to exercise the
+#: instantiated checks alone).
+PROVE = True
+
+
+def _proof(rule, graph):
+    """The step proved against its index-notation contraction for all sizes
+    (:func:`~jacobian_calc.index.prove.prove_step`), or why not; None where the
+    prover cannot read it."""
+    if not PROVE:
+        return None
+    steps = [(n, graph.step(n).expr) for n in rule.through]
+    upstream = None if isinstance(rule.upstream, Num) else rule.upstream.id
+    try:
+        return prove_step(rule.tree, target=rule.target, steps=steps, upstream=upstream,
+                          shapes=graph.shapes, onehot=graph.onehot,
+                          accumulate=rule.accumulate)
+    except LimitError:
+        raise
+    except Exception:  # noqa: BLE001 - not proved is never wrong: it is then instantiated
+        return None
+
+
+def _proved(rule, proof) -> BackwardStep:
+    """A step proved for all sizes: its derivation in index notation is its contraction."""
+    return BackwardStep(f"d{rule.target}", rule.target, tuple(rule.through),
+                        getattr(rule.upstream, "id", "1"), rule.tree, to_source(rule.tree),
+                        rule.accumulate, tuple((n, to_source(t)) for n, t in rule.fused),
+                        proof.text, Grid((0,), []), (),
+                        Check(PROVED, f"{ALL_SIZES}, {proof.note.split(', ', 1)[-1]}"
+                              if proof.note.startswith(ALL_SIZES) else ALL_SIZES))
 
 
 def _checked(route, rule, graph, limits: Limits, simplify: bool, sizes) -> BackwardStep:
@@ -98,12 +136,15 @@ def _checked(route, rule, graph, limits: Limits, simplify: bool, sizes) -> Backw
                             (), Check(DIFFERS, how))
 
 
-def _merged(route, rule, graph, checked: list[BackwardStep], sizes) -> BackwardStep:
-    """One step at symbolic sizes from its checks at each assignment."""
+def _merged(route, rule, graph, checked: list[BackwardStep], sizes, proof=None
+            ) -> BackwardStep:
+    """One step at symbolic sizes from its checks at each assignment (and why it was
+    not proved for all sizes)."""
     k = next((i for i, b in enumerate(checked) if b.check.verdict == DIFFERS),
              next((i for i, b in enumerate(checked) if b.check.verdict != PROVED), None))
     if k is None:
-        check, k = Check(CHECKED, f"at sizes {sizes_text(sizes)}"), 0
+        why = f"; {proof.note.split(';')[0]}" if proof is not None and proof.note else ""
+        check, k = Check(CHECKED, f"at sizes {sizes_text(sizes)}{why}"), 0
     else:
         c = checked[k].check
         at = f", at {one_size_text(sizes[k])}"
