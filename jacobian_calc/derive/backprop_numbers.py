@@ -31,9 +31,10 @@ def random_mismatch(first: Grid, second: Grid, seed: int) -> Agreement:
     return compare(first, second, symbolic=False, seed=seed)
 
 
-def end_to_end(graph, rules, explicit: dict[str, Grid], points: int, seed: int) -> EndToEnd:
+def end_to_end(graph, rules, explicit: dict[str, Grid], points: int, seed: int,
+               exact: int = 2) -> EndToEnd:
     """The composed compact gradients (NumPy) against the explicit ones (SymPy) at
-    random points, and exactly at rational points where everything is rational."""
+    random points, and exactly at ``exact`` rational points where everything is rational."""
     rng = np.random.default_rng(seed)
     compared, worst = 0, 0.0
     for kind in range(points):
@@ -51,7 +52,7 @@ def end_to_end(graph, rules, explicit: dict[str, Grid], points: int, seed: int) 
                 return EndToEnd(Check(DIFFERS, "at a random point", error, mismatch), compared)
     if not compared:
         return EndToEnd(Check(UNDECIDED, "no random point was inside the domain"), 0)
-    exact, mismatch = _exact_points(graph, rules, explicit, rng)
+    exact, mismatch = _exact_points(graph, rules, explicit, rng, exact)
     if mismatch is not None:
         return EndToEnd(Check(DIFFERS, "at a rational point, exactly", worst, mismatch),
                         compared, exact)
