@@ -22,7 +22,7 @@ from ..core.grid import Grid, Shape
 from ..core.limits import Limits
 from ..core.progress import advance, stage
 from ..core.tree import Call, Num, names, walk
-from ..index.prove import prove_step
+from ..index.prove import UNAVAILABLE, prove_step
 from ..ops.text import to_source
 from ..results.backprop import (ALL_SIZES, CHECKED, DIFFERS, PROVED, BackpropResult,
                                 BackwardStep, Check, EndToEnd, ForwardStep)
@@ -143,7 +143,11 @@ def _merged(route, rule, graph, checked: list[BackwardStep], sizes, proof=None
     k = next((i for i, b in enumerate(checked) if b.check.verdict == DIFFERS),
              next((i for i, b in enumerate(checked) if b.check.verdict != PROVED), None))
     if k is None:
-        why = f"; {proof.note.split(';')[0]}" if proof is not None and proof.note else ""
+        why = ""
+        if proof is not None and proof.verdict == UNAVAILABLE:
+            why = f"; {proof.note.split(';')[0]}"  # no index form for logdet
+        elif proof is not None:
+            why = "; not proved for all sizes"
         check, k = Check(CHECKED, f"at sizes {sizes_text(sizes)}{why}"), 0
     else:
         c = checked[k].check
