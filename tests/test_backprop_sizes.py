@@ -320,3 +320,17 @@ def test_latex_declares_the_shapes_and_says_how_steps_were_checked(instantiated)
     assert r"Y &= X W + b && \in \mathbb{R}^{N \times h}" in tex
     assert "Entry by entry at $N = 2$, $d = 3$, $h = 4$, in the step's own symbols" in tex
     assert "checked by instantiation" in tex
+
+
+def test_json_at_symbolic_sizes_follows_the_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    import json  # noqa: PLC0415
+
+    from jacobian_calc.schema import schema  # noqa: PLC0415
+    result = CliRunner().invoke(main, FIRST + ["--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    jsonschema.validate(doc, schema())
+    assert doc["steps"][0]["shape"] == ["N", "h"]
+    assert doc["backward"][0]["contraction"].startswith("dW[k,l] = Σ_i Σ_j dY[i,j] X[i,k]")
+    assert doc["summary"].startswith("2 steps proved for all sizes")
