@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from jacobian_calc import JacobianError, backprop
 from jacobian_calc.cli.main import main
 from jacobian_calc.core.tree import Num, fn
+from jacobian_calc.derive import backprop_sizes
 from jacobian_calc.derive.backprop_sizes import rule_at
 from jacobian_calc.derive.instantiate import assignments, node_at, sizes_text
 from jacobian_calc.ops import registry
@@ -27,6 +28,17 @@ def steps(r) -> dict[str, str]:
     return {b.name: b.text for b in r.backward}
 
 
+@pytest.fixture
+def instantiated(monkeypatch):
+    """Steps checked at instantiated sizes only (not first proved for all sizes)."""
+    monkeypatch.setattr(backprop_sizes, "PROVE", False)
+
+
+def settled(r) -> bool:
+    """Every step proved for all sizes or checked at instantiated ones."""
+    return all(b.check.verdict in ("proved", "checked") for b in r.backward)
+
+
 # -- golden compact results at symbolic sizes --------------------------------------------
 
 def test_a_layer_at_symbolic_sizes_reads_as_lecture_9():
@@ -34,7 +46,28 @@ def test_a_layer_at_symbolic_sizes_reads_as_lecture_9():
     assert steps(r) == {"dA": "dZ @ W.T", "dW": "A.T @ dZ", "db": "sum(dZ, axis=0)"}
     assert [s.shape for s in r.steps] == [("N", "K")]
     assert {g: r.gradients[g].shape for g in r.gradients} == LAYER
+    assert all(b.check.verdict == "proved" for b in r.backward) and r.agree
+    assert r.backward[1].contraction == ("dW[k,l] = Σ_i Σ_j dZ[i,j] A[i,k] δ[j,l] = "
+                                         "Σ_i A[i,k] dZ[i,l] = (A.T @ dZ)[k,l]")
+    assert r.summary().startswith("3 steps proved for all sizes; end to end agrees at 3 "
+                                  "points")
+
+
+def test_a_layer_checked_at_instantiated_sizes(instantiated):
+    r = backprop("A@W + b", "A,W,b", shapes=LAYER, upstream="dZ")
+    assert steps(r) == {"dA": "dZ @ W.T", "dW": "A.T @ dZ", "db": "sum(dZ, axis=0)"}
     assert all(b.check.verdict == "checked" for b in r.backward) and r.agree
+    assert r.summary().startswith("3 steps checked at sizes (N, l, K) = (2, 3, 4), "
+                                  "(3, 4, 2), (4, 2, 3); end to end agrees at 3 points")
+
+
+def test_operations_without_index_form_are_checked_by_instantiation_and_say_so():
+    r = backprop("logdet(X) + sum(tanh(X@W))", "W,X", shapes={"X": "nxn", "W": "nxh"})
+    verdicts = {b.name + ("+" if b.accumulate else ""): b.check for b in r.backward}
+    assert verdicts["dY"].verdict == "checked"
+    assert verdicts["dY"].how.endswith("; no index form for logdet")
+    assert verdicts["dW"].verdict == "proved" and verdicts["dZ"].verdict == "proved"
+    assert r.summary().startswith("2 steps proved for all sizes, ") and r.agree
 
 
 def test_softmax_cross_entropy_at_symbolic_sizes():
@@ -44,8 +77,8 @@ def test_softmax_cross_entropy_at_symbolic_sizes():
                         "db1": "sum(dZ1, axis=0)"}
     assert r.backward[0].fused == (("dP", "-T / (N * P)"),)
     assert r.agree and r.end_to_end.points == 3
-    assert r.summary().startswith("7 steps checked at sizes (N, d, h, K) = (2, 3, 4, 5), "
-                                  "(3, 4, 5, 2), (4, 5, 2, 3); end to end agrees at 3 points")
+    assert r.summary().startswith("7 steps proved for all sizes; end to end agrees at 3 "
+                                  "points")
 
 
 def test_mean_divides_by_the_product_of_the_names():
@@ -63,7 +96,10 @@ def test_mean_divides_by_the_product_of_the_names():
     ("trace(X.T@X)/(N*d)", "X", {"X": "Nxd"}, {}),
     ("sum(outer(u, v) * X)", "u,v", {"u": "N", "v": "d", "X": "Nxd"}, {}),
 ])
-def test_more_operations_at_symbolic_sizes(expr, wrt, shapes, want):
+def test_more_operations_at_symbolic_sizes(expr, wrt, shapes, want, monkeypatch):
+    r = backprop(expr, wrt, shapes=shapes)
+    assert r.agree and settled(r), r.summary()
+    monkeypatch.setattr(backprop_sizes, "PROVE", False)
     r = backprop(expr, wrt, shapes=shapes)
     assert r.agree and all(b.check.verdict == "checked" for b in r.backward), r.summary()
     for name, text in want.items():
@@ -91,7 +127,7 @@ def test_every_assignment_keeps_the_dimensions_apart():
     assert sizes_text(assignments(["n"])) == "n = 2, 3, 4"
 
 
-def test_instantiated_steps_equal_the_concrete_size_derivation():
+def test_instantiated_steps_equal_the_concrete_size_derivation(instantiated):
     """The symbolic derivation at (N, d, h, K) = (3, 4, 5, 2) is the concrete one."""
     sym = backprop(MLP_EXPR, "W1,b1,W2,b2", shapes=MLP, onehot="T")
     sizes = {"N": 3, "d": 4, "h": 5, "K": 2}
@@ -146,7 +182,7 @@ def test_a_missing_one_over_n_is_caught(monkeypatch):
     r = backprop("mean(tanh(X@W))", "W", shapes=shapes)
     assert not r.agree
     assert r.backward[0].name == "dY" and r.backward[0].check.verdict == "differs"
-    assert [b.check.verdict for b in r.backward[1:]] == ["checked", "checked"]
+    assert [b.check.verdict for b in r.backward[1:]] == ["proved", "proved"]
 
 
 def test_a_flipped_sign_is_caught(monkeypatch):
@@ -172,6 +208,17 @@ FIRST = ["X@W + b", "--wrt", "W,b", "--shape", "X=Nxd", "--shape", "W=dxh", "--s
 
 
 def test_the_issue_s_first_command():
+    result = CliRunner().invoke(main, FIRST)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "  Y = X @ W + b   Nxh" in out
+    assert "  dW = X.T @ dY\n" in out and "  db = sum(dY, axis=0)\n" in out
+    assert "dW[k,l] = Σ_i Σ_j dY[i,j] X[i,k] δ[j,l] = Σ_i X[i,k] dY[i,l] = (X.T @ dY)[k,l]" \
+        in out
+    assert "Verified: 2 steps proved for all sizes; end to end agrees at 3 points" in out
+
+
+def test_the_issue_s_first_command_instantiated(instantiated):
     result = CliRunner().invoke(main, FIRST)
     assert result.exit_code == 0, result.output
     out = result.output
@@ -212,7 +259,7 @@ def test_generalize_keeps_only_the_equalities_the_shape_rules_need():
     assert sizes == {"W_cols": 2}
 
 
-def test_a_large_request_is_checked_at_small_sizes_and_says_so():
+def test_a_large_request_is_checked_at_small_sizes_and_says_so(instantiated):
     r = backprop(RELU, "W1,b1,W2,b2", shapes=relu_shapes(32, 8, 32, 4))
     assert steps(r) == {"db2": "sum(Z2 + b2 - T, axis=0) / 64",
                         "dZ2": "(Z2 + b2 - T) / 64", "dW2": "Y1.T @ dZ2",
@@ -244,7 +291,7 @@ def test_the_small_size_route_shows_what_the_explicit_route_shows(expr, wrt, sha
     assert [s.text for s in small.steps] == [s.text for s in big.steps]
     assert {n: g.text for n, g in small.gradients.items()} == \
         {n: g.text for n, g in big.gradients.items()}
-    assert small.agree and all(b.check.verdict == "checked" for b in small.backward)
+    assert small.agree and settled(small)
 
 
 def test_a_wrong_rule_is_caught_at_small_sizes(monkeypatch):
@@ -262,3 +309,28 @@ def test_full_keeps_the_requested_size(monkeypatch):
         args += ["--shape", f"{name}={'x'.join(map(str, shape))}"]
     out = CliRunner().invoke(main, args).output
     assert "proved (in the step's own symbols)" in out and "checked" not in out
+
+
+def test_latex_declares_the_shapes_and_says_how_steps_were_checked(instantiated):
+    from jacobian_calc.render.latex import to_latex  # noqa: PLC0415
+    r = backprop("X@W + b", "W,b", shapes={"X": "Nxd", "W": "dxh", "b": "h"})
+    tex = to_latex(r, derivation=True)
+    assert (r"The inputs: $W \in \mathbb{R}^{d \times h}$, $X \in \mathbb{R}^{N \times d}$, "
+            r"$b \in \mathbb{R}^{h}$, for every size.") in tex
+    assert r"Y &= X W + b && \in \mathbb{R}^{N \times h}" in tex
+    assert "Entry by entry at $N = 2$, $d = 3$, $h = 4$, in the step's own symbols" in tex
+    assert "checked by instantiation" in tex
+
+
+def test_json_at_symbolic_sizes_follows_the_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    import json  # noqa: PLC0415
+
+    from jacobian_calc.schema import schema  # noqa: PLC0415
+    result = CliRunner().invoke(main, FIRST + ["--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    jsonschema.validate(doc, schema())
+    assert doc["steps"][0]["shape"] == ["N", "h"]
+    assert doc["backward"][0]["contraction"].startswith("dW[k,l] = Σ_i Σ_j dY[i,j] X[i,k]")
+    assert doc["summary"].startswith("2 steps proved for all sizes")

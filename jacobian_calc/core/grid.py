@@ -24,8 +24,8 @@ class SymbolicSizeError(JacobianError):
 
 
 def concrete(shape: Shape) -> bool:
-    """Whether every dimension of ``shape`` is a number."""
-    return all(type(d) is int for d in shape)
+    """Whether every dimension of ``shape`` is a number (no dimension name)."""
+    return not any(isinstance(d, str) for d in shape)
 
 
 def require_concrete(shape: Shape, what: str = "an array") -> None:

@@ -553,8 +553,15 @@ def value_blocks(lhs: str, values: Grid, names: Grid, style: Style) -> list[Bloc
 # -- Jacobians -------------------------------------------------------------------------------
 
 def shape_tex(shape: tuple[int, ...]) -> str:
-    r"""``2 \times 3``; ``1`` for a scalar."""
-    return r" \times ".join(map(str, shape)) if shape else "1"
+    r"""``2 \times 3``, ``N \times d``; ``1`` for a scalar."""
+    return r" \times ".join(map(_dimension_tex, shape)) if shape else "1"
+
+
+def _dimension_tex(d) -> str:
+    """A size, or a dimension name (``N``; ``\mathit{X\_rows}``)."""
+    if not isinstance(d, str) or len(d) == 1:
+        return str(d)
+    return r"\mathit{" + d.replace("_", r"\_") + "}"
 
 
 def of_tex(sources: list[str], options: LatexOptions = LatexOptions(), scalar: bool = False,

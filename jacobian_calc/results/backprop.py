@@ -20,6 +20,8 @@ from .base import Result
 PROVED, AGREES, DIFFERS, UNDECIDED = "proved", "agrees", "differs", "undecided"
 #: Proved at each of several instantiated sizes (a result stated at symbolic sizes).
 CHECKED = "checked"
+#: How a step proved for every size says so (its verdict is PROVED).
+ALL_SIZES = "for all sizes"
 
 
 @dataclass(frozen=True)
@@ -334,13 +336,16 @@ class BackpropResult(Result):
     def _steps_summary(self) -> str:
         counts: dict[str, int] = {}
         for b in self.backward:
-            counts[b.check.verdict] = counts.get(b.check.verdict, 0) + 1
+            key = ALL_SIZES if b.check.verdict == PROVED and b.check.how.startswith(
+                ALL_SIZES) else b.check.verdict
+            counts[key] = counts.get(key, 0) + 1
         words = {PROVED: ("proved symbolically",) * 2,
                  AGREES: ("agrees numerically (not proved)", "agree numerically (not proved)"),
                  DIFFERS: ("DIFFERS", "DIFFER"), UNDECIDED: ("undecided",) * 2,
-                 CHECKED: (f"checked at sizes {self.sizes}",) * 2}
+                 CHECKED: (f"checked at sizes {self.sizes}",) * 2,
+                 ALL_SIZES: ("proved for all sizes",) * 2}
         parts = [f"{n} {'step' if n == 1 else 'steps'} {words[v][n != 1]}"
-                 for v, n in counts.items()]
+                 for v, n in sorted(counts.items(), key=lambda vn: vn[0] != ALL_SIZES)]
         return ", ".join(parts) if parts else "no backward steps"
 
     def _end_summary(self) -> str:
@@ -372,4 +377,4 @@ def _step_failure(b: BackwardStep) -> str:
 
 
 __all__ = ["BackpropResult", "ForwardStep", "BackwardStep", "Gradient", "EndToEnd", "Check",
-           "PROVED", "AGREES", "DIFFERS", "UNDECIDED", "CHECKED"]
+           "PROVED", "AGREES", "DIFFERS", "UNDECIDED", "CHECKED", "ALL_SIZES"]
