@@ -513,3 +513,9 @@ def test_every_step_of_a_backprop_is_proved(expr, wrt, shapes):
     r = backprop(expr, wrt, shapes=shapes, onehot="T" if "T" in shapes else None)
     proofs = [prove_backward(s, r.steps, r.shapes, r.onehot) for s in r.backward]
     assert [p.verdict for p in proofs] == ["proved"] * len(proofs), [p.text for p in proofs]
+
+
+def test_a_symbolic_array_elsewhere_makes_the_jacobian_index_only():
+    J = jacobian("sum(A) * x", wrt="x", shapes={"A": ("N", "d")})
+    assert J.symbolic and not J.entries
+    assert J.index.text() == "(∂f/∂x)[] = Σ_n Σ_m A[m,n]"
