@@ -407,6 +407,7 @@ class _Graph:
         cuts = _cuts(root, request.lets)
         names_ = _step_names(cuts, root, found, request)
         steps = [_forward_step(node, names_, found) for node in cuts]
+        _check_order(steps, set(shapes))
         out_shape = found[root]
         output = steps[-1].name
         upstream = None if out_shape == () else (request.upstream or f"d{output}")
@@ -460,6 +461,16 @@ def _as_name(node: Node, names_: dict[Node, str]) -> Node:
     if node in names_:
         return Name(names_[node])
     return with_children(node, [_as_name(k, names_) for k in node.children()])
+
+
+def _check_order(steps: list[ForwardStep], given: set[str]) -> None:
+    """Every step after the steps it uses: a failure is a bug of ours, never the user's
+    (and its message must not name a generated step as if it were theirs)."""
+    known = set(given)
+    for s in steps:
+        if not set(s.inputs) <= known:
+            raise AssertionError("internal error: a forward step comes before a step it uses")
+        known.add(s.name)
 
 
 def _needs(steps: list[ForwardStep], wrt: list[str]) -> set[str]:
