@@ -119,6 +119,8 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     '4 steps proved symbolically; end to end agrees at 3 points (max error ...)'
     """
     _check_flags(points, inline=inline, expand=expand, simplify=simplify)
+    if explicit is not None:
+        _check_flags(points, explicit=explicit)
     problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
                       symbolic=True)
     problem.check_work()  # the forward pass, and the explicit gradients it is checked against

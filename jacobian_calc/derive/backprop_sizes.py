@@ -248,7 +248,10 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
     """A concrete request derived at symbolic sizes (:mod:`.generalize`), checked at small
     instantiated ones, shown at the requested sizes; None where it cannot be
     restated (then the caller writes everything out at the requested sizes)."""
-    general, requested = generalize(request.root, problem.shapes)
+    try:
+        general, requested = generalize(request.root, problem.shapes)
+    except JacobianError:  # a shape rule that would not read names: the full-size route
+        return None
     if not requested:
         return None
     g_problem = prepare(of, shapes=general, lets=lets, functions=functions,
