@@ -9,7 +9,7 @@ import pytest
 import sympy as sp
 from click.testing import CliRunner
 
-from jacobian_calc import JacobianError, jacobian
+from jacobian_calc import JacobianError, hessian, jacobian
 from jacobian_calc.cli.main import main
 from jacobian_calc.core.tree import Name
 from jacobian_calc.derive.problem import prepare
@@ -95,12 +95,19 @@ def test_bad_symbolic_declarations(shapes, words):
 
 def test_explicit_entries_need_numbers():
     with pytest.raises(JacobianError, match="explicit entries need concrete sizes, and X is Nxd"):
-        jacobian("X@W + b", wrt="W,b", shapes=MLP)
+        hessian("sum(X@W + b)", wrt="W", shapes=MLP)
+
+
+def test_a_jacobian_at_symbolic_sizes_is_its_index_form():
+    J = jacobian("X@W + b", wrt="W", shapes=MLP)
+    assert J.symbolic and not J.entries
+    assert J.index.text() == "(∂Y/∂W)[i,j,k,l] = X[i,k] δ[j,l]"
+    assert J.index.ranges == "i = 1..N, j = 1..h, k = 1..d, l = 1..h"
 
 
 def test_cli_refuses_explicit_entries_in_one_line():
-    result = CliRunner().invoke(main, ["X@W + b", "--wrt", "W,b", "--shape", "X=Nxd",
-                                       "--shape", "W=dxh", "--shape", "b=h"])
+    result = CliRunner().invoke(main, ["sum(X@W + b)", "--wrt", "W", "--shape", "X=Nxd",
+                                       "--shape", "W=dxh", "--shape", "b=h", "--hessian"])
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: explicit entries need concrete")

@@ -34,6 +34,8 @@ Examples:
   jac "mean(sigmoid(X@W + b))" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --backprop
   jac "-sum(T*log(softmax(Z)))" --wrt Z --shape Z=2x3 --shape T=2x3 --backprop --onehot T
   jac "x.T@A@x" --wrt x --shape x=3 --shape A=3x3 --hessian
+  jac "softmax(l)" --wrt l --shape l=3 --compact
+  jac "X@W + b" --wrt W --shape X=4x3 --shape W=3x2 --shape b=2 --backprop --claim "dW = X.T @ dY"
   jac "mean(tanh(X@W))" --wrt W --shape X=4x3 --shape W=3x2 --backprop --format numpy --check
   jac --rules
 """
@@ -135,6 +137,12 @@ class ExpressionFirstCommand(click.Command):
 @click.option("--check", is_flag=True,
               help="With --backprop or --hessian: exit 1 if the routes disagree; with "
                    "--format numpy|torch: also run the code and compare it.")
+@click.option("--compact", is_flag=True,
+              help="Also the compact Jacobian (diag(p) - outer(p, p), W.T; for a matrix "
+                   "the linear map dY = X @ dW and its vec form), proved entry by entry.")
+@click.option("--claim", "claims", multiple=True, metavar="NAME=FORMULA",
+              help="Check your answer, e.g. --claim \"dW = X.T @ dY\" (repeatable): "
+                   "proved or refuted, and why; exit 1 if any is refuted.")
 @click.option("--rules", is_flag=True, help="List the compact backprop rules and exit.")
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress line on a terminal (it shows for requests over a second).")

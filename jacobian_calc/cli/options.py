@@ -42,6 +42,8 @@ class Request:
     shared: bool | None = None  # print shared subexpressions once by name (None: when large)
     hessian: bool = False
     signs: str | None = None
+    compact: bool = False  # the compact Jacobian (diag(p) - outer(p, p), dY = X @ dW)
+    claims: tuple = ()  # "dW = X.T @ dY": each proved or refuted
 
 
 def from_options(exprs: str, options: dict) -> Request:
@@ -58,7 +60,8 @@ def from_options(exprs: str, options: dict) -> Request:
         upstream=options["upstream"], onehot=options["onehot"], inline=options["inline"],
         expand=options["expand"], check=options["check"], limits=_limits(options),
         latex=_latex_settings(options), spy=options["spy"], shared=options.get("shared"),
-        hessian=options.get("hessian", False), signs=options.get("signs"))
+        hessian=options.get("hessian", False), signs=options.get("signs"),
+        compact=options.get("compact", False), claims=tuple(options.get("claims") or ()))
 
 
 def _limits(options: dict) -> Limits:
@@ -115,5 +118,9 @@ def check_request(req: Request) -> None:
     if req.fmt in CODE_FORMATS and not (req.backprop or req.hessian):
         raise JacobianError(f"--format {req.fmt} prints code of a backward pass or of a "
                             "Hessian: add --backprop or --hessian")
+    if req.claims and req.fmt not in ("text", "json"):
+        raise JacobianError(f"--claim prints verdicts as text or JSON, not --format {req.fmt}")
+    if req.claims and req.at is not None:
+        raise JacobianError("--claim is decided symbolically; --at gives numbers: choose one")
     if req.fmt in CODE_FORMATS and req.at is not None:
         raise JacobianError(f"--at gives numbers; --format {req.fmt} gives code: choose one")

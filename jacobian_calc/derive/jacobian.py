@@ -37,17 +37,23 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
               layout: str = "numerator", shapes: Mapping | None = None,
               lets: Mapping | None = None, functions: Iterable[str] | None = None,
               simplify: bool = False, in_terms_of_output: bool = False,
-              index_form: bool = False,
+              compact: bool = False, index_form: bool = False,
               limits: Limits = DEFAULT_LIMITS) -> list[JacobianResult]:
     """One Jacobian per input group of ``wrt``; see :func:`jacobian`."""
     check_layout(layout)
     _check_flag(simplify, "simplify")
+    _check_flag(compact, "compact")
     _check_flag(in_terms_of_output, "in_terms_of_output")
     _check_flag(index_form, "index_form")
     with budget.stage("reading the input"):
-        problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
+        problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
+                          symbolic=True)
     names = parse_wrt(wrt) or default_wrt(problem)
     groups = wrt_groups(names, problem)
+    if problem.symbolic:  # sizes are names: the index form is the result
+        with budget.stage("the index form"):
+            return [_generic(problem, group, in_terms_of_output).with_layout(layout)
+                    for group in groups]
     check_sizes(problem, groups)
     with budget.stage("evaluating the expression"):
         arrays = problem.evaluate()
@@ -64,8 +70,24 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
             with budget.stage("the index form"):
                 result = replace(result, index=_index_form(problem, group, result,
                                                            in_terms_of_output))
-        results.append(result.with_layout(layout))
+        result = result.with_layout(layout)
+        if len(problem.components) == 1:
+            result = replace(result, tree=_inlined(problem))
+        if compact:
+            with budget.stage("the compact Jacobian"):
+                result = _with_compact(result, problem)
+        results.append(result)
     return results
+
+
+def _inlined(problem: Problem):
+    from .hessian_compact import inlined  # noqa: PLC0415 - the one expression, lets substituted
+    return inlined(problem)
+
+
+def _with_compact(result: JacobianResult, problem: Problem) -> JacobianResult:
+    from .compact_jacobian import with_compact  # noqa: PLC0415 - only when asked for
+    return with_compact(result, problem)
 
 
 @budget.entry_point
@@ -73,7 +95,7 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
              layout: str = "numerator", shapes: Mapping | None = None,
              lets: Mapping | None = None, functions: Iterable[str] | None = None,
              simplify: bool = False, in_terms_of_output: bool = False,
-             index_form: bool = False,
+             compact: bool = False, index_form: bool = False,
              limits: Limits = DEFAULT_LIMITS) -> JacobianResult:
     """The explicit Jacobian of ``of`` with respect to ``wrt``.
 
@@ -101,6 +123,10 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     in_terms_of_output : bool
         Write derivatives of element-wise functions and softmax in terms of
         their output (``Y*(1 - Y)`` for the sigmoid, ``p_i (δ_ij - p_j)``).
+    compact : bool
+        Also find the compact Jacobian (``diag(p) - outer(p, p)``, ``W.T``; for
+        a matrix input or output the linear map ``dY = X @ dW`` and its vec
+        form ``kron(eye(2), X)``), proved equal to the entries: ``.compact``.
     index_form : bool
         Also give the Jacobian in index notation, for every size:
         ``.index_form`` (``X[i, k]*KroneckerDelta(j, l)``) and ``.indices``.
@@ -126,7 +152,8 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     """
     results = jacobians(of, wrt, layout=layout, shapes=shapes, lets=lets,
                         functions=functions, simplify=simplify,
-                        in_terms_of_output=in_terms_of_output, index_form=index_form,
+                        in_terms_of_output=in_terms_of_output, compact=compact,
+                        index_form=index_form,
                         limits=limits)
     if len(results) != 1:
         raise JacobianError(f"{len(results)} inputs given "
@@ -143,9 +170,20 @@ def _index_form(problem: Problem, group: list[str], J: JacobianResult,
         raise JacobianError("{{index_form}} needs one expression and one variable, "
                             "e.g. X@W + b with respect to W")
     expr = substitute(problem.components[0], dict(problem.lets))
-    return index_jacobian(expr, group[0], problem.shapes, of=J.of[0],
-                          out_name=None if in_terms_of_output else J.out_name,
+    return index_jacobian(expr, group[0], problem.shapes, of=problem.sources()[0],
+                          out_name=None if in_terms_of_output else _out_name(problem),
                           in_terms_of_output=in_terms_of_output)
+
+
+def _generic(problem: Problem, group: list[str], in_terms_of_output: bool) -> JacobianResult:
+    """A Jacobian at symbolic sizes: no entries, its index form for every size."""
+    index = _index_form(problem, group, None, in_terms_of_output)
+    return JacobianResult(
+        of=problem.sources(), wrt=list(group), out_shape=tuple(index.out_shape),
+        in_shape=tuple(problem.shapes.get(group[0], ())), entries={},
+        out_name=index.out_name, in_name=group[0], arrays=dict(problem.shapes),
+        variables=tuple(sorted(problem.used_names() - set(problem.lets) - problem.dimensions)),
+        index=index)
 
 
 def _check_flag(value: object, name: str) -> None:

@@ -129,7 +129,7 @@ def entry_of(node: Node, out: Sequence, shapes: Mapping[str, Shape],
     X[j, i]
     """
     defs = dict(defs or {})
-    dims = {d for s in shapes.values() for d in s if isinstance(d, str)}
+    dims = {d for s in shapes.values() for d in s if isinstance(d, str)} - set(shapes)
     if found is None:
         from ..symbolic.evaluate import node_shapes  # noqa: PLC0415
         found = node_shapes(node, shapes)
@@ -140,7 +140,7 @@ def entry_of(node: Node, out: Sequence, shapes: Mapping[str, Shape],
         if isinstance(n, Name):
             if n.id in defs:
                 return entry_of(defs[n.id], indices, shapes, None, defs)
-            if n.id in dims and not shapes.get(n.id):  # a dimension name as a number: N
+            if n.id in dims:  # a size written in the expression (sum(...) / N)
                 return I.size(n.id)
             return I.entry(n.id, indices)
         if isinstance(n, Declared):

@@ -26,7 +26,7 @@ from ..ops import NotDifferentiable, Vjp, get
 from ..symbolic.evaluate import node_shapes
 from . import algebra as I
 from .forms import entry_of, index_symbols
-from .printing import latex, text
+from .printing import entry_tex, latex, text
 
 LETTERS = "ijklmnpqrstuvw"
 
@@ -61,6 +61,7 @@ class IndexJacobian:
     out_sizes: tuple
     in_sizes: tuple
     layout: str = "numerator"
+    out_shape: tuple = ()  # as declared: int | str dimensions
 
     @property
     def indices(self) -> tuple:
@@ -111,11 +112,11 @@ class IndexJacobian:
         values = {I.size(k): v for k, v in sizes.items()}
         values.update({s: indices[s] if s in indices else indices[str(s)]
                        for s in self.out_indices + self.in_indices})
-        return self.index_form.xreplace(values).doit()
+        return I.written_out(self.index_form, values)
 
 
 def _tex_entry(name: str, indices) -> str:
-    return f"{name}_{{{''.join(str(s) for s in indices)}}}" if indices else name
+    return entry_tex(name, [str(s) for s in indices])
 
 
 def index_jacobian(expr: Node, wrt: str, shapes: Mapping[str, Shape], *,
@@ -163,7 +164,7 @@ def index_jacobian(expr: Node, wrt: str, shapes: Mapping[str, Shape], *,
     form = I.eliminated(form, I.Context(ranges), {str(s) for s in letters} | taken)
     return IndexJacobian(of, name, wrt, out, mine, form,
                          tuple(I.size(d) for d in out_shape),
-                         tuple(I.size(d) for d in in_shape), layout)
+                         tuple(I.size(d) for d in in_shape), layout, tuple(out_shape))
 
 
 def _through_output(expr, wrt, shapes, found, out, mine, taken):

@@ -102,16 +102,19 @@ class IndexPrinter:
                 bottom.insert(0, sp.Integer(coeff.q))
             if coeff.p != 1 or not top:
                 top.insert(0, sp.Integer(coeff.p))
-        text = self.product(sorted(top, key=self.key) if len(top) > 1 else top)
+        text = self.product(sorted(top, key=self.key) if len(top) > 1 else top, bool(bottom))
         if bottom:
             text += f" / {self.divisor(bottom)}"
         return text
 
-    def product(self, factors: list) -> str:
+    def product(self, factors: list, divided: bool = False) -> str:
+        """Factors side by side; a sum of terms in parentheses, and a Σ too unless it
+        is the last factor (and nothing divides the product)."""
         parts = []
         for n, f in enumerate(factors):
             text = self.show(f)
-            if isinstance(f, sp.Add) or (isinstance(f, sp.Sum) and n < len(factors) - 1):
+            if isinstance(f, sp.Add) or (isinstance(f, sp.Sum)
+                                         and (n < len(factors) - 1 or divided)):
                 text = f"({text})"
             parts.append(text)
         return self.join(parts)
@@ -145,11 +148,10 @@ class IndexLatexPrinter(IndexPrinter):
     """LaTeX of an index expression: ``X_{ik} \\delta_{jl}``, ``\\sum_{i=1}^{N}``."""
 
     def _print_Indexed(self, e: sp.Indexed) -> str:
-        return f"{sp.latex(e.base.label)}_{{{self.subscript(e.indices)}}}"
+        return entry_tex(str(e.base), [self.show(i) for i in e.indices])
 
     def subscript(self, indices) -> str:
-        parts = [self.show(i) for i in indices]
-        return ("" if all(len(p) == 1 for p in parts) else ",").join(parts)
+        return _joined([self.show(i) for i in indices])
 
     def _print_KroneckerDelta(self, e) -> str:
         return rf"\delta_{{{self.subscript(e.args)}}}"
@@ -223,6 +225,20 @@ class IndexLatexPrinter(IndexPrinter):
     def _print_Function(self, e) -> str:
         head = sp.latex(type(e)(sp.Symbol("ARG")))
         return head.replace("ARG", self.show(e.args[0]), 1) if len(e.args) == 1 else sp.latex(e)
+
+
+def entry_tex(name: str, indices: Sequence[str]) -> str:
+    r"""``X_{ik}``; a name with its own subscript is braced: ``{W_{1}}_{ik}``."""
+    base = sp.latex(sp.Symbol(name))
+    if not indices:
+        return base
+    if "_" in base or "^" in base:
+        base = "{" + base + "}"
+    return f"{base}_{{{_joined(list(indices))}}}"
+
+
+def _joined(parts: list[str]) -> str:
+    return ("" if all(len(p) == 1 for p in parts) else ",").join(parts)
 
 
 def _rank(e: sp.Expr) -> int:

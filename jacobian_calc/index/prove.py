@@ -30,7 +30,7 @@ from ..ops.text import to_source
 from ..symbolic.evaluate import node_shapes
 from . import algebra as I
 from .forms import NoIndexFormError, entry_of, index_symbols, without_index_form
-from .printing import latex, text
+from .printing import entry_tex, latex, text
 
 #: Verdicts: the three of :class:`~.algebra.Decision`, and no index form at all.
 PROVED, DIFFERS, UNDECIDED, UNAVAILABLE = I.PROVED, I.DIFFERS, I.UNDECIDED, "unavailable"
@@ -149,7 +149,10 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
         compact = _rule_entry(rule, mine, shapes, shapes.get(target, ()), defs)
     except NoIndexFormError as error:
         return StepProof(UNAVAILABLE, note=str(error))
-    jac = I.derivative(y, I.entry(target, mine))
+    try:
+        jac = I.derivative(y, I.entry(target, mine))
+    except NotImplementedError as error:
+        return StepProof(UNAVAILABLE, note=str(error))
     sizes = [I.size(d) for d in shapes[top]]
     g = I.entry(upstream, out) if upstream else sp.S.One
     contraction = I.summation(g * jac, *zip(out, sizes))
@@ -223,8 +226,11 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     out, mine, target, upstream = v["out"], v["mine"], v["target"], v["upstream"]
     taken = {str(s) for s in mine} | v["taken"]
     order = out + mine
-    jac = I.eliminated(v["jac"], ctx, taken | {str(s) for s in out})
-    summed = I.eliminated(v["contraction"], ctx, taken)
+    try:
+        jac = I.eliminated(v["jac"], ctx, taken | {str(s) for s in out})
+        summed = I.eliminated(v["contraction"], ctx, taken)
+    except I.TooLarge:  # shown as differentiated, not multiplied out
+        jac, summed = v["jac"], v["contraction"]
     lhs = f"d{target}{_brackets(mine)} {'+=' if v['accumulate'] else '='}"
     sums = "".join(f"Σ_{s} " for s in out)
     head = f"{upstream}{_brackets(out)} " if upstream else ""
@@ -233,12 +239,12 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     rule = rule if _atomic(v["rule"]) else f"({rule})"
     lines = [f"{lhs} {sums}{head}{factor}", f"= {text(summed, mine)}",
              f"= {rule}{_brackets(mine)}"]
-    if lines[1][2:] == lines[0].split(" = ", 1)[1]:
+    if lines[1][2:] == lines[0][len(lhs) + 1:]:
         del lines[1]
     tex_sums = "".join(rf"\sum_{{{s}=1}}^{{{sp.latex(I.size(d))}}} "
                        for s, d in zip(out, v["shapes"][v["top"]]))
     tex_head = f"{_tex_entry(upstream, out)} " if upstream else ""
-    tex = [rf"\mathrm{{d}}{_tex_entry(target, mine)} = {tex_sums}{tex_head}"
+    tex = [rf"{_tex_entry('d' + target, mine)} = {tex_sums}{tex_head}"
            rf"{latex(jac, order)}", f"= {latex(summed, mine)}"]
     ranges = tuple(f"{s} = 1..{d}" for s, d in zip(mine, v["shapes"].get(target, ())))
     return StepProof(decision.verdict, tuple(lines), tuple(tex), decision.note,
@@ -261,4 +267,4 @@ def _brackets(indices) -> str:
 
 
 def _tex_entry(name: str, indices) -> str:
-    return f"{name}_{{{''.join(str(s) for s in indices)}}}" if indices else name
+    return entry_tex(name, [str(s) for s in indices])

@@ -152,7 +152,10 @@ def jacobians_document(results: list[JacobianResult], *, flatten: bool = False,
     ``"shared"`` object when subexpressions are printed once by name.
     """
     definitions: dict = {}
-    if values is not None:
+    if any(J.symbolic for J in results):
+        items = [{"wrt": list(J.wrt), "shape": list(J.shape), "index_form": J.index.to_dict()}
+                 for J in results]
+    elif values is not None:
         items = [jacobian_item(J, flatten=flatten, values=v) for J, v in zip(results, values)]
     else:
         items, definitions = _symbolic_items(results, flatten, shared)

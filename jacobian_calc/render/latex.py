@@ -729,13 +729,25 @@ def _print_result(result: Any, **settings) -> str:
 @block_printer(JacobianResult)
 def jacobian_blocks(J: JacobianResult, style: Style) -> list[Block]:
     """A Jacobian: its matrix; with ``derivation`` its definition first."""
+    if J.symbolic:  # no matrix at symbolic sizes: the index form
+        return _index_blocks(J)
     if style.derivation or style.headers:
         header = _jacobian_header(J, style) if style.headers else []
-        return header + _jacobian_steps(J, style, style.derivation) + _index_blocks(J)
+        return (header + _jacobian_steps(J, style, style.derivation) + _after(J, style)
+                + _index_blocks(J))
     matrix_tex = jacobian_latex(J, style.options, style.flatten)
-    if style.shared.get("several"):  # one of several lines: say which Jacobian it is
+    if style.shared.get("several") or J.compact is not None:  # say which Jacobian it is
         matrix_tex = f"{jacobian_name(J, style.options)} = {matrix_tex}"
-    return [Block("math", matrix_tex)] + _index_blocks(J)
+    return [Block("math", matrix_tex)] + _after(J, style) + _index_blocks(J)
+
+
+#: ``func(J, style) -> list[Block]``: what follows a Jacobian's matrix (its compact form,
+#: registered by :mod:`.compact_latex`).
+JACOBIAN_EXTRAS: list[Callable[[Any, Style], list[Block]]] = []
+
+
+def _after(J: JacobianResult, style: Style) -> list[Block]:
+    return [b for func in JACOBIAN_EXTRAS for b in func(J, style)]
 
 
 def _index_blocks(J: JacobianResult) -> list[Block]:

@@ -155,7 +155,16 @@ _CLASSES = {
     "Trace": lambda r, e: Call("trace", r._args(e)),
     "Determinant": lambda r, e: Call("det", r._args(e)),
     "Identity": _Reader._identity,
+    "KroneckerProduct": lambda r, e: _kron(r._args(e)),
 }
+
+
+def _kron(args: tuple[Node, ...]) -> Node:
+    """``KroneckerProduct(A, B, C)`` is ``kron(kron(A, B), C)``."""
+    out = args[0]
+    for a in args[1:]:
+        out = Call("kron", (out, a))
+    return out
 
 
 def _short(e: sp.Basic) -> str:
