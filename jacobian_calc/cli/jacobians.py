@@ -16,7 +16,8 @@ def produce(req: Request) -> tuple[str, list[str], int]:
     results = jacobians(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes,
                             lets=req.lets, functions=req.functions, simplify=req.simplify,
                             in_terms_of_output=req.in_terms_of_output, compact=req.compact,
-                            index_form=req.index_form, limits=req.limits)
+                            index_form=req.index_form, limits=req.limits,
+                            symmetric=req.symmetric)
     factored = _chain()(req.exprs, req.wrt or ",".join(results[0].wrt), lets=req.lets,
                          layout=req.layout, functions=req.functions,
                          limits=req.limits) if req.chain else None

@@ -109,6 +109,9 @@ class ExpressionFirstCommand(click.Command):
                    "--hessian).")
 @click.option("--shape", "shapes", multiple=True, metavar="NAME=DIMS",
               help="Declare a matrix (A=2x3) or vector (x=3); undeclared names are scalars.")
+@click.option("--symmetric", "symmetric", multiple=True, metavar="S",
+              help="A declared square matrix is symmetric (S_i_j and S_j_i one symbol): "
+                   "its derivative is G + G.T - diag(G), the Matrix Cookbook's.")
 @click.option("--flatten", is_flag=True, help="Show a 3D/4D Jacobian as a 2-D matrix.")
 @click.option("--full", is_flag=True, help="Show every block of a large tensor.")
 @click.option("--in-terms-of-output", is_flag=True,

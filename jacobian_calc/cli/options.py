@@ -44,6 +44,7 @@ class Request:
     signs: str | None = None
     compact: bool = False  # the compact Jacobian (diag(p) - outer(p, p), dY = X @ dW)
     claims: tuple = ()  # "dW = X.T @ dY": each proved or refuted
+    symmetric: list = field(default_factory=list)
 
 
 def from_options(exprs: str, options: dict) -> Request:
@@ -61,7 +62,9 @@ def from_options(exprs: str, options: dict) -> Request:
         expand=options["expand"], check=options["check"], limits=_limits(options),
         latex=_latex_settings(options), spy=options["spy"], shared=options.get("shared"),
         hessian=options.get("hessian", False), signs=options.get("signs"),
-        compact=options.get("compact", False), claims=tuple(options.get("claims") or ()))
+        compact=options.get("compact", False), claims=tuple(options.get("claims") or ()),
+        symmetric=[n.strip() for item in options.get("symmetric", ()) for n in item.split(",")
+                   if n.strip()])
 
 
 def _limits(options: dict) -> Limits:
@@ -115,6 +118,10 @@ def check_request(req: Request) -> None:
     """Refuse what these options cannot do together."""
     if req.hessian and req.backprop:
         raise JacobianError("--hessian and --backprop are separate requests; choose one")
+    if req.symmetric and (req.backprop or req.hessian or req.chain):
+        raise JacobianError("--symmetric is for Jacobians; --backprop, --hessian and --chain "
+                            "treat every matrix as general (G + G.T - diag(G) of their "
+                            "gradient G is the symmetric matrix's)")
     if req.fmt in CODE_FORMATS and not (req.backprop or req.hessian):
         raise JacobianError(f"--format {req.fmt} prints code of a backward pass or of a "
                             "Hessian: add --backprop or --hessian")

@@ -26,7 +26,7 @@ from ..results.jacobian import JacobianResult, check_layout
 from ..symbolic.autodiff import Differentiator
 from ..symbolic.measure import replace_symbols
 from ..symbolic.simplify import check_simplify_time, simplify_entry
-from ..symbolic.symbols import scalar_symbol, symbol_grid, undefined_function
+from ..symbolic.symbols import scalar_symbol, symbol_grid, symmetric_grid, undefined_function
 from .output_form import rewrite_in_terms_of_output
 from .problem import (ExprLike, Problem, absence_warnings, default_wrt, parse_wrt, prepare,
                       wrt_groups)
@@ -38,7 +38,8 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
               lets: Mapping | None = None, functions: Iterable[str] | None = None,
               simplify: bool = False, in_terms_of_output: bool = False,
               compact: bool = False, index_form: bool = False,
-              limits: Limits = DEFAULT_LIMITS) -> list[JacobianResult]:
+              limits: Limits = DEFAULT_LIMITS,
+              symmetric: Iterable[str] | None = None) -> list[JacobianResult]:
     """One Jacobian per input group of ``wrt``; see :func:`jacobian`."""
     check_layout(layout)
     _check_flag(simplify, "simplify")
@@ -47,7 +48,7 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
     _check_flag(index_form, "index_form")
     with budget.stage("reading the input"):
         problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
-                          symbolic=True)
+                          symmetric=symmetric, symbolic=True)
     names = parse_wrt(wrt) or default_wrt(problem)
     groups = wrt_groups(names, problem)
     if problem.symbolic:  # sizes are names: the index form is the result
@@ -96,7 +97,8 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
              lets: Mapping | None = None, functions: Iterable[str] | None = None,
              simplify: bool = False, in_terms_of_output: bool = False,
              compact: bool = False, index_form: bool = False,
-             limits: Limits = DEFAULT_LIMITS) -> JacobianResult:
+             limits: Limits = DEFAULT_LIMITS,
+             symmetric: Iterable[str] | None = None) -> JacobianResult:
     """The explicit Jacobian of ``of`` with respect to ``wrt``.
 
     Parameters
@@ -132,6 +134,11 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
         ``.index_form`` (``X[i, k]*KroneckerDelta(j, l)``) and ``.indices``.
     limits : Limits
         Resource limits.
+    symmetric : iterable of str, optional
+        Square matrices declared symmetric, ``["S"]``: entries ``S_i_j`` and
+        ``S_j_i`` are one symbol, so the derivative w.r.t. ``S`` is the Matrix
+        Cookbook's ``G + G.T - diag(G)`` (w.r.t. the independent entries; ``G``
+        the derivative of a general matrix). A note says so.
 
     Returns
     -------
@@ -154,7 +161,7 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
                         functions=functions, simplify=simplify,
                         in_terms_of_output=in_terms_of_output, compact=compact,
                         index_form=index_form,
-                        limits=limits)
+                        limits=limits, symmetric=symmetric)
     if len(results) != 1:
         raise JacobianError(f"{len(results)} inputs given "
                             f"({', '.join(r.wrt[0] for r in results)}); "
@@ -234,6 +241,8 @@ def _output_grid(problem: Problem, arrays: list[Grid], group: list[str]) -> Grid
 
 
 def _input_grid(group: list[str], problem: Problem) -> Grid:
+    if group[0] in problem.symmetric:
+        return symmetric_grid(group[0], problem.shapes[group[0]][0])
     if group[0] in problem.shapes:
         return symbol_grid(group[0], problem.shapes[group[0]])
     return Grid((len(group),), [scalar_symbol(name) for name in group])
@@ -244,7 +253,9 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
     """The Jacobian of already-evaluated output grids w.r.t. one input group."""
     out = _output_grid(problem, arrays, group)
     inputs = _input_grid(group, problem)
-    position = {s: i for i, s in inputs.items()}
+    position: dict[sp.Symbol, list] = {}  # a symmetric matrix's symbol sits twice
+    for i, s in inputs.items():
+        position.setdefault(s, []).append(i)
     wanted = set(position)
     entries: dict[tuple[int, ...], sp.Expr] = {}
     differentiator = Differentiator(wanted)  # one for all entries: they share subexpressions
@@ -253,7 +264,8 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
         for out_index, expr in out.items():
             budget.check()
             for symbol, derivative in differentiator.gradient(expr).items():
-                entries[out_index + position[symbol]] = derivative
+                for place in position[symbol]:
+                    entries[out_index + place] = derivative
             advance()
     result = JacobianResult(
         of=problem.sources(), wrt=list(group), out_shape=out.shape, in_shape=inputs.shape,
@@ -261,10 +273,22 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
         in_name=group[0] if len(group) == 1 else "x",
         in_symbols=tuple(inputs.flat), arrays=dict(problem.shapes),
         variables=tuple(sorted(problem.used_names() - set(problem.lets))),
-        warnings=absence_warnings(group, problem.shapes, out.flat, problem.used_names()))
+        warnings=absence_warnings(group, problem.shapes, out.flat, problem.used_names())
+        + symmetric_notes(group, problem))
     if in_terms_of_output:
         result = rewrite_in_terms_of_output(result, problem, group)
     return in_caller_symbols(result, problem)
+
+
+def symmetric_notes(group: list[str], problem: Problem) -> list[str]:
+    """What the derivative w.r.t. a symmetric matrix means (the convention, stated)."""
+    name = group[0]
+    if name not in problem.symmetric:
+        return []
+    return [f"{name} is symmetric: {name}_i_j and {name}_j_i are one symbol, so each "
+            f"off-diagonal entry is the derivative w.r.t. that one entry, G + G.T - diag(G) "
+            "(the Matrix Cookbook's, G the derivative for a general matrix); the symmetric "
+            "gradient (G + G.T)/2 halves the off-diagonal entries"]
 
 
 def in_caller_symbols(result: JacobianResult, problem: Problem) -> JacobianResult:

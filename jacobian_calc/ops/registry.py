@@ -69,7 +69,7 @@ class Keyword:
     """A keyword option such as ``axis`` or ``keepdims`` (also accepted by position)."""
 
     name: str
-    kind: str  # "axis", "bool", "ord", "size"
+    kind: str  # "axis", "bool", "ord", "size", "count", "index"
     default: Any = None
 
     def check(self, value: Any) -> Any:
@@ -80,11 +80,13 @@ class Keyword:
             "ord": lambda v: type(v) is int and v in (1, 2),
             "size": lambda v: (type(v) is int and 1 <= v <= 10_000) or (
                 is_name(v) and lookup(v) is None),
+            "count": lambda v: type(v) is int and 0 <= v <= 10_000,
         }[self.kind](value)
         if not ok:
             allowed = {"axis": "None, 0, 1, -1 or -2", "bool": "True or False",
                        "ord": "1 or 2",
-                       "size": "a positive integer or a dimension name"}[self.kind]
+                       "size": "a positive integer or a dimension name",
+                       "count": "a non-negative integer"}[self.kind]
             raise ValueError(f"{self.name} must be {allowed}, got {value!r}")
         return value
 
@@ -118,8 +120,10 @@ class ShapeContext:
     def fail(self, message: str) -> JacobianError:
         """An error to raise: ``trace() needs a square matrix, got A (2x3)``, or for
         an operator ``shape mismatch in '@': ...``."""
-        if self.op.syntax.form == "call":
+        if self.op.callable_by_name:
             return self._where(f"{self.op.name}() {message}")
+        if self.op.syntax.form == "subscript":
+            return self._where(f"bad index: {message}")
         return self._where(f"shape mismatch in '{self.op.syntax.symbol.strip()}': {message}")
 
 
@@ -220,11 +224,13 @@ class Op:
     #: :mod:`jacobian_calc.index.forms`. :class:`NoIndexForm` says there is none
     #: (``det``); ``None``: not declared.
     index: Callable[[Any], Any] | NoIndexForm | None = None
+    #: Names of the arguments in ``--rules`` (``clip(X, lo, hi)``); default X, Y.
+    params: tuple[str, ...] = ()
 
     @property
     def callable_by_name(self) -> bool:
         """Written ``name(...)`` (``sum(X)``), not as an operator (``a + b``)."""
-        return self.syntax.form == "call"
+        return self.syntax.form in ("call", "list", "scatter")
 
     def keyword(self, name: str) -> Keyword | None:
         return next((k for k in self.keywords if k.name == name), None)
