@@ -60,7 +60,7 @@ GOLDEN = [
     ("regression with L2", "mean((X@W - T)**2) + lam*sum(W**2)", "W",
      {"X": (4, 3), "W": (3, 2), "T": (4, 2)}, {},
      ["dW = 2 * lam * W", "dZ = (Z - T) / 4", "dW += X.T @ dZ"],
-     {"W": "(8 * lam * W + X.T @ (X @ W - T)) / 4"}),
+     {"W": "2 * lam * W + (X.T @ (X @ W - T)) / 4"}),
     ("quadratic form", "x.T@A@x", "x", {"x": (3,), "A": (3, 3)}, {},
      ["dx = (A + A.T) @ x"], None),
     ("aT X b", "a.T@X@b", "X", {"a": (2,), "X": (2, 3), "b": (3,)}, {},
