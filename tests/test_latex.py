@@ -35,7 +35,7 @@ from jacobian_calc.core.tree import Call, Name, Num, fn
 from jacobian_calc import ops
 from jacobian_calc.ops import operations, register, unregister
 from jacobian_calc.ops.elementwise import elementwise
-from jacobian_calc.ops.registry import PREC_ATOM
+from jacobian_calc.ops.registry import PREC_ATOM, PREC_POW
 from jacobian_calc.parsing import parse_expression
 from jacobian_calc.render import latex as latex_module
 from jacobian_calc.render.formula_latex import formula_latex
@@ -264,7 +264,7 @@ class cube(sp.Function):  # noqa: N801 - named as users would type it
 def cube_op():
     op = elementwise("cube", "x**3", lambda S, x: cube(x), lambda X, Y: 3 * X ** 2,
                      lambda np, x: x ** 3, {"numpy": "({0})**3", "torch": "({0})**3"},
-                     lambda p: f"{p.arg(0, PREC_ATOM)}^{{3}}")
+                     lambda p: f"{p.arg(0, PREC_ATOM)}^{{3}}", latex_precedence=PREC_POW)
     try:
         yield op
     finally:

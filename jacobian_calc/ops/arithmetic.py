@@ -134,7 +134,7 @@ register(Op(
     vjp=lambda v: (v.g.T,),
     numpy=lambda np, x, **kw: np.transpose(x),
     code={"numpy": ".T", "torch": ".T"},
-    latex=lambda p: f"{p.arg(0, PREC_ATOM)}{p.T}",
+    latex=lambda p: f"{p.arg(0, PREC_ATOM)}{p.T}", latex_precedence=PREC_POW,
     syntax=Syntax("postfix", ".T", PREC_ATOM)))
 
 register(Op(
@@ -145,4 +145,5 @@ register(Op(
     vjp=lambda v: (v.g * v.args[1], v.g * v.args[0]),
     numpy=lambda np, a, b, **kw: a * b,
     code={"numpy": "({0} * {1})", "torch": "({0} * {1})"},
-    latex=lambda p: rf"{p.arg(0, PREC_NEG)} \odot {p.arg(1, PREC_NEG)}"))
+    latex=lambda p: rf"{p.arg(0, PREC_NEG)} \odot {p.arg(1, PREC_NEG)}",
+    latex_precedence=PREC_MUL))

@@ -10,8 +10,8 @@ entry (cofactors over the determinant), so they are for small matrices.
 from __future__ import annotations
 
 from ..core.tree import fn
-from .registry import (PREC_ATOM, Keyword, Op, call_code, register, same_shape,
-                       square_matrix)
+from .registry import (AS_ARGUMENT, PREC_ATOM, PREC_MUL, PREC_POW, Keyword, Op, call_code,
+                       register, same_shape, square_matrix)
 
 #: Largest n for which det, inv and logdet of an n x n matrix are written out.
 MAX_SYMBOLIC_N = 6
@@ -99,7 +99,7 @@ register(Op(
     vjp=lambda v: (-(v.out.T @ v.g @ v.out.T),),
     numpy=lambda np, x, **kw: np.linalg.inv(x),
     code=call_code("np.linalg.inv", "torch.linalg.inv"),
-    latex=lambda p: f"{p.arg(0, PREC_ATOM)}^{{-1}}"))
+    latex=lambda p: f"{p.arg(0, PREC_ATOM)}^{{-1}}", latex_precedence=PREC_POW))
 
 register(Op(
     name="logdet", category="linear algebra",
@@ -157,7 +157,8 @@ register(Op(
     vjp=lambda v: (v.g @ v.args[1], v.g.T @ v.args[0]),
     numpy=lambda np, a, b, **kw: np.outer(a, b),
     code={"numpy": "np.outer({0}, {1})", "torch": "torch.outer({0}, {1})"},
-    latex=lambda p: f"{p.arg(0, PREC_ATOM)} {p.arg(1, PREC_ATOM)}{p.T}"))
+    latex=lambda p: f"{p.arg(0, PREC_ATOM)} {p.arg(1, PREC_ATOM)}{p.T}",
+    latex_precedence=PREC_MUL))
 
 
 def _identity(S, n: int, m: int):
@@ -232,4 +233,4 @@ register(Op(
     numpy=lambda np, x, **kw: np.expand_dims(x, kw["axis"]),
     code={"numpy": lambda a, kw: f"np.expand_dims({a[0]}, {kw['axis']})",
           "torch": lambda a, kw: f"{a[0]}.unsqueeze({kw['axis']})"},
-    latex=lambda p: p.arg(0)))
+    latex=lambda p: p.arg(0), latex_precedence=AS_ARGUMENT))

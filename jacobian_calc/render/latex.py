@@ -47,7 +47,7 @@ from ..results.jacobian import JacobianResult
 from ..symbolic.classes import function_ops, is_ours, registry_cached
 from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.symbols import entry_name
-from .formula_latex import TRANSPOSES, apply_latex, formula_latex, sympy_parts, text_precedence
+from .formula_latex import TRANSPOSES, apply_latex, formula_latex, sympy_parts
 
 MATRIX_ENVS = ("pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "matrix")
 ELEMENT_STYLES = ("upper", "lower")
@@ -194,7 +194,7 @@ class EntryPrinter(LatexPrinter):
         tex = apply_latex(op, parts)
         if exp is None:
             return tex
-        if text_precedence(tex) < PREC_ATOM:  # sqrt(x)**2 is no double superscript
+        if op.precedence("latex") < PREC_ATOM:  # inv(X)**2 is no double superscript
             tex = rf"\left({tex}\right)"
         return f"{tex}^{{{exp}}}"
 
