@@ -222,11 +222,6 @@ def _inline_lets(problem: Problem) -> tuple[Node, dict[Node, str]]:
 
 # -- forward steps ------------------------------------------------------------------------
 
-#: Categories of operations a lecture calls activations.
-ACTIVATIONS = ("elementwise", "neural network")
-#: Operations that combine their operands entry by entry (or transpose them).
-ARITHMETIC = ("add", "neg", "mul", "div", "pow", "hadamard", "transpose")
-
 #: Letters of generated names, by what the step is, in order of preference.
 LETTERS = {"loss": "LJC", "output": "YFG", "layer": "ZUV", "activation": "YHA",
            "softmax": "PQ", "log_softmax": "SR", "other": "HGK"}
@@ -254,12 +249,17 @@ def _plain_arithmetic(node: Node, steps: Container[Node] = ()) -> bool:
     """Entry-by-entry arithmetic of names, numbers and steps (``1 - y``, ``x1 - x2``)."""
     if _atomic(node):
         return True
-    return isinstance(node, Call) and node.op in ARITHMETIC and all(
+    return _role(node) == "arithmetic" and all(
         a in steps or _plain_arithmetic(a, steps) for a in node.args)
 
 
+def _role(node: Node) -> str | None:
+    """What a step of ``node`` is, as its operation declares (``Op.role``)."""
+    return get(node.op).role if isinstance(node, Call) else None
+
+
 def _is_activation(node: Node) -> bool:
-    return isinstance(node, Call) and bool(node.args) and get(node.op).category in ACTIVATIONS
+    return isinstance(node, Call) and bool(node.args) and _role(node) == "activation"
 
 
 def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> bool:
@@ -272,7 +272,7 @@ def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> 
         return not _plain_arithmetic(node, steps)
     if parent.op == "matmul":
         return not (isinstance(node, Call) and node.op == "matmul")  # chains stay whole
-    arithmetic = parent.op in ARITHMETIC
+    arithmetic = _role(parent) == "arithmetic"
     if _is_layer(node):  # (X@W - T)**2 names X@W; trace(A@X) and X@W + b keep it
         return arithmetic and not _is_layer(parent)
     return _is_activation(node) and not arithmetic  # mean(sigmoid(Z)) names the sigmoid

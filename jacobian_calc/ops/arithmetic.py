@@ -26,6 +26,7 @@ def _others(v, i):
 
 register(Op(
     name="add", category="arithmetic", doc="sum of two or more terms, a + b (a - b is a + (-b))",
+    sympy_classes=("Add", "MatAdd"), step_role="arithmetic",
     rule="dA = dY, dB = dY (summed over broadcast axes: db = sum(dZ, axis=0))",
     arity=(2, 10 ** 9), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.add, *args),
@@ -37,6 +38,7 @@ register(Op(
 
 register(Op(
     name="neg", category="arithmetic", doc="negation, -a", rule="dA = -dY",
+    step_role="arithmetic",
     arity=(1, 1), shape=lambda s: s.shapes[0],
     evaluate=lambda S, args, kw: args[0].map(S.neg),
     digits=lambda d, v: d[0],
@@ -47,6 +49,7 @@ register(Op(
 
 register(Op(
     name="mul", category="arithmetic",
+    sympy_classes=("Mul", "HadamardProduct"), step_role="arithmetic",
     doc="element-wise (Hadamard) product, a * b; a scalar times an array",
     rule="dA = dY * B, dB = dY * A",
     arity=(2, 10 ** 9), shape=broadcast, broadcasts=True,
@@ -59,6 +62,7 @@ register(Op(
 
 register(Op(
     name="div", category="arithmetic", doc="element-wise quotient, a / b",
+    step_role="arithmetic",
     rule="dA = dY / B, dB = -dY * A / B**2",
     arity=(2, 2), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.div, *args),
@@ -82,6 +86,7 @@ def _pow_vjp(v):
 
 register(Op(
     name="pow", category="arithmetic", doc="element-wise power, a ** b (also a ^ b)",
+    sympy_classes=("Pow",), step_role="arithmetic",
     rule="dA = dY * k * A**(k - 1); dB = dY * Y * log(A)",
     arity=(2, 2), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.pow, *args),
@@ -116,6 +121,7 @@ def _matmul_vjp(v):
 
 register(Op(
     name="matmul", category="arithmetic", doc="matrix product, A @ B (vectors as in NumPy)",
+    sympy_classes=("MatMul",), linear=True,
     rule="dA = dY @ B.T, dB = A.T @ dY  (A @ x: dA = outer(dy, x), dx = A.T @ dy)",
     arity=(2, 2), shape=_matmul_shape,
     evaluate=lambda S, args, kw: S.matmul(*args),
@@ -128,6 +134,7 @@ register(Op(
 
 register(Op(
     name="transpose", category="arithmetic", doc="transpose, A.T (a vector is unchanged)",
+    sympy_classes=("Transpose",), linear=True, step_role="arithmetic",
     rule="dA = dY.T",
     arity=(1, 1), shape=lambda s: s.shapes[0][::-1],
     evaluate=lambda S, args, kw: args[0].T, cost=lambda c: (0, c.sizes[0]),
@@ -139,6 +146,7 @@ register(Op(
 
 register(Op(
     name="hadamard", category="arithmetic", doc="element-wise product, the same as a * b",
+    step_role="arithmetic",
     rule="dA = dY * B, dB = dY * A",
     arity=(2, 2), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.mul, *args),

@@ -71,6 +71,7 @@ def _trace_shape(s):
 
 register(Op(
     name="trace", category="linear algebra", doc="trace of a square matrix, sum of its diagonal",
+    sympy_classes=("Trace",),
     rule="dX = dY * eye_like(X)",
     arity=(1, 1), shape=_trace_shape,
     evaluate=lambda S, args, kw: S.Grid.scalar(
@@ -83,6 +84,7 @@ register(Op(
 
 register(Op(
     name="det", category="linear algebra", doc="determinant of a square matrix",
+    sympy_classes=("Determinant",),
     rule="dX = dY * Y * inv(X).T",
     arity=(1, 1), shape=_square_scalar,
     evaluate=lambda S, args, kw: S.Grid.scalar(S.det(args[0])), cost=_det_cost,
@@ -93,6 +95,7 @@ register(Op(
 
 register(Op(
     name="inv", category="linear algebra", doc="inverse of a square matrix",
+    sympy_classes=("Inverse",),
     rule="dX = -(Y.T @ dY @ Y.T)",
     arity=(1, 1), shape=_square_same,
     evaluate=lambda S, args, kw: S.inverse(args[0]), cost=_inv_cost,
@@ -132,6 +135,7 @@ def _diag(S, X):
 
 register(Op(
     name="diag", category="linear algebra",
+    linear=True,
     doc="diag(v): the diagonal matrix of a vector; diag(X): the diagonal of a square matrix",
     rule="dv = diag(dY)  (diag(X): dX = diag(dy))",
     arity=(1, 1), shape=_diag_shape,
@@ -175,6 +179,7 @@ def _eye_shape(s):
 
 register(Op(
     name="eye", category="structure", doc="eye(n): the n x n identity matrix",
+    sympy_classes=("Identity",), tensor_valued=True,
     rule="constant: no gradient",
     arity=(0, 0), keywords=(Keyword("n", "size"),), shape=_eye_shape,
     evaluate=lambda S, args, kw: _identity(S, kw["n"], kw["n"]), cost=_constant,
@@ -225,6 +230,7 @@ def _expand_shape(s):
 
 register(Op(
     name="expand_dims", category="structure",
+    linear=True,
     doc="expand_dims(y, 1): y with a new axis of length 1 (a column), for broadcasting",
     rule="dy = sum(dY, axis=axis)",
     arity=(1, 1), keywords=(Keyword("axis", "axis"),), shape=_expand_shape,

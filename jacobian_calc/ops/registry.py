@@ -19,6 +19,10 @@ code          NumPy / PyTorch source for code export, with ``code_precedence``
               where a template is not one call
 category, doc ``jac --help`` and ``jac --rules``; ``rule`` is the rule's line
 cost          size estimates, checked against the limits before evaluating
+sympy_classes the reader of SymPy input (``Inverse`` is ``inv``)
+linear        simplification (a sign moves through a linear operation)
+step_role     naming backprop steps (an activation's argument is a step)
+tensor_valued code export (a constant call that is already an array)
 ============  =================================================================
 
 The layers receive what they need as arguments (``S``: the symbolic algebra,
@@ -219,11 +223,28 @@ class Op:
     #: How tightly the code binds, by language, where a template is not one call
     #: (``1 / np.cos({0})``); by default read from the template (see :meth:`precedence`).
     code_precedence: Mapping[str, int] | None = None
+    #: Names of the SymPy classes read as this operation (``("Inverse",)`` for ``inv``).
+    sympy_classes: tuple[str, ...] = ()
+    #: Linear in its arguments: a minus sign moves through it (``-(A @ B)`` = ``(-A) @ B``).
+    linear: bool = False
+    #: What a step of it is when backprop names steps: ``"activation"`` (``Y = f(Z)``
+    #: names ``Z``), ``"arithmetic"`` (entry by entry, as ``1 - y``) or None; by default
+    #: ``"activation"`` for element-wise and neural-network operations (see :attr:`role`).
+    step_role: str | None = None
+    #: A call of constants whose generated code is already an array (``np.eye(3)``).
+    tensor_valued: bool = False
 
     @property
     def callable_by_name(self) -> bool:
         """Written ``name(...)`` (``sum(X)``), not as an operator (``a + b``)."""
         return self.syntax.form == "call"
+
+    @property
+    def role(self) -> str | None:
+        """:attr:`step_role`, or what the category implies."""
+        if self.step_role is not None:
+            return self.step_role
+        return "activation" if self.category in ("elementwise", "neural network") else None
 
     def precedence(self, printer: str = "text", language: str = "numpy") -> int:
         """How tightly the operation binds as ``printer`` (one of :data:`PRINTERS`) writes it.

@@ -209,7 +209,7 @@ class CodePrinter(TreePrinter):
 
 def _tensor_valued(node: Node) -> bool:
     """Whether a constant subtree already evaluates to a tensor (``eye(3)``)."""
-    return isinstance(node, Call) and node.op in ("eye",)
+    return isinstance(node, Call) and get(node.op).tensor_valued
 
 
 # -- modules ------------------------------------------------------------------------------------
