@@ -422,3 +422,14 @@ def test_an_alarm_in_use_is_not_taken_over():
         assert signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL
     finally:
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_the_api_is_never_told_a_command_line_option():
+    """What a result's text says to do names the API's arguments; ``jac`` names its options."""
+    J = jacobian("X@W", wrt="W", shapes={"X": (8, 8), "W": (8, 8)})  # a summary
+    text = str(J)
+    assert "to_text(full=True)" in text and "--" not in text
+    assert "use --full to show all" in J.to_text().cli_message()
+    from jacobian_calc.core.errors import Message
+    note = Message("kept unsimplified (raise it with {{simplify_timeout}})")
+    assert "limits.simplify_seconds" in note and "--" not in note

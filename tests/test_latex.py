@@ -449,8 +449,10 @@ def test_standalone_sets_max_matrix_cols_for_wide_matrices():
 def test_too_large_to_typeset_is_a_clear_error():
     """The notes' N = 1024 element-wise map: a 1024 x 1024 matrix is for --spy, not LaTeX."""
     J = jacobian("sigmoid(x)", wrt="x", shapes={"x": 101})
-    with pytest.raises(JacobianError, match=r"101 x 101, too large for LaTeX.*--spy"):
+    with pytest.raises(JacobianError, match=r"101 x 101, too large for LaTeX.*spy_figure\(\)") \
+            as info:
         to_latex(J)
+    assert "--spy draws its pattern, --format json lists" in info.value.cli_message()
     assert to_latex(jacobian("sigmoid(x)", wrt="x", shapes={"x": 100})).count(r"\\") == 99
     T = jacobian("X@A", wrt="A", shapes={"X": (11, 10), "A": (10, 10)})  # 110 x 100 blocks
     with pytest.raises(JacobianError, match="110 x 100"):

@@ -24,7 +24,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Container, Iterable, Mapping
 
 import sympy as sp
@@ -46,6 +46,7 @@ from ..symbolic.canonical import canonical_add, canonical_mul
 from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.plain import factor_common
 from ..symbolic.simplify import is_zero, simplify_entry
+from ..symbolic.simplify import notes as simplify_notes
 from ..symbolic.symbols import entry_name, symbol_grid
 from ..symbolic.through_outputs import through_outputs
 from .problem import ExprLike, Problem, absence_warnings, parse_wrt, prepare, wrt_groups
@@ -111,6 +112,14 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     '4 steps proved symbolically; end to end agrees at 3 points (max error ...)'
     """
     _check_flags(points, inline=inline, expand=expand, simplify=simplify)
+    with simplify_notes() as kept:
+        result = _backprop(of, wrt, shapes, upstream, lets, functions, onehot, inline, expand,
+                           simplify, points, seed, limits)
+    return replace(result, warnings=list(result.warnings) + kept)
+
+
+def _backprop(of, wrt, shapes, upstream, lets, functions, onehot, inline, expand, simplify,
+              points, seed, limits) -> BackpropResult:
     problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
     problem.check_work()  # the forward pass, and the explicit gradients it is checked against
     request = _Request.read(problem, wrt, upstream, onehot)

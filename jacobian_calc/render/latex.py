@@ -326,7 +326,7 @@ def check_typesettable(shape: tuple[int, ...], what: str = "the Jacobian") -> No
         raise JacobianError(
             f"{what} would be typeset as {rows} x {cols}, too large for LaTeX "
             f"(at most {MAX_TYPESET_SIDE} rows and columns)",
-            hint="--spy draws its pattern, --format json lists its entries")
+            hint="{{spy}} draws its pattern, {{format_json}} lists its entries")
 
 
 def _display_extent(shape: tuple[int, ...]) -> tuple[int, int]:
