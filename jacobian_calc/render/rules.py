@@ -68,7 +68,7 @@ def operations_markdown() -> str:
     Examples
     --------
     >>> print(operations_markdown().splitlines()[2])
-    | arithmetic | `A + B`, `-A`, `A * B`, `A / B`, `A**B`, `A @ B`, `A.T`, `hadamard(X, Y)` |
+    | arithmetic | `A + B`, `-A`, `A * B`, `A / B`, `A**B`, `A @ B`, `A.T`, `hadamard(A, B)` |
     """
     lines = ["| kind | operations |", "|---|---|"]
     for category in CATEGORIES:
