@@ -49,6 +49,10 @@ def produce(req: Request) -> tuple[str, list[str], int]:
         spy_jacobians(req, jacobians(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets,
                                      functions=req.functions, limits=req.limits))
     agree = result.agree and all(v.agree for v in (values or {}).values())
-    return text, notes, 1 if req.check and not agree else 0
+    code = 1 if req.check and not agree else 0
+    if req.claims:
+        from .claims import attach  # noqa: PLC0415 - claims asked for
+        text, code = attach(req, result, text, code)
+    return text, notes, code
 
 

@@ -24,6 +24,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "shapes": ("shapes", "--shape"),
     "lets": ("lets", "--let"),
     "functions": ("functions", "--function"),
+    "symmetric": ("symmetric", "--symmetric"),
     "upstream": ("upstream", "--upstream"),
     "layout": ("layout", "--layout"),
     "onehot": ("onehot", "--onehot"),

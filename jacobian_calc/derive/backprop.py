@@ -233,6 +233,12 @@ def _inline_lets(problem: Problem) -> tuple[Node, dict[Node, str]]:
 
 # -- forward steps ------------------------------------------------------------------------
 
+#: Reductions whose backward rule reads their output: always a step of their own.
+NAMED_REDUCTIONS = ("max", "min")
+
+#: Comparisons, the conditions of where(): read inside their step, never a step.
+CONDITIONS = ("less", "less_equal", "greater", "greater_equal")
+
 #: Letters of generated names, by what the step is, in order of preference.
 LETTERS = {"loss": "LJC", "output": "YFG", "layer": "ZUV", "activation": "YHA",
            "softmax": "PQ", "log_softmax": "SR", "other": "HGK"}
@@ -276,6 +282,8 @@ def _is_activation(node: Node) -> bool:
 def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> bool:
     """Whether a lecture names ``node``, an argument of ``parent`` (``steps``: subtrees
     already known to be named, which read as names)."""
+    if isinstance(node, Call) and node.op in CONDITIONS:  # where(abs(r) <= 1, ...) keeps it
+        return False
     if _atomic(node) or isinstance(parent, Declared) or (
             isinstance(node, Call) and node.op == "transpose"):
         return False
@@ -284,6 +292,8 @@ def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> 
     if parent.op == "matmul":
         return not (isinstance(node, Call) and node.op == "matmul")  # chains stay whole
     arithmetic = _role(parent) == "arithmetic"
+    if isinstance(node, Call) and node.op in NAMED_REDUCTIONS:  # sum(max(X, axis=1))
+        return True
     if _is_layer(node):  # (X@W - T)**2 names X@W; trace(A@X) and X@W + b keep it
         return arithmetic and not _is_layer(parent)
     return _is_activation(node) and not arithmetic  # mean(sigmoid(Z)) names the sigmoid
@@ -406,6 +416,7 @@ class _Graph:
         cuts = _cuts(root, request.lets)
         names_ = _step_names(cuts, root, found, request)
         steps = [_forward_step(node, names_, found) for node in cuts]
+        _check_order(steps, set(shapes))
         out_shape = found[root]
         output = steps[-1].name
         upstream = None if out_shape == () else (request.upstream or f"d{output}")
@@ -459,6 +470,16 @@ def _as_name(node: Node, names_: dict[Node, str]) -> Node:
     if node in names_:
         return Name(names_[node])
     return with_children(node, [_as_name(k, names_) for k in node.children()])
+
+
+def _check_order(steps: list[ForwardStep], given: set[str]) -> None:
+    """Every step after the steps it uses: a failure is a bug of ours, never the user's
+    (and its message must not name a generated step as if it were theirs)."""
+    known = set(given)
+    for s in steps:
+        if not set(s.inputs) <= known:
+            raise AssertionError("internal error: a forward step comes before a step it uses")
+        known.add(s.name)
 
 
 def _needs(steps: list[ForwardStep], wrt: list[str]) -> set[str]:

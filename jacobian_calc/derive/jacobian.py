@@ -26,7 +26,7 @@ from ..symbolic.autodiff import Differentiator
 from ..symbolic.measure import replace_symbols
 from ..symbolic.simplify import check_simplify_time, simplify_entry
 from ..symbolic.simplify import notes as simplify_notes
-from ..symbolic.symbols import scalar_symbol, symbol_grid, undefined_function
+from ..symbolic.symbols import scalar_symbol, symbol_grid, symmetric_grid, undefined_function
 from .output_form import rewrite_in_terms_of_output
 from .problem import (ExprLike, Problem, absence_warnings, default_wrt, parse_wrt, prepare,
                       wrt_groups)
@@ -37,13 +37,16 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
               layout: str = "numerator", shapes: Mapping | None = None,
               lets: Mapping | None = None, functions: Iterable[str] | None = None,
               simplify: bool = False, in_terms_of_output: bool = False,
-              limits: Limits = DEFAULT_LIMITS) -> list[JacobianResult]:
+              compact: bool = False, limits: Limits = DEFAULT_LIMITS,
+              symmetric: Iterable[str] | None = None) -> list[JacobianResult]:
     """One Jacobian per input group of ``wrt``; see :func:`jacobian`."""
     check_layout(layout)
     _check_flag(simplify, "simplify")
+    _check_flag(compact, "compact")
     _check_flag(in_terms_of_output, "in_terms_of_output")
     with budget.stage("reading the input"):
-        problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
+        problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
+                          symmetric=symmetric)
     names = parse_wrt(wrt) or default_wrt(problem)
     groups = wrt_groups(names, problem)
     check_sizes(problem, groups)
@@ -59,8 +62,24 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
             with budget.stage("simplifying the entries"), simplify_notes() as kept:
                 result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
             result = replace(result, warnings=list(result.warnings) + kept)
-        results.append(result.with_layout(layout))
+        result = result.with_layout(layout)
+        if len(problem.components) == 1:
+            result = replace(result, tree=_inlined(problem))
+        if compact:
+            with budget.stage("the compact Jacobian"):
+                result = _with_compact(result, problem)
+        results.append(result)
     return results
+
+
+def _inlined(problem: Problem):
+    from .hessian_compact import inlined  # noqa: PLC0415 - the one expression, lets substituted
+    return inlined(problem)
+
+
+def _with_compact(result: JacobianResult, problem: Problem) -> JacobianResult:
+    from .compact_jacobian import with_compact  # noqa: PLC0415 - only when asked for
+    return with_compact(result, problem)
 
 
 @budget.entry_point
@@ -68,7 +87,8 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
              layout: str = "numerator", shapes: Mapping | None = None,
              lets: Mapping | None = None, functions: Iterable[str] | None = None,
              simplify: bool = False, in_terms_of_output: bool = False,
-             limits: Limits = DEFAULT_LIMITS) -> JacobianResult:
+             compact: bool = False, limits: Limits = DEFAULT_LIMITS,
+             symmetric: Iterable[str] | None = None) -> JacobianResult:
     """The explicit Jacobian of ``of`` with respect to ``wrt``.
 
     Parameters
@@ -95,8 +115,17 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     in_terms_of_output : bool
         Write derivatives of element-wise functions and softmax in terms of
         their output (``Y*(1 - Y)`` for the sigmoid, ``p_i (δ_ij - p_j)``).
+    compact : bool
+        Also find the compact Jacobian (``diag(p) - outer(p, p)``, ``W.T``; for
+        a matrix input or output the linear map ``dY = X @ dW`` and its vec
+        form ``kron(eye(2), X)``), proved equal to the entries: ``.compact``.
     limits : Limits
         Resource limits.
+    symmetric : iterable of str, optional
+        Square matrices declared symmetric, ``["S"]``: entries ``S_i_j`` and
+        ``S_j_i`` are one symbol, so the derivative w.r.t. ``S`` is the Matrix
+        Cookbook's ``G + G.T - diag(G)`` (w.r.t. the independent entries; ``G``
+        the derivative of a general matrix). A note says so.
 
     Returns
     -------
@@ -117,7 +146,8 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     """
     results = jacobians(of, wrt, layout=layout, shapes=shapes, lets=lets,
                         functions=functions, simplify=simplify,
-                        in_terms_of_output=in_terms_of_output, limits=limits)
+                        in_terms_of_output=in_terms_of_output, compact=compact,
+                        limits=limits, symmetric=symmetric)
     if len(results) != 1:
         raise JacobianError(f"{len(results)} inputs given "
                             f"({', '.join(r.wrt[0] for r in results)}); "
@@ -169,6 +199,8 @@ def _output_grid(problem: Problem, arrays: list[Grid], group: list[str]) -> Grid
 
 
 def _input_grid(group: list[str], problem: Problem) -> Grid:
+    if group[0] in problem.symmetric:
+        return symmetric_grid(group[0], problem.shapes[group[0]][0])
     if group[0] in problem.shapes:
         return symbol_grid(group[0], problem.shapes[group[0]])
     return Grid((len(group),), [scalar_symbol(name) for name in group])
@@ -179,7 +211,9 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
     """The Jacobian of already-evaluated output grids w.r.t. one input group."""
     out = _output_grid(problem, arrays, group)
     inputs = _input_grid(group, problem)
-    position = {s: i for i, s in inputs.items()}
+    position: dict[sp.Symbol, list] = {}  # a symmetric matrix's symbol sits twice
+    for i, s in inputs.items():
+        position.setdefault(s, []).append(i)
     wanted = set(position)
     entries: dict[tuple[int, ...], sp.Expr] = {}
     differentiator = Differentiator(wanted)  # one for all entries: they share subexpressions
@@ -188,7 +222,8 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
         for out_index, expr in out.items():
             budget.check()
             for symbol, derivative in differentiator.gradient(expr).items():
-                entries[out_index + position[symbol]] = derivative
+                for place in position[symbol]:
+                    entries[out_index + place] = derivative
             advance()
     result = JacobianResult(
         of=problem.sources(), wrt=list(group), out_shape=out.shape, in_shape=inputs.shape,
@@ -196,10 +231,22 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
         in_name=group[0] if len(group) == 1 else "x",
         in_symbols=tuple(inputs.flat), arrays=dict(problem.shapes),
         variables=tuple(sorted(problem.used_names() - set(problem.lets))),
-        warnings=absence_warnings(group, problem.shapes, out.flat, problem.used_names()))
+        warnings=absence_warnings(group, problem.shapes, out.flat, problem.used_names())
+        + symmetric_notes(group, problem))
     if in_terms_of_output:
         result = rewrite_in_terms_of_output(result, problem, group)
     return in_caller_symbols(result, problem)
+
+
+def symmetric_notes(group: list[str], problem: Problem) -> list[str]:
+    """What the derivative w.r.t. a symmetric matrix means (the convention, stated)."""
+    name = group[0]
+    if name not in problem.symmetric:
+        return []
+    return [f"{name} is symmetric: {name}_i_j and {name}_j_i are one symbol, so each "
+            f"off-diagonal entry is the derivative w.r.t. that one entry, G + G.T - diag(G) "
+            "(the Matrix Cookbook's, G the derivative for a general matrix); the symmetric "
+            "gradient (G + G.T)/2 halves the off-diagonal entries"]
 
 
 def in_caller_symbols(result: JacobianResult, problem: Problem) -> JacobianResult:

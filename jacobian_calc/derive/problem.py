@@ -25,7 +25,7 @@ from ..parsing import declared_name, normalize_shapes, parse
 from ..symbolic.evaluate import Env, evaluate, shape_of
 from ..symbolic.sympy_input import Reading, read
 from ..symbolic.measure import free_symbols
-from ..symbolic.symbols import scalar_symbol, symbol_grid
+from ..symbolic.symbols import scalar_symbol, symbol_grid, symmetric_grid
 from .estimate import Costs, check_forward, check_gradient, tree_costs
 
 ExprLike = Union[str, sp.Basic, Node]
@@ -46,12 +46,15 @@ class Problem:
     matrix_input: bool = False  # one SymPy Matrix given: its shape is the output's
     costs: Costs | None = None  # size estimates of every subtree (derive.estimate)
     origins: dict[Node, sp.Expr] = field(default_factory=dict)  # SymPy input, as given
+    symmetric: frozenset[str] = frozenset()  # square matrices with S_i_j = S_j_i
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def env(self) -> Env:
         """A fresh evaluation environment with the intermediates evaluated."""
         self.check_forward()
         env = Env(self.shapes)
+        for name in self.symmetric:
+            env.values[name] = symmetric_grid(name, self.shapes[name][0])
         for name in self.let_order:
             env.values[name] = evaluate(self.lets[name], env)
         return env
@@ -117,8 +120,9 @@ class Problem:
 
 def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
             lets: Mapping | None = None, functions: Iterable[str] | None = None,
-            limits: Limits = DEFAULT_LIMITS) -> Problem:
-    """Parse and validate the input of any computation."""
+            limits: Limits = DEFAULT_LIMITS, symmetric: Iterable[str] | None = None) -> Problem:
+    """Parse and validate the input of any computation (``symmetric``: names of square
+    matrices whose entries (i, j) and (j, i) are one symbol)."""
     if not isinstance(limits, Limits):
         raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
     declared = _functions(functions)
@@ -140,6 +144,7 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
                       frozenset(declared | reading.functions), reading.symbols,
                       reading.function_classes, matrix_input=isinstance(of, sp.MatrixBase),
                       origins=reading.origins)
+    problem.symmetric = _symmetric(symmetric, problem.shapes)
     _check_entry_names(problem)
     _check_sizes(problem)
     problem.costs = tree_costs(components, shape_map, let_nodes, order,
@@ -152,6 +157,27 @@ def _source(node: Node, problem: Problem) -> str:
     if cost is not None and cost.size > problem.limits.max_length:
         return f"<an expression of about {cost.size:,.0f} nodes>"
     return to_source(node)
+
+
+def _symmetric(symmetric, shapes: Mapping[str, Shape]) -> frozenset[str]:
+    """The declared symmetric matrices: each must be a square matrix declared with shapes."""
+    if symmetric is None:
+        return frozenset()
+    if isinstance(symmetric, str):
+        symmetric = [s.strip() for s in symmetric.split(",") if s.strip()]
+    try:
+        items = list(symmetric)
+    except TypeError:
+        raise JacobianTypeError("symmetric must be names, e.g. ['S'] or 'S'") from None
+    for name in items:
+        if not isinstance(name, str):
+            raise JacobianTypeError(f"symmetric must be names, not {type(name).__name__}")
+        shape = shapes.get(name)
+        if shape is None or len(shape) != 2 or shape[0] != shape[1]:
+            got = "not declared" if shape is None else f"declared {shape_text(shape)}"
+            raise JacobianError(f"{{{{symmetric}}}} {name} needs a square matrix declared "
+                                f"with {{{{shapes}}}} (e.g. {name}=3x3); {name} is {got}")
+    return frozenset(items)
 
 
 def _functions(functions) -> set[str]:

@@ -6,6 +6,8 @@ declaration holds, and the README's "Adding an operation".
 """
 
 from . import arithmetic, constants, elementwise, linalg, reductions  # noqa: F401 - declares
+from . import convolution, indexing, selection  # noqa: F401 - declares
+from . import vectorize  # noqa: F401 - declares kron, vec, reshape
 from . import text  # noqa: F401 - str(node) prints the calculator's syntax
 from .registry import (Cost, NotDifferentiable, Op, ShapeContext, Vjp, default_cost, get,
                        known_names, lookup, operations, register, unregister)

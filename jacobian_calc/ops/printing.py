@@ -37,8 +37,9 @@ class TreePrinter:
 
     def _print(self, node: Node) -> str:
         if isinstance(node, Call):
-            op = get(node.op)
-            return getattr(self, "_print_" + op.syntax.form)(op, node)
+            op = get(node.op)  # a form this language has no method for is written as a call
+            method = getattr(self, "_print_" + op.syntax.form, self._print_call)
+            return method(op, node)
         return getattr(self, "_print_" + type(node).__name__)(node)
 
     # -- precedence and brackets --------------------------------------------------------
@@ -125,6 +126,9 @@ class TreePrinter:
 
     def _print_atom(self, op: Op, node: Call) -> str:
         return self.symbol(op)
+
+    def _print_call(self, op: Op, node: Call) -> str:
+        raise NotImplementedError(f"{type(self).__name__} cannot print {op.name}")
 
 
 __all__ = ["TreePrinter"]

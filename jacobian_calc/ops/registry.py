@@ -80,7 +80,7 @@ class Keyword:
     """A keyword option such as ``axis`` or ``keepdims`` (also accepted by position)."""
 
     name: str
-    kind: str  # "axis", "bool", "ord", "size"
+    kind: str  # "axis", "bool", "ord", "size", "count", "index"
     default: Any = None
 
     def check(self, value: Any) -> Any:
@@ -90,10 +90,12 @@ class Keyword:
             "bool": lambda v: isinstance(v, bool),
             "ord": lambda v: type(v) is int and v in (1, 2),
             "size": lambda v: type(v) is int and 1 <= v <= 10_000,
+            "count": lambda v: type(v) is int and 0 <= v <= 10_000,
         }[self.kind](value)
         if not ok:
             allowed = {"axis": "None, 0, 1, -1 or -2", "bool": "True or False",
-                       "ord": "1 or 2", "size": "a positive integer"}[self.kind]
+                       "ord": "1 or 2", "size": "a positive integer",
+                       "count": "a non-negative integer"}[self.kind]
             raise ValueError(f"{self.name} must be {allowed}, got {value!r}")
         return value
 
@@ -120,8 +122,10 @@ class ShapeContext:
     def fail(self, message: str) -> JacobianError:
         """An error to raise: ``trace() needs a square matrix, got A (2x3)``, or for
         an operator ``shape mismatch in '@': ...``."""
-        if self.op.syntax.form == "call":
+        if self.op.callable_by_name:
             return self._where(f"{self.op.name}() {message}")
+        if self.op.syntax.form == "subscript":
+            return self._where(f"bad index: {message}")
         return self._where(f"shape mismatch in '{self.op.syntax.symbol.strip()}': {message}")
 
 
@@ -233,11 +237,13 @@ class Op:
     step_role: str | None = None
     #: A call of constants whose generated code is already an array (``np.eye(3)``).
     tensor_valued: bool = False
+    #: Names of the arguments in ``--rules`` (``clip(X, lo, hi)``); default X, Y.
+    params: tuple[str, ...] = ()
 
     @property
     def callable_by_name(self) -> bool:
         """Written ``name(...)`` (``sum(X)``), not as an operator (``a + b``)."""
-        return self.syntax.form == "call"
+        return self.syntax.form in ("call", "list", "scatter")
 
     @property
     def role(self) -> str | None:

@@ -13,8 +13,9 @@ from fractions import Fraction
 
 from ..core import tree
 from ..core.tree import Call, Declared, Name, Node, Num
+from .indexing import index_text
 from .printing import TreePrinter
-from .registry import Op
+from .registry import PREC_ATOM, Op
 
 
 def precedence(node: Node) -> int:
@@ -44,6 +45,22 @@ class SourcePrinter(TreePrinter):
 
     def _print_call(self, op: Op, node: Call) -> str:
         parts = [self._print(a) for a in node.args]
+        parts += [f"{k}={v}" for k, v in node.kwargs]
+        return f"{op.name}({', '.join(parts)})"
+
+    def _print_subscript(self, op: Op, node: Call) -> str:
+        """``X[1:, 0]``: NumPy's indexing."""
+        return f"{self.parenthesize(node.args[0], PREC_ATOM)}[{index_text(node.kwarg('index'))}]"
+
+    def _print_scatter(self, op: Op, node: Call) -> str:
+        """``scatter(dY, X[1:, 0])``: dY where X[1:, 0] selects, zeros elsewhere."""
+        values, like = node.args
+        return f"{op.name}({self._print(values)}, {self.parenthesize(like, PREC_ATOM)}" \
+               f"[{index_text(node.kwarg('index'))}])"
+
+    def _print_list(self, op: Op, node: Call) -> str:
+        """``concat([A, B], axis=0)``: operands in a list, as NumPy takes them."""
+        parts = [f"[{', '.join(self._print(a) for a in node.args)}]"]
         parts += [f"{k}={v}" for k, v in node.kwargs]
         return f"{op.name}({', '.join(parts)})"
 

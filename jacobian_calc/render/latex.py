@@ -724,11 +724,20 @@ def jacobian_blocks(J: JacobianResult, style: Style) -> list[Block]:
     """A Jacobian: its matrix; with ``derivation`` its definition first."""
     if style.derivation or style.headers:
         header = _jacobian_header(J, style) if style.headers else []
-        return header + _jacobian_steps(J, style, style.derivation)
+        return header + _jacobian_steps(J, style, style.derivation) + _after(J, style)
     matrix_tex = jacobian_latex(J, style.options, style.flatten)
-    if style.shared.get("several"):  # one of several lines: say which Jacobian it is
+    if style.shared.get("several") or J.compact is not None:  # say which Jacobian it is
         matrix_tex = f"{jacobian_name(J, style.options)} = {matrix_tex}"
-    return [Block("math", matrix_tex)]
+    return [Block("math", matrix_tex)] + _after(J, style)
+
+
+#: ``func(J, style) -> list[Block]``: what follows a Jacobian's matrix (its compact form,
+#: registered by :mod:`.compact_latex`).
+JACOBIAN_EXTRAS: list[Callable[[Any, Style], list[Block]]] = []
+
+
+def _after(J: JacobianResult, style: Style) -> list[Block]:
+    return [b for func in JACOBIAN_EXTRAS for b in func(J, style)]
 
 
 @block_printer(ChainResult)

@@ -62,6 +62,12 @@ class JacobianResult(Result, SparseTensor):
     warnings : list of str
         Things the user should know (e.g. a ``wrt`` name absent from the
         expression).
+    tree : Node or None
+        The expression (intermediates substituted), when it is one expression:
+        what the output's name means in a claim (``p`` in ``J = diag(p) - ...``).
+    compact : CompactJacobian or None
+        The compact form (``diag(p) - outer(p, p)``), proved against the
+        entries, when asked for (``compact=True``).
     """
 
     of: list[str]
@@ -78,6 +84,8 @@ class JacobianResult(Result, SparseTensor):
     variables: tuple = ()
     defined: tuple = ()
     warnings: list[str] = field(default_factory=list)
+    tree: Any = None
+    compact: Any = None
 
     def __repr__(self) -> str:
         return (f"<JacobianResult ∂{self.out_name}/∂{','.join(self.wrt)} {self.layout} "
@@ -88,8 +96,11 @@ class JacobianResult(Result, SparseTensor):
         return self.in_shape
 
     def with_layout(self, layout: str) -> "JacobianResult":
-        """The same Jacobian in another layout (no recomputation)."""
-        return replace(self, layout=check_layout(layout))
+        """The same Jacobian in another layout (no recomputation; a compact form is
+        dropped, as it is written in one layout)."""
+        if layout == self.layout:
+            return self
+        return replace(self, layout=check_layout(layout), compact=None)
 
     def as_object_array(self):
         """Dense NumPy object array of SymPy entries, in this layout."""

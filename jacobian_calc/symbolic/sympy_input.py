@@ -149,7 +149,8 @@ class _Reader:
 
 
 #: Operations whose SymPy classes (``Op.sympy_classes``) need more than their arguments read.
-_READERS = {"matmul": _Reader._matmul, "eye": _Reader._identity}
+_READERS = {"matmul": _Reader._matmul, "eye": _Reader._identity,
+            "kron": lambda r, op, e: _kron(r._args(e))}
 
 
 @registry_cached
@@ -162,6 +163,14 @@ def sympy_class_ops() -> dict:
     ('inv', 'add')
     """
     return {name: op for op in operations() for name in op.sympy_classes}
+
+
+def _kron(args: tuple[Node, ...]) -> Node:
+    """``KroneckerProduct(A, B, C)`` is ``kron(kron(A, B), C)``."""
+    out = args[0]
+    for a in args[1:]:
+        out = Call("kron", (out, a))
+    return out
 
 
 def _short(e: sp.Basic) -> str:
