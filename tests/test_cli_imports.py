@@ -17,10 +17,10 @@ CLI = Path(__file__).resolve().parents[1] / "jacobian_calc" / "cli"
 #: Internal modules the CLI imports besides its own, by module: the debt to pay back.
 INTERNAL = {
     "core", "core.errors", "core.files", "core.limits",
-    "derive.backprop", "derive.chain", "derive.hessian", "derive.jacobian",
+    "derive.backprop", "derive.chain", "derive.claims", "derive.hessian", "derive.jacobian",
     "parsing",
     "render", "render.backprop_latex", "render.backprop_text", "render.code",
-    "render.code_check", "render.hessian_latex", "render.json", "render.latex", "render.rules",
+    "render.code_check", "render.compact_text", "render.hessian_latex", "render.json", "render.latex", "render.rules",
     "render.shared", "render.spy", "render.text",
     "symbolic.measure",
 }

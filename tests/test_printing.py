@@ -31,6 +31,8 @@ def latex_precedence_of(tex: str) -> int:
     ...                                   r"\sin\left(x y\right)", r"\left\{x + y\right\}")]
     [1, 2, 3, 4, 5, 5]
     """
+    if re.fullmatch(r"\\begin\{(\w+)\}.*\\end\{\1\}", tex, re.S):  # an environment
+        return PREC_ATOM
     depth, prec, superscript_end, n, i = 0, PREC_ATOM, -1, len(tex), 0
     while i < n:
         c = tex[i]
@@ -83,7 +85,7 @@ def _option_sets(op) -> list[tuple]:
     values = {"axis": [0, 1, -1], "bool": [True], "ord": [1, 2], "size": [3]}
     sets = [()]
     for k in op.keywords:
-        sets += [((k.name, v),) for v in values[k.kind]]
+        sets += [((k.name, v),) for v in values.get(k.kind, [])]
     return sets
 
 
@@ -100,14 +102,21 @@ def _calls(op) -> list[Call]:
 @pytest.mark.parametrize("op", operations(), ids=lambda op: op.name)
 def test_latex_binds_as_tightly_as_declared(op):
     declared = op.precedence("latex")
+    printed = 0
     for node in _calls(op):
-        tex = formula_latex(node)
+        try:
+            tex = formula_latex(node)
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue  # options this generic call cannot supply (conv1d's, an index)
+        printed += 1
         if declared == AS_ARGUMENT:
             assert tex == formula_latex(node.args[0]), (op.name, tex)
         else:
             assert latex_precedence_of(tex) >= declared, \
                 f"{op.name}: {tex!r} binds less tightly than declared ({declared}): " \
                 "declare latex_precedence"
+    if op.syntax.form in ("call", "infix", "prefix", "postfix", "atom") and not op.keywords:
+        assert printed, op.name
 
 
 @pytest.mark.parametrize("op", [op for op in operations() if op.syntax.form in ("call", "atom")],
