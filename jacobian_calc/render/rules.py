@@ -74,8 +74,8 @@ def operations_markdown() -> str:
 
     Examples
     --------
-    >>> print(operations_markdown().splitlines()[2][:60])
-    | arithmetic | `A + B`, `-A`, `A * B`, `A / B`, `A**B`, `A
+    >>> operations_markdown().splitlines()[2].split(", ")[:3]
+    ['| arithmetic | `A + B`', '`-A`', '`A * B`']
     """
     lines = ["| kind | operations |", "|---|---|"]
     for category in CATEGORIES:
