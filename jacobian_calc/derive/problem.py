@@ -19,7 +19,7 @@ from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
 from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import natural_key
-from ..core.tree import Node, names, fold
+from ..core.tree import Call, Name, Node, names, fold
 from ..ops.text import to_source
 from ..parsing import declared_name, normalize_shapes, parse
 from ..symbolic.evaluate import Env, evaluate, shape_of
@@ -320,14 +320,21 @@ def _check_entry_names(problem: Problem) -> None:
                                 "shape")
 
 
-def refuse_entry_names(problem: Problem, route: str, instead: str = "") -> None:
-    """Routes built from the operations' rules take whole arrays, not entries."""
-    found = entry_names(problem)
-    if found:
-        name = min(found)
-        raise JacobianError(f"{route} takes whole arrays, and the expression uses {name}, an "
-                            f"entry of {found[name]}; write it with {found[name]} itself"
-                            + instead)
+def entry_indices(problem: Problem) -> dict[str, Node]:
+    """The entries the expression names (``x_2`` of a declared ``x``) as the indexing that
+    picks them (``x[1]``, 0-based), for the routes built from the operations' rules.
+
+    Examples
+    --------
+    >>> p = prepare("x_2 * sum(x)", shapes={"x": 3})
+    >>> {k: to_source(v) for k, v in entry_indices(p).items()}
+    {'x_2': 'x[1]'}
+    """
+    out = {}
+    for name, array in entry_names(problem).items():
+        index = tuple(int(k) - 1 for k in name[len(array) + 1:].split("_"))
+        out[name] = Call("getitem", (Name(array),), {"index": index})
+    return out
 
 
 def _check_sizes(problem: Problem) -> None:
