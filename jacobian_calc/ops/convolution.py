@@ -157,7 +157,7 @@ def _flip(S, X):
 register(Op(
     name="flip", category="structure",
     doc="flip(W): W with every axis reversed (a matrix rotated by 180 degrees)",
-    rule="dW = flip(dY)",
+    rule="dX = flip(dY)",
     arity=(1, 1), shape=_array_shape,
     evaluate=lambda S, args, kw: _flip(S, args[0]), cost=lambda c: (0.0, c.sizes[0]),
     vjp=lambda v: (fn.flip(v.g),),
@@ -208,7 +208,7 @@ register(Op(
     name="pad", category="structure",
     doc="pad(G, rows=a, cols=b): G with a rows of zeros above and below, b columns of "
         "zeros left and right",
-    rule="dG = dY[a:-a, b:-b] (the entries that came from G)",
+    rule="dX = dY[a:-a, b:-b]  (the entries that came from X; a, b the rows= and cols= padding)",
     arity=(1, 1), keywords=(Keyword("rows", "count", 0), Keyword("cols", "count", 0)),
     shape=_pad_shape,
     evaluate=lambda S, args, kw: _pad(S, args[0], _widths(kw, args[0].ndim)),
@@ -268,7 +268,7 @@ register(Op(
     name="dilate", category="structure",
     doc="dilate(G, stride=s, rows=, cols=): s - 1 zeros between the entries of G, zeros at "
         "the end up to rows x cols (the backward rules of a strided convolution)",
-    rule="dG = dY[::s, ::s] (the entries that came from G)",
+    rule="dX = dY[::s, ::s]  (the entries that came from X; s the stride=)",
     arity=(1, 1), keywords=(STRIDE, ROWS, COLS),
     shape=lambda s: _target(s, s.kw.get("stride", 1), plus=True),
     evaluate=lambda S, args, kw: _dilate(S, args[0], kw.get("stride", 1),
@@ -295,7 +295,7 @@ register(Op(
     name="upsample", category="structure",
     doc="upsample(G, k, rows=, cols=): each entry of G over a k x k block, zeros at the end "
         "up to rows x cols (the backward rules of pooling)",
-    rule="dG = avgpool2d(dY, k) * k**2 (each block summed)",
+    rule="dX = avgpool2d(dY, k) * k**2  (each block summed)",
     arity=(1, 1), keywords=(K, ROWS, COLS),
     shape=lambda s: _pool_k(s) and _target(s, s.kw["k"], plus=False),
     evaluate=lambda S, args, kw: _upsample(S, args[0], kw["k"],
