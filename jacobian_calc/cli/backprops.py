@@ -24,7 +24,8 @@ def produce(req: Request) -> tuple[str, list[str], int]:
         result = backprop(req.exprs, req.wrt, shapes=req.shapes, upstream=req.upstream,
                               lets=req.lets, functions=req.functions, onehot=req.onehot,
                               inline=req.inline, expand=req.expand, simplify=req.simplify,
-                              limits=req.limits)
+                              limits=req.limits,
+                              explicit=True if req.full or req.at is not None else None)
     notes = list(result.warnings) + sorted(set(_simplify.NOTES))
     if not result.agree:
         notes.append("DISAGREE: " + result.disagreement())

@@ -74,12 +74,13 @@ def _flag(ctx: click.Context, name: str) -> str:
 #: Options that apply only to LaTeX output.
 LATEX_ONLY = ("matrix_env", "transpose_tex", "element_style")
 #: What --backprop does not read.
-NOT_WITH_BACKPROP = ("chain", "in_terms_of_output", "flatten", "layout", "shared", "compact")
+NOT_WITH_BACKPROP = ("chain", "in_terms_of_output", "flatten", "layout", "shared", "compact",
+                     "index_form")
 #: What only --backprop reads.
 BACKPROP_ONLY = ("check", "upstream", "onehot", "inline", "expand")
 #: What --hessian does not read, and what it reads besides the common options.
 NOT_WITH_HESSIAN = ("chain", "in_terms_of_output", "upstream", "inline", "expand", "shared",
-                    "compact")
+                    "compact", "index_form")
 HESSIAN_READS = ("check", "onehot", "signs")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..core import budget
-from ..core.errors import LimitError
+from ..core.errors import JacobianError, LimitError
 from ..derive.jacobian import jacobians
 from ..render.shared import check_size
 from ..render.text import chain_text, numeric_chain_text, numeric_text, render_jacobian
@@ -16,11 +16,13 @@ def produce(req: Request) -> tuple[str, list[str], int]:
     results = jacobians(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes,
                             lets=req.lets, functions=req.functions, simplify=req.simplify,
                             in_terms_of_output=req.in_terms_of_output, compact=req.compact,
-                            limits=req.limits, symmetric=req.symmetric)
+                            index_form=req.index_form, limits=req.limits,
+                            symmetric=req.symmetric)
     factored = _chain()(req.exprs, req.wrt or ",".join(results[0].wrt), lets=req.lets,
                          layout=req.layout, functions=req.functions,
                          limits=req.limits) if req.chain else None
     notes = [w for r in results for w in r.warnings] + sorted(set(_simplify.NOTES))
+    _check_symbolic(req, results)
     if req.at is not None:
         check_size(2 * sum(r.size for r in results), "the table of values")  # before computing
     values = [r.evaluate(req.at) for r in results] if req.at is not None else None
@@ -36,6 +38,16 @@ def produce(req: Request) -> tuple[str, list[str], int]:
         text, code = attach(req, results, text, 0)
         return text, notes, code
     return text, notes, 0
+
+
+def _check_symbolic(req: Request, results) -> None:
+    """At symbolic sizes there are no entries: nothing to evaluate or plot."""
+    if not any(r.symbolic for r in results):
+        return
+    for asked, option in ((req.at, "--at"), (req.spy, "--spy")):
+        if asked:
+            raise JacobianError(f"{option} needs concrete sizes (numbers in --shape); at "
+                                "symbolic sizes the Jacobian is its index form")
 
 
 def _text(req, results, factored, values) -> str:

@@ -116,6 +116,9 @@ class ExpressionFirstCommand(click.Command):
 @click.option("--full", is_flag=True, help="Show every block of a large tensor.")
 @click.option("--in-terms-of-output", is_flag=True,
               help="Write element-wise and softmax derivatives via their output (Y, p).")
+@click.option("--index-form", is_flag=True,
+              help="Also the Jacobian in index notation, for every size: "
+                   "(∂Y/∂W)[i,j,k,l] = X[i,k] δ[j,l].")
 @click.option("--backprop", is_flag=True,
               help="Gradients w.r.t. --wrt as named backward steps, each checked.")
 @click.option("--upstream", default=None, metavar="NAME",

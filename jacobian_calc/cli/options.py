@@ -29,6 +29,7 @@ class Request:
     flatten: bool = False
     full: bool = False
     in_terms_of_output: bool = False
+    index_form: bool = False
     backprop: bool = False
     upstream: str | None = None
     onehot: str | None = None
@@ -56,6 +57,7 @@ def from_options(exprs: str, options: dict) -> Request:
         chain=options["chain"], simplify=options["simplify"], at=options["at"],
         fmt=_format(options), flatten=options["flatten"], full=options["full"],
         in_terms_of_output=options["in_terms_of_output"], backprop=options["backprop"],
+        index_form=options.get("index_form", False),
         upstream=options["upstream"], onehot=options["onehot"], inline=options["inline"],
         expand=options["expand"], check=options["check"], limits=_limits(options),
         latex=_latex_settings(options), spy=options["spy"], shared=options.get("shared"),

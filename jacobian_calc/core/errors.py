@@ -33,6 +33,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "backprop": ("backprop()", "--backprop"),
     "hessian": ("hessian()", "--hessian"),
     "in_terms_of_output": ("in_terms_of_output", "--in-terms-of-output"),
+    "index_form": ("index_form", "--index-form"),
     "max_length": ("limits.max_length", "--max-length"),
     "max_depth": ("limits.max_depth", "--max-depth"),
     "max_digits": ("limits.max_digits", "--max-digits"),

@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Container, Iterable, Mapping
 
 import sympy as sp
@@ -58,8 +59,8 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
              upstream: str | None = None, lets: Mapping | None = None,
              functions: Iterable[str] | None = None, onehot: str | Iterable[str] | None = None,
              inline: bool = False, expand: bool = False, simplify: bool = False,
-             points: int = 3, seed: int = 0, limits: Limits = DEFAULT_LIMITS
-             ) -> BackpropResult:
+             points: int = 3, seed: int = 0, limits: Limits = DEFAULT_LIMITS,
+             explicit: bool | None = None) -> BackpropResult:
     """Gradients of ``of`` as named backward steps, each checked against its
     explicit contraction.
 
@@ -94,6 +95,12 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
         Random points of the end-to-end comparison.
     limits : Limits
         Resource limits.
+    explicit : bool, optional
+        Where each step is checked against its explicit contraction: at the
+        requested sizes (True; the explicit gradients are then kept for
+        :meth:`BackpropResult.evaluate`), at small instantiated sizes in which
+        every dimension differs (False), or at the requested sizes while that
+        is cheap (None, the default). At symbolic sizes always instantiated.
 
     Returns
     -------
@@ -112,11 +119,25 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     '4 steps proved symbolically; end to end agrees at 3 points (max error ...)'
     """
     _check_flags(points, inline=inline, expand=expand, simplify=simplify)
-    problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
+    if explicit is not None:
+        _check_flags(points, explicit=explicit)
+    problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
+                      symbolic=True)
     problem.check_work()  # the forward pass, and the explicit gradients it is checked against
     request = _Request.read(problem, wrt, upstream, onehot)
     graph = _Graph.build(problem, request)
     rules = _fuse(_backward(graph), graph)
+    if problem.symbolic:  # derived once for all sizes; checked at instantiated ones
+        return _sizes().backprop_at_sizes(ROUTE, problem, request, graph, rules, expand=expand,
+                                          simplify=simplify, inline=inline, points=points,
+                                          seed=seed)
+    if not expand and (explicit is False or (explicit is None and not _sizes().cheap(problem))):
+        small = _sizes().backprop_generalized(
+            ROUTE, problem, request, graph, rules, of=of, wrt=wrt, upstream=upstream, onehot=onehot,
+            lets=lets, functions=functions, inline=inline, points=points, seed=seed,
+            simplify=simplify)
+        if small is not None:
+            return small
     with stage("checking backward steps", len(rules)):
         backward = []
         for rule in rules:
@@ -139,6 +160,12 @@ def _numbers():
     ``import jacobian_calc.api``) must not load NumPy."""
     from . import backprop_numbers  # noqa: PLC0415
     return backprop_numbers
+
+
+def _sizes():
+    """Backprop at symbolic sizes (:mod:`.backprop_sizes`), imported when asked for."""
+    from . import backprop_sizes  # noqa: PLC0415
+    return backprop_sizes
 
 
 def _check_flags(points: int, **flags) -> None:
@@ -173,7 +200,7 @@ class _Request:
             raise JacobianError("{{backprop}} needs {{wrt}} naming the variables, e.g. W,b")
         wrt_groups(names_, problem)  # the same refusals as the Jacobian route
         user = (problem.used_names() | set(problem.shapes) | set(problem.lets)
-                | set(problem.functions) | set(names_))
+                | set(problem.functions) | set(names_) | problem.dimensions)
         for name in names_:
             if f"d{name}" in user:
                 raise JacobianError(f"the gradient of {name} is written d{name}, which is "
@@ -834,5 +861,11 @@ def _explicit_gradients(graph: _Graph, y: Grid) -> dict[str, Grid]:
     found = gradient(total, {s for g in targets.values() for s in g.flat})
     return {n: g.map(lambda s: found.get(s, sp.Integer(0))) for n, g in targets.items()}
 
+
+#: What the routes at other sizes (:mod:`.backprop_sizes`) reuse of this one.
+ROUTE = SimpleNamespace(
+    request=_Request.read, graph=_Graph.build, rules=lambda g: _fuse(_backward(g), g),
+    checked=_checked, contraction=_contraction_text, explicit=_explicit_gradients,
+    gradients=_gradients, numbers=_numbers)
 
 __all__ = ["backprop", "local_vjps", "unbroadcast"]

@@ -21,6 +21,7 @@ from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.progress import advance, stage
+from ..core.tree import substitute
 from ..results.jacobian import JacobianResult, check_layout
 from ..symbolic.autodiff import Differentiator
 from ..symbolic.measure import replace_symbols
@@ -36,18 +37,24 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
               layout: str = "numerator", shapes: Mapping | None = None,
               lets: Mapping | None = None, functions: Iterable[str] | None = None,
               simplify: bool = False, in_terms_of_output: bool = False,
-              compact: bool = False, limits: Limits = DEFAULT_LIMITS,
+              compact: bool = False, index_form: bool = False,
+              limits: Limits = DEFAULT_LIMITS,
               symmetric: Iterable[str] | None = None) -> list[JacobianResult]:
     """One Jacobian per input group of ``wrt``; see :func:`jacobian`."""
     check_layout(layout)
     _check_flag(simplify, "simplify")
     _check_flag(compact, "compact")
     _check_flag(in_terms_of_output, "in_terms_of_output")
+    _check_flag(index_form, "index_form")
     with budget.stage("reading the input"):
         problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
-                          symmetric=symmetric)
+                          symmetric=symmetric, symbolic=True)
     names = parse_wrt(wrt) or default_wrt(problem)
     groups = wrt_groups(names, problem)
+    if problem.symbolic:  # sizes are names: the index form is the result
+        with budget.stage("the index form"):
+            return [_generic(problem, group, in_terms_of_output).with_layout(layout)
+                    for group in groups]
     check_sizes(problem, groups)
     with budget.stage("evaluating the expression"):
         arrays = problem.evaluate()
@@ -60,6 +67,10 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
                                 limits.timeout)
             with budget.stage("simplifying the entries"):
                 result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
+        if index_form:
+            with budget.stage("the index form"):
+                result = replace(result, index=_index_form(problem, group, result,
+                                                           in_terms_of_output))
         result = result.with_layout(layout)
         if len(problem.components) == 1:
             result = replace(result, tree=_inlined(problem))
@@ -85,7 +96,8 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
              layout: str = "numerator", shapes: Mapping | None = None,
              lets: Mapping | None = None, functions: Iterable[str] | None = None,
              simplify: bool = False, in_terms_of_output: bool = False,
-             compact: bool = False, limits: Limits = DEFAULT_LIMITS,
+             compact: bool = False, index_form: bool = False,
+             limits: Limits = DEFAULT_LIMITS,
              symmetric: Iterable[str] | None = None) -> JacobianResult:
     """The explicit Jacobian of ``of`` with respect to ``wrt``.
 
@@ -117,6 +129,9 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
         Also find the compact Jacobian (``diag(p) - outer(p, p)``, ``W.T``; for
         a matrix input or output the linear map ``dY = X @ dW`` and its vec
         form ``kron(eye(2), X)``), proved equal to the entries: ``.compact``.
+    index_form : bool
+        Also give the Jacobian in index notation, for every size:
+        ``.index_form`` (``X[i, k]*KroneckerDelta(j, l)``) and ``.indices``.
     limits : Limits
         Resource limits.
     symmetric : iterable of str, optional
@@ -145,12 +160,37 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     results = jacobians(of, wrt, layout=layout, shapes=shapes, lets=lets,
                         functions=functions, simplify=simplify,
                         in_terms_of_output=in_terms_of_output, compact=compact,
+                        index_form=index_form,
                         limits=limits, symmetric=symmetric)
     if len(results) != 1:
         raise JacobianError(f"{len(results)} inputs given "
                             f"({', '.join(r.wrt[0] for r in results)}); "
                             "use jacobians() for one Jacobian each")
     return results[0]
+
+
+def _index_form(problem: Problem, group: list[str], J: JacobianResult,
+                in_terms_of_output: bool):
+    """The Jacobian in index notation (one expression, one variable)."""
+    from ..index.jacobian import index_jacobian  # noqa: PLC0415 - asked for
+    if len(problem.components) != 1 or (len(group) != 1 and group[0] not in problem.shapes):
+        raise JacobianError("{{index_form}} needs one expression and one variable, "
+                            "e.g. X@W + b with respect to W")
+    expr = substitute(problem.components[0], dict(problem.lets))
+    return index_jacobian(expr, group[0], problem.shapes, of=problem.sources()[0],
+                          out_name=None if in_terms_of_output else _out_name(problem),
+                          in_terms_of_output=in_terms_of_output)
+
+
+def _generic(problem: Problem, group: list[str], in_terms_of_output: bool) -> JacobianResult:
+    """A Jacobian at symbolic sizes: no entries, its index form for every size."""
+    index = _index_form(problem, group, None, in_terms_of_output)
+    return JacobianResult(
+        of=problem.sources(), wrt=list(group), out_shape=tuple(index.out_shape),
+        in_shape=tuple(problem.shapes.get(group[0], ())), entries={},
+        out_name=index.out_name, in_name=group[0], arrays=dict(problem.shapes),
+        variables=tuple(sorted(problem.used_names() - set(problem.lets) - problem.dimensions)),
+        index=index)
 
 
 def _check_flag(value: object, name: str) -> None:

@@ -16,12 +16,13 @@ from typing import Iterable, Mapping, Sequence, Union
 import sympy as sp
 
 from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
-from ..core.grid import Grid, Shape, shape_text
+from ..core.grid import Grid, Shape, SymbolicSizeError, concrete, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import natural_key
 from ..core.tree import Call, Name, Node, names, fold
 from ..ops.text import to_source
 from ..parsing import declared_name, normalize_shapes, parse
+from ..parsing.shapes import dimension_names
 from ..symbolic.evaluate import Env, evaluate, shape_of
 from ..symbolic.sympy_input import Reading, read
 from ..symbolic.measure import free_symbols
@@ -113,6 +114,20 @@ class Problem:
             self._cache["names"] = found
         return set(self._cache["names"])
 
+    @property
+    def dimensions(self) -> set[str]:
+        """The dimension names of the declared shapes (``N``, ``d``), and of ``eye(d)``."""
+        if "dimensions" not in self._cache:
+            found = {d for shape in self.subtree_shapes()[1].values() for d in shape
+                     if isinstance(d, str)}
+            self._cache["dimensions"] = found | dimension_names(self.shapes)
+        return set(self._cache["dimensions"])
+
+    @property
+    def symbolic(self) -> bool:
+        """Whether some size is a dimension name (no entries can be written out)."""
+        return bool(self.dimensions)
+
     def caller_symbol(self, name: str) -> sp.Symbol:
         """The caller's own SymPy symbol for ``name``, else the calculator's real one."""
         return self.symbols.get(name) or scalar_symbol(name)
@@ -120,9 +135,14 @@ class Problem:
 
 def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
             lets: Mapping | None = None, functions: Iterable[str] | None = None,
-            limits: Limits = DEFAULT_LIMITS, symmetric: Iterable[str] | None = None) -> Problem:
+            limits: Limits = DEFAULT_LIMITS, symmetric: Iterable[str] | None = None,
+            symbolic: bool = False) -> Problem:
     """Parse and validate the input of any computation (``symmetric``: names of square
-    matrices whose entries (i, j) and (j, i) are one symbol)."""
+    matrices whose entries (i, j) and (j, i) are one symbol).
+
+    ``symbolic``: whether the caller handles sizes given as dimension names
+    (``X`` of ``Nxd``); otherwise they are refused with a clear error.
+    """
     if not isinstance(limits, Limits):
         raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
     declared = _functions(functions)
@@ -147,8 +167,10 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
     problem.symmetric = _symmetric(symmetric, problem.shapes)
     _check_entry_names(problem)
     _check_sizes(problem)
-    problem.costs = tree_costs(components, shape_map, let_nodes, order,
-                               problem.subtree_shapes()[1])
+    _check_dimensions(problem, symbolic)
+    if not problem.symbolic:
+        problem.costs = tree_costs(components, shape_map, let_nodes, order,
+                                   problem.subtree_shapes()[1])
     return problem
 
 
@@ -337,10 +359,26 @@ def entry_indices(problem: Problem) -> dict[str, Node]:
     return out
 
 
+def _check_dimensions(problem: Problem, allowed: bool) -> None:
+    """Dimension names are sizes: never arrays; refused where entries are needed."""
+    dims = problem.dimensions
+    for name in sorted(dims & (set(problem.shapes) | set(problem.lets))):
+        raise JacobianError(f"{name!r} is both a dimension name and an array; choose "
+                            "another name for one of them")
+    if dims and not allowed:
+        name, shape = next((n, s) for n, s in problem.shapes.items() if not concrete(s))
+        raise SymbolicSizeError(
+            f"explicit entries need concrete sizes, and {name} is {shape_text(shape)}: give "
+            f"numbers (e.g. {name}={'x'.join(str(d if type(d) is int else 3) for d in shape)}),"
+            " or use {{backprop}}")
+
+
 def _check_sizes(problem: Problem) -> None:
     """Infer every shape (errors surface here) and refuse oversized intermediate arrays."""
     limits = problem.limits
     for sub, shape in problem.subtree_shapes()[1].items():
+        if not concrete(shape):
+            continue  # a symbolic size is never written out
         size = math.prod(shape)
         if size > limits.max_entries:
             raise LimitError(f"{to_source(sub)[:60]} would have {size:,} entries (shape "
@@ -396,6 +434,9 @@ def wrt_groups(names_: list[str], problem: Problem) -> list[list[str]]:
     groups: list[list[str]] = []
     used = problem.used_names()
     for name in names_:
+        if name in problem.dimensions:
+            raise JacobianError(f"{name!r} is a dimension name (a size), not a variable: "
+                                "there is nothing to differentiate with respect to")
         if problem.shapes and name not in problem.shapes and name not in used:
             raise JacobianError(f"{{{{wrt}}}} names {name!r}, which is neither declared with "
                                 "{{shapes}} nor used in the expression",

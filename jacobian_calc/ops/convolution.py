@@ -130,8 +130,9 @@ for _dims in (1, 2):
         doc=(f"conv{_dims}d({'x, w' if _dims == 1 else 'X, W'}, stride=1, padding=0): "
              "cross-correlation, 'valid' by default, as torch.nn.functional."
              f"conv{_dims}d for one channel"),
-        rule=(f"dW = conv{_dims}d(X, dY), dX = conv{_dims}d(dY, flip(W), padding=k - 1)  "
-              "(padding p: padding=p and k - 1 - p; stride s: dilate(dY, stride=s) first)"),
+        rule=(f"dW = conv{_dims}d(X, dY), dX = conv{_dims}d(dY, flip(W), padding=2)  "
+              "(a kernel of size k = 3 pads the full convolution by k - 1 = 2; padding p "
+              "gives padding=p and k - 1 - p; stride s dilates dY first)"),
         arity=(2, 2), keywords=(STRIDE, PADDING), shape=_conv_shape(_dims),
         evaluate=lambda S, args, kw: _conv(S, args[0], args[1], kw.get("stride", 1),
                                            kw.get("padding", 0)),
@@ -208,7 +209,7 @@ register(Op(
     name="pad", category="structure",
     doc="pad(G, rows=a, cols=b): G with a rows of zeros above and below, b columns of "
         "zeros left and right",
-    rule="dX = dY[a:-a, b:-b]  (the entries that came from X; a, b the rows= and cols= padding)",
+    rule="dX = dY[1:-1, 2:-2]  (for rows=1, cols=2, the entries that came from X)",
     arity=(1, 1), keywords=(Keyword("rows", "count", 0), Keyword("cols", "count", 0)),
     shape=_pad_shape,
     evaluate=lambda S, args, kw: _pad(S, args[0], _widths(kw, args[0].ndim)),
@@ -268,7 +269,7 @@ register(Op(
     name="dilate", category="structure",
     doc="dilate(G, stride=s, rows=, cols=): s - 1 zeros between the entries of G, zeros at "
         "the end up to rows x cols (the backward rules of a strided convolution)",
-    rule="dX = dY[::s, ::s]  (the entries that came from X; s the stride=)",
+    rule="dX = dY[::2, ::2]  (for stride=2, the entries that came from X)",
     arity=(1, 1), keywords=(STRIDE, ROWS, COLS),
     shape=lambda s: _target(s, s.kw.get("stride", 1), plus=True),
     evaluate=lambda S, args, kw: _dilate(S, args[0], kw.get("stride", 1),
@@ -295,7 +296,7 @@ register(Op(
     name="upsample", category="structure",
     doc="upsample(G, k, rows=, cols=): each entry of G over a k x k block, zeros at the end "
         "up to rows x cols (the backward rules of pooling)",
-    rule="dX = avgpool2d(dY, k) * k**2  (each block summed)",
+    rule="dX = avgpool2d(dY, 2) * 4  (for k=2, each k x k block of dY summed)",
     arity=(1, 1), keywords=(K, ROWS, COLS),
     shape=lambda s: _pool_k(s) and _target(s, s.kw["k"], plus=False),
     evaluate=lambda S, args, kw: _upsample(S, args[0], kw["k"],
@@ -366,8 +367,9 @@ register(Op(
     name="maxpool2d", category="neural network",
     doc="maxpool2d(X, k): the largest entry of each k x k block (stride k); at a tie the "
         "gradient is split evenly, as torch.amax of the window",
-    rule="dX = M * upsample(dY / (avgpool2d(M, k) * k**2), k), M = step(X - upsample(Y, k)) "
-         "(1 where X is its window's maximum)",
+    rule="dX = step(X - upsample(Y, 2)) * upsample(dY / (4 * avgpool2d(step(X - upsample(Y, "
+         "2)), 2)), 2)  (for k=2, step is 1 where X is its window's maximum; tied maxima "
+         "share dY evenly)",
     arity=(1, 1), keywords=(K,), shape=_pool_shape,
     evaluate=lambda S, args, kw: _pool(S, args[0], kw["k"], lambda xs: S.Max(*xs)),
     cost=lambda c: (c.reduced, c.reduced * c.sizes[0] + 1), vjp=_maxpool_vjp,
@@ -378,7 +380,7 @@ register(Op(
 register(Op(
     name="avgpool2d", category="neural network",
     doc="avgpool2d(X, k): the mean of each k x k block (stride k)",
-    rule="dX = upsample(dY, k) / k**2",
+    rule="dX = upsample(dY, 2) / 4  (for k=2, each entry of dY spread over its block)",
     arity=(1, 1), keywords=(K,), shape=_pool_shape,
     evaluate=lambda S, args, kw: _pool(
         S, args[0], kw["k"], lambda xs: S.div(S.add(*xs), S.Integer(len(xs)))),

@@ -30,6 +30,7 @@ def elementwise(name, doc, entry, derivative, numpy, torch, latex, aliases=(),
     return register(Op(
         name=name, category="elementwise", doc=doc, rule="", arity=(1, 1),
         shape=same_shape, evaluate=lambda S, args, kw: args[0].map(lambda e: entry(S, e)),
+        index=lambda c: entry(c.S, c.arg(0, *c.out)),
         vjp=_vjp(derivative),
         numpy=lambda np, x, **kw: numpy(np, x),
         code=call_code(*torch) if isinstance(torch, tuple) else torch,

@@ -103,7 +103,7 @@ register(Op(
     name="getitem", category="structure",
     doc="X[i], X[:, j], X[a:b, ::k]: NumPy's indexing and slicing, 0-based (negative "
         "indices count from the end)",
-    rule="dX = scatter(dY, X[...]): dY where the entries came from, 0 elsewhere",
+    rule="dX = scatter(dY, X[1:, 0])  (zeros where X is not selected)",
     arity=(1, 1), keywords=(INDEX,), shape=_getitem_shape,
     evaluate=lambda S, args, kw: _getitem(S, args[0], kw["index"]),
     cost=lambda c: (0.0, c.sizes[0]),
@@ -146,7 +146,7 @@ register(Op(
     name="scatter", category="structure",
     doc="scatter(G, X[...]): an array of X's shape, G where X[...] selects, 0 elsewhere "
         "(the backward rule of indexing)",
-    rule="dG = dY[...] (the same selection); X gives only the shape",
+    rule="dG = dY[1:, 0]  (X gives only the shape)",
     arity=(2, 2), keywords=(INDEX,), shape=_scatter_shape,
     evaluate=lambda S, args, kw: _scatter(S, args[0], args[1], kw["index"]),
     cost=lambda c: (0.0, c.sizes[0]),
@@ -242,7 +242,7 @@ register(Op(
     name="concat", category="structure",
     doc="concat([A, B], axis=0): A and B joined along an existing axis (np.concatenate, "
         "torch.cat)",
-    rule="dA = dY[:n] and dB = dY[n:] along the axis (n the length of A along it)",
+    rule="dA = dY[:2], dB = dY[2:]  (for A of 2 rows and axis=0)",
     arity=(2, 64), keywords=(AXIS0,), shape=_concat_shape,
     evaluate=lambda S, args, kw: _concat(S, args, kw.get("axis", 0)),
     cost=lambda c: (0.0, max(c.sizes)),
@@ -257,7 +257,7 @@ register(Op(
     name="stack", category="structure",
     doc="stack([a, b], axis=0): arrays of one shape stacked along a new axis (np.stack, "
         "torch.stack)",
-    rule="dA = dY[0], dB = dY[1] along the new axis",
+    rule="dA = dY[0], dB = dY[1]  (for axis=0, the new axis)",
     arity=(2, 64), keywords=(AXIS0,), shape=_stack_shape,
     evaluate=lambda S, args, kw: _stack(S, args, kw.get("axis", 0)),
     cost=lambda c: (0.0, max(c.sizes)),

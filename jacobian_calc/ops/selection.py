@@ -60,8 +60,10 @@ def _extreme(name: str, largest: bool, torch_name: str) -> Op:
         name=name, category="reduction",
         doc=f"{word} entry (axis and keepdims as for sum); at a tie the gradient is split "
             f"evenly among the tied entries, as {torch_name}",
-        rule=f"dX = dY * M / sum(M), M = step({'X - Y' if largest else 'Y - X'}) "
-             "(1 where X is the result), summed along the reduced axis",
+        rule=(f"dX = dY * step({'X - Y' if largest else 'Y - X'}) / "
+              f"sum(step({'X - Y' if largest else 'Y - X'}))  (step is 1 where X is the "
+              "result; tied entries share dY evenly; with axis= the sum is along it, "
+              "keepdims=True)"),
         arity=(1, 1), keywords=(AXIS, KEEPDIMS), shape=reduced_shape,
         evaluate=lambda S, args, kw: args[0].reduce(
             lambda xs: (S.Max if largest else S.Min)(*xs), kw.get("axis"),
@@ -134,7 +136,8 @@ register(Op(
     name="where", category="elementwise",
     doc="where(C, A, B): A where the comparison C holds, else B (Huber: where(abs(r) <= 1, "
         "r**2/2, abs(r) - 1/2)); C is not differentiated, as torch.where",
-    rule="dA = where(C, dY, 0), dB = where(C, 0, dY); C gets no gradient",
+    rule="dA = where(C > 0, dY, 0), dB = where(C > 0, 0, dY)  (for the condition C > 0, "
+         "which gets no gradient)",
     arity=(3, 3), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.where, *args),
     vjp=lambda v: (None, fn.where(v.args[0], v.g, 0), fn.where(v.args[0], 0, v.g)),
@@ -153,7 +156,7 @@ for _name, _symbol, _tex, _np_name in COMPARISONS:
     register(Op(
         name=_name, category="arithmetic",
         doc=f"comparison a {_symbol} b, only as the condition of where()",
-        rule="not differentiated (the condition of where)",
+        rule="dA = 0, dB = 0  (the condition of where is not differentiated)",
         arity=(2, 2), shape=broadcast, broadcasts=True,
         evaluate=(lambda S, args, kw, n=_name: S.elementwise(
             lambda a, b: S.compare(n, a, b), *args)),

@@ -26,7 +26,11 @@ from __future__ import annotations
 import math
 
 from ..core.tree import fn
-from .registry import PREC_ATOM, Keyword, Op, register
+from .registry import PREC_ATOM, Keyword, NoIndexForm, Op, register
+
+#: Their entries are addressed by index arithmetic (division and remainder), not by a
+#: sum of products of entries at the output's indices.
+_NO_INDEX = NoIndexForm("its entries are addressed by index arithmetic")
 
 
 # -- kron --------------------------------------------------------------------------------
@@ -83,7 +87,7 @@ register(Op(
     rule="dA = kron(eye(m), B.T) @ dY, dB = kron(A.T, eye(p)) @ dY (A, B vectors of m, p); "
          "dA[i,j] = <block (i,j) of dY, B>, dB = sum over (i,j) of A[i,j] * block (i,j) of dY",
     arity=(2, 2), shape=_kron_shape,
-    evaluate=lambda S, args, kw: _kron(S, *args), cost=_kron_cost,
+    evaluate=lambda S, args, kw: _kron(S, *args), cost=_kron_cost, index=_NO_INDEX,
     vjp=_kron_vjp,
     numpy=lambda np, a, b, **kw: np.kron(a, b),
     code={"numpy": "np.kron({0}, {1})", "torch": "torch.kron({0}, {1})"},
@@ -128,6 +132,7 @@ register(Op(
     rule="dX = reshape(dy, n, m).T  (X is m x n)",
     arity=(1, 1), shape=_vec_shape,
     evaluate=lambda S, args, kw: _vec(S, args[0]), cost=lambda c: (0.0, c.sizes[0]),
+    index=_NO_INDEX,
     vjp=_vec_vjp,
     numpy=lambda np, x, **kw: np.reshape(x, -1, order="F"),
     code={"numpy": _vec_code("numpy"), "torch": _vec_code("torch")},
@@ -174,7 +179,7 @@ register(Op(
     rule="dX = reshape(dY, *X.shape)",
     arity=(1, 1), keywords=(Keyword("m", "size"), Keyword("n", "size")),
     shape=_reshape_shape,
-    evaluate=lambda S, args, kw: args[0].reshape(_new_shape(kw)),
+    evaluate=lambda S, args, kw: args[0].reshape(_new_shape(kw)), index=_NO_INDEX,
     cost=lambda c: (0.0, c.sizes[0]),
     vjp=_reshape_vjp,
     numpy=lambda np, x, **kw: np.reshape(x, _new_shape(kw)),

@@ -725,6 +725,8 @@ def _literal(value: ast.AST):
     if isinstance(value, ast.Constant) and (value.value is None or
                                             type(value.value) in (int, bool)):
         return value.value
+    if isinstance(value, ast.Name):  # a dimension name, eye(d); checked by the option
+        return value.id
     return _NotALiteral()
 
 
