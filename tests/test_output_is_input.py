@@ -130,3 +130,8 @@ def test_the_readme_says_entries_read_back():
         jacobian("x_4", wrt="x", shapes={"x": (3,)})
     assert list(jacobian("x_1 * x_2", wrt="x_1,x_2").as_grid().flat) == [
         sp.Symbol("x_2", real=True), sp.Symbol("x_1", real=True)]
+
+
+def test_an_entry_name_of_an_array_of_symbolic_size_is_refused_plainly():
+    with pytest.raises(JacobianError, match="'x_1' names an entry of x, whose size"):
+        jacobian("x_1 + sum(x)", wrt="x", shapes={"x": "n"})

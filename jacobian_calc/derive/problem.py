@@ -334,6 +334,10 @@ def _check_entry_names(problem: Problem) -> None:
     ``x_4`` or ``x_1_1`` is an error."""
     for name, array in sorted(entry_names(problem).items()):
         shape = problem.shapes[array]
+        if not all(isinstance(n, int) for n in shape):
+            raise JacobianError(f"{name!r} names an entry of {array}, whose size "
+                                f"({shape_text(shape)}) is a name: entries are named only "
+                                "at numeric sizes; index it instead (x[0] is x_1)")
         index = [int(k) for k in name[len(array) + 1:].split("_")]
         if len(index) != len(shape) or not all(1 <= k <= n for k, n in zip(index, shape)):
             form = "_".join([array, *"ij"[:len(shape)]])
