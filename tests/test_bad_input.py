@@ -200,7 +200,7 @@ OPTIONS = [
     ("shape three dims", ["x", "--shape", "A=2x3x4"]),
     ("shape fraction", ["x", "--shape", "A=1.5"]),
     ("shape trailing x", ["x", "--shape", "A=2x"]),
-    ("shape leading x", ["x", "--shape", "A=x3"]),
+    ("shape leading digit of a name", ["x", "--shape", "A=3y"]),
     ("shape enormous", ["x", "--shape", "A=99999999999999999999x2"]),
     ("shape over size limit", ["sum(A)", "--shape", "A=1000x1000"]),
     ("shape twice", ["x", "--shape", "A=2x3", "--shape", "A=3x2"]),

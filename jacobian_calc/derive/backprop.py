@@ -51,7 +51,7 @@ from ..symbolic.simplify import notes as simplify_notes
 from ..symbolic.symbols import entry_name, symbol_grid
 from ..symbolic.through_outputs import through_outputs
 from .problem import (ExprLike, Problem, absence_warnings, parse_wrt, prepare,
-                      refuse_entry_names, wrt_groups)
+                      entry_indices, wrt_groups)
 from .tidy import cost, tidy
 
 
@@ -203,7 +203,6 @@ class _Request:
         if len(problem.components) != 1:
             raise JacobianError("{{backprop}} needs exactly one expression, got "
                                 f"{len(problem.components)} components")
-        refuse_entry_names(problem, "{{backprop}}", ", or differentiate without {{backprop}}")
         root, lets = _inline_lets(problem)
         names_ = parse_wrt(wrt)
         if names_ is None:
@@ -248,12 +247,13 @@ def _onehot(onehot, problem: Problem) -> set[str]:
 
 def _inline_lets(problem: Problem) -> tuple[Node, dict[Node, str]]:
     """The expression with intermediates substituted, and which subtree each named."""
-    inlined: dict[str, Node] = {}
+    inlined: dict[str, Node] = dict(entry_indices(problem))  # x_2 of an array x is x[1]
+    entries = set(inlined)
     for name in problem.let_order:
         inlined[name] = substitute(problem.lets[name], inlined)
     named = {}
     for name, node in inlined.items():
-        if not isinstance(node, (Name, Num)):
+        if name not in entries and not isinstance(node, (Name, Num)):
             named.setdefault(node, name)
     return substitute(problem.components[0], inlined), named
 

@@ -42,7 +42,7 @@ from .backprop import local_vjps
 from .hessian_rules import rewrite_input, tidy_more
 from .jvp import jvp
 from .linear_map import matrix_of
-from .problem import Problem, refuse_entry_names
+from .problem import Problem, entry_indices
 
 #: Names the generated code reserves (never chosen for a direction or a subexpression).
 RESERVED = frozenset({"np", "torch", "math", "forward", "backward", "hessian", "hvp", "H",
@@ -59,7 +59,6 @@ def compact_hessian(result: HessianResult, problem: Problem, groups) -> CompactH
         operation has no compact rule; the message says why.
     """
     _applicable(result, problem, groups)
-    refuse_entry_names(problem, "the compact Hessian")
     root = inlined(problem)
     shapes = {n: tuple(problem.shapes.get(n, ())) for n in names(root) | set(result.wrt)}
     root, rewrites = rewrite_input(root, shapes)
@@ -96,7 +95,7 @@ def _applicable(result: HessianResult, problem: Problem, groups) -> None:
 
 def inlined(problem: Problem) -> Node:
     """The (one) expression with its intermediates substituted."""
-    defs: dict[str, Node] = {}
+    defs: dict[str, Node] = dict(entry_indices(problem))  # x_2 of an array x is x[1]
     for name in problem.let_order:
         defs[name] = substitute(problem.lets[name], defs)
     return substitute(problem.components[0], defs)

@@ -186,6 +186,10 @@ def _index_form(problem: Problem, group: list[str], J: JacobianResult,
 
 def _generic(problem: Problem, group: list[str], in_terms_of_output: bool) -> JacobianResult:
     """A Jacobian at symbolic sizes: no entries, its index form for every size."""
+    clash = sorted(problem.dimensions & problem.used_names())
+    if clash:
+        raise JacobianError(f"{clash[0]!r} is both a dimension name (a size) and a variable "
+                            "in the expression; choose another name for one of them")
     index = _index_form(problem, group, None, in_terms_of_output)
     return JacobianResult(
         of=problem.sources(), wrt=list(group), out_shape=tuple(index.out_shape),

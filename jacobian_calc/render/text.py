@@ -123,7 +123,8 @@ def index_text(J: JacobianResult) -> str:
     index ranges."""
     if J.index is None:
         return ""
-    return (f"\n\nIndex form, the same at every size ({J.index.ranges}):\n"
+    ranges = f" ({J.index.ranges})" if J.index.ranges else ""
+    return (f"\n\nIndex form, the same at every size{ranges}:\n"
             f"  {J.index.text()}")
 
 
