@@ -33,6 +33,7 @@ from ..results.backprop import DIFFERS, PROVED
 from .hessian_compact import decide, inlined
 from .jacobian import _out_name
 from .problem import ExprLike, Problem, default_wrt, parse_wrt, prepare, wrt_groups
+from ..symbolic.trusted import as_sympy
 
 
 def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None, *,
@@ -241,7 +242,7 @@ def _pair_label(u: Variable, ia: tuple, v: Variable, ib: tuple) -> str:
 def _absent(variables: list[Variable], out: Grid) -> list[str]:
     present: set = set()
     for expr in out.flat:
-        present |= sp.sympify(expr).free_symbols
+        present |= as_sympy(expr).free_symbols
     messages = [f"{v.name} does not appear in the expression; its second derivatives are "
                 "all zero" for v in variables if not set(v.symbols) & present]
     for message in messages:

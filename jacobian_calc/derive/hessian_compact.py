@@ -43,6 +43,7 @@ from .hessian_rules import rewrite_input, tidy_more
 from .jvp import jvp
 from .linear_map import matrix_of
 from .problem import Problem
+from ..symbolic.trusted import as_sympy
 
 #: Names the generated code reserves (never chosen for a direction or a subexpression).
 RESERVED = frozenset({"np", "torch", "math", "forward", "backward", "hessian", "hvp", "H",
@@ -258,7 +259,7 @@ def verify(terms: list[CompactTerm], kind: str, result: HessianResult,
         else:
             items = _product_entries(result, term, compact, directions)
         for label, x, y in items:
-            pairs.append((sp.sympify(x).xreplace(rows), sp.sympify(y).xreplace(rows)))
+            pairs.append((as_sympy(x).xreplace(rows), as_sympy(y).xreplace(rows)))
             labels.append(label)
     given = []
     if rows:
@@ -276,7 +277,7 @@ def _product_entries(result: HessianResult, term: CompactTerm, compact: Grid,
              for j, s in zip(ndindex(V.shape), symbol_grid(directions[V.name], V.shape).flat)}
     out = []
     for a in ndindex(U.shape):
-        found = gradient(sp.sympify(compact[a]), set(where))
+        found = gradient(as_sympy(compact[a]), set(where))
         if any(found_symbol not in where for found_symbol in found):
             raise JacobianError("the Hessian-vector product is not linear in the direction")
         for s, (V, b) in where.items():

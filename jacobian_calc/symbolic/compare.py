@@ -11,6 +11,7 @@ from ..core.grid import Grid
 from .measure import Measures
 from .numeric import float_eval, free_symbols
 from .simplify import is_zero
+from .trusted import as_sympy
 
 #: Differences larger than this many nodes (as trees) are left to the numeric check.
 SYMBOLIC_NODES = 5_000
@@ -77,8 +78,8 @@ def _numeric(a: list, b: list, points: int, seed: int, tol: float):
     symbols = free_symbols(a + b)
     rng = np.random.default_rng(seed)
     values = {s: rng.uniform(-1.5, 1.5, points) for s in sorted(symbols, key=str)}
-    va = float_eval([sp.sympify(e) for e in a], values)
-    vb = float_eval([sp.sympify(e) for e in b], values)
+    va = float_eval([as_sympy(e) for e in a], values)
+    vb = float_eval([as_sympy(e) for e in b], values)
     return largest_difference(va, vb, points, tol)
 
 
