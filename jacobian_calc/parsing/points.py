@@ -8,10 +8,8 @@ into numbers (refusing anything that is not a real number).
 
 from __future__ import annotations
 
-import json
-import os
-
 from ..core.errors import JacobianError
+from ..core.json_input import loads, read_text_file
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import check_name
 from ..core.tree import Node
@@ -75,17 +73,7 @@ def _value(text: str, name: str, limits: Limits) -> Value:
 
 def read_point_file(path: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Value]:
     """A JSON file ``{"x": 0.5, "A": [[1, 2], [3, 4]]}`` as a point."""
-    if os.path.isfile(path) and os.path.getsize(path) > limits.max_length:
-        raise JacobianError(f"{path} is larger than {limits.max_length:,} bytes")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise JacobianError(f"cannot read {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise JacobianError(f"cannot read {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise JacobianError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    data = loads(read_text_file(path, limits), path, limits)
     if not isinstance(data, dict):
         raise JacobianError(f"{path} must hold a JSON object of NAME: value")
     return {check_name(k, "{{at}} name"): _json_value(v, k) for k, v in data.items()}

@@ -37,15 +37,23 @@ def point_values(at: Mapping, arrays: Mapping[str, Shape]) -> dict[str, float]:
         raise JacobianTypeError(f"{{{{at}}}} must be a mapping of names to values, not "
                                 f"{type(at).__name__}")
     out: dict[str, float] = {}
+    given: dict[str, str] = {}  # entry name -> the key that gave it
     for key, value in at.items():
         name = key.name if isinstance(key, sp.Symbol) else key
         if not isinstance(name, str):
             raise JacobianTypeError(f"{{{{at}}}} keys must be names or SymPy symbols, "
                                     f"not {type(key).__name__}")
         if name in arrays and arrays[name]:
-            out.update(_array_values(name, value, arrays[name]))
+            values = _array_values(name, value, arrays[name])
         else:
-            out[name] = to_float(value, name)
+            values = {name: to_float(value, name)}
+        for entry in values:
+            if entry in given:
+                array = next((n for n in (given[entry], name) if n != entry), None)
+                raise JacobianError(f"{entry} is given twice in {{{{at}}}}"
+                                    + (f": alone and inside {array}" if array else ""))
+            given[entry] = name
+        out.update(values)
     return out
 
 
