@@ -13,7 +13,6 @@ the entries of the object that holds it.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Mapping
 
 import sympy as sp
@@ -21,6 +20,7 @@ import sympy as sp
 from ..core import budget
 from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Grid
+from ..core.json_input import loads
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import check_name
 from ..core.tree import Name, Node, fold, names as tree_names
@@ -180,14 +180,8 @@ def read_json(text: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> dict[str
     if len(text) > limits.max_output:
         raise JacobianError(f"the document is longer than {limits.max_output:,} characters",
                             hint="raise {{max_output}}")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise JacobianError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
-    except UnicodeDecodeError:
-        raise JacobianError("not valid JSON: the bytes are not UTF-8 text") from None
-    except RecursionError:
-        raise JacobianError("the document is nested too deeply") from None
+    with budget.request(limits):
+        doc = loads(text, "the document", limits)  # duplicate keys, digits, depth refused
     functions = doc.get("functions", []) if isinstance(doc, dict) else []
     if not isinstance(functions, list) or not all(isinstance(f, str) for f in functions):
         raise JacobianError("\"functions\" must be a list of names")
