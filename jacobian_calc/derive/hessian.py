@@ -18,6 +18,7 @@ from typing import Iterable, Mapping, Sequence
 
 import sympy as sp
 
+from ..core import budget
 from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
 from ..core.grid import Grid, Shape, flat_index, ndindex, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
@@ -36,6 +37,7 @@ from .problem import ExprLike, Problem, default_wrt, parse_wrt, prepare, wrt_gro
 from ..symbolic.trusted import as_sympy
 
 
+@budget.entry_point
 def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None, *,
             layout: str = "numerator", shapes: Mapping | None = None,
             lets: Mapping | None = None, functions: Iterable[str] | None = None,
@@ -96,7 +98,7 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
     variables = [_variable(g, problem) for g in groups]
     out = _output(problem)
     _check_size(out.shape, variables, limits)
-    blocks = {k: b.map(factor_common)
+    blocks = {k: b.map(_checked(factor_common))
               for k, b in second_derivatives(out, variables).items()}
     symmetry = check_symmetry(blocks, variables, out.shape, limits.simplify_seconds)
     result = HessianResult(
@@ -109,8 +111,16 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
     if compact:
         result = _with_compact(result, problem, groups)
     if simplify:
-        result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
+        result = result.map(_checked(lambda e: simplify_entry(e, limits.simplify_seconds)))
     return result.with_layout(layout) if layout != "numerator" else result
+
+
+def _checked(func):
+    """``func`` with the request's deadline checked before each call."""
+    def call(entry):
+        budget.check()
+        return func(entry)
+    return call
 
 
 def _with_compact(result: HessianResult, problem: Problem, groups) -> HessianResult:
@@ -190,8 +200,10 @@ def second_derivatives(out: Grid, variables: list[Variable]) -> dict:
     wanted = set(where)
     entries: dict = {(u.name, v.name): {} for u in variables for v in variables}
     for out_index, expr in out.items():
+        budget.check()
         for a, first in gradient(expr, wanted).items():
             u, ia = where[a]
+            budget.check()
             for b, second in gradient(first, wanted).items():
                 v, ib = where[b]
                 entries[(u.name, v.name)][out_index + ia + ib] = second
@@ -214,6 +226,7 @@ def check_symmetry(blocks: dict, variables: list[Variable], out_shape: Shape,
             first, second = blocks[(u.name, v.name)], blocks[(v.name, u.name)]
             nu = len(u.shape)
             for index in ndindex(out_shape + u.shape + v.shape):
+                budget.check()
                 o, ia, ib = index[:k], index[k:k + nu], index[k + nu:]
                 if (u.name, ia) >= (v.name, ib):
                     continue  # each unordered pair once, the diagonal skipped

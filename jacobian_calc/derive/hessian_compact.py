@@ -26,6 +26,7 @@ from typing import Mapping
 
 import sympy as sp
 
+from ..core import budget
 from ..core.errors import JacobianError
 from ..core.grid import Grid, Shape, flat_index, ndindex
 from ..core.names import GENERATED_CODE_NAMES, Namer, numbered
@@ -298,6 +299,7 @@ def decide(pairs: list[tuple], labels: list[str], signs: frozenset = frozenset()
         return Check(DIFFERS, "at a random point" + given, worst, (labels[i], x, y))
     proved, deadline = len(pairs) - len(open_), time.monotonic() + total
     for _, x, y in open_:
+        budget.check()
         left = deadline - time.monotonic()
         if left <= 0:
             break

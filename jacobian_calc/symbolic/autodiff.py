@@ -45,6 +45,7 @@ from . import algebra
 from .canonical import canonical_add, canonical_mul, symbol_dot
 from .classes import function_ops, registry_cached
 from .plain import finite, positive_finite
+from ..core import budget
 from .trusted import as_sympy
 
 
@@ -106,11 +107,13 @@ class Differentiator:
 
     def gradient(self, expr: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
         """``{x: expr.diff(x)}`` for the wanted ``x`` whose derivative is not 0."""
+        budget.check()
         node = self._node(as_sympy(expr))
         if node is None:
             return {}
         out = {}
         for symbol in node.deps:
+            budget.check()
             d = self._derivative(node, symbol)
             if d is not _ZERO:
                 out[symbol] = d
