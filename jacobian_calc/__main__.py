@@ -1,6 +1,6 @@
 """``python -m jacobian_calc`` is the ``jac`` command."""
 
-from .cli.main import main
+from .cli.start import main
 
 if __name__ == "__main__":  # pragma: no cover
     main()

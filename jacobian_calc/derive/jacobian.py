@@ -194,7 +194,8 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
         in_name=group[0] if len(group) == 1 else "x",
         in_symbols=tuple(inputs.flat), arrays=dict(problem.shapes),
         variables=tuple(sorted(problem.used_names() - set(problem.lets))),
-        warnings=absence_warnings(group, problem.shapes, out.flat, problem.used_names()))
+        warnings=absence_warnings(group, problem.shapes, out.flat, problem.used_names()),
+        outputs=tuple(out.flat))
     if in_terms_of_output:
         result = rewrite_in_terms_of_output(result, problem, group)
     return in_caller_symbols(result, problem)
@@ -212,7 +213,8 @@ def in_caller_symbols(result: JacobianResult, problem: Problem) -> JacobianResul
         return replace_symbols(e, mapping, functions)
 
     return replace(result, entries={i: swap(e) for i, e in result.entries.items()},
-                   in_symbols=tuple(mapping.get(s, s) for s in result.in_symbols))
+                   in_symbols=tuple(mapping.get(s, s) for s in result.in_symbols),
+                   outputs=tuple(swap(e) for e in result.outputs))
 
 
 def _out_name(problem: Problem) -> str:

@@ -16,6 +16,10 @@ from ..ops import lookup
 _DIMS = re.compile(r"\s*([0-9]+)\s*(?:[x×,*]\s*([0-9]+)\s*)?\Z")
 
 
+#: Longest dimension read (any real shape is refused long before by ``max_size``).
+MAX_DIM_DIGITS = 12
+
+
 def parse_dims(text: str) -> Shape:
     """Parse ``"2x3"`` (matrix), ``"3"`` (vector) or ``"2,3"`` into a shape tuple.
 
@@ -30,6 +34,9 @@ def parse_dims(text: str) -> Shape:
     if not match:
         raise JacobianError(
             f"malformed dimensions {str(text)[:40]!r}: use N for a vector or MxN for a matrix")
+    if any(g is not None and len(g.lstrip("0")) > MAX_DIM_DIGITS for g in match.groups()):
+        raise JacobianError(f"a dimension in {str(text)[:40]!r} has more than "
+                            f"{MAX_DIM_DIGITS} digits: far too large")
     dims = tuple(int(g) for g in match.groups() if g is not None)
     if any(d <= 0 for d in dims):
         raise JacobianError(f"dimensions must be positive integers, got {text!r}")
@@ -72,8 +79,12 @@ def _dims(name: str, dims: object) -> Shape:
     except Exception:  # noqa: BLE001 - whatever the object's __index__ does, it is no size
         raise JacobianTypeError(f"shape of {name} must be integers, a tuple of them or a "
                                 f"string like '2x3', got {str(dims)[:40]!r}") from None
+    if any(abs(d) >= 10 ** MAX_DIM_DIGITS for d in shape):
+        raise JacobianError(f"shape of {name} has a dimension of more than {MAX_DIM_DIGITS} "
+                            "digits: far too large")
     if not 1 <= len(shape) <= 2 or any(isinstance(d, bool) or d <= 0 for d in shape):
-        raise JacobianError(f"shape of {name} must be 1 or 2 positive integers, got {dims!r}")
+        raise JacobianError(f"shape of {name} must be 1 or 2 positive integers, "
+                            f"got {str(dims)[:40]}")
     return shape
 
 

@@ -62,6 +62,9 @@ class JacobianResult(Result, SparseTensor):
     warnings : list of str
         Things the user should know (e.g. a ``wrt`` name absent from the
         expression).
+    outputs : tuple of sympy.Expr
+        The differentiated entries themselves, row-major: a point where one is
+        undefined (``logdet`` of a negative determinant) is refused.
     """
 
     of: list[str]
@@ -78,6 +81,7 @@ class JacobianResult(Result, SparseTensor):
     variables: tuple = ()
     defined: tuple = ()
     warnings: list[str] = field(default_factory=list)
+    outputs: tuple = ()
 
     def __repr__(self) -> str:
         return (f"<JacobianResult ∂{self.out_name}/∂{','.join(self.wrt)} {self.layout} "
@@ -161,10 +165,11 @@ class JacobianResult(Result, SparseTensor):
         """
         import numpy as np  # numbers need NumPy and its layer; symbolic results do not
 
-        from ..symbolic.points import evaluate_entries, known_names
+        from ..symbolic.points import check_defined, evaluate_entries, known_names
         known = known_names(self.variables, self.arrays) | set(self.symbols()) | {
             s.name for s in self.in_symbols}
         values = evaluate_entries(self.entries, at, known, self.arrays, self.defined)
+        check_defined(self.outputs, self.out_name, at, known, self.arrays, self.defined)
         out = np.zeros(self.shape, dtype=float)
         for index, value in values.items():
             out[self.to_layout(index)] = value
