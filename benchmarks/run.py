@@ -7,7 +7,8 @@
 
 Run it from a checkout (it puts the checkout first on ``sys.path`` and on the
 ``PYTHONPATH`` of the processes it starts, so an installed copy is not
-measured by mistake). Groups: ``softmax``, ``trig``, ``xw`` (4-D ``X@W``
+measured by mistake). Groups: ``softmax``, ``input`` (the softmax by its three input
+paths: text, plain SymPy symbols, ``real=True`` symbols), ``trig``, ``xw`` (4-D ``X@W``
 Jacobians), ``backprop`` (``X@W`` backprop), ``mlp`` (the two MLP losses) and
 ``cli`` (whole-process times of the ``jac`` command).
 
@@ -268,6 +269,39 @@ def softmax_case(K: int) -> Case:
                 bare=Route(exprs, bare_gradients), check_bare=check_bare)
 
 
+def input_case(K: int, path: str) -> Case:
+    """The softmax K x K Jacobian by one of the three input paths side by side: the text
+    (parsed), SymPy expressions over plain ``sympy.symbols`` (converted to our symbols and
+    the result back, once each), and over ``real=True`` symbols (our own, used as given).
+    SymPy's route is ``Matrix.jacobian`` on the same expressions."""
+    names = [f"l{i + 1}" for i in range(K)]
+    total = " + ".join(f"exp({n})" for n in names)
+    text = ", ".join(f"exp({n})/({total})" for n in names)
+
+    def exprs(**assumptions):
+        l = sp.symbols(" ".join(names), **assumptions)
+        S = sp.Add(*[sp.exp(s) for s in l])
+        return [sp.exp(s) / S for s in l], list(l)
+
+    given = {"plain symbols": lambda: exprs(), "real symbols": lambda: exprs(real=True)}
+    if path == "text":
+        ours = Route(lambda: text,
+                     lambda t: jc.jacobian(t, wrt=",".join(names), limits=LIMITS).tensor)
+        theirs = Route(lambda: exprs(real=True), lambda e: sp.Matrix(e[0]).jacobian(e[1]))
+    else:
+        ours = Route(given[path],
+                     lambda e: jc.jacobian(e[0], wrt=e[1], limits=LIMITS).tensor)
+        theirs = Route(given[path], lambda e: sp.Matrix(e[0]).jacobian(e[1]))
+    return Case("input", f"softmax K={K}, input as {path}", ours=ours, sympy=theirs,
+                check=lambda a, b: same_entries(_flat(a), _flat(b)),
+                note="the three input paths side by side")
+
+
+INPUT_PATHS = ("text", "plain symbols", "real symbols")
+#: Plain-symbol input within this factor of the same text (the issue's goal).
+MAX_INPUT_RATIO = 1.5
+
+
 def bare_gradients(inputs) -> tuple[list[dict], list]:
     exprs, symbols = inputs
     differentiator = Differentiator(symbols)
@@ -477,8 +511,10 @@ def all_cases(quick: bool) -> list[Case]:
     """The cases (built lazily: no expression exists before a route's ``make``)."""
     if quick:
         return [softmax_case(10), trig_case(10), xw_jacobian_case(4), xw_backprop_case(4),
-                mlp_case("tanh", (2, 2, 3, 2)), mlp_case("relu", (2, 2, 2, 2))]
+                mlp_case("tanh", (2, 2, 3, 2)), mlp_case("relu", (2, 2, 2, 2))] + [
+                input_case(10, path) for path in INPUT_PATHS]
     cases = [softmax_case(K) for K in (30, 60, 100)]
+    cases += [input_case(60, path) for path in INPUT_PATHS]
     cases += [trig_case(n) for n in (30, 60)]
     cases += [xw_jacobian_case(n) for n in (8, 16, 32)]
     cases.append(xw_jacobian_case(64, sympy_note="SymPy's route not attempted: 16.8 million "
@@ -846,6 +882,15 @@ def goals(rows: list[Row]) -> list[str]:
             met = r.speedup >= MIN_SPEEDUP and (vs is None or vs <= MAX_SYMENGINE_RATIO)
             line(met, f"{label}: SymPy / ours {r.speedup:.1f}x (goal ≥ {MIN_SPEEDUP:g}x), "
                       f"ours / SymEngine {_ratio(vs)} (goal ≤ {MAX_SYMENGINE_RATIO:g}x)")
+    for K in (10, 60):
+        text = by_name.get(f"softmax K={K}, input as text")
+        plain = by_name.get(f"softmax K={K}, input as plain symbols")
+        if text is not None and plain is not None and text.our_time and plain.our_time:
+            ratio = plain.our_time / text.our_time
+            line(ratio <= MAX_INPUT_RATIO, f"softmax K={K}: plain-symbol input "
+                                           f"{_seconds(plain.our_time)} / text "
+                                           f"{_seconds(text.our_time)} = {ratio:.2f}x "
+                                           f"(goal ≤ {MAX_INPUT_RATIO:g}x)")
     r = by_name.get("jac card example, whole process")
     if r is not None:
         ratio = r.our_time / r.sympy_time
@@ -891,7 +936,7 @@ def parse_args(argv: list[str] | None = None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes, fewer repetitions")
     p.add_argument("--cases", default="", help="comma-separated groups or case names "
-                   "(softmax, trig, xw, backprop, mlp, cli; 'X@W n=32')")
+                   "(softmax, input, trig, xw, backprop, mlp, cli; 'X@W n=32')")
     p.add_argument("--repeat", type=int, default=None,
                    help="timed runs of ours and SymEngine's route (best of) [3; quick 1]")
     p.add_argument("--budget", type=float, default=120.0,

@@ -28,10 +28,11 @@ def test_undefined_outer_function():
     assert c.factors[0].tensor.has(sp.Derivative)
 
 
-def test_entry_like_names_are_refused():
+def test_entry_names_of_a_declared_array_are_its_entries():
     import pytest
     from jacobian_calc import JacobianError, jacobian
-    with pytest.raises(JacobianError, match="looks like an entry"):
-        jacobian("x_1 + sum(x)", "x", shapes={"x": (3,)})
+    assert list(jacobian("x_1 + sum(x)", "x", shapes={"x": (3,)}).as_grid().flat) == [2, 1, 1]
+    with pytest.raises(JacobianError, match="'x_4' is not an entry of x"):
+        jacobian("x_4 + sum(x)", "x", shapes={"x": (3,)})
     with pytest.raises(JacobianError, match="ends in '_<digits>'"):
         jacobian("W_1 @ x", "x", shapes={"W_1": (2, 2), "x": (2,)})

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "jacobian_calc"
 
 #: Layers, lowest first: a module may import only from its own layer or lower ones.
 LAYERS = ["core", "schema", "ops", "parsing", "symbolic", "results", "derive", "render", "notebook", "api",
-          "cli",
+          "cli", "web",
           "__init__", "__main__"]
 
 

@@ -33,6 +33,7 @@ def produce(req: Request) -> tuple[str, list[str], int]:
         return text, notes + more, max(status, int(req.check and not result.agree))
     values = result.evaluate(req.at) if req.at is not None else None
     if values is not None:
+        notes += result.onehot_breaks(req.at)
         notes += [f"DISAGREE at the point for d{name}: explicit and compact differ by "
                   f"{v.max_abs_error:.3g}" for name, v in values.items() if not v.agree]
     if req.fmt == "json":

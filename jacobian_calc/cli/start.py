@@ -48,11 +48,3 @@ def interruptible() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, _stop)
-
-
-def main() -> None:
-    """The ``jac`` console script: guard, then load and run the command."""
-    guard()
-    from .main import main as command  # noqa: PLC0415 - loaded under the guard
-
-    command()

@@ -48,7 +48,8 @@ from ..symbolic.plain import factor_common
 from ..symbolic.simplify import is_zero, simplify_entry
 from ..symbolic.symbols import entry_name, symbol_grid
 from ..symbolic.through_outputs import through_outputs
-from .problem import ExprLike, Problem, absence_warnings, parse_wrt, prepare, wrt_groups
+from .problem import (ExprLike, Problem, absence_warnings, parse_wrt, prepare,
+                      refuse_entry_names, wrt_groups)
 from .tidy import cost, tidy
 
 
@@ -168,6 +169,7 @@ class _Request:
         if len(problem.components) != 1:
             raise JacobianError("{{backprop}} needs exactly one expression, got "
                                 f"{len(problem.components)} components")
+        refuse_entry_names(problem, "{{backprop}}", ", or differentiate without {{backprop}}")
         root, lets = _inline_lets(problem)
         names_ = parse_wrt(wrt)
         if names_ is None:
@@ -287,7 +289,26 @@ def _cuts(root: Node, lets: Mapping[Node, str]) -> list[Node]:
     sigmoid is known to be the step ``y``, wherever that was found.
     """
     first = _find_cuts(root, lets, set())
-    return _find_cuts(root, lets, set(first))
+    return _evaluation_order(root, set(_find_cuts(root, lets, set(first))))
+
+
+def _evaluation_order(root: Node, cuts: set[Node]) -> list[Node]:
+    """``cuts`` in a topological order of the expression's DAG: a step comes after every
+    step it uses, wherever that one was first named (``exp(h) @ h`` computes ``h`` first)."""
+    order: dict[Node, None] = {}
+    done: set[Node] = set()
+
+    def visit(node: Node) -> None:
+        if node in done:
+            return
+        for child in node.children():
+            visit(child)
+        done.add(node)
+        if node in cuts:
+            order[node] = None
+
+    visit(root)
+    return list(order)
 
 
 def _find_cuts(root: Node, lets: Mapping[Node, str], steps: set[Node]) -> list[Node]:
@@ -603,14 +624,17 @@ def _contraction_text(rule: _Rule, graph: _Graph) -> str:
     top = graph.step(rule.through[0])
     target = f"{rule.target}{_indices('klpq', graph.shapes[rule.target])}"
     lhs = f"d{target} {'+=' if rule.accumulate else '='}"
+    paths = ""
+    if any(rule.target in graph.step(n).inputs for n in rule.through[:-1]):
+        paths = f"   (through {rule.through[-1]} only, {rule.target} elsewhere held fixed)"
     if isinstance(rule.upstream, Num):  # the scalar output, seeded with 1
-        return f"{lhs} ∂{top.name}/∂{target}"
+        return f"{lhs} ∂{top.name}/∂{target}{paths}"
     up = rule.upstream.id
     out = _indices("ijmn", top.shape)
     if not out:
-        return f"{lhs} {up} ∂{top.name}/∂{target}"
+        return f"{lhs} {up} ∂{top.name}/∂{target}{paths}"
     letters = out[1:-1].replace(",", "")
-    return f"{lhs} Σ_{letters} {up}{out} ∂{top.name}{out}/∂{target}"
+    return f"{lhs} Σ_{letters} {up}{out} ∂{top.name}{out}/∂{target}{paths}"
 
 
 def _indices(letters: str, shape: Shape) -> str:
@@ -627,6 +651,9 @@ class _Local:
     outputs: dict[str, Grid]  # evaluated through the inputs
     upstream: Grid | None
     arrays: dict[str, Shape]
+    # the top output with the target held fixed above the innermost step, and the
+    # stand-ins back to the target's entries
+    held: tuple[Grid | None, dict] = (None, {})
 
     @classmethod
     def build(cls, rule: _Rule, graph: _Graph) -> "_Local":
@@ -634,14 +661,25 @@ class _Local:
         inner = {s.name for s in chain}
         names_ = sorted({n for s in chain for n in s.inputs} - inner)
         env = Env(graph.shapes, {n: symbol_grid(n, graph.shapes[n]) for n in names_})
+        target = env.values.get(rule.target)
+        held = _held(rule.target, target)
         outputs = {}
-        for s in chain:
+        for i, s in enumerate(chain):
+            if i == 1 and held is not None:  # the paths through the innermost step only
+                env.values[rule.target] = held
             outputs[s.name] = env.values[s.name] = evaluate(s.expr, env)
+        top = outputs[chain[-1].name]
+        if held is not None:
+            env.values[rule.target] = target
+            back = dict(zip(held.flat, target.flat))
+            outputs = {n: g.map(lambda e: sp.sympify(e).xreplace(back))
+                       for n, g in outputs.items()}
         up_name = None if isinstance(rule.upstream, Num) else rule.upstream.id
         upstream = symbol_grid(up_name, chain[-1].shape) if up_name else None
         arrays = {n: graph.shapes[n] for n in names_ + list(inner) + [up_name] if n}
+        release = dict(zip(held.flat, target.flat)) if held is not None else {}
         return cls(rule, graph, {n: env.values[n] for n in names_}, outputs, upstream,
-                   arrays)
+                   arrays, (top, release))
 
     @property
     def top(self) -> str:
@@ -649,12 +687,13 @@ class _Local:
 
     def explicit(self) -> Grid:
         """``Σ_ij dY[i,j] ∂Y[i,j]/∂X[k,l]`` by differentiating, through the outputs."""
-        y = self.outputs[self.top]
+        y, release = self.held
         terms = y.flat if self.upstream is None else \
             [canonical_mul(u, e) for u, e in zip(self.upstream.flat, y.flat)]
         target = symbol_grid(self.rule.target, self.graph.shapes[self.rule.target])
         found = gradient(canonical_add(*terms), set(target.flat))
-        self.raw = Grid(target.shape, [found.get(s, sp.Integer(0)) for s in target.flat])
+        self.raw = Grid(target.shape, [sp.sympify(found.get(s, sp.Integer(0))).xreplace(release)
+                                       for s in target.flat])
         pairs = [(s, e) for name, grid in self.outputs.items()
                  for s, e in zip(symbol_grid(name, grid.shape).flat, grid.flat)]
         return Grid(target.shape, through_outputs(self.raw.flat, pairs))
@@ -709,6 +748,15 @@ class _Local:
             if {entry_name(name, i) if shape else name for i in ndindex(shape)} & present:
                 out.append(name + "".join(f"_{c}" for c in "ijmn"[:len(shape)]))
         return tuple(out)
+
+
+def _held(name: str, grid: Grid | None) -> Grid | None:
+    """Stand-ins for the target's entries in the steps above the innermost one of a fused
+    rule: the rule stands for the paths through the innermost step, so the target's other
+    occurrences (``X.T`` in ``L = sum(Z * X.T)`` with ``Z = X @ X``) are held fixed."""
+    if grid is None:
+        return None
+    return grid.map(lambda s: sp.Dummy(f"{s}_held"))
 
 
 # -- gradients -----------------------------------------------------------------------------

@@ -17,12 +17,14 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ..core.grid import Grid, Shape, ndindex
+from ..core.errors import JacobianError
+from ..core.grid import Grid
 from ..results.backprop import AGREES, DIFFERS, UNDECIDED, Check, EndToEnd
 from ..symbolic.compare import Agreement, compare
 from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.float_tree import float_evaluate
 from ..symbolic.numeric import float_eval
+from ..symbolic.sampling import TRIES, DomainSearch, draw_array
 from ..symbolic.symbols import entry_name, symbol_grid
 from ..symbolic.trusted import as_sympy
 
@@ -34,14 +36,17 @@ def random_mismatch(first: Grid, second: Grid, seed: int) -> Agreement:
 
 def end_to_end(graph, rules, explicit: dict[str, Grid], points: int, seed: int) -> EndToEnd:
     """The composed compact gradients (NumPy) against the explicit ones (SymPy) at
-    random points, and exactly at rational points where everything is rational."""
+    random points inside the domain, and exactly at rational points where everything is
+    rational."""
     rng = np.random.default_rng(seed)
-    compared, worst = 0, 0.0
+    search = _search(graph, explicit)
+    compared, worst, ways = 0, 0.0, set()
     for kind in range(points):
-        values = _sample(graph, rng, kind)
-        want = _explicit_values(explicit, values)
-        if want is None:
-            continue  # outside the domain (a log of a negative number): not comparable
+        found = search.find(lambda k: _sample(graph, rng, k), kind)
+        if found.values is None:
+            continue
+        ways.add(found.how)
+        want, values = found.result, found.values
         got = _compact_values(graph, rules, values)
         compared += 1
         for name in graph.wrt:
@@ -49,14 +54,59 @@ def end_to_end(graph, rules, explicit: dict[str, Grid], points: int, seed: int) 
             worst = max(worst, error)
             if bad is not None:
                 mismatch = (_label(name, bad), float(want[name][bad]), float(got[name][bad]))
-                return EndToEnd(Check(DIFFERS, "at a random point", error, mismatch), compared)
+                return EndToEnd(Check(DIFFERS, "at a random point", error, mismatch), compared,
+                                chosen=_chosen(ways, compared, points))
     if not compared:
-        return EndToEnd(Check(UNDECIDED, "no random point was inside the domain"), 0)
+        return EndToEnd(Check(UNDECIDED, f"no point inside the domain was found in {TRIES} "
+                              "random draws of each kind, each with the variables of "
+                              f"{_constrained(search)} shifted"), 0)
     exact, mismatch = _exact_points(graph, rules, explicit, rng)
+    chosen = _chosen(ways, compared, points)
     if mismatch is not None:
         return EndToEnd(Check(DIFFERS, "at a rational point, exactly", worst, mismatch),
-                        compared, exact)
-    return EndToEnd(Check(AGREES, f"at {compared} random points", worst), compared, exact)
+                        compared, exact, chosen)
+    return EndToEnd(Check(AGREES, f"at {compared} random points", worst), compared, exact,
+                    chosen)
+
+
+def _search(graph, explicit: dict[str, Grid]) -> DomainSearch:
+    """Where the output and the explicit gradients are defined; every variable but one-hot
+    targets and the upstream gradient may be shifted into the domain."""
+    shapes = dict(graph.variables)
+    if graph.upstream:
+        shapes[graph.upstream] = graph.out_shape
+    y = evaluate(graph.root, Env(graph.variables))
+    exprs = list(y.flat) + [e for g in explicit.values() for e in g.flat]
+    adjustable = [n for n in graph.variables if n not in graph.onehot]
+    output = {"": y}
+
+    def accept(values):  # the output defined there too, not only its derivative
+        return _explicit_values(explicit, values) if _explicit_values(output, values) \
+            is not None else None
+
+    return DomainSearch(exprs, shapes, adjustable, accept=accept)
+
+
+def _constrained(search: DomainSearch) -> str:
+    kinds = sorted({k.need for k in search.constraints})
+    if not kinds:
+        return "no log, sqrt or division"
+    words = {"positive": "log/sqrt arguments", "nonzero": "divisions",
+             "unit": "asin/acos/atanh arguments", "above one": "acosh arguments"}
+    return ", ".join(words[k] for k in kinds)
+
+
+def _chosen(ways: set[str], compared: int, points: int) -> str:
+    """How the points were chosen, when not simply drawn at random."""
+    parts = []
+    if "shifted" in ways:
+        parts.append("points shifted into the domain where a random draw left a log, sqrt "
+                     "or division undefined")
+    elif "redrawn" in ways:
+        parts.append("points redrawn where a random draw was outside the domain")
+    if compared < points:
+        parts.append(f"{points} asked, {points - compared} without a point inside the domain")
+    return "; ".join(parts)
 
 
 def _label(name: str, index: tuple) -> str:
@@ -64,30 +114,13 @@ def _label(name: str, index: tuple) -> str:
 
 
 def _sample(graph, rng, kind: int) -> dict[str, np.ndarray]:
-    """Values of every variable (and the upstream gradient): kind 0 in (-1.5, 1.5),
-    kind 1 in (0.2, 1.5), kind 2 near 1 (near the identity for square matrices, so
-    determinants and logarithms are defined); one-hot targets one-hot."""
+    """Values of every variable (and the upstream gradient), by :func:`draw_array`;
+    one-hot targets one-hot."""
     shapes = dict(graph.variables)
     if graph.upstream:
         shapes[graph.upstream] = graph.out_shape
-    return {n: _one_hot(rng, s) if n in graph.onehot else _values(rng, s, kind % 3)
+    return {n: draw_array(rng, s, kind, "onehot" if n in graph.onehot else None)
             for n, s in shapes.items()}
-
-
-def _values(rng, shape: Shape, kind: int) -> np.ndarray:
-    if kind == 0:
-        return rng.uniform(-1.5, 1.5, shape)
-    if kind == 1:
-        return rng.uniform(0.2, 1.5, shape)
-    base = np.eye(shape[0]) if len(shape) == 2 and shape[0] == shape[1] else np.ones(shape)
-    return base + rng.uniform(-0.3, 0.3, shape)
-
-
-def _one_hot(rng, shape: Shape) -> np.ndarray:
-    out = np.zeros(shape)
-    for index in ndindex(shape[:-1]):
-        out[index + (int(rng.integers(shape[-1])),)] = 1.0
-    return out
 
 
 def _explicit_values(explicit, values) -> dict[str, np.ndarray] | None:
@@ -126,17 +159,25 @@ def _first_difference(want: np.ndarray, got: np.ndarray, tol: float = 1e-9):
 
 def _exact_points(graph, rules, explicit, rng, count: int = 2):
     """Exact comparisons at rational points: how many agreed, and the first exact
-    difference (none are made when the expression is not rational)."""
-    for done in range(count):
+    difference (none are made when the expression is not rational). A rational point
+    where the expression is undefined (``log(0)``) is replaced by another draw."""
+    done = 0
+    for _ in range(3 * count):
         values = {n: Grid(np.shape(a), [sp.Rational(Fraction(float(x)).limit_denominator(10))
                                         for x in np.ravel(np.round(a, 1))])
                   for n, a in _sample(graph, rng, 2).items()}
-        if not _rational(graph, values):
-            return done, None
-        mismatch = _exact_mismatch(graph, rules, explicit, values)
+        try:
+            if not _rational(graph, values):
+                return done, None
+            mismatch = _exact_mismatch(graph, rules, explicit, values)
+        except JacobianError:  # undefined at this rational point: outside the domain
+            continue
         if mismatch is not None:
             return done, mismatch
-    return count, None
+        done += 1
+        if done == count:
+            break
+    return done, None
 
 
 def _rational(graph, values: dict[str, Grid]) -> bool:

@@ -43,7 +43,7 @@ from .backprop import local_vjps
 from .hessian_rules import rewrite_input, tidy_more
 from .jvp import jvp
 from .linear_map import matrix_of
-from .problem import Problem
+from .problem import Problem, refuse_entry_names
 from ..symbolic.trusted import as_sympy
 
 #: Names the generated code reserves (never chosen for a direction or a subexpression).
@@ -60,6 +60,7 @@ def compact_hessian(result: HessianResult, problem: Problem, groups) -> CompactH
         operation has no compact rule; the message says why.
     """
     _applicable(result, problem, groups)
+    refuse_entry_names(problem, "the compact Hessian")
     root = inlined(problem)
     shapes = {n: tuple(problem.shapes.get(n, ())) for n in names(root) | set(result.wrt)}
     root, rewrites = rewrite_input(root, shapes)
@@ -316,11 +317,9 @@ def _numeric(pairs: list[tuple], signs: set, points: int = 3, seed: int = 0):
 
     from ..symbolic.compare import largest_difference  # noqa: PLC0415
     from ..symbolic.numeric import float_eval, free_symbols  # noqa: PLC0415
-    symbols = sorted(free_symbols([e for p in pairs for e in p]), key=str)
-    rng = np.random.default_rng(seed)
-    values = {s: (rng.choice([-1.0, 1.0], points) if s in signs
-                  else rng.uniform(0.2, 1.2, points) * rng.choice([-1.0, 1.0], points))
-              for s in symbols}
+    from ..symbolic.sampling import draw_symbols  # noqa: PLC0415
+    symbols = free_symbols([e for p in pairs for e in p])
+    values = draw_symbols(np.random.default_rng(seed), symbols, points, signs, kind=3)
     first = float_eval([x for x, _ in pairs], values)
     second = float_eval([y for _, y in pairs], values)
     return largest_difference(first, second, points)

@@ -209,8 +209,10 @@ def in_caller_symbols(result: JacobianResult, problem: Problem) -> JacobianResul
     if not mapping and not functions:
         return result
 
+    memo: dict = {}  # one for all entries: shared subexpressions are rebuilt once
+
     def swap(e: sp.Expr) -> sp.Expr:
-        return replace_symbols(e, mapping, functions)
+        return replace_symbols(e, mapping, functions, memo, rename=True)
 
     return replace(result, entries={i: swap(e) for i, e in result.entries.items()},
                    in_symbols=tuple(mapping.get(s, s) for s in result.in_symbols),

@@ -247,15 +247,61 @@ def _let_order(lets: Mapping[str, Node]) -> list[str]:
     return order
 
 
+_ENTRY = re.compile(r"(.+?)((?:_\d+)+)\Z")
+
+
+def entry_of(name: str, shapes: Mapping[str, Shape]) -> str | None:
+    """The declared array ``name`` is an entry of (``x_2`` of ``x``), or None.
+
+    Examples
+    --------
+    >>> entry_of("x_2", {"x": (3,)}), entry_of("x_2", {}), entry_of("A_1_2", {"A": (2, 2)})
+    ('x', None, 'A')
+    """
+    match = _ENTRY.match(name)
+    if match is None:
+        return None
+    stem = match.group(1)
+    while stem not in shapes:  # x_1_2 of a declared x_1 is impossible: x_1 is no array name
+        inner = _ENTRY.match(stem)
+        if inner is None:
+            return None
+        stem = inner.group(1)
+    return stem
+
+
+def entry_names(problem: Problem) -> dict[str, str]:
+    """Names the expression uses that are entries of declared arrays: ``{"x_1": "x"}``."""
+    found = {}
+    for name in problem.used_names() - set(problem.shapes):
+        array = entry_of(name, problem.shapes)
+        if array is not None:
+            found[name] = array
+    return found
+
+
 def _check_entry_names(problem: Problem) -> None:
-    """Entry symbols are NAME_i_j: refuse names that would collide with them."""
-    if not problem.shapes:
-        return
-    pattern = re.compile(rf"(?:{'|'.join(map(re.escape, problem.shapes))})(?:_\d+)+")
-    for name in sorted(problem.used_names() - set(problem.shapes)):
-        if pattern.fullmatch(name):
-            raise JacobianError(f"{name!r} looks like an entry of a declared array; use the "
-                                "array itself (entries are not separate variables)")
+    """Entry symbols are NAME_i_j (1-based): with ``x`` declared 3, ``x_2`` in the
+    expression is its second entry (what the calculator prints reads back), and
+    ``x_4`` or ``x_1_1`` is an error."""
+    for name, array in sorted(entry_names(problem).items()):
+        shape = problem.shapes[array]
+        index = [int(k) for k in name[len(array) + 1:].split("_")]
+        if len(index) != len(shape) or not all(1 <= k <= n for k, n in zip(index, shape)):
+            form = "_".join([array, *"ij"[:len(shape)]])
+            raise JacobianError(f"{name!r} is not an entry of {array} ({shape_text(shape)}): "
+                                f"its entries are {form} with 1-based indices within its "
+                                "shape")
+
+
+def refuse_entry_names(problem: Problem, route: str, instead: str = "") -> None:
+    """Routes built from the operations' rules take whole arrays, not entries."""
+    found = entry_names(problem)
+    if found:
+        name = min(found)
+        raise JacobianError(f"{route} takes whole arrays, and the expression uses {name}, an "
+                            f"entry of {found[name]}; write it with {found[name]} itself"
+                            + instead)
 
 
 def _check_sizes(problem: Problem) -> None:
@@ -289,11 +335,19 @@ def parse_wrt(wrt) -> list[str] | None:
         raise JacobianError(f"malformed {{{{wrt}}}} list {wrt!r}: expected names like x1,x2")
     seen: set[str] = set()
     for p in parts:
-        declared_name(p, "a {{wrt}} name")
+        wrt_name(p)
         if p in seen:
             raise JacobianError(f"duplicate name {p!r} in {{{{wrt}}}}")
         seen.add(p)
     return parts
+
+
+def wrt_name(name: object) -> str:
+    """A name to differentiate with respect to: a declared name, or one that reads as an
+    entry (``x_1``): the calculator prints entries so, and they read back."""
+    if isinstance(name, str) and _ENTRY.match(name):
+        return declared_name(_ENTRY.match(name).group(1), "a {{wrt}} name") and name
+    return declared_name(name, "a {{wrt}} name")
 
 
 def default_wrt(problem: Problem) -> list[str]:

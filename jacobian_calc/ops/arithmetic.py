@@ -26,7 +26,8 @@ def _others(v, i):
 
 register(Op(
     name="add", category="arithmetic", doc="sum of two or more terms, a + b (a - b is a + (-b))",
-    rule="dA = dY, dB = dY (summed over broadcast axes: db = sum(dZ, axis=0))",
+    rule=("dA = dY, dB = dY, each summed over the axes its operand was broadcast along  "
+          "(B a row added to every row of A: dB = sum(dY, axis=0))"),
     arity=(2, 10 ** 9), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.add, *args),
     digits=lambda d, v: max(d) + 1,
@@ -82,7 +83,7 @@ def _pow_vjp(v):
 
 register(Op(
     name="pow", category="arithmetic", doc="element-wise power, a ** b (also a ^ b)",
-    rule="dA = dY * k * A**(k - 1); dB = dY * Y * log(A)",
+    rule="dA = dY * B * A**(B - 1), dB = dY * Y * log(A)",
     arity=(2, 2), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.pow, *args),
     digits=lambda d, v: abs(d[0]) * (abs(v[1]) if v[1] is not None else 10.0 ** d[1]),
@@ -116,7 +117,7 @@ def _matmul_vjp(v):
 
 register(Op(
     name="matmul", category="arithmetic", doc="matrix product, A @ B (vectors as in NumPy)",
-    rule="dA = dY @ B.T, dB = A.T @ dY  (A @ x: dA = outer(dy, x), dx = A.T @ dy)",
+    rule="dA = dY @ B.T, dB = A.T @ dY  (A @ x, x a vector: dA = outer(dY, x), dx = A.T @ dY)",
     arity=(2, 2), shape=_matmul_shape,
     evaluate=lambda S, args, kw: S.matmul(*args),
     digits=lambda d, v: sum(d) + 1,

@@ -133,7 +133,8 @@ def _diag(S, X):
 register(Op(
     name="diag", category="linear algebra",
     doc="diag(v): the diagonal matrix of a vector; diag(X): the diagonal of a square matrix",
-    rule="dv = diag(dY)  (diag(X): dX = diag(dy))",
+    rule=("dX = diag(dY)  (the diagonal of dY for a vector X, the diagonal matrix of dY for "
+          "a matrix X)"),
     arity=(1, 1), shape=_diag_shape,
     evaluate=lambda S, args, kw: _diag(S, args[0]), cost=_same_size,
     vjp=lambda v: (fn.diag(v.g),),
@@ -150,7 +151,7 @@ def _outer_shape(s):
 
 register(Op(
     name="outer", category="linear algebra", doc="outer product of two vectors, a b^T",
-    rule="da = dY @ b, db = dY.T @ a",
+    rule="dA = dY @ B, dB = dY.T @ A",
     arity=(2, 2), shape=_outer_shape,
     evaluate=lambda S, args, kw: S.Grid.from_function(
         args[0].shape + args[1].shape, lambda ij: S.mul(args[0][ij[0]], args[1][ij[1]])),
@@ -225,7 +226,7 @@ def _expand_shape(s):
 register(Op(
     name="expand_dims", category="structure",
     doc="expand_dims(y, 1): y with a new axis of length 1 (a column), for broadcasting",
-    rule="dy = sum(dY, axis=axis)",
+    rule="dX = sum(dY, axis=axis)",
     arity=(1, 1), keywords=(Keyword("axis", "axis"),), shape=_expand_shape,
     evaluate=lambda S, args, kw: args[0].expand_dims(kw["axis"]), cost=_same_size,
     vjp=lambda v: (fn.sum(v.g, axis=v.kw["axis"]),),

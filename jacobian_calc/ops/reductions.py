@@ -118,7 +118,7 @@ def _norm_entry(S, X, kw):
 register(Op(
     name="norm", category="reduction",
     doc="2-norm of a vector, Frobenius norm of a matrix; norm(x, 1) = sum(abs(x))",
-    rule="dX = dY * X / Y  (norm(x, 1): dx = dy * sign(x))",
+    rule="dX = dY * X / Y  (norm(X, 1): dX = dY * sign(X))",
     arity=(1, 1), keywords=(Keyword("ord", "ord", 2),), shape=_norm_shape,
     evaluate=lambda S, args, kw: S.Grid.scalar(_norm_entry(S, args[0], kw)),
     cost=lambda c: (2 * c.reduced + 1, c.reduced * (c.sizes[0] + 2) + 2),
@@ -164,7 +164,7 @@ def _softmax_np(np, x, axis=-1, log=False):
 register(Op(
     name="softmax", category="neural network",
     doc="exp(X) / sum(exp(X)) along the last axis (each row of a matrix; axis= to choose)",
-    rule="dX = Y * (dY - sum(dY * Y, axis=-1, keepdims=True))",
+    rule="dX = Y * (dY - sum(dY * Y, axis=axis, keepdims=True))",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,
     evaluate=lambda S, args, kw: _softmax(S, args[0], kw), cost=lambda c: _softmax_cost(c),
     vjp=lambda v: (v.out * (v.g - _sum_along(v, v.g * v.out)),),
@@ -176,7 +176,7 @@ register(Op(
 register(Op(
     name="log_softmax", category="neural network",
     doc="X - logsumexp(X) along the last axis (axis= to choose)",
-    rule="dX = dY - exp(Y) * sum(dY, axis=-1, keepdims=True)",
+    rule="dX = dY - exp(Y) * sum(dY, axis=axis, keepdims=True)",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,
     evaluate=lambda S, args, kw: _softmax(S, args[0], kw, log=True),
     cost=lambda c: _softmax_cost(c),

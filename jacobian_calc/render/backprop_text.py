@@ -142,12 +142,20 @@ def backprop_dict(r: BackpropResult, values: dict | None = None, at: str | None 
 def gradient_values_text(r: BackpropResult, values: dict, at: str) -> str:
     """Every gradient at a point, by both routes."""
     lines = [f"At {at}:"]
+    lines += [f"  {message}" for message in r.onehot_breaks(at)]
     for name, v in values.items():
         g = r.gradients[name]
-        verdict = "agree" if v.agree else "DISAGREE"
-        lines.append(f"  {g.name} ({shape_text(g.shape)}), explicit and compact {verdict} "
+        if v.agree:
+            lines.append(f"  {g.name} ({shape_text(g.shape)}), explicit and compact agree "
+                         f"(max |error| {v.max_abs_error:.2g}):")
+            lines += [f"    {row}" for row in _number_rows(v.compact)]
+            continue
+        lines.append(f"  {g.name} ({shape_text(g.shape)}), explicit and compact DISAGREE "
                      f"(max |error| {v.max_abs_error:.2g}):")
-        lines += [f"    {row}" for row in _number_rows(v.compact)]
+        lines.append("    explicit (the derivative of the whole expression):")
+        lines += [f"      {row}" for row in _number_rows(v.explicit)]
+        lines.append("    compact (the backward steps):")
+        lines += [f"      {row}" for row in _number_rows(v.compact)]
     return "\n".join(lines)
 
 

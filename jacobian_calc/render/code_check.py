@@ -32,6 +32,7 @@ from ..symbolic.autodiff import gradient
 from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.numeric import float_eval
 from ..symbolic.symbols import entry_name, symbol_grid
+from ..symbolic.sampling import TRIES, DomainSearch, draw_array
 from .code import TITLES, to_code
 
 #: Relative and absolute tolerance of the float64 comparisons.
@@ -58,6 +59,16 @@ class CodeCheck:
     explicit: Check
     autograd: Check | None
     points: int
+    of: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """The JSON document of the verdicts (``kind`` ``"code_check"``)."""
+        from .json import envelope  # noqa: PLC0415
+
+        return envelope("code_check", self.of or ["?"], language=self.language,
+                        points=self.points, explicit=_check_dict(self.explicit),
+                        autograd=None if self.autograd is None else _check_dict(self.autograd),
+                        agree=self.ok, summary=self.summary())
 
     @property
     def ok(self) -> bool:
@@ -84,6 +95,15 @@ def _words(check: Check, other: str) -> str:
         return (f"DIFFERS from {other} {check.how}: {label} should be {want:.10g}, "
                 f"the code gives {got:.10g}")
     return f"{other}: undecided ({check.how})"
+
+
+def _check_dict(check: Check) -> dict:
+    mismatch = None
+    if check.mismatch is not None:
+        label, want, got = check.mismatch
+        mismatch = {"entry": label, "explicit": repr(float(want)), "compact": repr(float(got))}
+    return {"verdict": check.verdict, "how": check.how,
+            "max_abs_error": check.max_abs_error, "mismatch": mismatch}
 
 
 def load_module(code: str, name: str = "generated") -> ModuleType:
@@ -119,11 +139,12 @@ def check_code(result, language: str = "numpy", points: int = 3, seed: int = 0,
     oracle = load_module(to_code(result, "torch"), "generated_torch") if torch else None
     rng = np.random.default_rng(seed)
     explicit, against, compared = _Tally(), _Tally(), 0
+    search = case.domain()
     for kind in range(points):
-        values = case.sample(rng, kind)
-        want = case.explicit(values)
-        if want is None:
-            continue  # outside the domain (a log of a negative number)
+        found = search.find(lambda k: case.sample(rng, k), kind)
+        if found.values is None:
+            continue  # no point inside the domain after a real search
+        values, want = found.values, found.result
         got = case.run(module, values, language)
         compared += 1
         explicit.compare(want, got)
@@ -131,10 +152,15 @@ def check_code(result, language: str = "numpy", points: int = 3, seed: int = 0,
             against.compare(case.autograd(oracle, values, torch), got)
     how = f"at {compared} random {'point' if compared == 1 else 'points'}"
     if not compared:
-        none = Check(UNDECIDED, "no random point was inside the domain")
-        return CodeCheck(language, none, none if oracle else None, 0)
+        none = Check(UNDECIDED, f"no point inside the domain was found in {TRIES} random "
+                           "draws, each shifted where a log, sqrt or division was undefined")
+        return CodeCheck(language, none, none if oracle else None, 0, _of(result))
     return CodeCheck(language, explicit.check(how),
-                     against.check(how) if oracle is not None else None, compared)
+                     against.check(how) if oracle is not None else None, compared, _of(result))
+
+
+def _of(result) -> tuple[str, ...]:
+    return tuple(result.of) if isinstance(result.of, (list, tuple)) else (result.of,)
 
 
 def _torch():
@@ -170,23 +196,6 @@ class _Tally:
 
 
 # -- what is compared ------------------------------------------------------------------------
-
-def _sample_array(rng, shape: Shape, kind: int, special: str | None) -> np.ndarray:
-    if special == "onehot":
-        out = np.zeros(shape)
-        for index in ndindex(shape[:-1]):
-            out[index + (int(rng.integers(shape[-1])),)] = 1.0
-        return out
-    if special == "signs":
-        return rng.choice([-1.0, 1.0], shape)
-    if len(shape) == 2 and shape[0] == shape[1]:
-        return np.eye(shape[0]) + rng.uniform(-0.3, 0.3, shape)
-    if kind % 3 == 0:
-        return rng.uniform(0.2, 1.2, shape) * rng.choice([-1.0, 1.0], shape)
-    if kind % 3 == 1:
-        return rng.uniform(0.2, 1.5, shape)
-    return 1.0 + rng.uniform(-0.3, 0.3, shape)
-
 
 def _symbols(values: dict) -> dict:
     return {s: np.float64(v) for n, a in values.items()
@@ -237,8 +246,16 @@ class _BackpropCase:
         shapes = dict(self.shapes)
         if self.r.upstream != "1":
             shapes[self.r.upstream] = self.r.out_shape
-        return {n: _sample_array(rng, s, kind, "onehot" if n in self.r.onehot else None)
+        return {n: draw_array(rng, s, kind, "onehot" if n in self.r.onehot else None)
                 for n, s in shapes.items()}
+
+    def domain(self) -> DomainSearch:
+        shapes = dict(self.shapes)
+        if self.r.upstream != "1":
+            shapes[self.r.upstream] = self.r.out_shape
+        exprs = [*self.output.flat, *(e for g in self.grads.values() for e in g.flat)]
+        return DomainSearch(exprs, shapes, [n for n in self.shapes if n not in self.r.onehot],
+                            accept=self.explicit)
 
     def explicit(self, values: dict) -> dict | None:
         symbols = _symbols(values)
@@ -299,11 +316,18 @@ class _HessianCase:
             else None
 
     def sample(self, rng, kind: int) -> dict:
-        values = {n: _sample_array(rng, s, kind, self._special(n))
+        values = {n: draw_array(rng, s, kind, self._special(n))
                   for n, s in self.shapes.items()}
-        values.update({d: rng.uniform(-1.0, 1.0, self.H.variable(v).shape)
+        values.update({d: draw_array(rng, self.H.variable(v).shape, 0)
                        for d, v in self.directions.items()})
         return values
+
+    def domain(self) -> DomainSearch:
+        shapes = dict(self.shapes)
+        shapes.update({d: self.H.variable(v).shape for d, v in self.directions.items()})
+        exprs = [*self.value.flat, *(e for g in self.grads.values() for e in g.flat)]
+        return DomainSearch(exprs, shapes, [n for n in self.shapes if self._special(n) is None],
+                            accept=self.explicit)
 
     def explicit(self, values: dict) -> dict | None:
         symbols = _symbols({n: values[n] for n in self.inputs})

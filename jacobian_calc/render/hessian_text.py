@@ -13,6 +13,7 @@ from ..results.base import printer
 from ..results.hessian import (MATRIX, NOT_SYMMETRIC, SYMMETRIC, CompactHessian,
                                HessianBlock, HessianResult)
 from .entries import entry_text
+from .json import entries as entry_forms, envelope
 from .text import table
 
 #: Blocks with more entries than this are summarised unless ``full=True``.
@@ -195,7 +196,7 @@ def hessian_dict(H: HessianResult, flatten: bool = False, values: dict | None = 
                  at: str | None = None) -> dict:
     """The JSON document of a Hessian (``jac --hessian --format json``)."""
     doc = {
-        "of": list(H.of), "output": H.out_name, "output_shape": list(H.out_shape),
+        **envelope("hessian", H.of), "output": H.out_name, "output_shape": list(H.out_shape),
         "layout": H.layout, "wrt": H.wrt,
         "variables": [{"name": v.name, "names": list(v.names), "shape": list(v.shape)}
                       for v in H.variables],
@@ -215,7 +216,7 @@ def _block_dict(b: HessianBlock, flatten: bool, numbers) -> dict:
     grid = b.flat_grid() if flatten else b.as_grid()
     item = {"rows": b.row, "cols": b.col, "shape": list(grid.shape)}
     if numbers is None:
-        item["entries"] = grid.map(entry_text).tolist()
+        item.update(entry_forms(grid))
     else:
         item["values"] = numbers.reshape(grid.shape).tolist()
     return item

@@ -22,7 +22,8 @@ def _signature(op) -> str:
         return f"A{op.syntax.symbol}"
     if op.syntax.form == "atom":
         return op.name
-    args = ["X", "Y"][:op.arity[1]] + [f"{k.name}=" for k in op.keywords]
+    args = (["X"] if op.arity[1] == 1 else ["A", "B"][:op.arity[1]])  # Y is the output
+    args += [f"{k.name}=" for k in op.keywords]
     return f"{op.name}({', '.join(args)})"
 
 

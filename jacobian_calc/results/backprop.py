@@ -187,11 +187,15 @@ class EndToEnd:
         Random points where both sides were finite and compared.
     exact_points : int
         Rational points compared exactly (rational expressions only).
+    chosen : str
+        How the points were chosen when not simply drawn at random (shifted into
+        the domain of a ``log``; fewer than asked, and why); ``""`` otherwise.
     """
 
     check: Check
     points: int = 0
     exact_points: int = 0
+    chosen: str = ""  # how the points were chosen, when not simply drawn at random
 
 
 @dataclass(frozen=True, repr=False)
@@ -264,9 +268,35 @@ class BackpropResult(Result):
             upstream gradient (``dY``).
         """
         from ..symbolic.points import gradient_values  # numbers need NumPy; see JacobianResult
-        return {name: GradientValues(*gradient_values(g.explicit, g.inline_tree, at, self.shapes,
-                                                      self.upstream))
+        return {name: GradientValues(*gradient_values(g.explicit, g.inline_tree, at,
+                                                      self.user_shapes(), self.upstream))
                 for name, g in self.gradients.items()}
+
+    def user_shapes(self) -> dict[str, Shape]:
+        """Shapes of the caller's names only (variables, inputs, the upstream gradient),
+        not of the steps' names or their gradients."""
+        internal = {s.name for s in self.steps}
+        internal |= {f"d{n}" for n in set(self.shapes) | internal} - {self.upstream}
+        return {n: s for n, s in self.shapes.items() if n not in internal}
+
+    def onehot_breaks(self, at) -> list[str]:
+        """What the point breaks of the ``onehot`` promise (rows summing to 1), said first:
+        the compact gradients rely on it, the explicit ones do not."""
+        from ..symbolic.points import (known_names, resolve_point,  # noqa: PLC0415
+                                       rows_not_summing_to_one)
+        shapes = self.user_shapes()
+        arrays = {n: s for n, s in shapes.items() if s}
+        values = resolve_point(at, known_names(set(shapes), arrays), arrays)
+        out = []
+        for name in self.onehot:
+            row = rows_not_summing_to_one(values, name, shapes[name])
+            if row is not None:
+                index, total = row
+                where = f"row {index}" if len(shapes[name]) > 1 else "its entries"
+                out.append(f"{name} is not one-hot at this point ({where} sums to {total:.6g}, "
+                           "not 1): --onehot promised rows summing to 1, which the compact "
+                           "gradients use and the explicit ones do not, so the two routes differ")
+        return out
 
     def disagreement(self) -> str:
         """One line describing the first failure ("" when everything agrees)."""
@@ -303,8 +333,9 @@ class BackpropResult(Result):
             return f"end to end undecided ({e.check.how})"
         if not e.check.ok:
             return f"end to end DIFFERS {e.check.how} (at {e.check.mismatch[0]})"
+        chosen = f"; {e.chosen}" if e.chosen else ""
         text = (f"end to end agrees at {e.points} {'point' if e.points == 1 else 'points'} "
-                f"(max error {e.check.max_abs_error:.2g})")
+                f"(max error {e.check.max_abs_error:.2g}{chosen})")
         if e.exact_points:
             text += f", exactly at {e.exact_points} rational " + (
                 "point" if e.exact_points == 1 else "points")

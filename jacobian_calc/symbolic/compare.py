@@ -10,6 +10,7 @@ import sympy as sp
 from ..core.grid import Grid
 from .measure import Measures
 from .numeric import float_eval, free_symbols
+from .sampling import draw_symbols
 from .simplify import is_zero
 from .trusted import as_sympy
 
@@ -76,8 +77,7 @@ def compare(first: Grid, second: Grid, *, points: int = 3, seed: int = 0,
 
 def _numeric(a: list, b: list, points: int, seed: int, tol: float):
     symbols = free_symbols(a + b)
-    rng = np.random.default_rng(seed)
-    values = {s: rng.uniform(-1.5, 1.5, points) for s in sorted(symbols, key=str)}
+    values = draw_symbols(np.random.default_rng(seed), symbols, points)
     va = float_eval([as_sympy(e) for e in a], values)
     vb = float_eval([as_sympy(e) for e in b], values)
     return largest_difference(va, vb, points, tol)

@@ -219,12 +219,17 @@ def applied_functions(exprs: Iterable[sp.Basic]) -> set[str]:
     return found
 
 
-def replace_symbols(expr: sp.Basic, values: dict, functions: dict | None = None) -> sp.Basic:
+def replace_symbols(expr: sp.Basic, values: dict, functions: dict | None = None,
+                    memo: dict | None = None, rename: bool = False) -> sp.Basic:
     """``expr.xreplace(values)`` for Symbol keys, each distinct subexpression visited once.
 
     SymPy's ``xreplace`` and ``subs`` walk the tree; on an entry made of
     nested intermediates that is exponentially more than its DAG.
-    ``functions`` maps function classes to the classes that replace them.
+    ``functions`` maps function classes to the classes that replace them. Pass one
+    ``memo`` dict to calls over many expressions that share subexpressions (the entries
+    of one Jacobian), so that each is rebuilt once in all (keep the expressions alive
+    meanwhile: the memo is keyed by identity). ``rename``: every value is a symbol (one
+    name for another), so sums, products and powers keep their structure as they are.
 
     Examples
     --------
@@ -232,7 +237,7 @@ def replace_symbols(expr: sp.Basic, values: dict, functions: dict | None = None)
     >>> replace_symbols(sp.sin(y) + y**2, {y: x + 1})
     (x + 1)**2 + sin(x + 1)
     """
-    memo: dict[int, sp.Basic] = {}
+    memo = {} if memo is None else memo
     stack = [expr]
     while stack:
         node = stack[-1]
@@ -250,8 +255,14 @@ def replace_symbols(expr: sp.Basic, values: dict, functions: dict | None = None)
         stack.pop()
         args = [memo[id(a)] for a in node.args]
         func = (functions or {}).get(node.func, node.func)
-        memo[id(node)] = node if func is node.func and all(
-            a is b for a, b in zip(args, node.args)) else func(*args)
+        if func is node.func and all(a is b for a, b in zip(args, node.args)):
+            memo[id(node)] = node
+        elif rename and func in (sp.Add, sp.Mul):  # new symbols in the same places: as is
+            memo[id(node)] = func._from_args(args, node.is_commutative)
+        elif rename and (func is sp.Pow or isinstance(node, sp.Function)):
+            memo[id(node)] = func(*args, evaluate=False)
+        else:
+            memo[id(node)] = func(*args)
     return memo[id(expr)]
 
 

@@ -133,12 +133,32 @@ def resolve_point(at, known: set[str], arrays: Mapping[str, Shape]) -> dict[str,
     """A point given as text or mapping, checked against the names a result has."""
     if isinstance(at, str):
         at = parse_point(at)
-    values = point_values(at, arrays)
-    unknown = sorted(set(values) - known)
+    keys = {k.name if isinstance(k, sp.Symbol) else k for k in at} \
+        if isinstance(at, Mapping) else set()
+    unknown = sorted(k for k in keys if isinstance(k, str) and k not in known)
+    values = {} if unknown else point_values(at, arrays)
+    unknown = unknown or sorted(set(values) - known)
     if unknown:
+        entries = known_names((), arrays) - set(arrays)
+        listed = sorted(known - entries)  # the arrays, not each of their entries
         raise JacobianError(f"{{{{at}}}} names {', '.join(unknown)}, which the result does "
-                            f"not contain (it has: {', '.join(sorted(known)) or 'none'})")
+                            f"not contain (it has: {', '.join(listed) or 'none'})")
     return values
+
+
+def rows_not_summing_to_one(values: Mapping[str, float], name: str,
+                            shape: Shape) -> tuple[int, float] | None:
+    """The first row (1-based) of ``name`` whose entries along the last axis do not sum to
+    1 at the point, and its sum; None when every row does (or no value was given)."""
+    rows = [()] if len(shape) == 1 else [(i,) for i in range(shape[0])]
+    for row in rows:
+        keys = [entry_name(name, row + (j,)) for j in range(shape[-1])]
+        if not all(k in values for k in keys):
+            return None
+        total = sum(values[k] for k in keys)
+        if abs(total - 1.0) > 1e-12:
+            return (row[0] + 1 if row else 1), total
+    return None
 
 
 def with_defined(values: dict[str, float], defined) -> dict[str, float]:

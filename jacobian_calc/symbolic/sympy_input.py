@@ -34,6 +34,9 @@ class Reading:
     #: Trees read from scalar expressions already in the calculator's own symbols: the
     #: expression itself is their value (rebuilding it would only repeat SymPy's work).
     origins: dict[Node, sp.Expr] = field(default_factory=dict)
+    #: Every subexpression read so far, over all components and intermediates: one shared
+    #: by many (softmax's denominator) becomes one node, read once.
+    nodes: dict[sp.Basic, Node] = field(default_factory=dict, repr=False)
 
 
 def read(expr: object, reading: Reading) -> Node:
@@ -65,14 +68,14 @@ class _Reader:
     def __init__(self, reading: Reading) -> None:
         self.reading = reading
         self.classes = function_ops()
-        self.memo: dict[int, tuple[sp.Basic, Node]] = {}  # a shared subexpression is read once
+        # a shared subexpression is read once, into one node, even where SymPy holds equal
+        # copies of it (SymPy's hash is cached: a lookup is cheap)
+        self.memo = reading.nodes
 
     def read(self, e: sp.Basic) -> Node:
-        hit = self.memo.get(id(e))
-        if hit is not None and hit[0] is e:
-            return hit[1]
-        node = self._read(e)
-        self.memo[id(e)] = (e, node)
+        node = self.memo.get(e)
+        if node is None:
+            node = self.memo[e] = self._read(e)
         return node
 
     def _read(self, e: sp.Basic) -> Node:
