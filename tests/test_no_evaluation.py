@@ -120,7 +120,41 @@ def _calls():
     add("latex_expr", lambda p: _latex_expr()(p))
     add("evaluate", lambda p: _evaluate()(p))
     add("Env values", lambda p: _evaluate_env(p))
+    for field in ("expr", "wrt", "at", "onehot", "functions"):
+        add(f"web API body {field}", lambda p, f=field: _web({"expr": "x*y", f: p}))
+    add("web API body shapes", lambda p: _web({"expr": "x*y", "shapes": {"x": p}}))
+    add("web API body lets", lambda p: _web({"expr": "z", "lets": {"z": p}}))
+    add("web API page query", lambda p: _web_query([("expr", p), ("wrt", p)]))
     return calls
+
+
+def _web(body):
+    """A body of ``POST /api/run``, read and run as the worker runs it (the command)."""
+    from jacobian_calc.web.form import FormError, from_json
+    try:
+        form = from_json(body)
+    except FormError:
+        return None  # answered with status 400
+    return _command(form.arguments("json"))
+
+
+def _web_query(items):
+    from jacobian_calc.web.form import FormError, from_query
+    try:
+        form = from_query(items)
+    except FormError:
+        return None
+    return _command(form.arguments())
+
+
+def _command(args):
+    from click.testing import CliRunner
+
+    from jacobian_calc.cli.main import main
+    result = CliRunner().invoke(main, args)
+    if result.exit_code not in (0, 1, 2) or "internal error" in result.stderr:
+        raise RuntimeError(f"jac {args}: {result.exit_code} {result.stderr[-200:]}")
+    return result
 
 
 def _differentiator():
@@ -175,6 +209,9 @@ ALLOWED = {
     "render/code_check.py:load_module": "exec of a module the calculator generated itself",
     "derive/backprop.py:decide": "entries of grids the calculator built (no text)",
     "derive/backprop.py:legend": "entries of grids the calculator built (no text)",
+    "derive/backprop.py:build": "entries of grids the calculator built (no text)",
+    "derive/backprop.py:explicit": "derivatives the calculator computed (no text)",
+    "symbolic/sampling.py:__init__": "entries the calculator built, to sample (no text)",
 }
 
 #: Calls that read text as Python (``sympify``, ``S``, ``parse_expr``) or run it.
