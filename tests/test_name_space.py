@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jacobian_calc import JacobianError, backprop, hessian, to_numpy_code
-from jacobian_calc.core.names import GENERATED_CODE_NAMES, Namer
+from jacobian_calc.core.names import GENERATED_CODE_NAMES
+from jacobian_calc.derive.naming import Namer
 from jacobian_calc.render.code_check import load_module
 
 #: Names of the kinds the calculator generates, and names the generated code uses.

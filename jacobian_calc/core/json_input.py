@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from typing import Any
 
 from .errors import JacobianError, LimitError
@@ -45,10 +46,14 @@ def loads(text: str | bytes, what: str = "the document",
         if len(digits.lstrip("-")) > limits.max_digits:
             raise LimitError(f"{what} has an integer of {len(digits.lstrip('-')):,} digits "
                              f"(limit {limits.max_digits:,})", limit="max_digits")
-        from ..parsing import int_digits  # noqa: PLC0415 - a rare path
-
-        with int_digits(limits.max_digits):
+        current = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+        if current == 0 or current > len(digits):
             return int(digits)
+        sys.set_int_max_str_digits(len(digits) + 1)  # max_digits is the limit that counts
+        try:
+            return int(digits)
+        finally:
+            sys.set_int_max_str_digits(current)
 
     def constant(name: str):
         raise JacobianError(f"{what} holds {name}, which is not a JSON number")

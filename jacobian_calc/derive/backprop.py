@@ -34,7 +34,7 @@ from ..core.errors import JacobianError, JacobianTypeError
 from ..core.grid import Grid, Shape, ndindex
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.progress import advance, stage
-from ..core.names import Namer, repeated
+from .naming import Namer, repeated
 from ..core.tree import Call, Declared, Name, Node, Num, names, substitute, with_children
 from ..ops import NotDifferentiable, Vjp, get
 from ..ops.text import to_source
@@ -386,7 +386,7 @@ class _Graph:
             self.shapes[s.name] = s.shape
             self.shapes[f"d{s.name}"] = s.shape
         for name, shape in self.variables.items():
-            if f"d{name}" not in self.variables:  # else never asked for: refused in wrt
+            if f"d{name}" not in self.shapes:  # else a user's name: never asked for (refused)
                 self.shapes[f"d{name}"] = shape
         if self.upstream:
             self.shapes[self.upstream] = self.out_shape

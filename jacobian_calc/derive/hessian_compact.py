@@ -29,7 +29,8 @@ import sympy as sp
 from ..core import budget
 from ..core.errors import JacobianError
 from ..core.grid import Grid, Shape, flat_index, ndindex
-from ..core.names import GENERATED_CODE_NAMES, Namer, numbered
+from ..core.names import GENERATED_CODE_NAMES
+from .naming import Namer, numbered
 from ..core.tree import Call, Name, Node, Num, names, substitute, walk, with_children
 from ..ops import get
 from ..ops.text import to_source

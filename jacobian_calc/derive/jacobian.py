@@ -215,8 +215,7 @@ def in_caller_symbols(result: JacobianResult, problem: Problem) -> JacobianResul
         return replace_symbols(e, mapping, functions, memo, rename=True)
 
     return replace(result, entries={i: swap(e) for i, e in result.entries.items()},
-                   in_symbols=tuple(mapping.get(s, s) for s in result.in_symbols),
-                   outputs=tuple(swap(e) for e in result.outputs))
+                   in_symbols=tuple(mapping.get(s, s) for s in result.in_symbols))
 
 
 def _out_name(problem: Problem) -> str:

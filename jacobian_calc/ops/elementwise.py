@@ -29,7 +29,8 @@ def elementwise(name, doc, entry, derivative, numpy, torch, latex, aliases=(),
     """Declare an element-wise function of one argument."""
     return register(Op(
         name=name, category="elementwise", doc=doc, rule="", arity=(1, 1),
-        shape=same_shape, evaluate=lambda S, args, kw: args[0].map(lambda e: entry(S, e)),
+        shape=same_shape,
+        evaluate=lambda S, args, kw: args[0].map(lambda e: S.checked(entry, S, e)),
         vjp=_vjp(derivative),
         numpy=lambda np, x, **kw: numpy(np, x),
         code=call_code(*torch) if isinstance(torch, tuple) else torch,
