@@ -10,7 +10,9 @@ Run it from a checkout (it puts the checkout first on ``sys.path`` and on the
 measured by mistake). Groups: ``softmax``, ``input`` (the softmax by its three input
 paths: text, plain SymPy symbols, ``real=True`` symbols), ``trig``, ``xw`` (4-D ``X@W``
 Jacobians), ``backprop`` (``X@W`` backprop), ``mlp`` (the two MLP losses) and
-``cli`` (whole-process times of the ``jac`` command).
+``cli`` (whole-process times of the ``jac`` command) and ``sizes`` (backprop
+at symbolic sizes, and large concrete requests checked at small sizes, against
+the full-size route of the same request).
 
 Every case computes the same thing by SymPy's own route and by ours, asserts
 that the two results are equal entry by entry (structurally, else after
@@ -826,6 +828,80 @@ def cli_rows(runs: int, args) -> list[Row]:
     return rows
 
 
+# -- whole-process rows: every size at once ---------------------------------------------------
+
+SYMBOLIC_TANH = "-sum(T*log(softmax(tanh(X@W1+b1)@W2+b2)))/N"
+SYMBOLIC_SHAPES = {"X": "Nxd", "W1": "dxh", "b1": "h", "W2": "hxK", "b2": "K", "T": "NxK"}
+TWO_LAYER_RELU = "mean((relu(X@W1+b1)@W2+b2 - T)**2)"
+#: (N, d, hidden, K) of the two-layer ReLU MLP, and the goal of each in seconds.
+RELU_GOALS = {(32, 8, 32, 4): 5.0, (16, 8, 16, 4): 3.0}
+SYMBOLIC_SECONDS = 2.0
+
+
+def _wall_cpu(command: list[str], env: dict) -> tuple[float, float]:
+    """Wall clock and CPU time (user + system) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = _wall(command, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _shape_options(shapes: dict) -> list[str]:
+    out = []
+    for name, shape in shapes.items():
+        dims = "x".join(map(str, shape)) if isinstance(shape, tuple) else str(shape)
+        out += ["--shape", f"{name}={dims}"]
+    return out
+
+
+def _old_route(sizes: tuple, env: dict, budget: float) -> tuple[float | None, str]:
+    """The full-size route (every step written out at the requested sizes), whole process."""
+    shapes = dict(tanh_mlp_shapes(*sizes), T=(sizes[0], sizes[3]))
+    code = ("import jacobian_calc as jc; "
+            f"r = jc.backprop({TWO_LAYER_RELU!r}, 'W1,b1,W2,b2', shapes={shapes!r}, "
+            f"explicit=True, limits=jc.Limits(timeout={budget!r})); "
+            "assert r.agree, r.summary()")
+    start = time.perf_counter()
+    try:
+        subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=budget + 5,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except (subprocess.TimeoutExpired, subprocess.CalledProcessError):
+        return None, f"the full-size route did not finish within {budget:g} s"
+    return time.perf_counter() - start, ""
+
+
+def sizes_rows(runs: int, args) -> list[Row]:
+    """Whole-process wall times of backprop stated for every size (the tanh MLP at
+    symbolic sizes) and of large concrete requests checked at small sizes, with the
+    full-size route of the same request in the same run (the SymPy column)."""
+    env = child_env()
+    jac = jac_command()
+    symbolic = jac + ["--wrt", "W1,b1,W2,b2", "--onehot", "T", "--backprop",
+                      *_shape_options(SYMBOLIC_SHAPES), "--", SYMBOLIC_TANH]
+    _wall(symbolic, env)
+    times, cpu = zip(*(_wall_cpu(symbolic, env) for _ in range(runs)))
+    rows = [Row("jac --backprop tanh MLP, softmax cross-entropy, symbolic sizes N, d, h, K",
+                our_time=statistics.median(times),
+                notes=[f"wall clock, median of {runs} (CPU {_seconds(statistics.median(cpu))}); "
+                       f"goal under {SYMBOLIC_SECONDS:g} s"])]
+    goals_ = {(8, 4, 8, 3): 3.0} if args.quick else RELU_GOALS
+    for sizes, goal in goals_.items():
+        N, D, H, C = sizes
+        shapes = dict(tanh_mlp_shapes(*sizes), T=(N, C))
+        command = jac + ["--wrt", "W1,b1,W2,b2", "--backprop", *_shape_options(shapes), "--",
+                         TWO_LAYER_RELU]
+        times, cpu = zip(*(_wall_cpu(command, env) for _ in range(max(1, runs // 3))))
+        old, note = _old_route(sizes, env, args.budget)
+        rows.append(Row(f"jac --backprop ReLU MLP + MSE X {N}x{D}, hidden {H}, K {C}, "
+                        "whole process", sympy_time=old, our_time=statistics.median(times),
+                        notes=[f"wall clock, median of {len(times)} (CPU "
+                               f"{_seconds(statistics.median(cpu))}); goal under {goal:g} s; "
+                               "SymPy column: the full-size route (explicit=True) of the "
+                               "same request, one whole process" + (f" ({note})" if note
+                                                                   else "")]))
+    return rows
+
+
 # -- the report --------------------------------------------------------------------------------
 
 def _seconds(value: float | None) -> str:
@@ -907,6 +983,16 @@ def goals(rows: list[Row]) -> list[str]:
         if f"tanh MLP X {N}x{D}, hidden {H}, out {C}" in r.name and r.our_time is not None:
             line(r.our_time < MLP_SECONDS, f"{r.name}: {_seconds(r.our_time)} "
                                            f"(goal < {MLP_SECONDS:g} s)")
+    for r in rows:
+        if r.name.startswith("jac --backprop tanh MLP, softmax cross-entropy, symbolic"):
+            line(r.our_time < SYMBOLIC_SECONDS, f"{r.name}: {_seconds(r.our_time)} "
+                                                f"(goal < {SYMBOLIC_SECONDS:g} s)")
+        for (N, D, H, C), goal in RELU_GOALS.items():
+            if r.name.startswith(f"jac --backprop ReLU MLP + MSE X {N}x{D}, hidden {H}, "):
+                old = (f"; the full-size route {_seconds(r.sympy_time)}, {_ratio(r.speedup)}"
+                       if r.sympy_time else "; the full-size route did not finish")
+                line(r.our_time < goal, f"{r.name}: {_seconds(r.our_time)} (goal < {goal:g} "
+                                        f"s){old}")
     r = by_name.get("X@W backprop n=32")
     if r is not None and r.peak is not None:
         rss = f", max RSS of a fresh process {_memory(r.rss)}" if r.rss else ""
@@ -936,7 +1022,7 @@ def parse_args(argv: list[str] | None = None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes, fewer repetitions")
     p.add_argument("--cases", default="", help="comma-separated groups or case names "
-                   "(softmax, input, trig, xw, backprop, mlp, cli; 'X@W n=32')")
+                   "(softmax, input, trig, xw, backprop, mlp, cli, sizes; 'X@W n=32')")
     p.add_argument("--repeat", type=int, default=None,
                    help="timed runs of ours and SymEngine's route (best of) [3; quick 1]")
     p.add_argument("--budget", type=float, default=120.0,
@@ -968,15 +1054,16 @@ def parse_args(argv: list[str] | None = None):
     return args
 
 
-def selected(cases: list[Case], spec: str) -> tuple[list[Case], bool]:
+def selected(cases: list[Case], spec: str) -> tuple[list[Case], bool, bool]:
     wanted = [s.strip() for s in spec.split(",") if s.strip()]
     if not wanted:
-        return cases, True
-    known = {c.group for c in cases} | {c.name for c in cases} | {"cli"}
+        return cases, True, True
+    known = {c.group for c in cases} | {c.name for c in cases} | {"cli", "sizes"}
     unknown = [w for w in wanted if w not in known]
     if unknown:
         raise SystemExit(f"unknown case or group {unknown[0]!r}; known: {sorted(known)}")
-    return [c for c in cases if c.group in wanted or c.name in wanted], "cli" in wanted
+    return [c for c in cases if c.group in wanted or c.name in wanted], "cli" in wanted, \
+        "sizes" in wanted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -986,7 +1073,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
     if args.rss_of:
         return _print_rss_of(args.rss_of, args)
-    cases, with_cli = selected(all_cases(args.quick), args.cases)
+    cases, with_cli, with_sizes = selected(all_cases(args.quick), args.cases)
     print(machine(args.clock), f"| budget {args.budget:g} s", flush=True)
     rows: list[Row] = []
     for case in cases:
@@ -996,6 +1083,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"symengine {_seconds(r.symengine_time)}", flush=True)
     if with_cli:
         rows += cli_rows(args.runs, args)
+    if with_sizes:
+        rows += sizes_rows(args.runs, args)
     print()
     print(format_table(rows, args.markdown))
     print()

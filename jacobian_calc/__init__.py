@@ -10,6 +10,7 @@ The public API:
 - :func:`to_numpy_code`, :func:`to_torch_code` -- runnable code of a backward
   pass or a compact Hessian, and :func:`check_code` to run and compare it;
 - :func:`to_latex` -- LaTeX for lecture notes;
+- :func:`check_claims` -- check my answer: a formula proved or refuted;
 - :func:`show`, :func:`maths`, :func:`entry_symbols`, :func:`same`,
   :func:`spy_figure` -- for notebooks: maths to display, the calculator's
   symbols of an array, exact comparison, sparsity plots;
@@ -36,6 +37,7 @@ _EXPORTS = {name: "jacobian_calc.api" for name in (
     "show", "maths", "entry_symbols", "same", "spy_figure",
 )}
 _EXPORTS["check_code"] = "jacobian_calc.render.code_check"  # loads NumPy: on first use only
+_EXPORTS["check_claims"] = "jacobian_calc.derive.claims"
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from .render import backprop_latex, backprop_text, json, latex, text  # noqa: F401 - printers
 from .render import hessian_latex, hessian_text  # noqa: F401 - register the printers
+from .render import compact_latex  # noqa: F401 - compact Jacobians in LaTeX
 from .core.errors import JacobianError, JacobianTypeError, LimitError
 from .core.limits import DEFAULT_LIMITS, Limits
 from .derive.backprop import backprop
 from .derive.chain import chain
+from .derive.claims import check_claims  # noqa: F401 - also result.check_claims()
 from .derive.hessian import hessian
 from .derive.jacobian import jacobian, jacobians
 from .notebook import entry_symbols, maths, same, show, spy_figure

@@ -205,6 +205,24 @@ assert dz_dx.shape == (2, 3) and same(dz_dx, W.T)
 assert dz_db.shape == (2, 2) and same(dz_db, sp.eye(2))
 
 # %% [markdown]
+# **The compact form.** `compact=True` (`--compact` on the command line) writes the whole
+# Jacobian as one matrix formula, found from the operations' own rules (forward mode over
+# the formula) and proved equal to the entries above, entry by entry: the lecture's
+# $\partial\vec z/\partial\vec x = W^{\top}$ and $\partial\vec z/\partial\vec b = I_n$.
+#
+# ```bash
+# jac "x@W + b" --wrt x --shape x=3 --shape W=3x2 --shape b=2 --compact
+# ```
+
+# %%
+compact_x = jacobian("x@W + b", wrt="x", shapes=shapes, compact=True).compact
+compact_b = jacobian("x@W + b", wrt="b", shapes=shapes, compact=True).compact
+print(compact_x.equation, "--", compact_x.check.verdict)
+print(compact_b.equation, "--", compact_b.check.verdict)
+assert compact_x.text == "W.T" and compact_x.check.verdict == "proved"
+assert compact_b.text == "eye(n=2)" and compact_b.check.verdict == "proved"
+
+# %% [markdown]
 # The Jacobian with respect to the whole matrix $W$ is a 3-D tensor of shape
 # $n\times m\times n$ (output index, then the two indices of $W$); it prints as a
 # column of $m\times n$ blocks, one per output. Fixing the last index at $k$ picks
@@ -323,6 +341,56 @@ dp_dl_p = jacobian("softmax(l)", wrt="l", shapes={"l": K}, in_terms_of_output=Tr
 show(r"\frac{\partial \vec p}{\partial \vec l}", dp_dl_p)
 P = entry_symbols("p", K)
 assert same(dp_dl_p.tensor, sp.diag(*P) - P * P.T)
+
+# %% [markdown]
+# The compact Jacobian is the lecture's $\operatorname{diag}(\vec p) - \vec p\vec p^{\top}$,
+# written with the output's name $\vec p$, and proved equal to the raw entries above:
+#
+# ```bash
+# jac "softmax(l)" --wrt l --shape l=3 --compact
+# ```
+
+# %%
+dp_dl_c = jacobian("softmax(l)", wrt="l", shapes={"l": K}, compact=True)
+c = dp_dl_c.compact
+print(c.equation, " where", ", ".join(f"{n} = {t}" for n, _, t in c.where))
+print("against the explicit Jacobian:", c.check.verdict, f"({c.check.how})")
+assert c.text == "diag(p) - outer(p, p)" and c.where[0][2] == "softmax(l)"
+assert c.check.verdict == "proved"
+dp_dl_c
+
+# %% [markdown]
+# **Check your answer.** A formula of your own, in the request's names, is proved or
+# refuted against the calculator's result: `check_claims` (a method of every result), or
+# `--claim` on the command line, which exits with status 1 when a claim is refuted (a
+# course can grade with it). The softmax Jacobian in the lecture's form is proved:
+#
+# ```bash
+# jac "softmax(l)" --wrt l --shape l=3 --claim "J = diag(p) - outer(p, p)"
+# ```
+
+# %%
+[verdict] = dp_dl.check_claims(["J = diag(p) - outer(p, p)"])
+print(verdict)
+assert verdict.verdict == "proved"
+
+# %% [markdown]
+# For a layer $Y = XW + \vec b$ with upstream gradient $dY$, the weight gradient is
+# $dW = X^{\top} dY$. A common slip is to transpose it: `--claim "dW = dY.T @ X"` is
+# refuted, and the reason says what to fix (`jac` then exits with status 1).
+#
+# ```bash
+# jac "X@W + b" --wrt W --shape X=4x3 --shape W=3x2 --shape b=2 --backprop --claim "dW = X.T @ dY"
+# ```
+
+# %%
+layer = backprop("X@W + b", "W", shapes={"X": (4, 3), "W": (3, 2), "b": 2})
+right, transposed = layer.check_claims(["dW = X.T @ dY", "dW = dY.T @ X"])
+print(right)
+print(transposed)
+assert right.verdict == "proved"
+assert transposed.verdict == "refuted" and transposed.kind == "transpose"
+assert transposed.reason == "2x3, but dW is 3x2; your formula is the transpose of dW"
 
 # %% [markdown]
 # **Backprop through softmax.** For a scalar loss $J$ with upstream row gradient

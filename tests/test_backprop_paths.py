@@ -61,3 +61,24 @@ def test_a_wrong_rule_on_a_held_path_is_still_caught(monkeypatch):
     verdicts = [b.check.verdict for b in r.backward]
     assert verdicts == ["proved", "differs"], verdicts
     assert not r.agree and not r.end_to_end.check.ok
+
+
+CLI_CASES = [
+    ["sum((X@X) * X.T)", "--wrt", "X", "--shape", "X=3x3"],
+    ["x.T@A@x", "--wrt", "x", "--shape", "x=3x1", "--let", "A=x@x.T"],
+    ["sum(h2)", "--wrt", "Wh,Wx", "--shape", "x1=1x2", "--shape", "x2=1x2", "--shape", "h0=1x3",
+     "--shape", "Wx=2x3", "--shape", "Wh=3x3", "--let", "h1=tanh(x1@Wx + h0@Wh)",
+     "--let", "h2=tanh(x2@Wx + h1@Wh)"],
+]
+
+
+@pytest.mark.parametrize("args", CLI_CASES, ids=[a[0] for a in CLI_CASES])
+def test_the_command_line_proves_every_step(args):
+    from click.testing import CliRunner
+
+    from jacobian_calc.cli.main import main
+    out = CliRunner().invoke(main, [*args, "--backprop", "--check"])
+    assert out.exit_code == 0, out.output
+    assert "DIFFERS" not in out.output and "DISAGREE" not in out.output
+    verified = next(line for line in out.output.splitlines() if line.startswith("Verified"))
+    assert "steps proved symbolically; end to end agrees" in verified

@@ -345,12 +345,13 @@ def test_bad_expression_raises_jacobian_error_in_api(text, no_sentinel):
     ("lambda x: x", "lambdas are not allowed"),
     ("[x for x in y]", "comprehensions are not allowed"),
     ("(y := 3)", "assignment expressions are not allowed"),
-    ("x < y", "comparisons are not allowed"),
+    ("x < y", "comparisons are only allowed as the condition of where"),
     ("x and y", "boolean operators are not allowed"),
     ("x = 1", "statements are not allowed"),
     ("x # c", "comments are not allowed"),
     ("x \\\n+ y", "backslashes are not allowed"),
-    ("x[0]", "subscripts are not allowed"),
+    ("x[0]", "a scalar has no entries to index"),
+    ("x[y]", "indices are integer literals"),
     ("\u0445 + 1", "U+0445"),
     ("x\u200b+y", "U+200B"),
     ("x\x00", "U+0000"),
@@ -368,11 +369,12 @@ def test_refusal_names_the_problem(text, message):
 
 
 def test_parse_error_shows_caret_under_column():
-    result, _ = run(["x + y[0]"])
+    result, _ = run(["x + y[i]"])
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("Error: subscripts are not allowed (column 5)")
-    assert lines[1] == "  x + y[0]"
-    assert lines[2] == "      ^"
+    assert lines[0].startswith("Error: indices are integer literals")
+    assert lines[0].endswith("(column 7)")
+    assert lines[1] == "  x + y[i]"
+    assert lines[2] == "        ^"
 
 
 def test_error_output_goes_to_stderr_only():

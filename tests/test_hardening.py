@@ -253,7 +253,7 @@ def test_lambda_gets_a_clear_error_with_a_suggestion():
     ("x^2 // y", 4, "'//'"),
     ("x^2 % y", 4, "'%'"),
     ("x^2 + 'a'", 6, "strings"),
-    ("x^2 + y[0]", 6, "subscripts"),
+    ("x^2 + y[a]", 8, "indices are integer literals"),
     ("x^2 + x.real", 6, "attribute"),
     ("x^2 + 0x1F", 6, "decimal"),
     ("x^2 + 1j", 6, "complex"),

@@ -10,8 +10,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "jacobian_calc"
 
 #: Layers, lowest first: a module may import only from its own layer or lower ones.
-LAYERS = ["core", "schema", "ops", "parsing", "symbolic", "results", "derive", "render", "notebook", "api",
-          "cli", "web",
+LAYERS = ["core", "schema", "ops", "parsing", "symbolic", "index", "results", "derive", "render",
+          "notebook", "api", "cli", "web",
           "__init__", "__main__"]
 
 

@@ -97,3 +97,17 @@ def test_the_readme_says_what_the_search_does():
     readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
     assert f"it is \"undecided\" only when {TRIES} draws, each shifted" in readme
     assert "the other `X` held fixed" in readme
+
+
+def test_fewer_points_than_asked_are_explained():
+    from jacobian_calc.derive.backprop_numbers import _chosen
+    assert _chosen({""}, 3, 3) == ""
+    assert _chosen({"", "shifted"}, 3, 3).startswith("points shifted into the domain")
+    assert _chosen({""}, 2, 3) == "3 asked, 1 without a point inside the domain"
+    from jacobian_calc.results.backprop import AGREES, Check, EndToEnd
+    from jacobian_calc import backprop
+    r = backprop("sum(X)", "X", shapes={"X": (2,)})
+    import dataclasses
+    r = dataclasses.replace(r, end_to_end=EndToEnd(Check(AGREES, "at 2 random points", 0.0), 2,
+                                                   0, _chosen({""}, 2, 3)))
+    assert r.summary().endswith("(max error 0; 3 asked, 1 without a point inside the domain)")

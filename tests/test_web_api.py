@@ -9,6 +9,8 @@ import pytest
 
 from web_support import jac, running_server
 
+form = pytest.importorskip("jacobian_calc.web.form")
+
 MLP = {"expr": "-mean(T*log(softmax(tanh(X@W1+b1)@W2+b2)))", "wrt": "W1,b1,W2,b2",
        "shapes": {"X": "4x3", "W1": "3x5", "b1": "5", "W2": "5x2", "b2": "2", "T": "4x2"},
        "mode": "backprop", "onehot": "T"}
@@ -38,6 +40,14 @@ CASES = [
     ({"expr": "x.T@A@x", "wrt": "x", "shapes": {"x": "3", "A": "3x3"}, "mode": "hessian"},
      ["x.T@A@x", "--wrt", "x", "--shape", "x=3", "--shape", "A=3x3", "--hessian"]),
 ]
+if {"--compact", "--claim"} <= form.jac_options():  # once the command has them
+    CASES += [
+        ({"expr": "softmax(l)", "wrt": "l", "shapes": {"l": 3}, "compact": True},
+         ["softmax(l)", "--wrt", "l", "--shape", "l=3", "--compact"]),
+        ({"expr": "softmax(l)", "wrt": "l", "shapes": {"l": 3},
+          "claims": ["J = diag(p) - outer(p, p)"]},
+         ["softmax(l)", "--wrt", "l", "--shape", "l=3", "--claim", "J = diag(p) - outer(p, p)"]),
+    ]
 
 #: Bad requests the command refuses: (body, the command's arguments).
 REFUSED = [
@@ -204,3 +214,14 @@ def test_ctrl_c_stops_the_server_and_its_workers():
             time.sleep(0.1)
         else:
             raise AssertionError(f"worker {pid} still runs")
+
+
+@pytest.mark.skipif("--claim" not in form.jac_options(), reason="jac has no --claim")
+def test_a_refuted_claim_is_a_document_not_an_error(server):
+    body = {"expr": "softmax(l)", "wrt": "l", "shapes": {"l": 3}, "claims": ["J = diag(p)"]}
+    status, _, answer = server.request("/api/run", body)
+    expected = jac("softmax(l)", "--wrt", "l", "--shape", "l=3", "--claim", "J = diag(p)",
+                   "--format", "json")
+    assert expected.returncode == 1  # the command's exit status says: refuted
+    assert status == 200 and answer == expected.stdout
+    assert json.loads(answer)["claims"][0]["verdict"] == "refuted"

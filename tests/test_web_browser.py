@@ -8,6 +8,7 @@ also writes each view's screenshot to ``docs/`` (the README shows one).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -248,3 +249,25 @@ def test_phone_and_projector(browser, server, tmp_path):
         projector.screenshot(tmp_path, "web-large.png")
     finally:
         projector.close()
+
+
+def test_compact_jacobian_and_claims(watched, tmp_path):
+    features = json.loads(watched.server.request("/api/features")[2])
+    if not (features["compact"] and features["claims"]):
+        pytest.skip("this jac has no --compact or --claim")
+    watched.open()
+    page = watched.page
+    assert page.is_visible("#compact") and page.is_visible("#claims")
+    page.check("#compact")
+    page.fill("#claims", "J = diag(p) - outer(p, p); J = diag(p)")
+    watched.run_form("softmax(l)", wrt="l", shapes="l=3")
+    assert "compact=1" in page.url and "claim=J" in page.url
+    checks = [item.inner_text() for item in page.query_selector_all("#checks li")]
+    assert checks[0].startswith("Compact Jacobian J = diag(p) - outer(p, p): proved")
+    assert checks[1].startswith("Claim J = diag(p) - outer(p, p): proved")
+    assert checks[2].startswith("Claim J = diag(p): refuted") and "differs at J[1,1]" in checks[2]
+    assert r"\operatorname{diag}\left(p\right) - p p^{\top}" in tex_of(page, "#maths")
+    assert page.text_content("#command") == (
+        "jac 'softmax(l)' --wrt l --shape l=3 --compact --claim 'J = diag(p) - outer(p, p)' "
+        "--claim 'J = diag(p)'")
+    watched.screenshot(tmp_path, "web-claims.png")

@@ -24,7 +24,8 @@ def produce(req: Request) -> tuple[str, list[str], int]:
         result = backprop(req.exprs, req.wrt, shapes=req.shapes, upstream=req.upstream,
                               lets=req.lets, functions=req.functions, onehot=req.onehot,
                               inline=req.inline, expand=req.expand, simplify=req.simplify,
-                              limits=req.limits)
+                              limits=req.limits,
+                              explicit=True if req.full or req.at is not None else None)
     notes = list(result.warnings) + sorted(set(_simplify.NOTES))
     if not result.agree:
         notes.append("DISAGREE: " + result.disagreement())
@@ -50,6 +51,10 @@ def produce(req: Request) -> tuple[str, list[str], int]:
         spy_jacobians(req, jacobians(req.exprs, req.wrt, shapes=req.shapes, lets=req.lets,
                                      functions=req.functions, limits=req.limits))
     agree = result.agree and all(v.agree for v in (values or {}).values())
-    return text, notes, 1 if req.check and not agree else 0
+    code = 1 if req.check and not agree else 0
+    if req.claims:
+        from .claims import attach  # noqa: PLC0415 - claims asked for
+        text, code = attach(req, result, text, code)
+    return text, notes, code
 
 

@@ -75,11 +75,13 @@ def _flag(ctx: click.Context, name: str) -> str:
 #: Options that apply only to LaTeX output.
 LATEX_ONLY = ("matrix_env", "transpose_tex", "element_style")
 #: What --backprop does not read.
-NOT_WITH_BACKPROP = ("chain", "in_terms_of_output", "flatten", "layout", "shared")
+NOT_WITH_BACKPROP = ("chain", "in_terms_of_output", "flatten", "layout", "shared", "compact",
+                     "index_form")
 #: What only --backprop reads.
 BACKPROP_ONLY = ("check", "upstream", "onehot", "inline", "expand")
 #: What --hessian does not read, and what it reads besides the common options.
-NOT_WITH_HESSIAN = ("chain", "in_terms_of_output", "upstream", "inline", "expand", "shared")
+NOT_WITH_HESSIAN = ("chain", "in_terms_of_output", "upstream", "inline", "expand", "shared",
+                    "compact", "index_form")
 HESSIAN_READS = ("check", "onehot", "signs")
 
 
@@ -100,6 +102,8 @@ def inapplicable(ctx: click.Context, exprs: str | None, options: dict,
         rules.update({n: "without --backprop" for n in BACKPROP_ONLY if n in given})
     if not options.get("hessian") and "signs" in given:
         rules["signs"] = "without --hessian"
+    if "compact" in given and options.get("at") is not None:
+        rules.setdefault("compact", "with --at")
     if "simplify_timeout" in given and not options.get("simplify"):
         rules.setdefault("simplify_timeout", "without --simplify")
     if fmt != "latex":

@@ -41,7 +41,11 @@ def produce(req) -> tuple[str, list[str], int]:
     if req.spy:
         from ..render.spy import spy  # noqa: PLC0415 - matplotlib only when asked for
         spy(H.jacobians(), req.spy)
-    return text, notes, 1 if req.check and failed else 0
+    code = 1 if req.check and failed else 0
+    if req.claims:
+        from .claims import attach  # noqa: PLC0415 - claims asked for
+        text, code = attach(req, H, text, code)
+    return text, notes, code
 
 
 def _disagreement(H) -> str:

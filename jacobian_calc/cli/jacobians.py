@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..core import budget
-from ..core.errors import LimitError
+from ..core.errors import JacobianError, LimitError
 from ..derive.jacobian import jacobians
 from ..render.shared import check_size
 from ..render.text import chain_text, numeric_chain_text, numeric_text, render_jacobian
@@ -15,11 +15,14 @@ from .options import Request
 def produce(req: Request) -> tuple[str, list[str], int]:
     results = jacobians(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes,
                             lets=req.lets, functions=req.functions, simplify=req.simplify,
-                            in_terms_of_output=req.in_terms_of_output, limits=req.limits)
+                            in_terms_of_output=req.in_terms_of_output, compact=req.compact,
+                            index_form=req.index_form, limits=req.limits,
+                            symmetric=req.symmetric)
     factored = _chain()(req.exprs, req.wrt or ",".join(results[0].wrt), lets=req.lets,
                          layout=req.layout, functions=req.functions,
                          limits=req.limits) if req.chain else None
     notes = [w for r in results for w in r.warnings] + sorted(set(_simplify.NOTES))
+    _check_symbolic(req, results)
     if req.at is not None:
         check_size(2 * sum(r.size for r in results), "the table of values")  # before computing
     values = [r.evaluate(req.at) for r in results] if req.at is not None else None
@@ -30,7 +33,21 @@ def produce(req: Request) -> tuple[str, list[str], int]:
         text = formatter(req, results, factored, values)
     if req.spy:
         spy_jacobians(req, results)
+    if req.claims:
+        from .claims import attach  # noqa: PLC0415 - claims asked for
+        text, code = attach(req, results, text, 0)
+        return text, notes, code
     return text, notes, 0
+
+
+def _check_symbolic(req: Request, results) -> None:
+    """At symbolic sizes there are no entries: nothing to evaluate or plot."""
+    if not any(r.symbolic for r in results):
+        return
+    for asked, option in ((req.at, "--at"), (req.spy, "--spy")):
+        if asked:
+            raise JacobianError(f"{option} needs concrete sizes (numbers in --shape); at "
+                                "symbolic sizes the Jacobian is its index form")
 
 
 def _text(req, results, factored, values) -> str:
@@ -39,6 +56,9 @@ def _text(req, results, factored, values) -> str:
         if values is None:
             parts.append(render_jacobian(J, full=req.full, flatten=req.flatten,
                                          shared=req.shared))
+            if J.compact is not None:
+                from ..render.compact_text import compact_jacobian_text  # noqa: PLC0415
+                parts[-1] += "\n\n" + compact_jacobian_text(J.compact)
         else:
             parts.append(numeric_text(J, values[i], req.at))
     if isinstance(factored, tuple):
@@ -50,6 +70,8 @@ def _text(req, results, factored, values) -> str:
 
 def _latex(req, results, factored, values) -> str:
     from ..render.latex import numeric_to_latex, to_latex  # noqa: PLC0415 - LaTeX asked for
+    if any(J.compact is not None for J in results):
+        from ..render import compact_latex  # noqa: F401, PLC0415 - the compact form too
     if values is not None:
         if isinstance(factored, tuple):  # the factors' values, then the product's
             chain, factor_values = factored
@@ -71,6 +93,11 @@ def _json(req, results, factored, values) -> str:
     chain, factor_values = factored if isinstance(factored, tuple) else (factored, None)
     doc = jacobians_document(results, flatten=req.flatten, chain=chain, values=values,
                              at=req.at, factor_values=factor_values, shared=req.shared)
+    if any(J.compact is not None for J in results):
+        from ..render.compact_text import compact_jacobian_dict  # noqa: PLC0415
+        for item, J in zip(doc["jacobians"], results):
+            if J.compact is not None:
+                item["compact"] = compact_jacobian_dict(J.compact)
     import json  # loaded by JSON output only, not at start-up
 
     return json.dumps(doc, indent=2, ensure_ascii=False)

@@ -34,6 +34,8 @@ Examples:
   jac "mean(sigmoid(X@W + b))" --wrt W,b --shape X=4x3 --shape W=3x2 --shape b=2 --backprop
   jac "-sum(T*log(softmax(Z)))" --wrt Z --shape Z=2x3 --shape T=2x3 --backprop --onehot T
   jac "x.T@A@x" --wrt x --shape x=3 --shape A=3x3 --hessian
+  jac "softmax(l)" --wrt l --shape l=3 --compact
+  jac "X@W + b" --wrt W --shape X=4x3 --shape W=3x2 --shape b=2 --backprop --claim "dW = X.T @ dY"
   jac "mean(tanh(X@W))" --wrt W --shape X=4x3 --shape W=3x2 --backprop --format numpy --check
   jac --rules
 """
@@ -107,10 +109,16 @@ class ExpressionFirstCommand(click.Command):
                    "--hessian).")
 @click.option("--shape", "shapes", multiple=True, metavar="NAME=DIMS",
               help="Declare a matrix (A=2x3) or vector (x=3); undeclared names are scalars.")
+@click.option("--symmetric", "symmetric", multiple=True, metavar="S",
+              help="A declared square matrix is symmetric (S_i_j and S_j_i one symbol): "
+                   "its derivative is G + G.T - diag(G), the Matrix Cookbook's.")
 @click.option("--flatten", is_flag=True, help="Show a 3D/4D Jacobian as a 2-D matrix.")
 @click.option("--full", is_flag=True, help="Show every block of a large tensor.")
 @click.option("--in-terms-of-output", is_flag=True,
               help="Write element-wise and softmax derivatives via their output (Y, p).")
+@click.option("--index-form", is_flag=True,
+              help="Also the Jacobian in index notation, for every size: "
+                   "(∂Y/∂W)[i,j,k,l] = X[i,k] δ[j,l].")
 @click.option("--backprop", is_flag=True,
               help="Gradients w.r.t. --wrt as named backward steps, each checked.")
 @click.option("--upstream", default=None, metavar="NAME",
@@ -132,6 +140,12 @@ class ExpressionFirstCommand(click.Command):
 @click.option("--check", is_flag=True,
               help="With --backprop or --hessian: exit 1 if the routes disagree; with "
                    "--format numpy|torch: also run the code and compare it.")
+@click.option("--compact", is_flag=True,
+              help="Also the compact Jacobian (diag(p) - outer(p, p), W.T; for a matrix "
+                   "the linear map dY = X @ dW and its vec form), proved entry by entry.")
+@click.option("--claim", "claims", multiple=True, metavar="NAME=FORMULA",
+              help="Check your answer, e.g. --claim \"dW = X.T @ dY\" (repeatable): "
+                   "proved or refuted, and why; exit 1 if any is refuted.")
 @click.option("--rules", is_flag=True, help="List the compact backprop rules and exit.")
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress line on a terminal (it shows for requests over a second).")

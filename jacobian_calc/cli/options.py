@@ -29,6 +29,7 @@ class Request:
     flatten: bool = False
     full: bool = False
     in_terms_of_output: bool = False
+    index_form: bool = False
     backprop: bool = False
     upstream: str | None = None
     onehot: str | None = None
@@ -41,6 +42,9 @@ class Request:
     shared: bool | None = None  # print shared subexpressions once by name (None: when large)
     hessian: bool = False
     signs: str | None = None
+    compact: bool = False  # the compact Jacobian (diag(p) - outer(p, p), dY = X @ dW)
+    claims: tuple = ()  # "dW = X.T @ dY": each proved or refuted
+    symmetric: list = field(default_factory=list)
 
 
 def from_options(exprs: str, options: dict) -> Request:
@@ -53,10 +57,14 @@ def from_options(exprs: str, options: dict) -> Request:
         chain=options["chain"], simplify=options["simplify"], at=options["at"],
         fmt=_format(options), flatten=options["flatten"], full=options["full"],
         in_terms_of_output=options["in_terms_of_output"], backprop=options["backprop"],
+        index_form=options.get("index_form", False),
         upstream=options["upstream"], onehot=options["onehot"], inline=options["inline"],
         expand=options["expand"], check=options["check"], limits=_limits(options),
         latex=_latex_settings(options), spy=options["spy"], shared=options.get("shared"),
-        hessian=options.get("hessian", False), signs=options.get("signs"))
+        hessian=options.get("hessian", False), signs=options.get("signs"),
+        compact=options.get("compact", False), claims=tuple(options.get("claims") or ()),
+        symmetric=[n.strip() for item in options.get("symmetric", ()) for n in item.split(",")
+                   if n.strip()])
 
 
 def _limits(options: dict) -> Limits:
@@ -110,8 +118,16 @@ def check_request(req: Request) -> None:
     """Refuse what these options cannot do together."""
     if req.hessian and req.backprop:
         raise JacobianError("--hessian and --backprop are separate requests; choose one")
+    if req.symmetric and (req.backprop or req.hessian or req.chain):
+        raise JacobianError("--symmetric is for Jacobians; --backprop, --hessian and --chain "
+                            "treat every matrix as general (G + G.T - diag(G) of their "
+                            "gradient G is the symmetric matrix's)")
     if req.fmt in CODE_FORMATS and not (req.backprop or req.hessian):
         raise JacobianError(f"--format {req.fmt} prints code of a backward pass or of a "
                             "Hessian: add --backprop or --hessian")
+    if req.claims and req.fmt not in ("text", "json"):
+        raise JacobianError(f"--claim prints verdicts as text or JSON, not --format {req.fmt}")
+    if req.claims and req.at is not None:
+        raise JacobianError("--claim is decided symbolically; --at gives numbers: choose one")
     if req.fmt in CODE_FORMATS and req.at is not None:
         raise JacobianError(f"--at gives numbers; --format {req.fmt} gives code: choose one")

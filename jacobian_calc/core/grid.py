@@ -10,9 +10,30 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, Union
 
-Shape = tuple[int, ...]
+from .errors import JacobianError
+
+#: A dimension is a size or a dimension name (``"N"``): the same name, the same size.
+Dim = Union[int, str]
+Shape = tuple[Dim, ...]
+
+
+class SymbolicSizeError(JacobianError):
+    """Entries were asked of an array whose size is a dimension name."""
+
+
+def concrete(shape: Shape) -> bool:
+    """Whether every dimension of ``shape`` is a number (no dimension name)."""
+    return not any(isinstance(d, str) for d in shape)
+
+
+def require_concrete(shape: Shape, what: str = "an array") -> None:
+    """Refuse to write out the entries of ``what`` when its size is symbolic."""
+    if not concrete(shape):
+        raise SymbolicSizeError(
+            f"the entries of {what} ({shape_text(shape)}) cannot be written out at symbolic "
+            "sizes; give numbers (--shape X=4x3), or use --backprop")
 
 
 def shape_text(shape: Shape) -> str:
@@ -28,6 +49,7 @@ def shape_text(shape: Shape) -> str:
 
 def ndindex(shape: Shape) -> Iterator[tuple[int, ...]]:
     """All index tuples of ``shape`` in row-major order (``()`` once for a scalar)."""
+    require_concrete(shape)
     return itertools.product(*(range(n) for n in shape))
 
 
@@ -83,6 +105,7 @@ class Grid:
 
     def __init__(self, shape: Shape, flat: Sequence[Any]) -> None:
         self.shape = tuple(shape)
+        require_concrete(self.shape)
         self.flat = list(flat)
         if len(self.flat) != math.prod(self.shape):
             raise ValueError(f"{len(self.flat)} entries do not fill shape {self.shape}")
@@ -90,6 +113,7 @@ class Grid:
     # -- construction ---------------------------------------------------------
     @classmethod
     def full(cls, shape: Shape, value: Any) -> "Grid":
+        require_concrete(shape)
         return cls(shape, [value] * math.prod(shape))
 
     @classmethod

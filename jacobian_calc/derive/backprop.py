@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Container, Iterable, Mapping
 
 import sympy as sp
@@ -58,8 +59,8 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
              upstream: str | None = None, lets: Mapping | None = None,
              functions: Iterable[str] | None = None, onehot: str | Iterable[str] | None = None,
              inline: bool = False, expand: bool = False, simplify: bool = False,
-             points: int = 3, seed: int = 0, limits: Limits = DEFAULT_LIMITS
-             ) -> BackpropResult:
+             points: int = 3, seed: int = 0, limits: Limits = DEFAULT_LIMITS,
+             explicit: bool | None = None) -> BackpropResult:
     """Gradients of ``of`` as named backward steps, each checked against its
     explicit contraction.
 
@@ -94,6 +95,12 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
         Random points of the end-to-end comparison.
     limits : Limits
         Resource limits.
+    explicit : bool, optional
+        Where each step is checked against its explicit contraction: at the
+        requested sizes (True; the explicit gradients are then kept for
+        :meth:`BackpropResult.evaluate`), at small instantiated sizes in which
+        every dimension differs (False), or at the requested sizes while that
+        is cheap (None, the default). At symbolic sizes always instantiated.
 
     Returns
     -------
@@ -112,11 +119,25 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     '4 steps proved symbolically; end to end agrees at 3 points (max error ...)'
     """
     _check_flags(points, inline=inline, expand=expand, simplify=simplify)
-    problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
+    if explicit is not None:
+        _check_flags(points, explicit=explicit)
+    problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
+                      symbolic=True)
     problem.check_work()  # the forward pass, and the explicit gradients it is checked against
     request = _Request.read(problem, wrt, upstream, onehot)
     graph = _Graph.build(problem, request)
     rules = _fuse(_backward(graph), graph)
+    if problem.symbolic:  # derived once for all sizes; checked at instantiated ones
+        return _sizes().backprop_at_sizes(ROUTE, problem, request, graph, rules, expand=expand,
+                                          simplify=simplify, inline=inline, points=points,
+                                          seed=seed)
+    if not expand and (explicit is False or (explicit is None and not _sizes().cheap(problem))):
+        small = _sizes().backprop_generalized(
+            ROUTE, problem, request, graph, rules, of=of, wrt=wrt, upstream=upstream, onehot=onehot,
+            lets=lets, functions=functions, inline=inline, points=points, seed=seed,
+            simplify=simplify)
+        if small is not None:
+            return small
     with stage("checking backward steps", len(rules)):
         backward = []
         for rule in rules:
@@ -140,6 +161,12 @@ def _numbers():
     ``import jacobian_calc.api``) must not load NumPy."""
     from . import backprop_numbers  # noqa: PLC0415
     return backprop_numbers
+
+
+def _sizes():
+    """Backprop at symbolic sizes (:mod:`.backprop_sizes`), imported when asked for."""
+    from . import backprop_sizes  # noqa: PLC0415
+    return backprop_sizes
 
 
 def _check_flags(points: int, **flags) -> None:
@@ -176,7 +203,7 @@ class _Request:
             raise JacobianError("{{backprop}} needs {{wrt}} naming the variables, e.g. W,b")
         wrt_groups(names_, problem)  # the same refusals as the Jacobian route
         user = (problem.used_names() | set(problem.shapes) | set(problem.lets)
-                | set(problem.functions) | set(names_))
+                | set(problem.functions) | set(names_) | problem.dimensions)
         for name in names_:
             if f"d{name}" in user:
                 raise JacobianError(f"the gradient of {name} is written d{name}, which is "
@@ -231,6 +258,12 @@ ACTIVATIONS = ("elementwise", "neural network")
 #: Operations that combine their operands entry by entry (or transpose them).
 ARITHMETIC = ("add", "neg", "mul", "div", "pow", "hadamard", "transpose")
 
+#: Reductions whose backward rule reads their output: always a step of their own.
+NAMED_REDUCTIONS = ("max", "min")
+
+#: Comparisons, the conditions of where(): read inside their step, never a step.
+CONDITIONS = ("less", "less_equal", "greater", "greater_equal")
+
 #: Letters of generated names, by what the step is, in order of preference.
 LETTERS = {"loss": "LJC", "output": "YFG", "layer": "ZUV", "activation": "YHA",
            "softmax": "PQ", "log_softmax": "SR", "other": "HGK"}
@@ -269,6 +302,8 @@ def _is_activation(node: Node) -> bool:
 def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> bool:
     """Whether a lecture names ``node``, an argument of ``parent`` (``steps``: subtrees
     already known to be named, which read as names)."""
+    if isinstance(node, Call) and node.op in CONDITIONS:  # where(abs(r) <= 1, ...) keeps it
+        return False
     if _atomic(node) or isinstance(parent, Declared) or (
             isinstance(node, Call) and node.op == "transpose"):
         return False
@@ -277,6 +312,8 @@ def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> 
     if parent.op == "matmul":
         return not (isinstance(node, Call) and node.op == "matmul")  # chains stay whole
     arithmetic = parent.op in ARITHMETIC
+    if isinstance(node, Call) and node.op in NAMED_REDUCTIONS:  # sum(max(X, axis=1))
+        return True
     if _is_layer(node):  # (X@W - T)**2 names X@W; trace(A@X) and X@W + b keep it
         return arithmetic and not _is_layer(parent)
     return _is_activation(node) and not arithmetic  # mean(sigmoid(Z)) names the sigmoid
@@ -373,6 +410,7 @@ class _Graph:
         cuts = _cuts(root, request.lets)
         names_ = _step_names(cuts, root, found, request)
         steps = [_forward_step(node, names_, found) for node in cuts]
+        _check_order(steps, set(shapes))
         out_shape = found[root]
         output = steps[-1].name
         upstream = None if out_shape == () else (request.upstream or f"d{output}")
@@ -437,6 +475,16 @@ def _as_name(node: Node, names_: dict[Node, str]) -> Node:
     if node in names_:
         return Name(names_[node])
     return with_children(node, [_as_name(k, names_) for k in node.children()])
+
+
+def _check_order(steps: list[ForwardStep], given: set[str]) -> None:
+    """Every step after the steps it uses: a failure is a bug of ours, never the user's
+    (and its message must not name a generated step as if it were theirs)."""
+    known = set(given)
+    for s in steps:
+        if not set(s.inputs) <= known:
+            raise AssertionError("internal error: a forward step comes before a step it uses")
+        known.add(s.name)
 
 
 def _needs(steps: list[ForwardStep], wrt: list[str]) -> set[str]:
@@ -800,5 +848,11 @@ def _explicit_gradients(graph: _Graph, y: Grid) -> dict[str, Grid]:
     found = gradient(total, {s for g in targets.values() for s in g.flat})
     return {n: g.map(lambda s: found.get(s, sp.Integer(0))) for n, g in targets.items()}
 
+
+#: What the routes at other sizes (:mod:`.backprop_sizes`) reuse of this one.
+ROUTE = SimpleNamespace(
+    request=_Request.read, graph=_Graph.build, rules=lambda g: _fuse(_backward(g), g),
+    checked=_checked, contraction=_contraction_text, explicit=_explicit_gradients,
+    gradients=_gradients, numbers=_numbers)
 
 __all__ = ["backprop", "local_vjps", "unbroadcast"]

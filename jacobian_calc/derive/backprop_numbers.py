@@ -34,10 +34,11 @@ def random_mismatch(first: Grid, second: Grid, seed: int) -> Agreement:
     return compare(first, second, symbolic=False, seed=seed)
 
 
-def end_to_end(graph, rules, explicit: dict[str, Grid], points: int, seed: int) -> EndToEnd:
+def end_to_end(graph, rules, explicit: dict[str, Grid], points: int, seed: int,
+               exact: int = 2) -> EndToEnd:
     """The composed compact gradients (NumPy) against the explicit ones (SymPy) at
-    random points inside the domain, and exactly at rational points where everything is
-    rational."""
+    random points inside the domain, and exactly at ``exact`` rational points where
+    everything is rational."""
     rng = np.random.default_rng(seed)
     search = _search(graph, explicit)
     compared, worst, ways = 0, 0.0, set()
@@ -60,7 +61,7 @@ def end_to_end(graph, rules, explicit: dict[str, Grid], points: int, seed: int) 
         return EndToEnd(Check(UNDECIDED, f"no point inside the domain was found in {TRIES} "
                               "random draws of each kind, each with the variables of "
                               f"{_constrained(search)} shifted"), 0)
-    exact, mismatch = _exact_points(graph, rules, explicit, rng)
+    exact, mismatch = _exact_points(graph, rules, explicit, rng, exact)
     chosen = _chosen(ways, compared, points)
     if mismatch is not None:
         return EndToEnd(Check(DIFFERS, "at a rational point, exactly", worst, mismatch),

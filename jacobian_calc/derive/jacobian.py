@@ -21,11 +21,12 @@ from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Grid, Shape, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.progress import advance, stage
+from ..core.tree import substitute
 from ..results.jacobian import JacobianResult, check_layout
 from ..symbolic.autodiff import Differentiator
 from ..symbolic.measure import replace_symbols
 from ..symbolic.simplify import check_simplify_time, simplify_entry
-from ..symbolic.symbols import scalar_symbol, symbol_grid, undefined_function
+from ..symbolic.symbols import scalar_symbol, symbol_grid, symmetric_grid, undefined_function
 from .output_form import rewrite_in_terms_of_output
 from .problem import (ExprLike, Problem, absence_warnings, default_wrt, parse_wrt, prepare,
                       wrt_groups)
@@ -36,15 +37,24 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
               layout: str = "numerator", shapes: Mapping | None = None,
               lets: Mapping | None = None, functions: Iterable[str] | None = None,
               simplify: bool = False, in_terms_of_output: bool = False,
-              limits: Limits = DEFAULT_LIMITS) -> list[JacobianResult]:
+              compact: bool = False, index_form: bool = False,
+              limits: Limits = DEFAULT_LIMITS,
+              symmetric: Iterable[str] | None = None) -> list[JacobianResult]:
     """One Jacobian per input group of ``wrt``; see :func:`jacobian`."""
     check_layout(layout)
     _check_flag(simplify, "simplify")
+    _check_flag(compact, "compact")
     _check_flag(in_terms_of_output, "in_terms_of_output")
+    _check_flag(index_form, "index_form")
     with budget.stage("reading the input"):
-        problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
+        problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
+                          symmetric=symmetric, symbolic=True)
     names = parse_wrt(wrt) or default_wrt(problem)
     groups = wrt_groups(names, problem)
+    if problem.symbolic:  # sizes are names: the index form is the result
+        with budget.stage("the index form"):
+            return [_generic(problem, group, in_terms_of_output).with_layout(layout)
+                    for group in groups]
     check_sizes(problem, groups)
     with budget.stage("evaluating the expression"):
         arrays = problem.evaluate()
@@ -57,8 +67,28 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
                                 limits.timeout)
             with budget.stage("simplifying the entries"):
                 result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
-        results.append(result.with_layout(layout))
+        if index_form:
+            with budget.stage("the index form"):
+                result = replace(result, index=_index_form(problem, group, result,
+                                                           in_terms_of_output))
+        result = result.with_layout(layout)
+        if len(problem.components) == 1:
+            result = replace(result, tree=_inlined(problem))
+        if compact:
+            with budget.stage("the compact Jacobian"):
+                result = _with_compact(result, problem)
+        results.append(result)
     return results
+
+
+def _inlined(problem: Problem):
+    from .hessian_compact import inlined  # noqa: PLC0415 - the one expression, lets substituted
+    return inlined(problem)
+
+
+def _with_compact(result: JacobianResult, problem: Problem) -> JacobianResult:
+    from .compact_jacobian import with_compact  # noqa: PLC0415 - only when asked for
+    return with_compact(result, problem)
 
 
 @budget.entry_point
@@ -66,7 +96,9 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
              layout: str = "numerator", shapes: Mapping | None = None,
              lets: Mapping | None = None, functions: Iterable[str] | None = None,
              simplify: bool = False, in_terms_of_output: bool = False,
-             limits: Limits = DEFAULT_LIMITS) -> JacobianResult:
+             compact: bool = False, index_form: bool = False,
+             limits: Limits = DEFAULT_LIMITS,
+             symmetric: Iterable[str] | None = None) -> JacobianResult:
     """The explicit Jacobian of ``of`` with respect to ``wrt``.
 
     Parameters
@@ -93,8 +125,20 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     in_terms_of_output : bool
         Write derivatives of element-wise functions and softmax in terms of
         their output (``Y*(1 - Y)`` for the sigmoid, ``p_i (δ_ij - p_j)``).
+    compact : bool
+        Also find the compact Jacobian (``diag(p) - outer(p, p)``, ``W.T``; for
+        a matrix input or output the linear map ``dY = X @ dW`` and its vec
+        form ``kron(eye(2), X)``), proved equal to the entries: ``.compact``.
+    index_form : bool
+        Also give the Jacobian in index notation, for every size:
+        ``.index_form`` (``X[i, k]*KroneckerDelta(j, l)``) and ``.indices``.
     limits : Limits
         Resource limits.
+    symmetric : iterable of str, optional
+        Square matrices declared symmetric, ``["S"]``: entries ``S_i_j`` and
+        ``S_j_i`` are one symbol, so the derivative w.r.t. ``S`` is the Matrix
+        Cookbook's ``G + G.T - diag(G)`` (w.r.t. the independent entries; ``G``
+        the derivative of a general matrix). A note says so.
 
     Returns
     -------
@@ -115,12 +159,38 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     """
     results = jacobians(of, wrt, layout=layout, shapes=shapes, lets=lets,
                         functions=functions, simplify=simplify,
-                        in_terms_of_output=in_terms_of_output, limits=limits)
+                        in_terms_of_output=in_terms_of_output, compact=compact,
+                        index_form=index_form,
+                        limits=limits, symmetric=symmetric)
     if len(results) != 1:
         raise JacobianError(f"{len(results)} inputs given "
                             f"({', '.join(r.wrt[0] for r in results)}); "
                             "use jacobians() for one Jacobian each")
     return results[0]
+
+
+def _index_form(problem: Problem, group: list[str], J: JacobianResult,
+                in_terms_of_output: bool):
+    """The Jacobian in index notation (one expression, one variable)."""
+    from ..index.jacobian import index_jacobian  # noqa: PLC0415 - asked for
+    if len(problem.components) != 1 or (len(group) != 1 and group[0] not in problem.shapes):
+        raise JacobianError("{{index_form}} needs one expression and one variable, "
+                            "e.g. X@W + b with respect to W")
+    expr = substitute(problem.components[0], dict(problem.lets))
+    return index_jacobian(expr, group[0], problem.shapes, of=problem.sources()[0],
+                          out_name=None if in_terms_of_output else _out_name(problem),
+                          in_terms_of_output=in_terms_of_output)
+
+
+def _generic(problem: Problem, group: list[str], in_terms_of_output: bool) -> JacobianResult:
+    """A Jacobian at symbolic sizes: no entries, its index form for every size."""
+    index = _index_form(problem, group, None, in_terms_of_output)
+    return JacobianResult(
+        of=problem.sources(), wrt=list(group), out_shape=tuple(index.out_shape),
+        in_shape=tuple(problem.shapes.get(group[0], ())), entries={},
+        out_name=index.out_name, in_name=group[0], arrays=dict(problem.shapes),
+        variables=tuple(sorted(problem.used_names() - set(problem.lets) - problem.dimensions)),
+        index=index)
 
 
 def _check_flag(value: object, name: str) -> None:
@@ -167,6 +237,8 @@ def _output_grid(problem: Problem, arrays: list[Grid], group: list[str]) -> Grid
 
 
 def _input_grid(group: list[str], problem: Problem) -> Grid:
+    if group[0] in problem.symmetric:
+        return symmetric_grid(group[0], problem.shapes[group[0]][0])
     if group[0] in problem.shapes:
         return symbol_grid(group[0], problem.shapes[group[0]])
     return Grid((len(group),), [scalar_symbol(name) for name in group])
@@ -177,7 +249,9 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
     """The Jacobian of already-evaluated output grids w.r.t. one input group."""
     out = _output_grid(problem, arrays, group)
     inputs = _input_grid(group, problem)
-    position = {s: i for i, s in inputs.items()}
+    position: dict[sp.Symbol, list] = {}  # a symmetric matrix's symbol sits twice
+    for i, s in inputs.items():
+        position.setdefault(s, []).append(i)
     wanted = set(position)
     entries: dict[tuple[int, ...], sp.Expr] = {}
     differentiator = Differentiator(wanted)  # one for all entries: they share subexpressions
@@ -186,7 +260,8 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
         for out_index, expr in out.items():
             budget.check()
             for symbol, derivative in differentiator.gradient(expr).items():
-                entries[out_index + position[symbol]] = derivative
+                for place in position[symbol]:
+                    entries[out_index + place] = derivative
             advance()
     result = JacobianResult(
         of=problem.sources(), wrt=list(group), out_shape=out.shape, in_shape=inputs.shape,
@@ -194,11 +269,23 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
         in_name=group[0] if len(group) == 1 else "x",
         in_symbols=tuple(inputs.flat), arrays=dict(problem.shapes),
         variables=tuple(sorted(problem.used_names() - set(problem.lets))),
-        warnings=absence_warnings(group, problem.shapes, out.flat, problem.used_names()),
+        warnings=absence_warnings(group, problem.shapes, out.flat, problem.used_names())
+        + symmetric_notes(group, problem),
         outputs=tuple(out.flat))
     if in_terms_of_output:
         result = rewrite_in_terms_of_output(result, problem, group)
     return in_caller_symbols(result, problem)
+
+
+def symmetric_notes(group: list[str], problem: Problem) -> list[str]:
+    """What the derivative w.r.t. a symmetric matrix means (the convention, stated)."""
+    name = group[0]
+    if name not in problem.symmetric:
+        return []
+    return [f"{name} is symmetric: {name}_i_j and {name}_j_i are one symbol, so each "
+            f"off-diagonal entry is the derivative w.r.t. that one entry, G + G.T - diag(G) "
+            "(the Matrix Cookbook's, G the derivative for a general matrix); the symmetric "
+            "gradient (G + G.T)/2 halves the off-diagonal entries"]
 
 
 def in_caller_symbols(result: JacobianResult, problem: Problem) -> JacobianResult:

@@ -16,16 +16,17 @@ from typing import Iterable, Mapping, Sequence, Union
 import sympy as sp
 
 from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
-from ..core.grid import Grid, Shape, shape_text
+from ..core.grid import Grid, Shape, SymbolicSizeError, concrete, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import natural_key
 from ..core.tree import Node, names, fold
 from ..ops.text import to_source
 from ..parsing import declared_name, normalize_shapes, parse
+from ..parsing.shapes import dimension_names
 from ..symbolic.evaluate import Env, evaluate, shape_of
 from ..symbolic.sympy_input import Reading, read
 from ..symbolic.measure import free_symbols
-from ..symbolic.symbols import scalar_symbol, symbol_grid
+from ..symbolic.symbols import scalar_symbol, symbol_grid, symmetric_grid
 from .estimate import Costs, check_forward, check_gradient, tree_costs
 
 ExprLike = Union[str, sp.Basic, Node]
@@ -46,12 +47,15 @@ class Problem:
     matrix_input: bool = False  # one SymPy Matrix given: its shape is the output's
     costs: Costs | None = None  # size estimates of every subtree (derive.estimate)
     origins: dict[Node, sp.Expr] = field(default_factory=dict)  # SymPy input, as given
+    symmetric: frozenset[str] = frozenset()  # square matrices with S_i_j = S_j_i
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def env(self) -> Env:
         """A fresh evaluation environment with the intermediates evaluated."""
         self.check_forward()
         env = Env(self.shapes)
+        for name in self.symmetric:
+            env.values[name] = symmetric_grid(name, self.shapes[name][0])
         for name in self.let_order:
             env.values[name] = evaluate(self.lets[name], env)
         return env
@@ -110,6 +114,20 @@ class Problem:
             self._cache["names"] = found
         return set(self._cache["names"])
 
+    @property
+    def dimensions(self) -> set[str]:
+        """The dimension names of the declared shapes (``N``, ``d``), and of ``eye(d)``."""
+        if "dimensions" not in self._cache:
+            found = {d for shape in self.subtree_shapes()[1].values() for d in shape
+                     if isinstance(d, str)}
+            self._cache["dimensions"] = found | dimension_names(self.shapes)
+        return set(self._cache["dimensions"])
+
+    @property
+    def symbolic(self) -> bool:
+        """Whether some size is a dimension name (no entries can be written out)."""
+        return bool(self.dimensions)
+
     def caller_symbol(self, name: str) -> sp.Symbol:
         """The caller's own SymPy symbol for ``name``, else the calculator's real one."""
         return self.symbols.get(name) or scalar_symbol(name)
@@ -117,8 +135,14 @@ class Problem:
 
 def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
             lets: Mapping | None = None, functions: Iterable[str] | None = None,
-            limits: Limits = DEFAULT_LIMITS) -> Problem:
-    """Parse and validate the input of any computation."""
+            limits: Limits = DEFAULT_LIMITS, symmetric: Iterable[str] | None = None,
+            symbolic: bool = False) -> Problem:
+    """Parse and validate the input of any computation (``symmetric``: names of square
+    matrices whose entries (i, j) and (j, i) are one symbol).
+
+    ``symbolic``: whether the caller handles sizes given as dimension names
+    (``X`` of ``Nxd``); otherwise they are refused with a clear error.
+    """
     if not isinstance(limits, Limits):
         raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
     declared = _functions(functions)
@@ -140,10 +164,13 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
                       frozenset(declared | reading.functions), reading.symbols,
                       reading.function_classes, matrix_input=isinstance(of, sp.MatrixBase),
                       origins=reading.origins)
+    problem.symmetric = _symmetric(symmetric, problem.shapes)
     _check_entry_names(problem)
     _check_sizes(problem)
-    problem.costs = tree_costs(components, shape_map, let_nodes, order,
-                               problem.subtree_shapes()[1])
+    _check_dimensions(problem, symbolic)
+    if not problem.symbolic:
+        problem.costs = tree_costs(components, shape_map, let_nodes, order,
+                                   problem.subtree_shapes()[1])
     return problem
 
 
@@ -152,6 +179,27 @@ def _source(node: Node, problem: Problem) -> str:
     if cost is not None and cost.size > problem.limits.max_length:
         return f"<an expression of about {cost.size:,.0f} nodes>"
     return to_source(node)
+
+
+def _symmetric(symmetric, shapes: Mapping[str, Shape]) -> frozenset[str]:
+    """The declared symmetric matrices: each must be a square matrix declared with shapes."""
+    if symmetric is None:
+        return frozenset()
+    if isinstance(symmetric, str):
+        symmetric = [s.strip() for s in symmetric.split(",") if s.strip()]
+    try:
+        items = list(symmetric)
+    except TypeError:
+        raise JacobianTypeError("symmetric must be names, e.g. ['S'] or 'S'") from None
+    for name in items:
+        if not isinstance(name, str):
+            raise JacobianTypeError(f"symmetric must be names, not {type(name).__name__}")
+        shape = shapes.get(name)
+        if shape is None or len(shape) != 2 or shape[0] != shape[1]:
+            got = "not declared" if shape is None else f"declared {shape_text(shape)}"
+            raise JacobianError(f"{{{{symmetric}}}} {name} needs a square matrix declared "
+                                f"with {{{{shapes}}}} (e.g. {name}=3x3); {name} is {got}")
+    return frozenset(items)
 
 
 def _functions(functions) -> set[str]:
@@ -304,10 +352,26 @@ def refuse_entry_names(problem: Problem, route: str, instead: str = "") -> None:
                             + instead)
 
 
+def _check_dimensions(problem: Problem, allowed: bool) -> None:
+    """Dimension names are sizes: never arrays; refused where entries are needed."""
+    dims = problem.dimensions
+    for name in sorted(dims & (set(problem.shapes) | set(problem.lets))):
+        raise JacobianError(f"{name!r} is both a dimension name and an array; choose "
+                            "another name for one of them")
+    if dims and not allowed:
+        name, shape = next((n, s) for n, s in problem.shapes.items() if not concrete(s))
+        raise SymbolicSizeError(
+            f"explicit entries need concrete sizes, and {name} is {shape_text(shape)}: give "
+            f"numbers (e.g. {name}={'x'.join(str(d if type(d) is int else 3) for d in shape)}),"
+            " or use {{backprop}}")
+
+
 def _check_sizes(problem: Problem) -> None:
     """Infer every shape (errors surface here) and refuse oversized intermediate arrays."""
     limits = problem.limits
     for sub, shape in problem.subtree_shapes()[1].items():
+        if not concrete(shape):
+            continue  # a symbolic size is never written out
         size = math.prod(shape)
         if size > limits.max_entries:
             raise LimitError(f"{to_source(sub)[:60]} would have {size:,} entries (shape "
@@ -363,6 +427,9 @@ def wrt_groups(names_: list[str], problem: Problem) -> list[list[str]]:
     groups: list[list[str]] = []
     used = problem.used_names()
     for name in names_:
+        if name in problem.dimensions:
+            raise JacobianError(f"{name!r} is a dimension name (a size), not a variable: "
+                                "there is nothing to differentiate with respect to")
         if problem.shapes and name not in problem.shapes and name not in used:
             raise JacobianError(f"{{{{wrt}}}} names {name!r}, which is neither declared with "
                                 "{{shapes}} nor used in the expression",

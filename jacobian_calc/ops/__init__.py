@@ -6,9 +6,11 @@ declaration holds, and the README's "Adding an operation".
 """
 
 from . import arithmetic, constants, elementwise, linalg, reductions  # noqa: F401 - declares
+from . import convolution, indexing, selection  # noqa: F401 - declares
+from . import vectorize  # noqa: F401 - declares kron, vec, reshape
 from . import text  # noqa: F401 - str(node) prints the calculator's syntax
-from .registry import (Cost, NotDifferentiable, Op, ShapeContext, Vjp, default_cost, get,
+from .registry import (Cost, NoIndexForm, NotDifferentiable, Op, ShapeContext, Vjp, default_cost, get,
                        known_names, lookup, operations, register, unregister)
 
-__all__ = ["Op", "NotDifferentiable", "ShapeContext", "Vjp", "Cost", "default_cost", "get",
+__all__ = ["Op", "NotDifferentiable", "NoIndexForm", "ShapeContext", "Vjp", "Cost", "default_cost", "get",
            "lookup", "operations", "known_names", "register", "unregister"]

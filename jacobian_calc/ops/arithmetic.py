@@ -19,6 +19,11 @@ def _product(items):
     return math.prod(items[1:], start=items[0])
 
 
+def _each(c):
+    """Every argument's entry, broadcast to the output's indices."""
+    return [c.bcast(n) for n in range(len(c.shapes))]
+
+
 def _others(v, i):
     """The upstream gradient times every factor but the i-th."""
     return fn.mul(v.g, *(a for k, a in enumerate(v.args) if k != i))
@@ -30,6 +35,7 @@ register(Op(
           "(B a row added to every row of A: dB = sum(dY, axis=0))"),
     arity=(2, 10 ** 9), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.add, *args),
+    index=lambda c: c.S.add(*_each(c)),
     digits=lambda d, v: max(d) + 1,
     vjp=lambda v: tuple(v.g for _ in v.args),
     numpy=lambda np, *xs, **kw: sum(xs[1:], xs[0]),
@@ -40,6 +46,7 @@ register(Op(
     name="neg", category="arithmetic", doc="negation, -a", rule="dA = -dY",
     arity=(1, 1), shape=lambda s: s.shapes[0],
     evaluate=lambda S, args, kw: args[0].map(S.neg),
+    index=lambda c: c.S.neg(c.arg(0, *c.out)),
     digits=lambda d, v: d[0],
     vjp=lambda v: (-v.g,),
     numpy=lambda np, x, **kw: -x,
@@ -52,6 +59,7 @@ register(Op(
     rule="dA = dY * B, dB = dY * A",
     arity=(2, 10 ** 9), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.mul, *args),
+    index=lambda c: c.S.mul(*_each(c)),
     digits=lambda d, v: sum(d),
     vjp=lambda v: tuple(_others(v, i) for i in range(len(v.args))),
     numpy=lambda np, *xs, **kw: _product(xs),
@@ -63,6 +71,7 @@ register(Op(
     rule="dA = dY / B, dB = -dY * A / B**2",
     arity=(2, 2), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.div, *args),
+    index=lambda c: c.S.div(*_each(c)),
     digits=lambda d, v: sum(d),
     vjp=lambda v: (v.g / v.args[1], -(v.g * v.args[0] / v.args[1] ** 2)),
     numpy=lambda np, a, b, **kw: a / b,
@@ -86,6 +95,7 @@ register(Op(
     rule="dA = dY * B * A**(B - 1), dB = dY * Y * log(A)",
     arity=(2, 2), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.pow, *args),
+    index=lambda c: c.S.pow(*_each(c)),
     digits=lambda d, v: abs(d[0]) * (abs(v[1]) if v[1] is not None else 10.0 ** d[1]),
     vjp=_pow_vjp,
     numpy=lambda np, a, b, **kw: np.power(a, b),
@@ -115,11 +125,19 @@ def _matmul_vjp(v):
     return (g * B, g * A)  # x @ y is a scalar
 
 
+def _matmul_index(c):
+    """``Σ_r A[i,r] B[r,j]`` (a vector on either side has no index there)."""
+    (sa, sb), r = c.shapes, c.fresh()
+    left = c.out[:len(sa) - 1] + (r,)
+    right = (r,) + c.out[len(sa) - 1:]
+    return c.sum(c.arg(0, *left) * c.arg(1, *right), (r, c.size(0, -1)))
+
+
 register(Op(
     name="matmul", category="arithmetic", doc="matrix product, A @ B (vectors as in NumPy)",
     rule="dA = dY @ B.T, dB = A.T @ dY  (A @ x, x a vector: dA = outer(dY, x), dx = A.T @ dY)",
     arity=(2, 2), shape=_matmul_shape,
-    evaluate=lambda S, args, kw: S.matmul(*args),
+    evaluate=lambda S, args, kw: S.matmul(*args), index=_matmul_index,
     digits=lambda d, v: sum(d) + 1,
     cost=lambda c: (2 * c.shapes[0][-1], c.shapes[0][-1] * (sum(c.sizes) + 1) + 1),
     vjp=_matmul_vjp,
@@ -132,6 +150,7 @@ register(Op(
     rule="dA = dY.T",
     arity=(1, 1), shape=lambda s: s.shapes[0][::-1],
     evaluate=lambda S, args, kw: args[0].T, cost=lambda c: (0, c.sizes[0]),
+    index=lambda c: c.arg(0, *reversed(c.out)),
     vjp=lambda v: (v.g.T,),
     numpy=lambda np, x, **kw: np.transpose(x),
     code={"numpy": ".T", "torch": ".T"},
@@ -143,6 +162,7 @@ register(Op(
     rule="dA = dY * B, dB = dY * A",
     arity=(2, 2), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.mul, *args),
+    index=lambda c: c.S.mul(*_each(c)),
     vjp=lambda v: (v.g * v.args[1], v.g * v.args[0]),
     numpy=lambda np, a, b, **kw: a * b,
     code={"numpy": "({0} * {1})", "torch": "({0} * {1})"},

@@ -12,6 +12,7 @@ def constant(name: str, doc: str, sympy_name: str, numpy_code: str, torch_code: 
         name=name, category="constant", doc=doc, rule="constant: no gradient",
         arity=(0, 0), shape=lambda s: (),
         evaluate=lambda S, args, kw: S.Grid.scalar(getattr(S, sympy_name)),
+        index=lambda c: getattr(c.S, sympy_name),
         vjp=lambda v: (),
         numpy=lambda np, **kw: getattr(np, numpy_code.split(".")[-1]),
         code={"numpy": numpy_code, "torch": torch_code}, latex=latex,

@@ -10,8 +10,11 @@ entry (cofactors over the determinant), so they are for small matrices.
 from __future__ import annotations
 
 from ..core.tree import fn
-from .registry import (PREC_ATOM, Keyword, Op, call_code, register, same_shape,
+from .registry import (PREC_ATOM, Keyword, NoIndexForm, Op, call_code, register, same_shape,
                        square_matrix)
+
+#: det, inv and logdet have no finite index form at symbolic size.
+_NO_INDEX = NoIndexForm("not a finite sum of products at symbolic size")
 
 #: Largest n for which det, inv and logdet of an n x n matrix are written out.
 MAX_SYMBOLIC_N = 6
@@ -29,7 +32,7 @@ def _square_same(s):
 
 def _check_small(s):
     n = square_matrix(s)
-    if n > MAX_SYMBOLIC_N:
+    if isinstance(n, int) and n > MAX_SYMBOLIC_N:
         raise s.fail(f"of a {n}x{n} matrix would have {_factorial(n):,} terms per entry; "
                      f"written out up to {MAX_SYMBOLIC_N}x{MAX_SYMBOLIC_N}")
 
@@ -64,6 +67,18 @@ def _constant(c):
     return 0.0, 1.0
 
 
+def _trace_index(c):
+    r = c.fresh()
+    return c.sum(c.arg(0, r, r), (r, c.size(0, 0)))
+
+
+def _diag_index(c):
+    """``v[i] δ[i,j]`` (a vector made diagonal) or ``X[i,i]`` (a matrix's diagonal)."""
+    if len(c.shapes[0]) == 1:
+        return c.arg(0, c.out[0]) * c.delta(*c.out)
+    return c.arg(0, c.out[0], c.out[0])
+
+
 def _trace_shape(s):
     square_matrix(s)
     return ()
@@ -75,6 +90,7 @@ register(Op(
     arity=(1, 1), shape=_trace_shape,
     evaluate=lambda S, args, kw: S.Grid.scalar(
         S.add(*(args[0][i, i] for i in range(args[0].shape[0])))),
+    index=_trace_index,
     cost=lambda c: (c.shapes[0][0], c.shapes[0][0] * c.sizes[0] + 1),
     vjp=lambda v: (v.g * fn.eye_like(v.x),),
     numpy=lambda np, x, **kw: np.trace(x),
@@ -86,6 +102,7 @@ register(Op(
     rule="dX = dY * Y * inv(X).T",
     arity=(1, 1), shape=_square_scalar,
     evaluate=lambda S, args, kw: S.Grid.scalar(S.det(args[0])), cost=_det_cost,
+    index=_NO_INDEX,
     vjp=lambda v: (v.g * v.out * fn.inv(v.x).T,),
     numpy=lambda np, x, **kw: np.linalg.det(x),
     code=call_code("np.linalg.det", "torch.linalg.det"),
@@ -95,7 +112,7 @@ register(Op(
     name="inv", category="linear algebra", doc="inverse of a square matrix",
     rule="dX = -(Y.T @ dY @ Y.T)",
     arity=(1, 1), shape=_square_same,
-    evaluate=lambda S, args, kw: S.inverse(args[0]), cost=_inv_cost,
+    evaluate=lambda S, args, kw: S.inverse(args[0]), cost=_inv_cost, index=_NO_INDEX,
     vjp=lambda v: (-(v.out.T @ v.g @ v.out.T),),
     numpy=lambda np, x, **kw: np.linalg.inv(x),
     code=call_code("np.linalg.inv", "torch.linalg.inv"),
@@ -107,6 +124,7 @@ register(Op(
     rule="dX = dY * inv(X).T",
     arity=(1, 1), shape=_square_scalar,
     evaluate=lambda S, args, kw: S.Grid.scalar(S.log(S.det(args[0]))), cost=_det_cost,
+    index=_NO_INDEX,
     vjp=lambda v: (v.g * fn.inv(v.x).T,),
     numpy=lambda np, x, **kw: np.log(np.linalg.det(x)),
     code=call_code("_logdet", "torch.logdet"),
@@ -136,7 +154,7 @@ register(Op(
     rule=("dX = diag(dY)  (the diagonal of dY for a vector X, the diagonal matrix of dY for "
           "a matrix X)"),
     arity=(1, 1), shape=_diag_shape,
-    evaluate=lambda S, args, kw: _diag(S, args[0]), cost=_same_size,
+    evaluate=lambda S, args, kw: _diag(S, args[0]), cost=_same_size, index=_diag_index,
     vjp=lambda v: (fn.diag(v.g),),
     numpy=lambda np, x, **kw: np.diag(x),
     code=call_code("np.diag", "torch.diag"),
@@ -155,6 +173,7 @@ register(Op(
     arity=(2, 2), shape=_outer_shape,
     evaluate=lambda S, args, kw: S.Grid.from_function(
         args[0].shape + args[1].shape, lambda ij: S.mul(args[0][ij[0]], args[1][ij[1]])),
+    index=lambda c: c.arg(0, c.out[0]) * c.arg(1, c.out[1]),
     vjp=lambda v: (v.g @ v.args[1], v.g.T @ v.args[0]),
     numpy=lambda np, a, b, **kw: np.outer(a, b),
     code={"numpy": "np.outer({0}, {1})", "torch": "torch.outer({0}, {1})"},
@@ -178,6 +197,7 @@ register(Op(
     rule="constant: no gradient",
     arity=(0, 0), keywords=(Keyword("n", "size"),), shape=_eye_shape,
     evaluate=lambda S, args, kw: _identity(S, kw["n"], kw["n"]), cost=_constant,
+    index=lambda c: c.delta(*c.out),
     vjp=lambda v: (),
     numpy=lambda np, **kw: np.eye(kw["n"]),
     code={"numpy": lambda a, kw: f"np.eye({kw['n']})",
@@ -197,6 +217,7 @@ register(Op(
     rule="constant: no gradient",
     arity=(1, 1), shape=_matrix_shape,
     evaluate=lambda S, args, kw: _identity(S, *args[0].shape), cost=_constant,
+    index=lambda c: c.delta(*c.out),
     vjp=lambda v: (None,),
     numpy=lambda np, x, **kw: np.eye(*np.shape(x)),
     code={"numpy": "np.eye(*np.shape({0}))",
@@ -208,6 +229,7 @@ register(Op(
     rule="constant: no gradient",
     arity=(1, 1), shape=same_shape,
     evaluate=lambda S, args, kw: S.Grid.full(args[0].shape, S.Integer(1)), cost=_constant,
+    index=lambda c: c.S.Integer(1),
     vjp=lambda v: (None,),
     numpy=lambda np, x, **kw: np.ones_like(x),
     code=call_code("np.ones_like", "torch.ones_like"),
@@ -229,6 +251,8 @@ register(Op(
     rule="dX = sum(dY, axis=axis)",
     arity=(1, 1), keywords=(Keyword("axis", "axis"),), shape=_expand_shape,
     evaluate=lambda S, args, kw: args[0].expand_dims(kw["axis"]), cost=_same_size,
+    index=lambda c: c.arg(0, *(a for n, a in enumerate(c.out)
+                               if n != c.kw["axis"] % len(c.out))),
     vjp=lambda v: (fn.sum(v.g, axis=v.kw["axis"]),),
     numpy=lambda np, x, **kw: np.expand_dims(x, kw["axis"]),
     code={"numpy": lambda a, kw: f"np.expand_dims({a[0]}, {kw['axis']})",

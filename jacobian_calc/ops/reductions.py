@@ -8,10 +8,9 @@ axis is not the leading one it is first put back with ``expand_dims``.
 
 from __future__ import annotations
 
-import math
 
-from ..core.tree import fn
-from .registry import (Keyword, Op, needs_array, reduced_shape, register)
+from ..core.tree import Node, fn
+from .registry import Keyword, Op, needs_array, reduced_shape, register, size_node
 
 AXIS = Keyword("axis", "axis")
 KEEPDIMS = Keyword("keepdims", "bool", False)
@@ -26,10 +25,30 @@ def restore(v, t):
     return t if axis == 0 else fn.expand_dims(t, axis=axis)
 
 
-def count(v) -> int:
-    """How many entries each output entry of the reduction combines."""
+def count(v) -> Node:
+    """How many entries each output entry of the reduction combines: ``12``, or
+    ``N * h`` at symbolic sizes."""
     shape, axis = v.shapes[0], v.kw.get("axis")
-    return math.prod(shape) if axis is None else shape[axis]
+    return size_node(shape if axis is None else (shape[axis],))
+
+
+def _sum_index(c, body=lambda e: e):
+    """``Σ`` of ``body(X[...])`` along ``axis`` (all axes for None)."""
+    return c.reduce(0, body, c.kw.get("axis"), bool(c.kw.get("keepdims")))
+
+
+def _count_index(c):
+    """How many entries each output entry of a reduction combines, as a size."""
+    axis = c.kw.get("axis")
+    axes = range(len(c.shapes[0])) if axis is None else [axis]
+    return c.S.mul(*(c.size(0, a) for a in axes))
+
+
+def _softmax_index(c, log=False):
+    """``exp(X[i,j]) / Σ_r exp(X[i,r])`` along ``axis`` (its log: ``X[i,j] - log(...)``)."""
+    total = c.reduce(0, c.S.exp, c.kw.get("axis", -1), keepdims=True)
+    x = c.arg(0, *c.out)
+    return c.S.add(x, c.S.neg(c.S.log(total))) if log else c.S.div(c.S.exp(x), total)
 
 
 def _reduce(S, X, kw, func):
@@ -72,6 +91,7 @@ register(Op(
     rule="dX = dY * ones_like(X)  (sum(X, axis=1): dX = expand_dims(dY, 1) * ones_like(X))",
     arity=(1, 1), keywords=(AXIS, KEEPDIMS), shape=reduced_shape,
     evaluate=lambda S, args, kw: _reduce(S, args[0], kw, lambda xs: S.add(*xs)),
+    index=_sum_index,
     cost=lambda c: (c.reduced, c.reduced * c.sizes[0] + 1),
     vjp=lambda v: (restore(v, v.g) * fn.ones_like(v.x),),
     numpy=lambda np, x, **kw: np.sum(x, **_np_kw(kw)),
@@ -83,6 +103,7 @@ register(Op(
     arity=(1, 1), keywords=(AXIS, KEEPDIMS), shape=reduced_shape,
     evaluate=lambda S, args, kw: _reduce(
         S, args[0], kw, lambda xs: S.div(S.add(*xs), S.Integer(len(xs)))),
+    index=lambda c: c.S.div(_sum_index(c), _count_index(c)),
     cost=lambda c: (c.reduced + 2, c.reduced * c.sizes[0] + 3),
     vjp=lambda v: (restore(v, v.g) / count(v) * fn.ones_like(v.x),),
     numpy=lambda np, x, **kw: np.mean(x, **_np_kw(kw)),
@@ -95,6 +116,7 @@ register(Op(
     arity=(1, 1), keywords=(AXIS, KEEPDIMS), shape=reduced_shape,
     evaluate=lambda S, args, kw: _reduce(
         S, args[0], kw, lambda xs: S.log(S.add(*(S.exp(x) for x in xs)))),
+    index=lambda c: c.S.log(_sum_index(c, c.S.exp)),
     cost=lambda c: (2 * c.reduced + 1, c.reduced * (c.sizes[0] + 1) + 2),
     vjp=lambda v: (restore(v, v.g) * fn.exp(v.x - restore(v, v.out)),),
     numpy=lambda np, x, **kw: np.log(np.sum(np.exp(x), **_np_kw(kw))),
@@ -121,6 +143,8 @@ register(Op(
     rule="dX = dY * X / Y  (norm(X, 1): dX = dY * sign(X))",
     arity=(1, 1), keywords=(Keyword("ord", "ord", 2),), shape=_norm_shape,
     evaluate=lambda S, args, kw: S.Grid.scalar(_norm_entry(S, args[0], kw)),
+    index=lambda c: (c.reduce(0, c.S.Abs, None, False) if c.kw.get("ord") == 1 else
+                     c.S.sqrt(c.reduce(0, lambda e: e ** 2, None, False))),
     cost=lambda c: (2 * c.reduced + 1, c.reduced * (c.sizes[0] + 2) + 2),
     vjp=lambda v: ((v.g * fn.sign(v.x),) if v.kw.get("ord") == 1
                    else (v.g * v.x / v.out,)),
@@ -167,6 +191,7 @@ register(Op(
     rule="dX = Y * (dY - sum(dY * Y, axis=axis, keepdims=True))",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,
     evaluate=lambda S, args, kw: _softmax(S, args[0], kw), cost=lambda c: _softmax_cost(c),
+    index=_softmax_index,
     vjp=lambda v: (v.out * (v.g - _sum_along(v, v.g * v.out)),),
     numpy=lambda np, x, **kw: _softmax_np(np, x, kw.get("axis", -1)),
     code={"numpy": lambda a, kw: f"_softmax({a[0]}, axis={kw.get('axis', -1)})",
@@ -179,6 +204,7 @@ register(Op(
     rule="dX = dY - exp(Y) * sum(dY, axis=axis, keepdims=True)",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,
     evaluate=lambda S, args, kw: _softmax(S, args[0], kw, log=True),
+    index=lambda c: _softmax_index(c, log=True),
     cost=lambda c: _softmax_cost(c),
     vjp=lambda v: (v.g - fn.exp(v.out) * _sum_along(v, v.g),),
     numpy=lambda np, x, **kw: _softmax_np(np, x, kw.get("axis", -1), log=True),

@@ -17,6 +17,7 @@ numpy         float evaluation of whole arrays
 code          NumPy / PyTorch source for code export
 category, doc ``jac --help`` and ``jac --rules``; ``rule`` is the rule's line
 cost          size estimates, checked against the limits before evaluating
+index         the entry at symbolic indices (index notation, all sizes at once)
 ============  =================================================================
 
 The layers receive what they need as arguments (``S``: the symbolic algebra,
@@ -32,8 +33,8 @@ from typing import Any, Callable, Mapping
 
 from ..core.errors import JacobianError
 from ..core.grid import Shape, broadcast_shapes, shape_text
-from ..core.names import suggest
-from ..core.tree import Node
+from ..core.names import is_name, suggest
+from ..core.tree import Call, Name, Node, Num
 
 #: Precedence levels of the text and LaTeX syntax (Python's order).
 PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 1, 2, 3, 4, 5
@@ -68,7 +69,7 @@ class Keyword:
     """A keyword option such as ``axis`` or ``keepdims`` (also accepted by position)."""
 
     name: str
-    kind: str  # "axis", "bool", "ord", "size"
+    kind: str  # "axis", "bool", "ord", "size", "count", "index"
     default: Any = None
 
     def check(self, value: Any) -> Any:
@@ -77,11 +78,15 @@ class Keyword:
             "axis": lambda v: v is None or (type(v) is int and -2 <= v <= 1),
             "bool": lambda v: isinstance(v, bool),
             "ord": lambda v: type(v) is int and v in (1, 2),
-            "size": lambda v: type(v) is int and 1 <= v <= 10_000,
+            "size": lambda v: (type(v) is int and 1 <= v <= 10_000) or (
+                is_name(v) and lookup(v) is None),
+            "count": lambda v: type(v) is int and 0 <= v <= 10_000,
         }[self.kind](value)
         if not ok:
             allowed = {"axis": "None, 0, 1, -1 or -2", "bool": "True or False",
-                       "ord": "1 or 2", "size": "a positive integer"}[self.kind]
+                       "ord": "1 or 2",
+                       "size": "a positive integer or a dimension name",
+                       "count": "a non-negative integer"}[self.kind]
             raise ValueError(f"{self.name} must be {allowed}, got {value!r}")
         return value
 
@@ -89,6 +94,13 @@ class Keyword:
 @dataclass(frozen=True)
 class NotDifferentiable:
     """Marks an operation with no compact backward rule, and says why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class NoIndexForm:
+    """Marks an operation with no index form at symbolic size (``det``), and says why."""
 
     reason: str
 
@@ -108,8 +120,10 @@ class ShapeContext:
     def fail(self, message: str) -> JacobianError:
         """An error to raise: ``trace() needs a square matrix, got A (2x3)``, or for
         an operator ``shape mismatch in '@': ...``."""
-        if self.op.syntax.form == "call":
+        if self.op.callable_by_name:
             return self._where(f"{self.op.name}() {message}")
+        if self.op.syntax.form == "subscript":
+            return self._where(f"bad index: {message}")
         return self._where(f"shape mismatch in '{self.op.syntax.symbol.strip()}': {message}")
 
 
@@ -129,7 +143,7 @@ class Cost:
     kw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
-    def reduced(self) -> int:
+    def reduced(self) -> int:  # costs are estimated at concrete sizes only
         """How many entries of argument 0 each entry of the result combines."""
         total, out = 1, 1
         for d in self.shapes[0]:
@@ -205,11 +219,18 @@ class Op:
     digits: Callable[[list, list], float] | None = None
     #: ``cost(Cost) -> (built, size)`` per result entry; None means :func:`default_cost`.
     cost: Callable[[Cost], tuple[float, float]] | None = None
+    #: ``index(IndexContext) -> SymPy entry``: one output entry at the output's index
+    #: symbols, from the arguments' entries (``A @ B``: ``Σ_r A[i,r] B[r,j]``); see
+    #: :mod:`jacobian_calc.index.forms`. :class:`NoIndexForm` says there is none
+    #: (``det``); ``None``: not declared.
+    index: Callable[[Any], Any] | NoIndexForm | None = None
+    #: Names of the arguments in ``--rules`` (``clip(X, lo, hi)``); default X, Y.
+    params: tuple[str, ...] = ()
 
     @property
     def callable_by_name(self) -> bool:
         """Written ``name(...)`` (``sum(X)``), not as an operator (``a + b``)."""
-        return self.syntax.form == "call"
+        return self.syntax.form in ("call", "list", "scatter")
 
     def keyword(self, name: str) -> Keyword | None:
         return next((k for k in self.keywords if k.name == name), None)
@@ -303,7 +324,25 @@ def broadcast(s: ShapeContext) -> Shape:
         raise s.fail(f"cannot broadcast {operands}") from None
 
 
-def square_matrix(s: ShapeContext, i: int = 0) -> int:
+def size_node(dims) -> Node:
+    """The number of entries of ``dims`` as a tree: ``12``, or ``N * h`` at symbolic sizes.
+
+    Examples
+    --------
+    >>> str(size_node((4, 3))), str(size_node(("N", "h"))), str(size_node((2, "N")))
+    ('12', 'N * h', '2 * N')
+    """
+    number, names_ = 1, []
+    for d in dims:
+        if isinstance(d, str):
+            names_.append(Name(d))
+        else:
+            number *= d
+    factors = ([Num(number)] if number != 1 or not names_ else []) + names_
+    return factors[0] if len(factors) == 1 else Call("mul", tuple(factors))
+
+
+def square_matrix(s: ShapeContext, i: int = 0) -> int | str:
     """The size ``n`` of argument ``i`` if it is an ``n x n`` matrix."""
     shape = s.shapes[i]
     if len(shape) != 2 or shape[0] != shape[1]:

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from ..core import tree
 from ..core.tree import Call, Declared, Name, Node, Num
+from .indexing import index_text
 from .registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, Op, get
 
 
@@ -113,8 +114,28 @@ def _postfix(op: Op, node: Call) -> str:
     return _wrap(node.args[0], PREC_ATOM) + op.syntax.symbol
 
 
+def _subscript(op: Op, node: Call) -> str:
+    """``X[1:, 0]``: NumPy's indexing."""
+    return f"{_wrap(node.args[0], PREC_ATOM)}[{index_text(node.kwarg('index'))}]"
+
+
+def _scatter(op: Op, node: Call) -> str:
+    """``scatter(dY, X[1:, 0])``: dY where X[1:, 0] selects, zeros elsewhere."""
+    values, like = node.args
+    return f"{op.name}({to_source(values)}, {_wrap(like, PREC_ATOM)}" \
+           f"[{index_text(node.kwarg('index'))}])"
+
+
+def _list(op: Op, node: Call) -> str:
+    """``concat([A, B], axis=0)``: operands in a list, as NumPy takes them."""
+    parts = [f"[{', '.join(to_source(a) for a in node.args)}]"]
+    parts += [f"{k}={v}" for k, v in node.kwargs]
+    return f"{op.name}({', '.join(parts)})"
+
+
 _FORMS = {"call": _call, "infix": _infix, "prefix": _prefix, "postfix": _postfix,
-          "atom": lambda op, node: op.syntax.symbol}
+          "atom": lambda op, node: op.syntax.symbol, "subscript": _subscript,
+          "scatter": _scatter, "list": _list}
 
 
 def rule_line(op: Op) -> str:

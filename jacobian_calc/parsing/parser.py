@@ -43,7 +43,7 @@ _REFUSED = {
     ast.SetComp: "comprehensions are not allowed",
     ast.DictComp: "comprehensions are not allowed",
     ast.GeneratorExp: "comprehensions are not allowed",
-    ast.Compare: "comparisons are not allowed",
+    ast.Compare: "comparisons are only allowed as the condition of where()",
     ast.BoolOp: "boolean operators are not allowed",
     ast.IfExp: "conditional expressions are not allowed",
     ast.List: "lists are not allowed",
@@ -58,6 +58,15 @@ _REFUSED = {
     ast.YieldFrom: "'yield' is not allowed",
     ast.Slice: "slices are not allowed",
 }
+
+#: Comparisons (only as where()'s condition) -> the registry's operations.
+_COMPARISONS = {ast.Lt: "less", ast.LtE: "less_equal", ast.Gt: "greater",
+                ast.GtE: "greater_equal"}
+_COMPARISON_MESSAGE = ("comparisons are only allowed as the condition of where(), e.g. "
+                       "where(x > 0, x, 0)")
+#: max(a, b) with an expression as b is the element-wise maximum (the lectures' hinge
+#: max(0, 1 - y*s)); NumPy's max(X, 1) would be an axis, so an integer there is refused.
+_PAIRWISE = {"max": "maximum", "min": "minimum"}
 
 #: Python's binary operators -> the registry's operations.
 _BINOPS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "div",
@@ -343,19 +352,78 @@ def callable_names() -> set[str]:
     return {n for n in known_names() if lookup(n).callable_by_name}
 
 
+#: Functions the language has under another spelling, or as a short expression (and
+#: what is not differentiable at all).
+OTHER_SPELLINGS = {
+    "amax": "write max(X, axis=...)",
+    "amin": "write min(X, axis=...)",
+    "clamp": "write clip(X, lo, hi)",
+    "heaviside": "write step(x) (1 at 0)",
+    "logistic": "write sigmoid(x)",
+    "expit": "write sigmoid(x)",
+    "dot": "write a @ b",
+    "inner": "write a @ b",
+    "tr": "write trace(X)",
+    "inverse": "write inv(X)",
+    "determinant": "write det(X)",
+    "slogdet": "write logdet(X)",
+    "fabs": "write abs(x)",
+    "absolute": "write abs(x)",
+    "square": "write x**2",
+    "power": "write a ** b",
+    "log1p": "write log(1 + x)",
+    "expm1": "write exp(x) - 1",
+    "leaky_relu": "write where(x > 0, x, x / 100)",
+    "elu": "write where(x > 0, x, exp(x) - 1)",
+    "relu6": "write clip(x, 0, 6)",
+    "hardtanh": "write clip(x, -1, 1)",
+    "silu": "write x * sigmoid(x)",
+    "swish": "write x * sigmoid(x)",
+    "softsign": "write x / (1 + abs(x))",
+    "mish": "write x * tanh(softplus(x))",
+    "logit": "write log(p / (1 - p))",
+    "huber": "write where(abs(r) <= 1, r**2/2, abs(r) - 1/2)",
+    "smooth_l1": "write where(abs(r) <= 1, r**2/2, abs(r) - 1/2)",
+    "hinge": "write max(0, 1 - y*s)",
+    "mse": "write mean((Y - T)**2)",
+    "frobenius": "write norm(X)",
+    "cross_entropy": "write -mean(sum(T * log_softmax(Z), axis=1))",
+    "argmax": "argmax is an index, which has no derivative; max(X, axis=...) is the largest entry",
+    "argmin":
+        "argmin is an index, which has no derivative; min(X, axis=...) is the smallest entry",
+}
+
+
+def suggest_function(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean sigmoid?"`` for names a typo away (``max`` is not ``softmax``)."""
+    close = suggest(name, {k for k in known if abs(len(k) - len(name)) <= 2})
+    if not close and name.lower() != name and name.lower() in known:  # Max, Trace
+        return f"; did you mean {name.lower()}?"
+    return close
+
+
 def unknown_function(name: str, declared: Iterable[str] = ()) -> str:
-    """The message for a call of a name that is not an operation."""
+    """The message for a call of a name that is not an operation.
+
+    An operator's internal name says the operator; a name the language has under
+    another spelling says that spelling; a typo gets the closest names of similar
+    length; an undefined function of scalars is declared with ``--function``.
+    """
     op = lookup(name)
     if op is not None:  # an operator's internal name, such as 'pow'
         return (f"{name!r} is not a function here; write it with its operator "
                 f"({op.syntax.symbol.strip()!r})")
-    close = suggest(name, callable_names() | set(declared))
+    spelling = OTHER_SPELLINGS.get(name) or OTHER_SPELLINGS.get(name.lower())
+    if spelling is not None:
+        return f"unknown function {name!r}; {spelling}"
+    close = suggest_function(name, callable_names() | set(declared))
     text = f"unknown function {name!r}{close}"
     if name in PYTHON_BUILTINS:
         return text + " (Python built-ins are not functions of the calculator)"
     if close:
         return text
-    return text + f" (an undefined function must be declared: {{{{functions}}}} {name})"
+    return text + (f" (an undefined function of scalars must be declared: "
+                   f"{{{{functions}}}} {name})")
 
 
 class _Converter:
@@ -366,6 +434,7 @@ class _Converter:
         self.full, self.text, self.colmap, self.limits = full, text, colmap, limits
         self.functions, self.variables = functions, variables
         self.shared = {} if shared is None else shared
+        self.condition = False  # converting the condition of where(): a comparison
 
     def col(self, node: ast.AST) -> int:
         return self.colmap[min(getattr(node, "col_offset", 0), len(self.colmap) - 1)]
@@ -382,6 +451,9 @@ class _Converter:
         return JacobianError(message, source=self.full, col=self.col(node))
 
     def convert(self, node: ast.AST) -> Node:
+        if isinstance(node, ast.Compare) and not self.condition:
+            raise self.fail(_COMPARISON_MESSAGE, node)
+        self.condition = False  # only where()'s condition itself may be a comparison
         method = getattr(self, f"visit_{type(node).__name__}", None)
         if method is None:
             message = _REFUSED.get(type(node), f"{type(node).__name__} is not allowed")
@@ -400,6 +472,13 @@ class _Converter:
         if span is not None:
             self.shared[span] = tree
         return tree
+
+    def visit_Compare(self, node: ast.Compare) -> Node:
+        if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARISONS:
+            raise self.fail("where()'s condition is one comparison: <, <=, > or >= "
+                            "(a chain such as a < b < c, == and != are not allowed)", node)
+        left, right = self.convert(node.left), self.convert(node.comparators[0])
+        return Call(_COMPARISONS[type(node.ops[0])], (left, right), col=self.col(node))
 
     def visit_Tuple(self, node: ast.Tuple) -> Node:
         raise self.fail(_REFUSED[ast.Tuple], node)
@@ -502,10 +581,15 @@ class _Converter:
         if name in self.variables:
             raise self.fail(f"{name!r} is a variable, not a function", node)
         op = lookup(name)
+        op = self._pairwise(name, node, op)
         if op is None or not op.callable_by_name:
             if op is not None and op.syntax.form == "atom":
                 raise self.fail(f"{name!r} is a constant, not a function", node)
             raise self.fail(unknown_function(name, self.functions), node)
+        if op.syntax.form == "list":
+            return self._list_call(op, node)
+        if op.syntax.form == "scatter":
+            return self._scatter_call(op, node)
         low, high = op.arity
         tensors = node.args[:high]
         extra = node.args[high:]
@@ -513,16 +597,107 @@ class _Converter:
             raise self.fail(_arity_text(op.name, low, high, len(node.args)), node)
         if len(extra) > len(op.keywords):
             raise self.fail(_arity_text(op.name, low, high, len(node.args)), node)
+        if op.name == "where":
+            if not isinstance(tensors[0], ast.Compare):
+                raise self.fail("where() needs a comparison as its condition, e.g. "
+                                "where(x > 0, x, 0)", tensors[0])
+            self.condition = True
         args = tuple(self.convert(a) for a in tensors)
+        kwargs = self._options(op, extra, node.keywords)
+        return Call(op.name, args, kwargs, col=self.col(node))
+
+    def _options(self, op, extra, keywords) -> dict:
+        """Keyword options given by position (``extra``) and by name."""
         kwargs = dict(self._option(op, k.name, v) for k, v in zip(op.keywords, extra))
-        for kw in node.keywords:
+        for kw in keywords:
             if kw.arg is None or op.keyword(kw.arg) is None:
                 raise self.fail(f"{op.name}() takes no keyword argument "
                                 f"{kw.arg or '**'!r}", kw)
             if kw.arg in kwargs:
                 raise self.fail(f"{op.name}() got {kw.arg} twice", kw)
             kwargs.update([self._option(op, kw.arg, kw.value)])
+        return kwargs
+
+    def _list_call(self, op, node: ast.Call) -> Node:
+        """``concat([A, B], axis=0)``: the operands in a list, as NumPy takes them."""
+        first = node.args[0] if node.args else None
+        if not isinstance(first, (ast.List, ast.Tuple)) or len(first.elts) < 2:
+            raise self.fail(f"{op.name}() takes a list of two or more arrays, e.g. "
+                            f"{op.name}([A, B], axis=0)", first or node)
+        if len(first.elts) > op.arity[1]:
+            raise self.fail(f"{op.name}() of more than {op.arity[1]} arrays", first)
+        if len(node.args) > 1 + len(op.keywords):
+            raise self.fail(f"{op.name}() takes a list and axis=, got {len(node.args)} "
+                            "arguments", node)
+        args = tuple(self.convert(a) for a in first.elts)
+        kwargs = self._options(op, node.args[1:], node.keywords)
         return Call(op.name, args, kwargs, col=self.col(node))
+
+    def _scatter_call(self, op, node: ast.Call) -> Node:
+        """``scatter(G, X[1:, 0])``: G where X[1:, 0] selects, zeros elsewhere."""
+        if len(node.args) != 2 or node.keywords or not isinstance(node.args[1], ast.Subscript):
+            raise self.fail(f"{op.name}() takes values and a selection, e.g. "
+                            f"{op.name}(dY, X[1:, :])", node)
+        values, target = node.args
+        like = self.convert(target.value)
+        index = self._index(target.slice)
+        return Call(op.name, (self.convert(values), like), {"index": index},
+                    col=self.col(node))
+
+    def visit_Subscript(self, node: ast.Subscript) -> Node:
+        value = self.convert(node.value)
+        return Call("getitem", (value,), {"index": self._index(node.slice)},
+                    col=self.col(node))
+
+    def _index(self, node: ast.AST) -> tuple:
+        """NumPy's index of integer literals and slices: ``(1, (None, 3, 2))`` for ``1, :3:2``."""
+        items = node.elts if isinstance(node, ast.Tuple) else [node]
+        return tuple(self._index_item(item) for item in items)
+
+    def _index_item(self, item: ast.AST):
+        if isinstance(item, ast.Slice):
+            parts = tuple(None if p is None else self._integer(p)
+                          for p in (item.lower, item.upper, item.step))
+            if parts[2] is not None and parts[2] <= 0:
+                raise self.fail("a slice's step must be positive (PyTorch has no negative "
+                                "steps)", item.step)
+            return parts
+        if isinstance(item, ast.Constant) and item.value is Ellipsis:
+            raise self.fail("'...' is not supported in an index: write every axis, e.g. "
+                            "X[:, 0]", item)
+        if isinstance(item, ast.Constant) and item.value is None:
+            raise self.fail("None (a new axis) is not supported in an index: use "
+                            "expand_dims(X, axis)", item)
+        return self._integer(item)
+
+    def _integer(self, item: ast.AST) -> int:
+        value = _literal(item)
+        if type(value) is not int:
+            raise self.fail("indices are integer literals, 0-based as in NumPy (negative "
+                            "from the end), e.g. x[0], X[:, -1], X[1:, ::2]", item)
+        if abs(value) > 10 ** 9:
+            raise self.fail(f"index {value} is too large", item)
+        return value
+
+    def _pairwise(self, name: str, node: ast.Call, op):
+        """``max(0, t)`` as the lectures write it is ``maximum(0, t)``; ``max(X, 1)`` is
+        ambiguous (NumPy's axis 1, or the maximum with 1) and refused."""
+        pairwise = _PAIRWISE.get(name)
+        if pairwise is None or len(node.args) < 2 or node.keywords:
+            return op
+        if not isinstance(_literal(node.args[1]), _NotALiteral):
+            raise self.fail(
+                f"{name}({ast.unparse(node.args[0])}, {ast.unparse(node.args[1])}) is "
+                f"ambiguous: write {name}({ast.unparse(node.args[0])}, "
+                f"axis={ast.unparse(node.args[1])}) for the "
+                f"{'largest' if name == 'max' else 'smallest'} entry along an axis (NumPy's "
+                f"reading) or {pairwise}({ast.unparse(node.args[0])}, "
+                f"{ast.unparse(node.args[1])}) for the "
+                "element-wise one", node)
+        if len(node.args) > 2:
+            raise self.fail(f"{name}() of more than two arrays: nest {pairwise}(), e.g. "
+                            f"{pairwise}(a, {pairwise}(b, c))", node)
+        return lookup(pairwise)
 
     def _declared(self, name: str, node: ast.Call) -> Node:
         if node.keywords:
@@ -550,6 +725,8 @@ def _literal(value: ast.AST):
     if isinstance(value, ast.Constant) and (value.value is None or
                                             type(value.value) in (int, bool)):
         return value.value
+    if isinstance(value, ast.Name):  # a dimension name, eye(d); checked by the option
+        return value.id
     return _NotALiteral()
 
 

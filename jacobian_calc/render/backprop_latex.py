@@ -23,7 +23,8 @@ from ..core.errors import JacobianError
 from ..core.grid import Grid
 from ..core.tree import Node
 from ..parsing import parse_expression
-from ..results.backprop import AGREES, DIFFERS, PROVED, BackpropResult, BackwardStep, Gradient
+from ..results.backprop import (AGREES, CHECKED, DIFFERS, PROVED, BackpropResult, BackwardStep,
+                                Gradient)
 from .latex import (MAX_DEFINITION_ENTRIES, Block, LatexOptions, Style, block_printer,
                     broken_equation, check_typesettable, entry_tex, escape, formula_tex, frac,
                     generic_tex, grid_latex, latex_expr, make_style, name_tex, number_tex,
@@ -137,9 +138,23 @@ def _header(r: BackpropResult, options: LatexOptions) -> list[Block]:
 def _forward(r: BackpropResult, options: LatexOptions) -> list[Block]:
     lines = [f"{name_tex(s.name, options)} &= {formula_tex(s.expr, options)} "
              f"&& {_space(s.shape)}" for s in r.steps]
-    return [Block("text", "The forward pass, in named steps:"),
+    return [Block("text", _inputs_sentence(r, options)),
+            Block("text", "The forward pass, in named steps:"),
             Block("math", r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}"),
             Block("text", _upstream_sentence(r, options))]
+
+
+def _inputs_sentence(r: BackpropResult, options: LatexOptions) -> str:
+    r"""``The inputs: $X \in \mathbb{R}^{N \times d}$, ...`` (for every size, where
+    the sizes are dimension names)."""
+    made = {s.name for s in r.steps}
+    inputs = dict.fromkeys(n for s in r.steps for n in s.inputs
+                           if n not in made and n in r.shapes)
+    declared = ", ".join(f"${name_tex(n, options)} {_space(r.shapes[n])}$" for n in inputs)
+    text = f"The inputs: {declared}" if declared else "No array inputs"
+    if r.sizes and not r.sizes.endswith("written out)"):
+        text += ", for every size"
+    return text + "."
 
 
 def _space(shape: tuple[int, ...]) -> str:
@@ -235,10 +250,18 @@ def contraction_tex(r: BackpropResult, b: BackwardStep,
 def _symbols_sentence(b: BackwardStep, options: LatexOptions) -> str:
     what = (f"Entry by entry (this contribution to ${name_tex(b.name, options)}$)"
             if b.accumulate else "Entry by entry")
+    if b.at:
+        what += f" at {_sizes_tex(b.at)}"
     if not b.symbols:
         return what + ":"
     names = ", ".join(f"${_legend_tex(s, options)}$" for s in b.symbols)
     return f"{what}, in the step's own symbols ({names}):"
+
+
+def _sizes_tex(sizes: str) -> str:
+    """``N=2, d=3`` as ``$N = 2$, $d = 3$``."""
+    return ", ".join(f"${escape(k)} = {v}$" for k, v in
+                     (part.split("=") for part in sizes.split(", ")))
 
 
 def _legend_tex(symbol: str, options: LatexOptions) -> str:
@@ -290,6 +313,9 @@ def verdict_tex(b: BackwardStep, options: LatexOptions = LatexOptions()) -> str:
     c, how = b.check, f" ({escape(b.check.how)})" if b.check.how else ""
     if c.verdict == PROVED:
         return f"The compact rule gives these entries: proved symbolically{how}."
+    if c.verdict == CHECKED:
+        return (f"The compact rule gives these entries, proved symbolically {how[2:-1]}: "
+                "checked by instantiation.")
     if c.verdict == AGREES:
         return (f"The compact rule agrees with these entries numerically{how}, largest "
                 f"difference ${number_tex(c.max_abs_error)}$.")

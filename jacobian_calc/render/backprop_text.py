@@ -68,13 +68,17 @@ def _backward(r: BackpropResult, full: bool) -> str:
     if not r.backward:
         return "Backward steps: none (no variable asked for appears)"
     head = "Backward steps, each against its explicit contraction in its own symbols"
+    if r.sizes:  # stated for every size: proved in index notation, or at small sizes
+        head = "Backward steps, each against its contraction"
     return head + "\n" + "\n".join(_step(b, full) for b in r.backward)
 
 
 def _step(b: BackwardStep, full: bool) -> str:
     sign = "+=" if b.accumulate else "="
     lines = [f"  {b.name} {sign} {b.text}" + _origin(b)]
-    legend = f"   (symbols {', '.join(b.symbols)})" if b.symbols else ""
+    notes = [f"symbols {', '.join(b.symbols)}"] if b.symbols else []
+    notes += [f"entries at {b.at}"] if b.at else []
+    legend = f"   ({'; '.join(notes)})" if notes else ""
     lines.append(f"      {b.contraction}{legend}")
     lines += [f"      {line}" for line in entry_lines(b.name, b.explicit, full, SHOWN_ENTRIES)]
     lines.append(f"      {verdict_text(b)}")

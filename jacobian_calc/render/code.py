@@ -37,6 +37,7 @@ from ..core.grid import Shape
 from ..core.names import GENERATED_CODE_NAMES, PYTHON_BUILTINS
 from ..core.tree import Call, Declared, Name, Node, Num, names, walk
 from ..ops import get
+from ..ops.windows import HELPERS as WINDOW_HELPERS
 from ..ops.registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG
 from ..results.backprop import BackpropResult
 from ..results.hessian import MATRIX, HessianResult
@@ -62,12 +63,23 @@ HELPERS = {
         "_logdet": '''def _logdet(x):
     sign, value = np.linalg.slogdet(x)
     return value if sign > 0 else np.nan''',
+        "_scatter": '''def _scatter(values, like, index):
+    out = np.zeros_like(like)
+    out[index] = values
+    return out''',
     },
     "torch": {
         "_t": '''def _t(x):
     return torch.as_tensor(x, dtype=torch.float64)''',
+        "_scatter": '''def _scatter(values, like, index):
+    out = torch.zeros_like(like)
+    out[index] = values
+    return out''',
     },
 }
+
+for _language, _helpers in WINDOW_HELPERS.items():  # convolution and pooling
+    HELPERS[_language].update(_helpers)
 
 IMPORTS = {"numpy": "import numpy as np", "torch": "import torch"}
 TITLES = {"numpy": "NumPy", "torch": "PyTorch"}

@@ -32,6 +32,30 @@ class EntryPrinter(StrPrinter):
 
     _print_Abs = _print_Function
 
+    def _print_Max(self, expr):
+        """``maximum(a, maximum(b, c))``: SymPy's Max as the calculator writes it (and
+        reads back: the nested maxima are SymPy's one Max again)."""
+        return self._nested("maximum", expr.args)
+
+    def _print_Min(self, expr):
+        return self._nested("minimum", expr.args)
+
+    def _nested(self, name, args):
+        out = self._print(args[-1])
+        for a in reversed(args[:-1]):
+            out = f"{name}({self._print(a)}, {out})"
+        return out
+
+    def _print_Piecewise(self, expr):
+        """``where(c, a, b)``, as the condition was typed (nested for more branches)."""
+        *branches, (last, otherwise) = expr.args
+        if otherwise is not sp.true:
+            return super()._print_Piecewise(expr)
+        out = self._print(last)
+        for value, cond in reversed(branches):
+            out = f"where({self._print(cond)}, {self._print(value)}, {out})"
+        return out
+
 
 def entry_text(expr: sp.Basic) -> str:
     """One entry as text, e.g. ``abs(x)*sigmoid(y)``.

@@ -107,7 +107,8 @@ def _symbolic_items(results: list[JacobianResult], flatten: bool,
     text = _printer(results, grids, shared)
     sympy_form = _SympyForm(text, [e for grid in grids for e in grid.flat])
     items = [{"wrt": list(J.wrt), "shape": list(grid.shape),
-              "entries": text.texts(grid).tolist(), "sympy": grid.map(sympy_form).tolist()}
+              "entries": text.texts(grid).tolist(), "sympy": grid.map(sympy_form).tolist(),
+              **({"index_form": J.index.to_dict()} if J.index is not None else {})}
              for J, grid in zip(results, grids)]
     definitions = text.sharing.definitions()
     if not definitions:
@@ -151,7 +152,10 @@ def jacobians_document(results: list[JacobianResult], *, flatten: bool = False,
     ``"shared"`` object when subexpressions are printed once by name.
     """
     definitions: dict = {}
-    if values is not None:
+    if any(J.symbolic for J in results):
+        items = [{"wrt": list(J.wrt), "shape": list(J.shape), "index_form": J.index.to_dict()}
+                 for J in results]
+    elif values is not None:
         items = [jacobian_item(J, flatten=flatten, values=v) for J, v in zip(results, values)]
     else:
         items, definitions = _symbolic_items(results, flatten, shared)

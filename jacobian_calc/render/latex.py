@@ -554,8 +554,15 @@ def value_blocks(lhs: str, values: Grid, names: Grid, style: Style) -> list[Bloc
 # -- Jacobians -------------------------------------------------------------------------------
 
 def shape_tex(shape: tuple[int, ...]) -> str:
-    r"""``2 \times 3``; ``1`` for a scalar."""
-    return r" \times ".join(map(str, shape)) if shape else "1"
+    r"""``2 \times 3``, ``N \times d``; ``1`` for a scalar."""
+    return r" \times ".join(map(_dimension_tex, shape)) if shape else "1"
+
+
+def _dimension_tex(d) -> str:
+    """A size, or a dimension name (``N``; ``\mathit{X\_rows}``)."""
+    if not isinstance(d, str) or len(d) == 1:
+        return str(d)
+    return r"\mathit{" + d.replace("_", r"\_") + "}"
 
 
 def of_tex(sources: list[str], options: LatexOptions = LatexOptions(), scalar: bool = False,
@@ -723,13 +730,34 @@ def _print_result(result: Any, **settings) -> str:
 @block_printer(JacobianResult)
 def jacobian_blocks(J: JacobianResult, style: Style) -> list[Block]:
     """A Jacobian: its matrix; with ``derivation`` its definition first."""
+    if J.symbolic:  # no matrix at symbolic sizes: the index form
+        return _index_blocks(J)
     if style.derivation or style.headers:
         header = _jacobian_header(J, style) if style.headers else []
-        return header + _jacobian_steps(J, style, style.derivation)
+        return (header + _jacobian_steps(J, style, style.derivation) + _after(J, style)
+                + _index_blocks(J))
     matrix_tex = jacobian_latex(J, style.options, style.flatten)
-    if style.shared.get("several"):  # one of several lines: say which Jacobian it is
+    if style.shared.get("several") or J.compact is not None:  # say which Jacobian it is
         matrix_tex = f"{jacobian_name(J, style.options)} = {matrix_tex}"
-    return [Block("math", matrix_tex)]
+    return [Block("math", matrix_tex)] + _after(J, style) + _index_blocks(J)
+
+
+#: ``func(J, style) -> list[Block]``: what follows a Jacobian's matrix (its compact form,
+#: registered by :mod:`.compact_latex`).
+JACOBIAN_EXTRAS: list[Callable[[Any, Style], list[Block]]] = []
+
+
+def _after(J: JacobianResult, style: Style) -> list[Block]:
+    return [b for func in JACOBIAN_EXTRAS for b in func(J, style)]
+
+
+def _index_blocks(J: JacobianResult) -> list[Block]:
+    """The index form, when asked for, with its index ranges."""
+    if J.index is None:
+        return []
+    ranges = ", ".join(rf"{s} = 1, \dots, {sp.latex(n)}"
+                       for s, n in zip(J.index.indices, J.index.sizes))
+    return [Block("math", rf"{J.index.latex()} \qquad ({ranges})")]
 
 
 @block_printer(ChainResult)

@@ -22,7 +22,14 @@ def _signature(op) -> str:
         return f"A{op.syntax.symbol}"
     if op.syntax.form == "atom":
         return op.name
-    args = (["X"] if op.arity[1] == 1 else ["A", "B"][:op.arity[1]])  # Y is the output
+    if op.syntax.form == "subscript":
+        return "X[i, a:b:k]"
+    if op.syntax.form == "scatter":
+        return f"{op.name}(G, X[i, a:b:k])"
+    if op.syntax.form == "list":
+        return f"{op.name}([A, B, ...], {', '.join(k.name + '=' for k in op.keywords)})"
+    args = list(op.params) if op.params else (["X"] if op.arity[1] == 1
+                                              else ["A", "B"][:op.arity[1]])  # Y is the output
     args += [f"{k.name}=" for k in op.keywords]
     return f"{op.name}({', '.join(args)})"
 
@@ -50,7 +57,7 @@ def functions_text(width: int = 96) -> str:
     for category in CATEGORIES:
         names = [op.name + (f" ({'/'.join(op.aliases)})" if op.aliases else "")
                  for op in operations() if op.category == category
-                 and op.syntax.form in ("call", "atom")]
+                 and (op.callable_by_name or op.syntax.form == "atom")]
         if names:
             parts.append(f"{category}: {', '.join(names)}")
     return "\n".join(textwrap.fill(p, width, subsequent_indent="  ") for p in parts)

@@ -106,6 +106,28 @@ def render_jacobian(J: JacobianResult, full: bool = False, flatten: bool = False
         or when that shortens a large output a lot (None); see
         :mod:`jacobian_calc.render.shared`.
     """
+    if J.symbolic:
+        return generic_header(J) + index_text(J)
+    return _explicit_text(J, full, flatten, shared) + index_text(J)
+
+
+def generic_header(J: JacobianResult) -> str:
+    """The first lines for a Jacobian at symbolic sizes (no entries to count)."""
+    shape = " x ".join(map(str, J.shape)) or "1"
+    return (f"Jacobian ∂{J.out_name}/∂{J.in_name} of {', '.join(J.of)}\n"
+            f"{J.layout} layout, shape {shape}, for every size")
+
+
+def index_text(J: JacobianResult) -> str:
+    """The index form, when asked for: ``(∂Y/∂W)[i,j,k,l] = X[i,k] δ[j,l]`` with the
+    index ranges."""
+    if J.index is None:
+        return ""
+    return (f"\n\nIndex form, the same at every size ({J.index.ranges}):\n"
+            f"  {J.index.text()}")
+
+
+def _explicit_text(J: JacobianResult, full: bool, flatten: bool, shared: bool | None) -> str:
     head = header(J)
     if flatten or (len(J.out_shape) <= 1 and len(J.in_shape) <= 1):
         if len(J.shape) > 2:

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..core.errors import JacobianError
 from ..core.grid import Grid, Shape
 from ..core.tree import Node
 from .base import Result
 
 #: Verdicts of a check.
 PROVED, AGREES, DIFFERS, UNDECIDED = "proved", "agrees", "differs", "undecided"
+#: Proved at each of several instantiated sizes (a result stated at symbolic sizes).
+CHECKED = "checked"
+#: How a step proved for every size says so (its verdict is PROVED).
+ALL_SIZES = "for all sizes"
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,8 @@ class Check:
     Attributes
     ----------
     verdict : str
-        ``"proved"`` (symbolically), ``"agrees"`` (numerically, not proved),
+        ``"proved"`` (symbolically), ``"checked"`` (proved at each of several
+        instantiated sizes), ``"agrees"`` (numerically, not proved),
         ``"differs"`` or ``"undecided"``.
     how : str
         How it was decided, in words.
@@ -103,6 +109,8 @@ class BackwardStep:
         Which entry symbols those are, ``("Y1_i_j", "dZ2_i_j")``.
     check : Check
         The compact rule against the explicit contraction.
+    at : str
+        At symbolic sizes, the sizes of ``explicit`` (``N=2, d=3``); else ``""``.
     """
 
     name: str
@@ -117,6 +125,7 @@ class BackwardStep:
     explicit: Grid
     symbols: tuple[str, ...]
     check: Check
+    at: str = ""
 
 
 @dataclass(frozen=True)
@@ -228,6 +237,9 @@ class BackpropResult(Result):
         Show the gradients fully substituted.
     onehot : tuple of str
         Targets declared one-hot.
+    sizes : str
+        At symbolic sizes, the sizes the steps were checked at
+        (``(N, d) = (2, 3), (3, 4), (4, 2)``); else ``""``.
     """
 
     of: str
@@ -242,6 +254,7 @@ class BackpropResult(Result):
     shapes: dict = field(default_factory=dict)
     inline: bool = False
     onehot: tuple[str, ...] = ()
+    sizes: str = ""
 
     def __repr__(self) -> str:
         names = ", ".join(g.name for g in self.gradients.values())
@@ -268,6 +281,10 @@ class BackpropResult(Result):
             upstream gradient (``dY``).
         """
         from ..symbolic.points import gradient_values  # numbers need NumPy; see JacobianResult
+        if any(g.explicit is None for g in self.gradients.values()):
+            raise JacobianError("the explicit gradients were not written out (the steps were "
+                                f"checked at sizes {self.sizes}); ask backprop(..., "
+                                "explicit=True) at concrete sizes")
         return {name: GradientValues(*gradient_values(g.explicit, g.inline_tree, at,
                                                       self.user_shapes(), self.upstream))
                 for name, g in self.gradients.items()}
@@ -322,12 +339,16 @@ class BackpropResult(Result):
     def _steps_summary(self) -> str:
         counts: dict[str, int] = {}
         for b in self.backward:
-            counts[b.check.verdict] = counts.get(b.check.verdict, 0) + 1
+            key = ALL_SIZES if b.check.verdict == PROVED and b.check.how.startswith(
+                ALL_SIZES) else b.check.verdict
+            counts[key] = counts.get(key, 0) + 1
         words = {PROVED: ("proved symbolically",) * 2,
                  AGREES: ("agrees numerically (not proved)", "agree numerically (not proved)"),
-                 DIFFERS: ("DIFFERS", "DIFFER"), UNDECIDED: ("undecided",) * 2}
+                 DIFFERS: ("DIFFERS", "DIFFER"), UNDECIDED: ("undecided",) * 2,
+                 CHECKED: (f"checked at sizes {self.sizes}",) * 2,
+                 ALL_SIZES: ("proved for all sizes",) * 2}
         parts = [f"{n} {'step' if n == 1 else 'steps'} {words[v][n != 1]}"
-                 for v, n in counts.items()]
+                 for v, n in sorted(counts.items(), key=lambda vn: vn[0] != ALL_SIZES)]
         return ", ".join(parts) if parts else "no backward steps"
 
     def _end_summary(self) -> str:
@@ -359,4 +380,4 @@ def _step_failure(b: BackwardStep) -> str:
 
 
 __all__ = ["BackpropResult", "ForwardStep", "BackwardStep", "Gradient", "EndToEnd", "Check",
-           "PROVED", "AGREES", "DIFFERS", "UNDECIDED"]
+           "PROVED", "AGREES", "DIFFERS", "UNDECIDED", "CHECKED", "ALL_SIZES"]

@@ -91,6 +91,12 @@ class Result:
 
         return json.dumps(self.to_dict(**options), indent=2, ensure_ascii=False)
 
+    def check_claims(self, claims) -> list:
+        """Check my answer: each claim (``"dW = X.T @ dY"``, ``"J = diag(p) - outer(p, p)"``,
+        ``"H = A + A.T"``) proved or refuted against this result; see
+        :func:`jacobian_calc.check_claims`."""
+        return render("claims", self, claims=claims)  # registered by derive.claims
+
     def _repr_latex_(self) -> str:
         try:
             return "$\\displaystyle " + render("latex", self) + "$"

@@ -62,6 +62,15 @@ class JacobianResult(Result, SparseTensor):
     warnings : list of str
         Things the user should know (e.g. a ``wrt`` name absent from the
         expression).
+    tree : Node or None
+        The expression (intermediates substituted), when it is one expression:
+        what the output's name means in a claim (``p`` in ``J = diag(p) - ...``).
+    compact : CompactJacobian or None
+        The compact form (``diag(p) - outer(p, p)``), proved against the
+        entries, when asked for (``compact=True``).
+    index : IndexJacobian or None
+        The same Jacobian in index notation, for every size (asked for with
+        ``index_form=True``); see :attr:`index_form` and :attr:`indices`.
     outputs : tuple of sympy.Expr
         The differentiated entries themselves, row-major: a point where one is
         undefined (``logdet`` of a negative determinant) is refused.
@@ -81,6 +90,9 @@ class JacobianResult(Result, SparseTensor):
     variables: tuple = ()
     defined: tuple = ()
     warnings: list[str] = field(default_factory=list)
+    tree: Any = None
+    compact: Any = None
+    index: Any = None
     outputs: tuple = ()
 
     def __repr__(self) -> str:
@@ -92,8 +104,35 @@ class JacobianResult(Result, SparseTensor):
         return self.in_shape
 
     def with_layout(self, layout: str) -> "JacobianResult":
-        """The same Jacobian in another layout (no recomputation)."""
-        return replace(self, layout=check_layout(layout))
+        """The same Jacobian in another layout (no recomputation; a compact form is
+        dropped, as it is written in one layout)."""
+        if layout == self.layout:
+            return self
+        index = self.index.with_layout(layout) if self.index is not None else None
+        return replace(self, layout=check_layout(layout), compact=None, index=index)
+
+    @property
+    def symbolic(self) -> bool:
+        """Sizes given as names (``N``): no entries, only :attr:`index_form`."""
+        return any(isinstance(d, str) for d in self.out_shape + self.in_shape)
+
+    @property
+    def index_form(self) -> sp.Expr:
+        """The entry in index notation, for every size: ``X[i, k]*KroneckerDelta(j, l)``
+        (``sympy.Indexed`` entries named as the variables, ``KroneckerDelta``, sums
+        over index ranges from 1); its index symbols are :attr:`indices`."""
+        return self._index().index_form
+
+    @property
+    def indices(self) -> tuple:
+        """The index symbols of :attr:`index_form`, in the order of this layout's axes."""
+        return self._index().indices
+
+    def _index(self):
+        if self.index is None:
+            raise JacobianError("the index form was not asked for: "
+                                "jacobian(..., index_form=True) or --index-form")
+        return self.index
 
     def as_object_array(self):
         """Dense NumPy object array of SymPy entries, in this layout."""
@@ -163,6 +202,8 @@ class JacobianResult(Result, SparseTensor):
         -------
         numpy.ndarray
         """
+        if self.symbolic:
+            raise JacobianError("values need concrete sizes; give numbers in {{shapes}}")
         import numpy as np  # numbers need NumPy and its layer; symbolic results do not
 
         from ..symbolic.points import check_defined, evaluate_entries, known_names

@@ -22,6 +22,8 @@ from .canonical import canonical_add as add
 from .canonical import canonical_mul as mul
 from .canonical import symbol_dot
 from .functions import relu, sigmoid, softplus, step  # noqa: F401
+from sympy import Max, Min  # noqa: F401, E402 - max, min, maximum, minimum
+from .selection import clip, compare, where  # noqa: F401
 from .measure import short_text
 
 _ONE = sp.S.One

@@ -26,7 +26,8 @@ Node types without such a rule (``Abs``, ``Piecewise``, undefined functions
 order), though it may be a different object. The deliberate exceptions are
 the conventions operations declare (``entry_derivative`` in the registry):
 ``tan' = sec**2`` as the lectures write it, ``sign' = 0``; :func:`local_rules`
-collects them.
+collects them; and the tie convention of ``Max`` and ``Min``
+(:mod:`~jacobian_calc.symbolic.selection`).
 
 This is the explicit route: it never reads the operations' compact backward
 rules, so comparing the two routes compares two independent derivations.
@@ -47,6 +48,7 @@ from .classes import function_ops, registry_cached
 from .plain import finite, positive_finite
 from ..core import budget
 from .trusted import as_sympy
+from .selection import CONVENTIONS
 
 
 @registry_cached
@@ -313,6 +315,8 @@ def _owner(cls: type, name: str) -> type:
 def _node_kind(expr: sp.Basic) -> int:
     """``_kind``, and functions with a :func:`local_rules` entry (read on every call)."""
     kind = _kind(type(expr))
+    if kind == _OTHER and type(expr) in CONVENTIONS:  # Max, Min: the tie convention
+        return _FUNCTION
     if kind == _LOCAL:
         local = expr.func in local_rules() and len(expr.args) == 1
         return _FUNCTION if local else _OTHER
@@ -491,6 +495,9 @@ def _fdiff_has_derivative(node: _Node, i: int) -> bool:
 
 
 def _local_derivative(expr: sp.Expr, i: int) -> sp.Expr:
+    convention = CONVENTIONS.get(type(expr))
+    if convention is not None:
+        return convention(expr, i)
     rule = local_rules().get(expr.func)
     if rule is not None and len(expr.args) == 1:
         return rule(expr.args[0])

@@ -14,6 +14,7 @@ import numpy as np
 import sympy as sp
 
 from ..core.errors import JacobianError
+from . import selection
 from .classes import function_ops, registry_cached
 from .measure import free_symbols, short_text  # noqa: F401 - free_symbols is offered here too
 
@@ -29,6 +30,7 @@ def float_functions() -> dict:
              sp.im: lambda x: np.asarray(x, dtype=float) * 0.0}
     for cls, op in function_ops().items():
         table[cls] = lambda x, op=op: op.numpy(np, x)
+    table.update(selection.float_table(np))  # Max, Min, clip, where's Piecewise
     return table
 
 

@@ -40,3 +40,9 @@ def symbol_grid(name: str, shape: Shape) -> Grid:
     if shape == ():
         return Grid.scalar(scalar_symbol(name))
     return Grid.from_function(shape, lambda index: entry_symbol(name, index))
+
+
+def symmetric_grid(name: str, n: int) -> Grid:
+    """An ``n x n`` symmetric matrix: entries (i, j) and (j, i) are one symbol, ``S_i_j``
+    with ``i <= j`` (1-based)."""
+    return Grid.from_function((n, n), lambda ij: entry_symbol(name, tuple(sorted(ij))))

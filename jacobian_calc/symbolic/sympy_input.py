@@ -114,11 +114,7 @@ class _Reader:
 
     def _matrix_symbol(self, e: sp.MatrixSymbol) -> Node:
         name = check_name(str(e.name), "MatrixSymbol name")
-        rows, cols = e.shape
-        if not (rows.is_Integer and cols.is_Integer):
-            raise JacobianError(f"MatrixSymbol {name} needs numeric dimensions, got "
-                                f"{rows} x {cols}")
-        shape = (int(rows), int(cols))
+        shape = tuple(_dimension(name, d) for d in e.shape)
         if self.reading.shapes.get(name, shape) != shape:
             raise JacobianError(f"{name} is declared twice with different shapes")
         self.reading.shapes[name] = shape
@@ -159,8 +155,27 @@ _CLASSES = {
     "Trace": lambda r, e: Call("trace", r._args(e)),
     "Determinant": lambda r, e: Call("det", r._args(e)),
     "Identity": _Reader._identity,
+    "KroneckerProduct": lambda r, e: _kron(r._args(e)),
 }
+
+
+def _kron(args: tuple[Node, ...]) -> Node:
+    """``KroneckerProduct(A, B, C)`` is ``kron(kron(A, B), C)``."""
+    out = args[0]
+    for a in args[1:]:
+        out = Call("kron", (out, a))
+    return out
 
 
 def _short(e: sp.Basic) -> str:
     return short_text(e, 60)
+
+
+def _dimension(name: str, d) -> int | str:
+    """A MatrixSymbol's dimension: an integer, or a symbol's name (a dimension name)."""
+    if d.is_Integer and d > 0:
+        return int(d)
+    if d.is_Symbol:
+        return check_name(str(d.name), "dimension name")
+    raise JacobianError(f"MatrixSymbol {name} needs positive integer or symbol dimensions, "
+                        f"got {d}")

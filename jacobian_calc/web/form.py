@@ -31,6 +31,8 @@ FORMATS = {
 }
 #: Limits of the calculator a request may set for itself (time and memory stay the server's).
 RAISABLE = ("max_entries", "max_size", "max_output")
+#: Formats that carry claims' verdicts (the LaTeX and code of a request leave them out).
+CLAIM_FORMATS = (None, "json")
 #: Longest text accepted in one field (the calculator has its own, larger, limits).
 MAX_TEXT = 20_000
 #: Most shapes, intermediates or functions in one request.
@@ -111,7 +113,8 @@ class Form:
 
     def arguments(self, fmt: str | None = None) -> list[str]:
         """The ``jac`` arguments of this request (options first, then ``--`` and the
-        expression), with the output format ``fmt`` (one of :data:`FORMATS`)."""
+        expression), with the output format ``fmt`` (one of :data:`FORMATS`; claims go
+        only with JSON, whose document holds their verdicts)."""
         return self.options(fmt) + ["--", self.expr]
 
     def options(self, fmt: str | None = None, limits: bool = False) -> list[str]:
@@ -138,8 +141,9 @@ class Form:
             args.append("--chain")
         if self.compact:
             args.append("--compact")
-        for claim in self.claims:
-            args += ["--claim", claim]
+        if fmt in CLAIM_FORMATS:
+            for claim in self.claims:
+                args += ["--claim", claim]
         for name in RAISABLE:
             if getattr(self, name) is not None:
                 args += ["--" + name.replace("_", "-"), str(getattr(self, name))]

@@ -264,6 +264,11 @@
       list.appendChild(item);
     };
     if (doc.symmetry) add("Symmetry", doc.symmetry.verdict, doc.symmetry.how);
+    for (const j of doc.jacobians || []) {
+      if (j.compact && j.compact.verdict) {
+        add("Compact Jacobian " + j.compact.label + " = " + j.compact.compact, j.compact.verdict, j.compact.how);
+      }
+    }
     if (doc.compact && doc.compact.verdict) add("Compact form", doc.compact.verdict, doc.compact.how);
     if (doc.chain && doc.chain.verdict) add("Chain rule", doc.chain.verdict, doc.chain.how);
     for (const claim of Array.isArray(doc.claims) ? doc.claims : []) {

@@ -1,0 +1,282 @@
+"""Backprop at symbolic sizes: the steps derived once, checked at several sizes.
+
+The forward and backward steps of :func:`~jacobian_calc.derive.backprop.backprop`
+are derived from the operations' rules without looking at sizes, so with
+``X`` of ``N x d`` they read as they always do (``dW = X.T @ dZ``,
+``dZ2 = (P - T) / N``). What needs entries -- each step against its explicit
+contraction, and the composed gradients against the derivative of the whole
+expression -- is done by the same code as for concrete sizes, at several
+instantiated sizes (:mod:`.instantiate`) in which all dimensions differ.
+
+``route`` is what these functions reuse of :mod:`.backprop` (its
+``ROUTE``): deriving the steps, checking one, the explicit gradients.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping, Sequence
+
+from ..core.errors import JacobianError, LimitError
+from ..core.grid import Grid, Shape
+from ..core.limits import Limits
+from ..core.progress import advance, stage
+from ..core.tree import Call, Num, names, walk
+from ..index.prove import UNAVAILABLE, prove_step
+from ..ops.text import to_source
+from ..results.backprop import (ALL_SIZES, CHECKED, DIFFERS, PROVED, BackpropResult,
+                                BackwardStep, Check, EndToEnd, ForwardStep)
+from ..symbolic.evaluate import Env, evaluate
+from ..symbolic.float_tree import float_evaluate
+from .problem import prepare
+from .tidy import tidy
+from .generalize import generalize
+from .instantiate import assignments, node_at, one_size_text, shape_at, sizes_text
+
+
+def ordered_dimensions(shapes: Mapping[str, Shape], dims: set[str]) -> list[str]:
+    """The dimension names in the order they are first declared (``N, d, h``), then
+    any other (``eye(e)``) in sorted order."""
+    out = [d for shape in shapes.values() for d in shape if isinstance(d, str)]
+    out = list(dict.fromkeys(out))
+    return out + sorted(dims - set(out))
+
+
+def graph_at(graph, sizes: Mapping[str, int]):
+    """The forward graph with every dimension a number and no dimension a variable."""
+    def at(shapes):
+        return {n: shape_at(s, sizes) for n, s in shapes.items() if n not in sizes}
+
+    steps = []
+    for s in graph.steps:
+        expr = node_at(s.expr, sizes)
+        steps.append(ForwardStep(s.name, expr, to_source(expr), shape_at(s.shape, sizes),
+                                 tuple(sorted(names(expr)))))
+    return dataclasses.replace(graph, root=node_at(graph.root, sizes), steps=steps,
+                               out_shape=shape_at(graph.out_shape, sizes),
+                               shapes=at(graph.shapes), variables=at(graph.variables))
+
+
+def rule_at(rule, sizes: Mapping[str, int]):
+    """A backward rule with every dimension a number (``/ N`` -> ``/ 2``)."""
+    return dataclasses.replace(rule, tree=node_at(rule.tree, sizes),
+                               upstream=node_at(rule.upstream, sizes),
+                               fused=[(n, node_at(t, sizes)) for n, t in rule.fused],
+                               through=list(rule.through))
+
+
+def check_steps(route, rules: list, graph, dims: Sequence[str], limits: Limits,
+                simplify: bool, shown: list | None = None, shown_graph=None
+                ) -> tuple[list[BackwardStep], list[dict[str, int]]]:
+    """Each backward step against its explicit contraction at every assignment of
+    :func:`~.instantiate.assignments`; ``shown`` are the rules as shown (at the
+    requested sizes), one per rule, in ``shown_graph``."""
+    sizes = assignments(dims)
+    graphs = [graph_at(graph, s) for s in sizes]
+    out = []
+    with stage("proving backward steps for all sizes", len(rules)):
+        for i, rule in enumerate(rules):
+            proof = _proof(rule, graph)
+            if proof is not None and proof.verdict == PROVED:
+                out.append(_proved(shown[i] if shown else rule, proof))
+            else:
+                checked = [_checked(route, rule_at(rule, s), g, limits, simplify, s)
+                           for s, g in zip(sizes, graphs)]
+                out.append(_merged(route, shown[i] if shown else rule, shown_graph or graph,
+                                   checked, sizes, proof))
+            advance()
+    return out, sizes
+
+
+#: Whether steps are first proved for all sizes (tests turn it off to exercise the
+#: instantiated checks alone).
+PROVE = True
+
+
+def _proof(rule, graph):
+    """The step proved against its index-notation contraction for all sizes
+    (:func:`~jacobian_calc.index.prove.prove_step`), or why not; None where the
+    prover cannot read it."""
+    if not PROVE:
+        return None
+    steps = [(n, graph.step(n).expr) for n in rule.through]
+    upstream = None if isinstance(rule.upstream, Num) else rule.upstream.id
+    try:
+        return prove_step(rule.tree, target=rule.target, steps=steps, upstream=upstream,
+                          shapes=graph.shapes, onehot=graph.onehot,
+                          accumulate=rule.accumulate)
+    except LimitError:
+        raise
+    except Exception:  # noqa: BLE001 - not proved is never wrong: it is then instantiated
+        return None
+
+
+def _proved(rule, proof) -> BackwardStep:
+    """A step proved for all sizes: its derivation in index notation is its contraction."""
+    return BackwardStep(f"d{rule.target}", rule.target, tuple(rule.through),
+                        getattr(rule.upstream, "id", "1"), rule.tree, to_source(rule.tree),
+                        rule.accumulate, tuple((n, to_source(t)) for n, t in rule.fused),
+                        proof.text, Grid((0,), []), (),
+                        Check(PROVED, f"{ALL_SIZES}, {proof.note.split(', ', 1)[-1]}"
+                              if proof.note.startswith(ALL_SIZES) else ALL_SIZES))
+
+
+def _checked(route, rule, graph, limits: Limits, simplify: bool, sizes) -> BackwardStep:
+    """One step at one size; a rule that cannot even be evaluated there (a transpose
+    of a matrix that was square at the requested sizes) differs."""
+    try:
+        return route.checked(rule, graph, limits, simplify)
+    except (ValueError, JacobianError) as exc:
+        if isinstance(exc, LimitError):
+            raise
+        how = f"the rule cannot be evaluated at {one_size_text(sizes)} ({exc})"
+        return BackwardStep(f"d{rule.target}", rule.target, tuple(rule.through),
+                            getattr(rule.upstream, "id", "1"), rule.tree,
+                            to_source(rule.tree), rule.accumulate, (), "", Grid((0,), []),
+                            (), Check(DIFFERS, how))
+
+
+def _merged(route, rule, graph, checked: list[BackwardStep], sizes, proof=None
+            ) -> BackwardStep:
+    """One step at symbolic sizes from its checks at each assignment (and why it was
+    not proved for all sizes)."""
+    k = next((i for i, b in enumerate(checked) if b.check.verdict == DIFFERS),
+             next((i for i, b in enumerate(checked) if b.check.verdict != PROVED), None))
+    if k is None:
+        why = ""
+        if proof is not None and proof.verdict == UNAVAILABLE:
+            why = f"; {proof.note.split(';')[0]}"  # no index form for logdet
+        elif proof is not None:
+            why = "; not proved for all sizes"
+        check, k = Check(CHECKED, f"at sizes {sizes_text(sizes)}{why}"), 0
+    else:
+        c = checked[k].check
+        at = f", at {one_size_text(sizes[k])}"
+        check = dataclasses.replace(c, how=c.how if at in c.how else c.how + at)
+    return dataclasses.replace(
+        checked[k], tree=rule.tree, text=to_source(rule.tree),
+        fused=tuple((n, to_source(t)) for n, t in rule.fused),
+        contraction=route.contraction(rule, graph), check=check,
+        at=one_size_text(sizes[k]))
+
+
+def end_to_end(route, graph, rules: list, sizes: list[dict[str, int]], points: int,
+               seed: int) -> EndToEnd:
+    """The composed gradients against the explicit derivative of the whole expression at
+    the first (smallest) instantiated sizes; exactly at rational points only where the
+    expression can be rational (no exp, log, tanh ...)."""
+    s = sizes[0]
+    g = graph_at(graph, s)
+    output = evaluate(g.root, Env(g.variables))
+    explicit = route.explicit(g, output)
+    exact = 2 if _maybe_rational(g.root) else 0
+    try:
+        e = route.numbers().end_to_end(g, [rule_at(r, s) for r in rules], explicit, points,
+                                     seed, exact)
+    except ValueError as exc:  # a rule of the wrong shape at these sizes
+        return EndToEnd(Check(DIFFERS, f"cannot be evaluated at {one_size_text(s)} ({exc})",
+                              mismatch=("the gradients", "-", "-")), 0)
+    return dataclasses.replace(e, check=dataclasses.replace(
+        e.check, how=f"{e.check.how}, at {one_size_text(s)}"))
+
+
+#: Operations whose values at rational points are rational.
+RATIONAL = frozenset({"add", "neg", "mul", "div", "pow", "matmul", "transpose", "hadamard",
+                      "sum", "mean", "trace", "det", "inv", "diag", "outer", "eye",
+                      "eye_like", "ones_like", "expand_dims", "relu", "step", "abs",
+                      "sign"})
+
+
+def _maybe_rational(root) -> bool:
+    return all(not isinstance(n, Call) or n.op in RATIONAL for n in walk(root))
+
+
+def backprop_at_sizes(route, problem, request, graph, rules: list, *, expand: bool,
+                      simplify: bool, inline: bool, points: int, seed: int):
+    """The :class:`BackpropResult` of a problem stated at symbolic sizes."""
+    if expand:
+        raise JacobianError("{{expand}} writes out every entry, which needs concrete sizes "
+                            "(--shape X=4x3)")
+    dims = ordered_dimensions(problem.shapes, problem.dimensions)
+    backward, sizes = check_steps(route, rules, graph, dims, problem.limits, simplify)
+    end = end_to_end(route, graph, rules, sizes, points, seed)
+    gradients = route.gradients(graph, rules, {n: None for n in graph.wrt}, False, False,
+                              problem.limits)
+    return BackpropResult(
+        of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
+        upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
+        gradients=gradients, end_to_end=end, warnings=[],
+        shapes={n: s for n, s in graph.shapes.items() if n not in problem.dimensions},
+        inline=inline, onehot=tuple(sorted(request.onehot)), sizes=sizes_text(sizes))
+
+
+def _tidied(rule, graph):
+    """The rule at the requested sizes with its numbers folded (``2 * X / 128`` ->
+    ``X / 64``), kept only where it computes the same numbers as the rule checked."""
+    tree = tidy(rule.tree, graph.shapes, graph.onehot)
+    if tree == rule.tree or not _same_numbers(tree, rule.tree, graph.shapes):
+        return rule
+    return dataclasses.replace(rule, tree=tree)
+
+
+def _same_numbers(a, b, shapes: Mapping[str, Shape], seed: int = 0) -> bool:
+    """Two trees evaluated with NumPy at one random point (positive values: logs)."""
+    import numpy as np  # noqa: PLC0415 - only a backprop loads NumPy
+
+    from ..symbolic.sampling import draw_array  # noqa: PLC0415 - NumPy too
+
+    rng = np.random.default_rng(seed)
+    values = {n: draw_array(rng, shapes.get(n, ()), 1) for n in sorted(names(a) | names(b))}
+    with np.errstate(all="ignore"):
+        x, y = float_evaluate(a, values), float_evaluate(b, values)
+    return bool(np.allclose(x, y, rtol=1e-12, atol=1e-12, equal_nan=True))
+
+
+# -- concrete sizes, checked at small ones ----------------------------------------------------
+
+#: Largest forward pass (nodes, :mod:`.estimate`) whose steps are written out at the
+#: requested sizes; above it they are checked at small instantiated sizes.
+CHEAP_FORWARD = 1500
+
+
+def cheap(problem) -> bool:
+    """Whether the explicit checks at the requested sizes are cheap enough to run."""
+    return problem.costs is None or problem.costs.forward <= CHEAP_FORWARD
+
+
+def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt, upstream,
+                         onehot, lets, functions, inline: bool, points: int, seed: int,
+                         simplify: bool) -> BackpropResult | None:
+    """A concrete request derived at symbolic sizes (:mod:`.generalize`), checked at small
+    instantiated ones, shown at the requested sizes; None where it cannot be
+    restated (then the caller writes everything out at the requested sizes)."""
+    try:
+        general, requested = generalize(request.root, problem.shapes)
+    except JacobianError:  # a shape rule that would not read names: the full-size route
+        return None
+    if not requested:
+        return None
+    g_problem = prepare(of, shapes=general, lets=lets, functions=functions,
+                        limits=problem.limits, symbolic=True)
+    g_request = route.request(g_problem, wrt, upstream, onehot)
+    g_graph = route.graph(g_problem, g_request)
+    g_rules = route.rules(g_graph)
+    if [s.name for s in g_graph.steps] != [s.name for s in graph.steps]:
+        return None
+    shown = [_tidied(rule_at(r, requested), graph) for r in g_rules]
+    backward, sizes = check_steps(route, g_rules, g_graph, list(requested), problem.limits,
+                                  simplify, shown, graph)
+    end = end_to_end(route, g_graph, g_rules, sizes, points, seed)
+    gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False,
+                              problem.limits)
+    wanted = ", ".join(str(n) for n in requested.values())
+    return BackpropResult(
+        of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
+        upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
+        gradients=gradients, end_to_end=end, warnings=[], shapes=dict(graph.shapes),
+        inline=inline, onehot=tuple(sorted(request.onehot)),
+        sizes=f"{sizes_text(sizes)} (the requested ({wanted}) not written out)")
+
+
+__all__ = ["backprop_at_sizes", "backprop_generalized", "cheap", "check_steps", "end_to_end",
+           "graph_at", "rule_at", "ordered_dimensions"]

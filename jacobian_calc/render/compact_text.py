@@ -1,0 +1,78 @@
+"""Text and JSON of a compact Jacobian: the formula, its names, its vec form, its verdict."""
+
+from __future__ import annotations
+
+from ..core.grid import shape_text
+from ..results.compact import LINEAR_MAP, VEC_CONVENTION, CompactJacobian
+from .entries import entry_text
+
+
+def compact_jacobian_text(c: CompactJacobian, wrt: str = "x") -> str:
+    """``Compact Jacobian`` and its formula, or why there is none.
+
+    Examples
+    --------
+    >>> from jacobian_calc import jacobian
+    >>> J = jacobian("x.T@W + b", "x", shapes={"x": 3, "W": (3, 2), "b": 2}, compact=True)
+    >>> print(compact_jacobian_text(J.compact))
+    Compact Jacobian (numerator layout)
+      J = W.T   2x3
+    Verified against the explicit Jacobian: proved (symbolically, entry by entry)
+    """
+    if not c.found:
+        return f"Compact Jacobian: none ({c.reason})."
+    if c.kind == LINEAR_MAP:
+        head = f"Compact Jacobian, as a linear map of {c.direction}"
+    else:
+        head = f"Compact Jacobian ({c.layout} layout)"
+    rows = [(c.label, c.text, _shape(c.shape))]
+    rows += [(f"where {name}", text, "") for name, _, text in c.where]
+    lines = [head] + _aligned(rows)
+    if c.kind == LINEAR_MAP:
+        if c.vec_text:
+            lines.append(f"In vec form, vec({c.label}) = J_vec @ vec({c.direction}) "
+                         f"({VEC_CONVENTION}):")
+            lines += _aligned([("J_vec", c.vec_text, _shape(c.vec_shape))])
+        elif c.reason:
+            lines.append(f"({c.reason})")
+    lines.append(f"Verified against the explicit Jacobian: {verdict_text(c)}")
+    return "\n".join(lines)
+
+
+def _shape(shape) -> str:
+    return "scalar" if not shape else shape_text(shape)
+
+
+def _aligned(rows: list[tuple[str, str, str]]) -> list[str]:
+    left = max(len(a) for a, _, _ in rows)
+    body = max(len(b) for _, b, _ in rows)
+    return [f"  {a.ljust(left)} = {b.ljust(body)}   {s}".rstrip() for a, b, s in rows]
+
+
+def verdict_text(c: CompactJacobian) -> str:
+    check = c.check
+    if check is None:
+        return "not checked"
+    if check.verdict == "differs":
+        label, first, second = check.mismatch
+        return f"DIFFERS at {label}: explicit {entry_text(first)}, compact {entry_text(second)}"
+    return f"{check.verdict} ({check.how})"
+
+
+def compact_jacobian_dict(c: CompactJacobian) -> dict:
+    """The compact Jacobian in a JSON document."""
+    out = {"kind": c.kind, "reason": c.reason}
+    if c.found:
+        out.update(label=c.label, layout=c.layout, compact=c.text, inline=c.inline_text,
+                   shape=list(c.shape),
+                   where=[{"name": n, "expr": text} for n, _, text in c.where])
+        if c.kind == LINEAR_MAP:
+            out.update(direction=c.direction, vec=c.vec_text or None,
+                       vec_shape=list(c.vec_shape) if c.vec_text else None,
+                       vec_convention="column-major")
+    if c.check is not None:
+        out.update(verdict=c.check.verdict, how=c.check.how)
+    return out
+
+
+__all__ = ["compact_jacobian_text", "compact_jacobian_dict"]

@@ -1,0 +1,336 @@
+"""Backprop at symbolic sizes: the steps derived once, with the sizes as names, and
+checked at instantiated sizes in which every dimension differs."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+import pytest
+import sympy as sp
+from click.testing import CliRunner
+
+from jacobian_calc import JacobianError, backprop
+from jacobian_calc.cli.main import main
+from jacobian_calc.core.tree import Num, fn
+from jacobian_calc.derive import backprop_sizes
+from jacobian_calc.derive.backprop_sizes import rule_at
+from jacobian_calc.derive.instantiate import assignments, node_at, sizes_text
+from jacobian_calc.ops import registry
+from jacobian_calc.ops.reductions import restore
+
+LAYER = {"A": ("N", "l"), "W": ("l", "K"), "b": ("K",)}
+MLP_EXPR = "-sum(T*log(softmax(tanh(X@W1 + b1)@W2 + b2)))/N"
+MLP = {"X": "Nxd", "W1": "dxh", "b1": "h", "W2": "hxK", "b2": "K", "T": "NxK"}
+
+
+def steps(r) -> dict[str, str]:
+    return {b.name: b.text for b in r.backward}
+
+
+@pytest.fixture
+def instantiated(monkeypatch):
+    """Steps checked at instantiated sizes only (not first proved for all sizes)."""
+    monkeypatch.setattr(backprop_sizes, "PROVE", False)
+
+
+def settled(r) -> bool:
+    """Every step proved for all sizes or checked at instantiated ones."""
+    return all(b.check.verdict in ("proved", "checked") for b in r.backward)
+
+
+# -- golden compact results at symbolic sizes --------------------------------------------
+
+def test_a_layer_at_symbolic_sizes_reads_as_lecture_9():
+    r = backprop("A@W + b", "A,W,b", shapes=LAYER, upstream="dZ")
+    assert steps(r) == {"dA": "dZ @ W.T", "dW": "A.T @ dZ", "db": "sum(dZ, axis=0)"}
+    assert [s.shape for s in r.steps] == [("N", "K")]
+    assert {g: r.gradients[g].shape for g in r.gradients} == LAYER
+    assert all(b.check.verdict == "proved" for b in r.backward) and r.agree
+    assert r.backward[1].contraction == ("dW[k,l] = Σ_i Σ_j dZ[i,j] A[i,k] δ[j,l] = "
+                                         "Σ_i A[i,k] dZ[i,l] = (A.T @ dZ)[k,l]")
+    assert r.summary().startswith("3 steps proved for all sizes; end to end agrees at 3 "
+                                  "points")
+
+
+def test_a_layer_checked_at_instantiated_sizes(instantiated):
+    r = backprop("A@W + b", "A,W,b", shapes=LAYER, upstream="dZ")
+    assert steps(r) == {"dA": "dZ @ W.T", "dW": "A.T @ dZ", "db": "sum(dZ, axis=0)"}
+    assert all(b.check.verdict == "checked" for b in r.backward) and r.agree
+    assert r.summary().startswith("3 steps checked at sizes (N, l, K) = (2, 3, 4), "
+                                  "(3, 4, 2), (4, 2, 3); end to end agrees at 3 points")
+
+
+def test_operations_without_index_form_are_checked_by_instantiation_and_say_so():
+    r = backprop("logdet(X) + sum(tanh(X@W))", "W,X", shapes={"X": "nxn", "W": "nxh"})
+    verdicts = {b.name + ("+" if b.accumulate else ""): b.check for b in r.backward}
+    assert verdicts["dY"].verdict == "checked"
+    assert verdicts["dY"].how.endswith("; no index form for logdet")
+    assert verdicts["dW"].verdict == "proved" and verdicts["dZ"].verdict == "proved"
+    assert r.summary().startswith("3 steps proved for all sizes, 2 steps checked") and r.agree
+
+
+def test_softmax_cross_entropy_at_symbolic_sizes():
+    r = backprop(MLP_EXPR, "W1,b1,W2,b2", shapes=MLP, onehot="T")
+    assert steps(r) == {"dZ2": "(P - T) / N", "dW2": "Y1.T @ dZ2", "db2": "sum(dZ2, axis=0)",
+                        "dY1": "dZ2 @ W2.T", "dZ1": "dY1 * (1 - Y1**2)", "dW1": "X.T @ dZ1",
+                        "db1": "sum(dZ1, axis=0)"}
+    assert r.backward[0].fused == (("dP", "-T / (N * P)"),)
+    assert r.agree and r.end_to_end.points == 3
+    assert r.summary().startswith("7 steps proved for all sizes; end to end agrees at 3 "
+                                  "points")
+
+
+def test_mean_divides_by_the_product_of_the_names():
+    r = backprop("mean(sigmoid(X@W))", "W", shapes={"X": "Nxd", "W": "dxh"})
+    assert steps(r)["dY"] == "ones_like(Y) / (N * h)"
+    assert r.agree
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, want", [
+    ("sum(tanh(X@W))/N", "W", {"X": "Nxd", "W": "dxh"}, {"dY": "ones_like(Y) / N"}),
+    ("sum(softmax(X@W, axis=0) * T)", "W", {"X": "Nxd", "W": "dxh", "T": "Nxh"}, {}),
+    ("sum((X.T@X + eye(d)) @ W)", "W", {"X": "Nxd", "W": "dxh"}, {}),
+    ("logdet(X)", "X", {"X": "nxn"}, {"dX": "inv(X).T"}),
+    ("x.T@A@x", "x", {"A": "nxn", "x": "n"}, {}),
+    ("trace(X.T@X)/(N*d)", "X", {"X": "Nxd"}, {}),
+    ("sum(outer(u, v) * X)", "u,v", {"u": "N", "v": "d", "X": "Nxd"}, {}),
+])
+def test_more_operations_at_symbolic_sizes(expr, wrt, shapes, want, monkeypatch):
+    r = backprop(expr, wrt, shapes=shapes)
+    assert r.agree and settled(r), r.summary()
+    monkeypatch.setattr(backprop_sizes, "PROVE", False)
+    r = backprop(expr, wrt, shapes=shapes)
+    assert r.agree and all(b.check.verdict == "checked" for b in r.backward), r.summary()
+    for name, text in want.items():
+        assert steps(r)[name] == text
+
+
+def test_a_sympy_matrix_symbol_with_symbolic_sizes():
+    N, d, h = sp.symbols("N d h", integer=True, positive=True)
+    X, W = sp.MatrixSymbol("X", N, d), sp.MatrixSymbol("W", d, h)
+    r = backprop(X * W, "W")
+    assert steps(r) == {"dW": "X.T @ dY"} and r.agree
+
+
+# -- the instantiated sizes -----------------------------------------------------------------
+
+def test_every_assignment_keeps_the_dimensions_apart():
+    for count in range(1, 6):
+        sizes = assignments([f"n{i}" for i in range(count)])
+        assert len(sizes) == 3
+        for s in sizes:
+            assert len(set(s.values())) == count and min(s.values()) >= 2
+        for dim in sizes[0]:
+            assert len({s[dim] for s in sizes}) == 3  # each dimension takes three values
+    assert sizes_text(assignments(["N", "d"])) == "(N, d) = (2, 3), (3, 4), (4, 2)"
+    assert sizes_text(assignments(["n"])) == "n = 2, 3, 4"
+
+
+def test_instantiated_steps_equal_the_concrete_size_derivation(instantiated):
+    """The symbolic derivation at (N, d, h, K) = (3, 4, 5, 2) is the concrete one."""
+    sym = backprop(MLP_EXPR, "W1,b1,W2,b2", shapes=MLP, onehot="T")
+    sizes = {"N": 3, "d": 4, "h": 5, "K": 2}
+    concrete = backprop(MLP_EXPR.replace("/N", "/3"), "W1,b1,W2,b2", onehot="T",
+                        shapes={"X": (3, 4), "W1": (4, 5), "b1": 5, "W2": (5, 2), "b2": 2,
+                                "T": (3, 2)})
+    assert [str(node_at(b.tree, sizes)) for b in sym.backward] == \
+        [b.text for b in concrete.backward]
+    at = assignments(["N", "d", "h", "K"])[1]
+    assert at == sizes
+    for b in sym.backward[1:]:  # the steps' explicit entries are shown at the first sizes
+        assert b.at == "N=2, d=3, h=4, K=5"
+    first = backprop(MLP_EXPR.replace("/N", "/2"), "W1,b1,W2,b2", onehot="T",
+                     shapes={"X": (2, 3), "W1": (3, 4), "b1": 4, "W2": (4, 5), "b2": 5,
+                             "T": (2, 5)})
+    for b, c in zip(sym.backward, first.backward):
+        assert b.explicit.flat == c.explicit.flat
+
+
+def test_rule_at_substitutes_names_and_sizes():
+    r = backprop("sum(tanh(X@W))/N", "W", shapes={"X": "Nxd", "W": "dxh"})
+    from jacobian_calc.derive import backprop as bp  # noqa: PLC0415 - the internal rule type
+    rule = bp._Rule("Y", ["L"], Num(1), r.backward[0].tree)
+    assert str(rule_at(rule, {"N": 4}).tree) == "ones_like(Y) / 4"
+
+
+# -- the checker catches wrong rules at symbolic sizes ----------------------------------------
+
+def patch_rule(monkeypatch, name, vjp):
+    monkeypatch.setitem(registry._OPS, name, dataclasses.replace(registry._OPS[name], vjp=vjp))
+
+
+SQUARE = ("sum(tanh(X@W))", "X", {"X": "Nxd", "W": "dxd"})
+
+
+def test_a_transposed_rule_is_caught(monkeypatch):
+    expr, wrt, shapes = SQUARE
+    assert backprop(expr, wrt, shapes=shapes).agree
+    patch_rule(monkeypatch, "matmul", lambda v: (v.g @ v.args[1], v.args[0].T @ v.g))
+    r = backprop(expr, wrt, shapes=shapes)
+    assert not r.agree
+    bad = r.backward[-1]
+    assert (bad.name, bad.text, bad.check.verdict) == ("dX", "dZ @ W", "differs")
+    assert bad.check.how.endswith("at N=2, d=3")
+    assert r.disagreement().startswith("dX = dZ @ W (step Z) differs")
+    assert "DIFFERS" in r.summary()
+
+
+def test_a_missing_one_over_n_is_caught(monkeypatch):
+    shapes = {"X": "Nxd", "W": "dxh"}
+    patch_rule(monkeypatch, "mean", lambda v: (restore(v, v.g) * fn.ones_like(v.x),))
+    r = backprop("mean(tanh(X@W))", "W", shapes=shapes)
+    assert not r.agree
+    assert r.backward[0].name == "dY" and r.backward[0].check.verdict == "differs"
+    assert [b.check.verdict for b in r.backward[1:]] == ["proved", "proved"]
+
+
+def test_a_flipped_sign_is_caught(monkeypatch):
+    patch_rule(monkeypatch, "tanh", lambda v: (-(v.g * (1 - v.out ** 2)),))
+    r = backprop(MLP_EXPR, "W1", shapes=MLP, onehot="T")
+    assert not r.agree
+    bad = [b.name for b in r.backward if b.check.verdict == "differs"]
+    assert bad == ["dZ1"]
+    assert not r.end_to_end.check.ok
+
+
+def test_an_error_of_one_in_a_thousand_is_caught(monkeypatch):
+    patch_rule(monkeypatch, "softmax", lambda v: (
+        v.out * (v.g - fn.sum(v.g * v.out, axis=-1, keepdims=True)) * Num(Fraction(999, 1000)),))
+    r = backprop(MLP_EXPR, "W1", shapes=MLP, onehot="T")
+    assert r.backward[0].check.verdict == "differs"
+
+
+# -- the command line --------------------------------------------------------------------------
+
+FIRST = ["X@W + b", "--wrt", "W,b", "--shape", "X=Nxd", "--shape", "W=dxh", "--shape", "b=h",
+         "--backprop"]
+
+
+def test_the_issue_s_first_command():
+    result = CliRunner().invoke(main, FIRST)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "  Y = X @ W + b   Nxh" in out
+    assert "  dW = X.T @ dY\n" in out and "  db = sum(dY, axis=0)\n" in out
+    assert "dW[k,l] = Σ_i Σ_j dY[i,j] X[i,k] δ[j,l] = Σ_i X[i,k] dY[i,l] = (X.T @ dY)[k,l]" \
+        in out
+    assert "Verified: 2 steps proved for all sizes; end to end agrees at 3 points" in out
+
+
+def test_the_issue_s_first_command_instantiated(instantiated):
+    result = CliRunner().invoke(main, FIRST)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "  Y = X @ W + b   Nxh" in out
+    assert "  dW = X.T @ dY\n" in out and "  db = sum(dY, axis=0)\n" in out
+    assert "(symbols X_i_j, dY_i_j; entries at N=2, d=3, h=4)" in out
+    assert ("Verified: 2 steps checked at sizes (N, d, h) = (2, 3, 4), (3, 4, 2), (4, 2, 3); "
+            "end to end agrees at 3 points") in out
+
+
+def test_expand_needs_concrete_sizes():
+    with pytest.raises(JacobianError, match="needs concrete sizes"):
+        backprop("X@W", "W", shapes={"X": "Nxd", "W": "dxh"}, expand=True)
+
+
+def test_a_dimension_is_not_a_variable():
+    with pytest.raises(JacobianError):
+        backprop("sum(X)/N", "N", shapes={"X": "Nxd"})
+
+
+# -- concrete sizes: derived size-generically, checked at small sizes when large ----------------
+
+RELU = "mean((relu(X@W1+b1)@W2+b2 - T)**2)"
+
+
+def relu_shapes(n, d, h, k):
+    return {"X": (n, d), "W1": (d, h), "b1": h, "W2": (h, k), "b2": k, "T": (n, k)}
+
+
+def test_generalize_keeps_only_the_equalities_the_shape_rules_need():
+    from jacobian_calc.derive.generalize import generalize  # noqa: PLC0415
+    from jacobian_calc.parsing import parse_expression  # noqa: PLC0415
+    general, sizes = generalize(parse_expression("trace(A@X)"), {"A": (3, 3), "X": (3, 3)})
+    assert general == {"A": ("A_rows", "A_cols"), "X": ("A_cols", "A_rows")}
+    general, sizes = generalize(parse_expression("sum(eye(3)@W + X*c)"),
+                                {"W": (3, 2), "X": (3, 2), "c": (3, 1)})
+    assert general == {"W": (3, "W_cols"), "X": (3, "W_cols"), "c": (3, 1)}
+    assert sizes == {"W_cols": 2}
+
+
+def test_a_large_request_is_checked_at_small_sizes_and_says_so(instantiated):
+    r = backprop(RELU, "W1,b1,W2,b2", shapes=relu_shapes(32, 8, 32, 4))
+    assert steps(r) == {"db2": "sum(Z2 + b2 - T, axis=0) / 64",
+                        "dZ2": "(Z2 + b2 - T) / 64", "dW2": "Y1.T @ dZ2",
+                        "dY1": "dZ2 @ W2.T", "dZ1": "dY1 * step(Z1)", "dW1": "X.T @ dZ1",
+                        "db1": "sum(dZ1, axis=0)"}
+    assert all(b.check.verdict == "checked" for b in r.backward) and r.agree
+    assert r.summary().startswith(
+        "7 steps checked at sizes (X_rows, X_cols, W1_cols, W2_cols) = (2, 3, 4, 5), "
+        "(3, 4, 5, 2), (4, 5, 2, 3) (the requested (32, 8, 32, 4) not written out); "
+        "end to end agrees at 3 points")
+    assert r.gradients["W1"].shape == (8, 32) and r.backward[0].at.startswith("X_rows=2")
+    with pytest.raises(JacobianError, match="explicit=True"):
+        r.evaluate("X=0")
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    (RELU, "W1,b1,W2,b2", relu_shapes(4, 3, 5, 2)),
+    (MLP_EXPR.replace("/N", "/4"), "W1,b1,W2,b2",
+     {"X": (4, 3), "W1": (3, 5), "b1": 5, "W2": (5, 2), "b2": 2, "T": (4, 2)}),
+    ("sum(sigmoid(X@W + b)) + trace(A@X.T@X)", "W,X", {"X": (3, 2), "W": (2, 2), "b": 2,
+                                                       "A": (2, 2)}),
+])
+def test_the_small_size_route_shows_what_the_explicit_route_shows(expr, wrt, shapes):
+    big = backprop(expr, wrt, shapes=shapes, explicit=True, onehot="T" if "T" in shapes
+                   and "log" in expr else None)
+    small = backprop(expr, wrt, shapes=shapes, explicit=False, onehot="T" if "T" in shapes
+                     and "log" in expr else None)
+    assert steps(small) == steps(big)
+    assert [s.text for s in small.steps] == [s.text for s in big.steps]
+    assert {n: g.text for n, g in small.gradients.items()} == \
+        {n: g.text for n, g in big.gradients.items()}
+    assert small.agree and settled(small)
+
+
+def test_a_wrong_rule_is_caught_at_small_sizes(monkeypatch):
+    patch_rule(monkeypatch, "matmul", lambda v: (v.g @ v.args[1], v.args[0].T @ v.g))
+    r = backprop("sum(tanh(X@W))", "X", shapes={"X": (40, 30), "W": (30, 30)})
+    assert not r.agree and r.backward[-1].check.verdict == "differs"
+    assert "X_rows=2" in r.backward[-1].check.how  # W of 30x30 is not square for every size
+    assert r.disagreement().startswith("dX = dZ @ W (step Z): the rule cannot be evaluated")
+
+
+def test_full_keeps_the_requested_size(monkeypatch):
+    args = [RELU, "--wrt", "W2", "--backprop", "--full"]
+    for name, shape in relu_shapes(16, 8, 16, 4).items():
+        shape = shape if isinstance(shape, tuple) else (shape,)
+        args += ["--shape", f"{name}={'x'.join(map(str, shape))}"]
+    out = CliRunner().invoke(main, args).output
+    assert "proved (in the step's own symbols)" in out and "checked" not in out
+
+
+def test_latex_declares_the_shapes_and_says_how_steps_were_checked(instantiated):
+    from jacobian_calc.render.latex import to_latex  # noqa: PLC0415
+    r = backprop("X@W + b", "W,b", shapes={"X": "Nxd", "W": "dxh", "b": "h"})
+    tex = to_latex(r, derivation=True)
+    assert (r"The inputs: $W \in \mathbb{R}^{d \times h}$, $X \in \mathbb{R}^{N \times d}$, "
+            r"$b \in \mathbb{R}^{h}$, for every size.") in tex
+    assert r"Y &= X W + b && \in \mathbb{R}^{N \times h}" in tex
+    assert "Entry by entry at $N = 2$, $d = 3$, $h = 4$, in the step's own symbols" in tex
+    assert "checked by instantiation" in tex
+
+
+def test_json_at_symbolic_sizes_follows_the_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    import json  # noqa: PLC0415
+
+    from jacobian_calc.schema import schema  # noqa: PLC0415
+    result = CliRunner().invoke(main, FIRST + ["--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    jsonschema.validate(doc, schema())
+    assert doc["steps"][0]["shape"] == ["N", "h"]
+    assert doc["backward"][0]["contraction"].startswith("dW[k,l] = Σ_i Σ_j dY[i,j] X[i,k]")
+    assert doc["summary"].startswith("2 steps proved for all sizes")

@@ -1,0 +1,515 @@
+"""Index notation: generic Jacobians for every size, and steps proved for all sizes.
+
+Oracles: the lectures' and the note's own results as exact text; the explicit
+Jacobian at concrete sizes (the index form instantiated at random sizes and
+indices must equal its entries); PyTorch's autograd; and rules that are known
+to be wrong (transposed, mis-scaled, sign-flipped) which the prover must catch.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from jacobian_calc import JacobianError, jacobian
+from jacobian_calc.core.tree import Call, Name, Num
+from jacobian_calc.derive.backprop import local_vjps
+from jacobian_calc.index import algebra as I
+from jacobian_calc.index.forms import entry_of, has_index_form
+from jacobian_calc.index.jacobian import index_jacobian
+from jacobian_calc.index.prove import prove_step
+from jacobian_calc.ops import NoIndexForm, operations
+from jacobian_calc.ops.text import to_source
+from jacobian_calc.parsing import parse_expression as parse
+from jacobian_calc.symbolic.evaluate import node_shapes
+
+from op_cases import ALL_CASES, sample
+
+i, j, k, l = (I.index(c) for c in "ijkl")  # noqa: E741 - the lectures' letters
+
+
+# -- golden table: generic Jacobians as the lectures write them ------------------------------
+
+GOLDEN_JACOBIANS = [
+    # expression, lets, wrt, shapes, in terms of output, text
+    ("y", {"y": "A@x"}, "A", {"A": (2, 3), "x": 3}, False, "(∂y/∂A)[i,j,k] = δ[i,j] x[k]"),
+    ("Y", {"Y": "X@A"}, "A", {"X": (4, 2), "A": (2, 3)}, False,
+     "(∂Y/∂A)[i,j,k,l] = X[i,k] δ[j,l]"),
+    ("X@W + b", {}, "W", {"X": (4, 2), "W": (2, 3), "b": 3}, False,
+     "(∂Y/∂W)[i,j,k,l] = X[i,k] δ[j,l]"),
+    ("X@W + b", {}, "b", {"X": (4, 2), "W": (2, 3), "b": 3}, False, "(∂Y/∂b)[i,j,k] = δ[j,k]"),
+    ("X@W + b", {}, "X", {"X": (4, 2), "W": (2, 3), "b": 3}, False,
+     "(∂Y/∂X)[i,j,k,l] = δ[i,k] W[l,j]"),
+    ("softmax(l)", {}, "l", {"l": 3}, True, "(∂p/∂l)[i,j] = p[i] (δ[i,j] − p[j])"),
+    ("softmax(Z)", {}, "Z", {"Z": (4, 3)}, True,
+     "(∂P/∂Z)[i,j,k,l] = P[i,j] (δ[j,l] − P[i,l]) δ[i,k]"),
+    ("sigmoid(X)", {}, "X", {"X": (2, 3)}, True,
+     "(∂Y/∂X)[i,j,k,l] = Y[i,j] (1 − Y[i,j]) δ[i,k] δ[j,l]"),
+    ("tanh(X@W + b)", {}, "W", {"X": (4, 2), "W": (2, 3), "b": 3}, True,
+     "(∂Y/∂W)[i,j,k,l] = (1 − Y[i,j]**2) X[i,k] δ[j,l]"),
+    ("log_softmax(l)", {}, "l", {"l": 3}, True, "(∂Y/∂l)[i,j] = δ[i,j] − exp(Y[j])"),
+    ("sum(X, axis=0)", {}, "X", {"X": (2, 3)}, False, "(∂Y/∂X)[i,j,k] = δ[i,k]"),
+    ("trace(A@X)", {}, "X", {"A": (3, 3), "X": (3, 3)}, False, "(∂f/∂X)[i,j] = A[j,i]"),
+    ("norm(x)", {}, "x", {"x": 3}, False, "(∂f/∂x)[i] = x[i] / sqrt(Σ_m x[m]**2)"),
+    ("diag(x)", {}, "x", {"x": 3}, False, "(∂Y/∂x)[i,j,k] = δ[i,j] δ[i,k]"),
+    ("outer(a, b)", {}, "a", {"a": 3, "b": 2}, False, "(∂Y/∂a)[i,j,k] = δ[i,k] b[j]"),
+]
+
+
+@pytest.mark.parametrize("expr, lets, wrt, shapes, output, expected", GOLDEN_JACOBIANS,
+                         ids=[f"{c[0]}-{c[2]}" for c in GOLDEN_JACOBIANS])
+def test_generic_jacobian_golden(expr, lets, wrt, shapes, output, expected):
+    J = jacobian(expr, wrt=wrt, shapes=shapes, lets=lets, in_terms_of_output=output,
+                 index_form=True)
+    assert J.index.text() == expected
+
+
+def test_symbolic_sizes_state_their_ranges():
+    J = index_jacobian(parse("X @ W + b"), "W", {"X": ("N", "d"), "W": ("d", "h"),
+                                                  "b": ("h",)})
+    assert J.text() == "(∂Y/∂W)[i,j,k,l] = X[i,k] δ[j,l]"
+    assert J.ranges == "i = 1..N, j = 1..h, k = 1..d, l = 1..h"
+    assert J.latex() == r"\frac{\partial Y_{ij}}{\partial W_{kl}} = X_{ik} \delta_{jl}"
+    mean = index_jacobian(parse("mean(X)"), "X", {"X": ("N", "h")})
+    assert mean.text() == "(∂f/∂X)[i,j] = 1 / (N h)"
+
+
+def test_index_form_is_sympy_with_indexed_entries_and_deltas():
+    J = jacobian("X@W + b", wrt="W", shapes={"X": (4, 2), "W": (2, 3), "b": 3},
+                 index_form=True)
+    X = sp.IndexedBase("X", real=True)
+    assert J.indices == (i, j, k, l)
+    assert all(s.is_integer for s in J.indices)
+    assert J.index_form == X[i, k] * sp.KroneckerDelta(j, l)
+    assert isinstance(J.index_form.atoms(sp.Indexed).pop(), sp.Indexed)
+
+
+def test_denominator_layout_puts_the_input_indices_first():
+    J = jacobian("X@A", wrt="A", shapes={"X": (4, 2), "A": (2, 3)}, index_form=True,
+                 layout="denominator")
+    assert J.indices == (k, l, i, j)
+    assert J.index.text() == "(∂Y/∂A)[k,l,i,j] = X[i,k] δ[j,l]"
+    assert J.index.ranges == "k = 1..2, l = 1..3, i = 1..4, j = 1..3"
+    assert J.with_layout("numerator").indices == (i, j, k, l)
+
+
+def test_without_asking_there_is_no_index_form():
+    J = jacobian("A@x", wrt="x", shapes={"A": (2, 3), "x": 3})
+    with pytest.raises(JacobianError, match="index_form=True"):
+        J.index_form
+
+
+def test_operations_without_index_form_are_refused_plainly():
+    with pytest.raises(JacobianError, match=r"det\(\) has no index form"):
+        jacobian("det(A)", wrt="A", shapes={"A": (2, 2)}, index_form=True)
+    with pytest.raises(JacobianError, match="one expression and one variable"):
+        jacobian("x*y", wrt="x,y", index_form=True)
+
+
+def test_every_operation_declares_its_index_form_or_says_why_not():
+    without = sorted(op.name for op in operations() if isinstance(op.index, NoIndexForm))
+    undeclared = sorted(op.name for op in operations() if op.index is None)
+    assert without == ["det", "inv", "kron", "logdet", "reshape", "vec"]
+    assert undeclared == []
+
+
+# -- the index form against the explicit Jacobian at random sizes and indices ----------------
+
+SIZE_NAMES = {2: "N", 3: "d"}
+FIXED_SIZE = ("eye(3)",)  # a literal size in the expression: the shapes stay concrete
+
+
+def _symbolic(case):
+    if any(s in case.expr for s in FIXED_SIZE):
+        return dict(case.shapes)
+    square = any(len(s) == 2 and s[0] == s[1] for s in case.shapes.values())
+    return {n: tuple("n" if square else SIZE_NAMES[d] for d in s)
+            for n, s in case.shapes.items()}
+
+
+def _entries_as_symbols(expr):
+    """``X[1, 2]`` -> the explicit route's symbol ``X_1_2``."""
+    return expr.xreplace({x: sp.Symbol("_".join([str(x.base), *map(str, x.indices)]),
+                                       real=True) for x in expr.atoms(sp.Indexed)})
+
+
+INDEXED_CASES = [(name, case) for name, case in ALL_CASES if has_index_form(parse(case.expr))]
+
+
+@pytest.mark.filterwarnings("ignore:.*cancels out")  # size 1 along a softmax's axis
+@pytest.mark.parametrize("name, case", INDEXED_CASES, ids=[c.id for _, c in INDEXED_CASES])
+def test_index_form_equals_the_explicit_entries_at_random_sizes(name, case):
+    rng = random.Random(hash(case.expr) % 1000)
+    generic = index_jacobian(parse(case.expr), case.wrt, _symbolic(case))
+    names = sorted({d for s in _symbolic(case).values() for d in s if isinstance(d, str)})
+    for _ in range(2):
+        sizes = {n: rng.randint(1, 4) for n in names}
+        shapes = {n: tuple(sizes.get(d, d) for d in s) for n, s in _symbolic(case).items()}
+        explicit = jacobian(case.expr, wrt=case.wrt, shapes=shapes)
+        values = _point(explicit, case, shapes, np.random.default_rng(rng.randint(0, 99)))
+        for index in _some_indices(explicit.shape, rng):
+            at = {s: v + 1 for s, v in zip(generic.indices, index)}
+            entry = _entries_as_symbols(generic.at(sizes, at))
+            want = explicit.entries.get(index, sp.S.Zero)
+            assert abs(float((entry - want).xreplace(values))) < 1e-9, (index, entry, want)
+
+
+def _some_indices(shape, rng, count=6):
+    every = list(np.ndindex(*shape)) if shape else [()]
+    return rng.sample(every, min(count, len(every)))
+
+
+def _point(J, case, shapes, gen):
+    """Random values for every entry symbol, inside the case's domains."""
+    values = {}
+    for name in set(shapes) | {case.wrt}:
+        shape = shapes.get(name, ())
+        array = sample(name, shape, case.domain.get(name, "any"), gen)
+        for index in np.ndindex(*shape) if shape else [()]:
+            symbol = sp.Symbol("_".join([name, *(str(v + 1) for v in index)]), real=True)
+            values[symbol] = sp.Float(float(array[index]))
+    return values
+
+
+def test_pytorch_agrees_with_the_index_form_at_random_points():
+    torch = pytest.importorskip("torch")
+    gen = np.random.default_rng(3)
+    for _, case in INDEXED_CASES:
+        if case.wrt not in case.shapes:
+            continue
+        generic = index_jacobian(parse(case.expr), case.wrt, case.shapes)
+        arrays = {n: sample(n, s, case.domain.get(n, "any"), gen) for n, s in case.shapes.items()}
+        tensors = {n: torch.tensor(a, dtype=torch.float64) for n, a in arrays.items()}
+
+        def f(x, tensors=tensors, case=case):
+            return case.torch(torch, {**tensors, case.wrt: x})
+
+        want = torch.autograd.functional.jacobian(f, tensors[case.wrt]).numpy()
+        entries = {sp.IndexedBase(n, real=True)[tuple(sp.Integer(v + 1) for v in ix)]:
+                   sp.Float(float(a[ix])) for n, a in arrays.items() for ix in np.ndindex(*a.shape)}
+        sizes = {}
+        for index in np.ndindex(*want.shape):
+            at = {s: v + 1 for s, v in zip(generic.indices, index)}
+            got = float(generic.at(sizes, at).xreplace(entries))
+            assert abs(got - want[index]) < 1e-9, (case.expr, index, got, want[index])
+
+
+# -- the step prover ----------------------------------------------------------------------------
+
+LAYER = {"A": ("N", "d"), "W": ("d", "h"), "b": ("h",), "Z": ("N", "h"), "dZ": ("N", "h")}
+
+
+def _rules(expr: str, out: str, shapes: dict, wanted: set[str]) -> dict[str, str]:
+    node = parse(expr)
+    parts = local_vjps(node, Name(out), Name(f"d{out}"), shapes, wanted)
+    return {n: p[0] if len(p) == 1 else Call("add", p) for n, p in parts.items()}
+
+
+@pytest.mark.parametrize("target, rule, lines", [
+    ("W", "A.T @ dZ", ("dW[k,l] = Σ_i Σ_j dZ[i,j] A[i,k] δ[j,l]", "= Σ_i A[i,k] dZ[i,l]",
+                       "= (A.T @ dZ)[k,l]")),
+    ("b", "sum(dZ, axis=0)", ("db[k] = Σ_i Σ_j dZ[i,j] δ[j,k]", "= Σ_i dZ[i,k]",
+                              "= sum(dZ, axis=0)[k]")),
+    ("A", "dZ @ W.T", ("dA[k,l] = Σ_i Σ_j dZ[i,j] δ[i,k] W[l,j]", "= Σ_j dZ[k,j] W[l,j]",
+                       "= (dZ @ W.T)[k,l]")),
+])
+def test_the_layer_steps_are_proved_for_all_sizes(target, rule, lines):
+    rules = _rules("A @ W + b", "Z", LAYER, {"A", "W", "b"})
+    assert to_source(rules[target]) == rule
+    proof = prove_step(rules[target], target=target, steps=[("Z", parse("A @ W + b"))],
+                       upstream="dZ", shapes=LAYER)
+    assert proof.verdict == "proved"
+    assert proof.lines == lines
+    assert proof.ranges[0].startswith("k = 1..")
+
+
+def test_dz_dx_is_w_transposed():
+    J = index_jacobian(parse("x.T @ W + b"), "x", {"x": ("d",), "W": ("d", "h"), "b": ("h",)},
+                       out_name="z")
+    assert J.text() == "(∂z/∂x)[i,j] = W[j,i]"
+
+
+#: dX = dY * f'(X) for each element-wise function, and the δ-eliminated contraction.
+ELEMENTWISE_STEPS = {
+    "exp": ("dY * Y", "= dY[k,l] exp(X[k,l])"),
+    "log": ("dY * (1 / X)", "= dY[k,l] / X[k,l]"),
+    "sqrt": ("dY * (1 / (2 * Y))", "= dY[k,l] / (2 sqrt(X[k,l]))"),
+    "sigmoid": ("dY * (Y * (1 - Y))", "= dY[k,l] sigmoid(X[k,l]) (1 − sigmoid(X[k,l]))"),
+    "tanh": ("dY * (1 - Y**2)", "= dY[k,l] (1 − tanh(X[k,l])**2)"),
+    "relu": ("dY * step(X)", "= dY[k,l] step(X[k,l])"),
+    "step": None,
+    "softplus": ("dY * sigmoid(X)", "= dY[k,l] sigmoid(X[k,l])"),
+    "abs": ("dY * sign(X)", "= dY[k,l] sign(X[k,l])"),
+    "sign": None,
+    "sin": ("dY * cos(X)", "= dY[k,l] cos(X[k,l])"),
+    "cos": ("dY * -sin(X)", "= −dY[k,l] sin(X[k,l])"),
+    "tan": ("dY * sec(X)**2", "= dY[k,l] sec(X[k,l])**2"),
+    "sec": ("dY * (Y * tan(X))", "= dY[k,l] sec(X[k,l]) tan(X[k,l])"),
+    "csc": ("dY * -(Y * cot(X))", "= −dY[k,l] cot(X[k,l]) csc(X[k,l])"),
+    "cot": ("dY * -csc(X)**2", "= −dY[k,l] (1 + cot(X[k,l])**2)"),
+    "asin": ("dY * (1 / sqrt(1 - X**2))", "= dY[k,l] / sqrt(1 − X[k,l]**2)"),
+    "acos": ("dY * -(1 / sqrt(1 - X**2))", "= −dY[k,l] / sqrt(1 − X[k,l]**2)"),
+    "atan": ("dY * (1 / (1 + X**2))", "= dY[k,l] / (1 + X[k,l]**2)"),
+    "sinh": ("dY * cosh(X)", "= dY[k,l] cosh(X[k,l])"),
+    "cosh": ("dY * sinh(X)", "= dY[k,l] sinh(X[k,l])"),
+    "asinh": ("dY * (1 / sqrt(X**2 + 1))", "= dY[k,l] / sqrt(1 + X[k,l]**2)"),
+    "acosh": ("dY * (1 / (sqrt(X - 1) * sqrt(X + 1)))",
+              "= dY[k,l] / (sqrt(1 + X[k,l]) sqrt(X[k,l] − 1))"),
+    "atanh": ("dY * (1 / (1 - X**2))", "= dY[k,l] / (1 − X[k,l]**2)"),
+}
+
+
+def test_every_elementwise_function_has_a_row():
+    assert set(ELEMENTWISE_STEPS) == {op.name for op in operations()
+                                      if op.category == "elementwise"}
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE_STEPS))
+def test_elementwise_steps_dx_is_dy_times_the_derivative(name):
+    shapes = {"X": ("N", "d"), "Y": ("N", "d"), "dY": ("N", "d")}
+    step = Call(name, (Name("X"),))
+    rules = _rules(to_source(step), "Y", shapes, {"X"})
+    expected = ELEMENTWISE_STEPS[name]
+    if expected is None:  # derivative 0: no step, and 0 is proved
+        assert rules == {}
+        rule = Num(0)
+    else:
+        rule = rules["X"]
+        assert to_source(rule) == expected[0]
+    proof = prove_step(rule, target="X", steps=[("Y", step)], upstream="dY", shapes=shapes)
+    assert proof.verdict == "proved", proof.note
+    if expected is not None:
+        assert proof.lines[1] == expected[1]
+
+
+def test_softmax_with_cross_entropy_is_proved_with_one_hot_rows():
+    shapes = {"Z": ("N", "K"), "T": ("N", "K"), "P": ("N", "K"), "L": ()}
+    steps = [("L", parse("-sum(T*log(P))/N")), ("P", parse("softmax(Z)"))]
+    proof = prove_step(parse("(P - T) / N"), target="Z", steps=steps, upstream=None,
+                       shapes=shapes, onehot={"T"})
+    assert proof.verdict == "proved"
+    assert proof.lines[0] == "dZ[k,l] = exp(Z[k,l]) / (N Σ_m exp(Z[k,m])) − T[k,l] / N"
+    wrong = prove_step(parse("(P - T) / N"), target="Z", steps=steps, upstream=None,
+                       shapes=shapes)  # rows not known to sum to 1: not this rule
+    assert wrong.verdict == "differs"
+
+
+@pytest.mark.parametrize("rule", ["dZ.T @ A", "(A.T @ dZ) / N", "2 * (A.T @ dZ)",
+                                  "-(A.T @ dZ)", "(A.T @ dZ).T"])
+def test_the_prover_catches_wrong_rules_at_symbolic_sizes(rule):
+    shapes = {"A": ("N", "d"), "W": ("d", "d"), "b": ("d",), "Z": ("N", "d"),
+              "dZ": ("N", "d")}  # W square: a transposed rule has the right shape
+    proof = prove_step(parse(rule), target="W", steps=[("Z", parse("A @ W + b"))],
+                       upstream="dZ", shapes=shapes)
+    assert proof.verdict == "differs"
+    assert len(set(proof.witness["sizes"].values())) == len(proof.witness["sizes"])
+    assert proof.witness["left"] != proof.witness["right"]
+
+
+def test_a_rule_of_the_wrong_shape_differs():
+    proof = prove_step(parse("dZ.T @ A"), target="W", steps=[("Z", parse("A @ W + b"))],
+                       upstream="dZ", shapes=LAYER)
+    assert proof.verdict == "differs"
+    assert proof.note == "the rule has shape hxd, the gradient of W dxh"
+
+
+@pytest.mark.parametrize("rule", ["-(P - T) / N", "(P - T)", "(P - T).T / N"])
+def test_the_prover_catches_a_wrong_fused_rule(rule):
+    shapes = {"Z": ("N", "N"), "T": ("N", "N"), "P": ("N", "N"), "L": ()}
+    steps = [("L", parse("-sum(T*log(P))/N")), ("P", parse("softmax(Z)"))]
+    proof = prove_step(parse(rule), target="Z", steps=steps, upstream=None, shapes=shapes,
+                       onehot={"T"})
+    assert proof.verdict == "differs"
+
+
+@pytest.mark.parametrize("name, case", INDEXED_CASES, ids=[c.id for _, c in INDEXED_CASES])
+def test_every_operations_own_rule_is_proved_for_all_sizes(name, case):
+    node = parse(case.expr)
+    shapes = _symbolic(case)
+    out = node_shapes(node, shapes)[node]
+    shapes.update({"F": out, "dF": out})
+    rules = _rules(case.expr, "F", shapes, {case.wrt})
+    rule = rules.get(case.wrt, Num(0))
+    proof = prove_step(rule, target=case.wrt, steps=[("F", node)], upstream="dF",
+                       shapes=shapes)
+    assert proof.verdict == "proved", (proof.text, proof.note)
+
+
+def test_operations_without_index_form_are_unavailable_not_guessed():
+    proof = prove_step(parse("dY * Y * inv(X).T"), target="X", steps=[("Y", parse("det(X)"))],
+                       upstream="dY", shapes={"X": (3, 3), "Y": (), "dY": ()})
+    assert proof.verdict == "unavailable"
+    assert "det" in proof.note and "inv" in proof.note
+
+
+# -- the algebra on its own ------------------------------------------------------------------------
+
+def test_delta_elimination_assumes_indices_in_range():
+    n = I.size("n")
+    a = I.fresh()
+    ctx = I.Context({k: n})
+    x = I.entry("x", (a,))
+    assert I.canonical(I.summation(x * I.delta(a, k), (a, n)), ctx) == I.entry("x", (k,))
+    assert I.canonical(I.summation(sp.Integer(1), (a, n)), ctx) == n  # Σ_a 1 = n
+    assert not sp.Sum(x * I.delta(a, k), (a, 1, n)).doit().is_Indexed  # SymPy's Piecewise
+
+
+def test_summation_indices_are_renamed_canonically():
+    n = I.size("n")
+    a, b = I.fresh(), I.fresh()
+    first = I.summation(I.entry("x", (a,)) * I.entry("y", (a,)), (a, n))
+    second = I.summation(I.entry("y", (b,)) * I.entry("x", (b,)), (b, n))
+    assert I.decide(first, second, I.Context()).verdict == "proved"
+    nested = I.summation(I.entry("M", (a, b)), (a, n), (b, n))
+    swapped = I.summation(I.entry("M", (b, a)), (a, n), (b, n))
+    assert I.decide(nested, swapped, I.Context()).verdict == "proved"
+
+
+def test_derivative_of_an_entry_is_a_product_of_deltas():
+    X = I.entry("X", (i, j))
+    assert I.derivative(X, I.entry("X", (k, l))) == sp.KroneckerDelta(i, k) * \
+        sp.KroneckerDelta(j, l)
+    assert I.derivative(X, I.entry("Y", (k, l))) == 0
+
+
+def test_undecided_is_said_plainly():
+    n = I.size("n")
+    a = I.fresh()
+    s = I.summation(I.entry("x", (a,)), (a, n))
+    decision = I.decide(sp.sin(s) ** 2 + sp.cos(s) ** 2, sp.Integer(1), I.Context())
+    assert decision.verdict == "undecided"
+    assert "not proved" in decision.note
+
+
+# -- the command line ---------------------------------------------------------------------------------
+
+def test_cli_index_form_text_and_json(tmp_path):
+    from click.testing import CliRunner
+
+    from jacobian_calc.cli.main import main
+    args = ["X@W + b", "--wrt", "W", "--shape", "X=4x2", "--shape", "W=2x3", "--shape", "b=3",
+            "--index-form"]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0
+    assert out.output.rstrip().endswith(
+        "Index form, the same at every size (i = 1..4, j = 1..3, k = 1..2, l = 1..3):\n"
+        "  (∂Y/∂W)[i,j,k,l] = X[i,k] δ[j,l]")
+    doc = json.loads(CliRunner().invoke(main, args + ["--format", "json"]).output)
+    item = doc["jacobians"][0]["index_form"]
+    assert item["text"] == "(∂Y/∂W)[i,j,k,l] = X[i,k] δ[j,l]"
+    assert item["indices"] == ["i", "j", "k", "l"]
+    assert item["ranges"] == {"i": "4", "j": "3", "k": "2", "l": "3"}
+    jsonschema = pytest.importorskip("jsonschema")
+    from jacobian_calc.schema import schema  # noqa: PLC0415
+    jsonschema.validate(doc, schema())
+    tex = CliRunner().invoke(main, args + ["--format", "latex"]).output
+    assert r"\frac{\partial Y_{ij}}{\partial W_{kl}} = X_{ik} \delta_{jl}" in tex
+    bad = CliRunner().invoke(main, ["det(A)", "--wrt", "A", "--shape", "A=2x2", "--index-form"])
+    assert bad.exit_code != 0 and bad.output.count("\n") == 1
+    assert bad.output.startswith("Error: det() has no index form")
+
+
+def test_index_forms_are_entries_of_the_expression():
+    e = entry_of(parse("X.T @ W"), (i, j), {"X": ("N", "d"), "W": ("N", "h")})
+    assert isinstance(e, sp.Sum)
+    assert e.limits[0][2] == I.size("N")
+
+
+# -- at symbolic sizes the index form is the result ----------------------------------------------
+
+SYMBOLIC = ["X@W + b", "--wrt", "W,b", "--shape", "X=Nxd", "--shape", "W=dxh", "--shape", "b=h"]
+
+
+def test_cli_jacobian_at_symbolic_sizes():
+    from click.testing import CliRunner
+
+    from jacobian_calc.cli.main import main
+    out = CliRunner().invoke(main, SYMBOLIC)
+    assert out.exit_code == 0
+    assert out.output == (
+        "Jacobian ∂Y/∂W of X @ W + b\n"
+        "numerator layout, shape N x h x d x h, for every size\n\n"
+        "Index form, the same at every size (i = 1..N, j = 1..h, k = 1..d, l = 1..h):\n"
+        "  (∂Y/∂W)[i,j,k,l] = X[i,k] δ[j,l]\n\n"
+        "Jacobian ∂Y/∂b of X @ W + b\n"
+        "numerator layout, shape N x h x h, for every size\n\n"
+        "Index form, the same at every size (i = 1..N, j = 1..h, k = 1..h):\n"
+        "  (∂Y/∂b)[i,j,k] = δ[j,k]\n")
+    doc = json.loads(CliRunner().invoke(main, SYMBOLIC + ["--format", "json"]).output)
+    assert doc["jacobians"][0]["shape"] == ["N", "h", "d", "h"]
+    assert doc["jacobians"][1]["index_form"]["ranges"] == {"i": "N", "j": "h", "k": "h"}
+    jsonschema = pytest.importorskip("jsonschema")
+    from jacobian_calc.schema import schema  # noqa: PLC0415
+    jsonschema.validate(doc, schema())
+    tex = CliRunner().invoke(main, SYMBOLIC + ["--format", "latex"]).output
+    assert r"X_{ik} \delta_{jl} \qquad (i = 1, \dots, N" in tex
+    bad = CliRunner().invoke(main, SYMBOLIC + ["--at", "X=1"])
+    assert bad.exit_code != 0 and bad.output.startswith("Error: --at needs concrete sizes")
+
+
+def test_api_jacobian_at_symbolic_sizes_in_terms_of_output():
+    J = jacobian("softmax(l)", wrt="l", shapes={"l": ("n",)}, in_terms_of_output=True)
+    p = sp.IndexedBase("p", real=True)
+    assert J.symbolic and J.indices == (i, j)
+    assert sp.expand(J.index_form - p[i] * (sp.KroneckerDelta(i, j) - p[j])) == 0
+    with pytest.raises(JacobianError, match="concrete sizes"):
+        J.evaluate({"l": [1, 2]})
+
+
+# -- random compositions: index form against explicit entries -----------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+#: (template, shape of the result in terms of X: N x d) for a matrix argument {0} of shape N x d
+MATRIX_STEPS = [("tanh({0})", "Nd"), ("{0} * {0}", "Nd"), ("softmax({0})", "Nd"),
+                ("log_softmax({0}, axis=0)", "Nd"), ("{0} + b", "Nd"), ("{0} / (1 + {0}**2)", "Nd")]
+TO_SCALAR = ["sum({0})", "mean({0})", "logsumexp({0})", "norm({0})", "sum({0} @ V)",
+             "trace({0}.T @ {0})", "sum(sum({0}, axis=1) * c)"]
+
+
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(MATRIX_STEPS), min_size=1, max_size=1),
+       st.sampled_from(TO_SCALAR), st.integers(1, 3), st.integers(1, 3))
+def test_random_compositions_agree_with_explicit_entries(steps, top, n, d):
+    expr = "X @ W"
+    for template, _ in steps:
+        expr = template.format(f"({expr})")
+    expr = top.format(f"({expr})")
+    names = {"X": ("N", "e"), "W": ("e", "d"), "b": ("d",), "V": ("d", "N"), "c": ("N",)}
+    sizes = {"N": n, "d": d, "e": 2}
+    generic = index_jacobian(parse(expr), "W", names)
+    shapes = {k: tuple(sizes[s] for s in v) for k, v in names.items()}
+    explicit = jacobian(expr, wrt="W", shapes=shapes)
+    gen = np.random.default_rng(n * 10 + d)
+    values = {}
+    for name, shape in shapes.items():
+        array = sample(name, shape, "pos", gen)
+        for index in np.ndindex(*shape):
+            symbol = sp.Symbol("_".join([name, *(str(v + 1) for v in index)]), real=True)
+            values[symbol] = sp.Float(float(array[index]))
+    for index in np.ndindex(*explicit.shape):
+        at = {s: v + 1 for s, v in zip(generic.indices, index)}
+        entry = _entries_as_symbols(generic.at(sizes, at))
+        want = explicit.entries.get(index, sp.S.Zero)
+        assert abs(float((entry - want).xreplace(values))) < 1e-9, (expr, index)
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    ("mean(sigmoid(X@W + b))", "W,b", {"X": (2, 2), "W": (2, 1), "b": 1}),  # axes of length 1
+    ("logsumexp(x) + sum(softmax(x))", "x", {"x": (3,)}),  # dx += ...
+    ("sum(tanh(X@W)@W)", "W", {"X": (2, 2), "W": (2, 2)}),
+    ("-sum(T*log(softmax(tanh(X@W1 + b1)@W2 + b2)))/N", "W1,b1,W2,b2",
+     {"X": ("N", "d"), "W1": ("d", "h"), "b1": ("h",), "W2": ("h", "K"), "b2": ("K",),
+      "T": ("N", "K")}),
+])
+def test_every_step_of_a_backprop_is_proved(expr, wrt, shapes):
+    from jacobian_calc import backprop
+    from jacobian_calc.index.prove import prove_backward
+    r = backprop(expr, wrt, shapes=shapes, onehot="T" if "T" in shapes else None)
+    proofs = [prove_backward(s, r.steps, r.shapes, r.onehot) for s in r.backward]
+    assert [p.verdict for p in proofs] == ["proved"] * len(proofs), [p.text for p in proofs]
