@@ -212,6 +212,18 @@ ALLOWED = {
     "derive/backprop.py:build": "entries of grids the calculator built (no text)",
     "derive/backprop.py:explicit": "derivatives the calculator computed (no text)",
     "symbolic/sampling.py:__init__": "entries the calculator built, to sample (no text)",
+    "derive/claims.py:_compare": "entries evaluated from claims the parser read (no text)",
+    "derive/claims.py:_factor": "entries evaluated from claims the parser read (no text)",
+    "derive/claims.py:_first_entry": "entries evaluated from claims the parser read",
+    "derive/compact_jacobian.py:_check_map": "entries of grids the calculator built",
+    "derive/compact_jacobian.py:_check_vec": "entries of grids the calculator built",
+    "derive/compact_jacobian.py:_matrix_form": "entries of grids the calculator built",
+    "index/algebra.py:size": "a dimension: text is made a Symbol before, numbers only here",
+    "index/algebra.py:_instantiate": "sizes built by size() (no text)",
+    "index/algebra.py:_search": "index expressions the calculator built",
+    "index/algebra.py:written_out": "index expressions the calculator built",
+    "index/forms.py:at": "an operation's index form, built by the calculator",
+    "index/printing.py:doprint": "index expressions the calculator built",
 }
 
 #: Calls that read text as Python (``sympify``, ``S``, ``parse_expr``) or run it.
