@@ -13,7 +13,6 @@ import json
 import math
 import re
 import threading
-import time
 from decimal import Decimal
 from fractions import Fraction
 
@@ -324,10 +323,8 @@ def test_the_table_is_large_and_ids_are_unique():
 @pytest.mark.parametrize("name, call", MISUSE, ids=[name for name, _ in MISUSE])
 def test_misuse_raises_jacobian_error(name, call):
     import builtins
-    start = time.perf_counter()
     with pytest.raises(JacobianError) as info:
         call()
-    assert time.perf_counter() - start < 3.0
     message = str(info.value)
     assert message and "internal error" not in message
     assert not re.search(r"--[a-z]", message), message  # the API's words, not the CLI's
@@ -390,25 +387,23 @@ def test_evaluate_never_sympifies_text(monkeypatch):
         J.evaluate({"x": CODE, "y": 1})
 
 
-def test_api_limits_work_off_the_main_thread():
+def test_api_limits_work_off_the_main_thread(work):
     """No alarm off the main thread: the deadline is checked between steps instead."""
     outcome = {}
 
     def run():
-        start = time.perf_counter()
         try:
             jacobian("sum(exp(X@X@X))", shapes={"X": (20, 20)},
-                     limits=Limits(timeout=1, max_nodes=10 ** 8))
+                     limits=Limits(timeout=0.2, max_nodes=10 ** 8))
             outcome["result"] = "finished"
         except JacobianError as exc:
             outcome["result"] = str(exc)
-        outcome["seconds"] = time.perf_counter() - start
 
     thread = threading.Thread(target=run)
     thread.start()
-    thread.join(30)
+    thread.join()  # a deadline that only the alarm could enforce would let this finish
     assert "limits.timeout" in outcome["result"]
-    assert outcome["seconds"] < 15  # bounded near the 1 s budget, not the default 60 s
+    assert work.checks < 1000  # stopped while evaluating, long before differentiating
 
 
 def test_no_alarm_is_left_behind():
@@ -427,3 +422,14 @@ def test_an_alarm_in_use_is_not_taken_over():
         assert signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL
     finally:
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_the_api_is_never_told_a_command_line_option():
+    """What a result's text says to do names the API's arguments; ``jac`` names its options."""
+    J = jacobian("X@W", wrt="W", shapes={"X": (8, 8), "W": (8, 8)})  # a summary
+    text = str(J)
+    assert "to_text(full=True)" in text and "--" not in text
+    assert "use --full to show all" in J.to_text().cli_message()
+    from jacobian_calc.core.errors import Message
+    note = Message("kept unsimplified (raise it with {{simplify_timeout}})")
+    assert "limits.simplify_seconds" in note and "--" not in note

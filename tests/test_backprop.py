@@ -3,7 +3,6 @@ its explicit contraction, a wrong rule caught and named, agreement with PyTorch.
 
 import dataclasses
 import json
-import time
 from fractions import Fraction
 
 import numpy as np
@@ -168,10 +167,10 @@ def test_mlp_forward_steps_and_summary():
     assert fused.through == ("L", "P") and fused.fused == (("dP", "-T / (12 * P)"),)
 
 
-def test_mlp_is_fast():
-    start = time.perf_counter()
+def test_mlp_does_bounded_work(work):
+    """About 100 budget checks; its time is measured by ``benchmarks/run.py`` (case ``mlp``)."""
     backprop(MLP_EXPR, "W1,b1,W2,b2", shapes=MLP)
-    assert time.perf_counter() - start < 10  # was 79 s; about 0.5 s on one core
+    assert 0 < work.checks < 500
 
 
 def test_mlp_explicit_entries_are_in_each_steps_symbols():

@@ -311,13 +311,32 @@ def test_cli_hessian_code():
     assert np.array_equal(module.hessian(np.ones(3), A), 2 * A)
 
 
-def test_the_python_examples_of_the_docs_run_as_shown():
-    import doctest
+def _docs_blocks(with_torch: bool) -> list[str]:
+    """The ``python`` blocks of ``docs/hessian-and-code.md`` that do (or do not) use PyTorch."""
     import pathlib
     import re
     text = (pathlib.Path(__file__).resolve().parent.parent / "docs" /
             "hessian-and-code.md").read_text()
+    return [block for block in re.findall(r"```python\n(.*?)```", text, re.S)
+            if ("torch" in block) == with_torch]
+
+
+def _run_doctests(blocks: list[str]) -> None:
+    import doctest
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    for i, block in enumerate(re.findall(r"```python\n(.*?)```", text, re.S)):
+    for i, block in enumerate(blocks):
         runner.run(doctest.DocTestParser().get_doctest(block, {}, f"docs {i}", "docs", 0))
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_the_python_examples_of_the_docs_run_as_shown():
+    blocks = _docs_blocks(with_torch=False)
+    assert blocks
+    _run_doctests(blocks)
+
+
+@needs_torch
+def test_the_pytorch_examples_of_the_docs_run_as_shown():
+    blocks = _docs_blocks(with_torch=True)
+    assert blocks
+    _run_doctests(blocks)

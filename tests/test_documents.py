@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import jsonschema
@@ -66,7 +67,8 @@ def test_the_hessian_document_has_sympy_entries_that_read_back():
 def test_the_api_documents_validate():
     jsonschema.validate(hessian("x1**2*x2").to_dict(), schema())
     r = backprop("mean(sigmoid(X@W))", "W", shapes={"X": (2, 3), "W": (3, 2)})
-    for language in ("numpy", "torch"):
+    languages = ("numpy", "torch") if importlib.util.find_spec("torch") else ("numpy",)
+    for language in languages:  # the PyTorch code runs only where PyTorch is installed
         doc = check_code(r, language).to_dict()
         jsonschema.validate(doc, schema())
         assert doc["kind"] == "code_check" and doc["agree"] is True

@@ -4,7 +4,6 @@ and the quality of error messages (what was wrong, and where)."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -61,10 +60,9 @@ def test_flat_chains_are_not_refused_as_nesting():
 
 
 @pytest.mark.parametrize("text", ["2**10**10", "9^9^9", "x*10**10**10", "(9^9)^(9^9)"])
-def test_huge_powers_are_refused_without_computing(text):
-    start = time.perf_counter()
+def test_huge_powers_are_refused_without_computing(text, work):
     out = refused(text, contains=["number too large", "--max-digits"])
-    assert time.perf_counter() - start < 1.0
+    assert work.checks == 0  # refused while parsing, before any node was evaluated
     assert "^" in out.splitlines()[-1]
 
 
@@ -96,11 +94,10 @@ def test_declared_shape_limit():
     assert jac("sum(x)", "--shape", "x=4", "--max-size", "4").exit_code == 0
 
 
-def test_huge_jacobian_is_refused_quickly_with_its_size():
-    start = time.perf_counter()
-    out = refused("X@W", "--wrt", "W", "--shape", "X=300x300", "--shape", "W=300x300",
-                  contains=["8,100,000,000 entries", "300x300x300x300", "--max-entries"])
-    assert time.perf_counter() - start < 0.5, out
+def test_huge_jacobian_is_refused_quickly_with_its_size(work):
+    refused("X@W", "--wrt", "W", "--shape", "X=300x300", "--shape", "W=300x300",
+            contains=["8,100,000,000 entries", "300x300x300x300", "--max-entries"])
+    assert work.checks < 1000  # refused by its size, before the 90,000 entries of X @ W
 
 
 def test_max_entries_option_raises_the_limit():

@@ -110,11 +110,33 @@ def test_operations_without_index_form_are_refused_plainly():
         jacobian("x*y", wrt="x,y", index_form=True)
 
 
-def test_every_operation_declares_its_index_form_or_says_why_not():
-    without = sorted(op.name for op in operations() if isinstance(op.index, NoIndexForm))
-    undeclared = sorted(op.name for op in operations() if op.index is None)
-    assert without == ["det", "inv", "kron", "logdet", "reshape", "vec"]
-    assert undeclared == []
+#: The operations the index notation must cover (and every element-wise function).
+REQUIRED_INDEX_FORMS = ["matmul", "transpose", "add", "neg", "mul", "div", "pow", "sum", "mean",
+                        "trace", "outer", "diag", "hadamard", "norm", "softmax", "log_softmax",
+                        "logsumexp", "eye", "eye_like", "ones_like", "expand_dims", "pi", "E"]
+
+
+def test_the_operations_declare_their_index_form_or_say_why_not():
+    forms = {op.name: op.index for op in operations()}
+    required = REQUIRED_INDEX_FORMS + [op.name for op in operations() if op.entry is not None]
+    assert all(callable(forms[name]) for name in required)
+    assert {"det", "inv", "logdet"} <= {n for n, f in forms.items() if isinstance(f, NoIndexForm)}
+
+
+def test_an_operation_without_a_declared_index_form_is_said_plainly():
+    from jacobian_calc.ops import Op, register, unregister
+    from jacobian_calc.ops.registry import same_shape
+    op = register(Op(name="_twice", category="elementwise", doc="2x", rule="dX = 2 * dY",
+                     arity=(1, 1), shape=same_shape,
+                     evaluate=lambda S, args, kw: args[0].map(lambda e: 2 * e),
+                     vjp=lambda v: (2 * v.g,), numpy=lambda np, x, **kw: 2 * x,
+                     code={"numpy": "2 * {0}", "torch": "2 * {0}"}, latex="2"))
+    try:
+        assert op.index is None  # a declaration without the field still registers
+        with pytest.raises(JacobianError, match=r"_twice\(\) has no index form \(none declared\)"):
+            index_jacobian(Call("_twice", (Name("X"),)), "X", {"X": ("N",)})
+    finally:
+        unregister("_twice")
 
 
 # -- the index form against the explicit Jacobian at random sizes and indices ----------------
@@ -264,8 +286,7 @@ ELEMENTWISE_STEPS = {
 
 
 def test_every_elementwise_function_has_a_row():
-    assert set(ELEMENTWISE_STEPS) == {op.name for op in operations()
-                                      if op.category == "elementwise"}
+    assert set(ELEMENTWISE_STEPS) == {op.name for op in operations() if op.entry is not None}
 
 
 @pytest.mark.parametrize("name", sorted(ELEMENTWISE_STEPS))
@@ -513,3 +534,9 @@ def test_every_step_of_a_backprop_is_proved(expr, wrt, shapes):
     r = backprop(expr, wrt, shapes=shapes, onehot="T" if "T" in shapes else None)
     proofs = [prove_backward(s, r.steps, r.shapes, r.onehot) for s in r.backward]
     assert [p.verdict for p in proofs] == ["proved"] * len(proofs), [p.text for p in proofs]
+
+
+def test_a_symbolic_array_elsewhere_makes_the_jacobian_index_only():
+    J = jacobian("sum(A) * x", wrt="x", shapes={"A": ("N", "d")})
+    assert J.symbolic and not J.entries
+    assert J.index.text() == "∂f/∂x = Σ_n Σ_m A[m,n]"

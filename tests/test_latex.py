@@ -35,7 +35,7 @@ from jacobian_calc.core.tree import Call, Name, Num, fn
 from jacobian_calc import ops
 from jacobian_calc.ops import operations, register, unregister
 from jacobian_calc.ops.elementwise import elementwise
-from jacobian_calc.ops.registry import PREC_ATOM
+from jacobian_calc.ops.registry import PREC_ATOM, PREC_POW
 from jacobian_calc.parsing import parse_expression
 from jacobian_calc.render import latex as latex_module
 from jacobian_calc.render.formula_latex import formula_latex
@@ -264,7 +264,7 @@ class cube(sp.Function):  # noqa: N801 - named as users would type it
 def cube_op():
     op = elementwise("cube", "x**3", lambda S, x: cube(x), lambda X, Y: 3 * X ** 2,
                      lambda np, x: x ** 3, {"numpy": "({0})**3", "torch": "({0})**3"},
-                     lambda p: f"{p.arg(0, PREC_ATOM)}^{{3}}")
+                     lambda p: f"{p.arg(0, PREC_ATOM)}^{{3}}", latex_precedence=PREC_POW)
     try:
         yield op
     finally:
@@ -449,8 +449,10 @@ def test_standalone_sets_max_matrix_cols_for_wide_matrices():
 def test_too_large_to_typeset_is_a_clear_error():
     """The notes' N = 1024 element-wise map: a 1024 x 1024 matrix is for --spy, not LaTeX."""
     J = jacobian("sigmoid(x)", wrt="x", shapes={"x": 101})
-    with pytest.raises(JacobianError, match=r"101 x 101, too large for LaTeX.*--spy"):
+    with pytest.raises(JacobianError, match=r"101 x 101, too large for LaTeX.*spy_figure\(\)") \
+            as info:
         to_latex(J)
+    assert "--spy draws its pattern, --format json lists" in info.value.cli_message()
     assert to_latex(jacobian("sigmoid(x)", wrt="x", shapes={"x": 100})).count(r"\\") == 99
     T = jacobian("X@A", wrt="A", shapes={"X": (11, 10), "A": (10, 10)})  # 110 x 100 blocks
     with pytest.raises(JacobianError, match="110 x 100"):

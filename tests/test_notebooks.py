@@ -16,7 +16,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,6 @@ EXPECTED = {
     "derivatives_to_jacobians",
     "matrix_calculus_walkthrough",
 }
-PER_NOTEBOOK_SECONDS = 30  # a budget, checked below, so the suite stays quick
 #: Helpers the old notebooks pasted into their first cell, now in the public API
 #: (``entries`` and ``real`` are ``entry_symbols``, ``spy`` is ``spy_figure``).
 PASTED_HELPERS = {"show", "same", "entries", "real", "report", "spy", "maths",
@@ -100,13 +98,10 @@ def test_notebook_runs(source: Path, tmp_path: Path, kernel_name: str):
     notebook, target = builder.build(source, tmp_path)
     assert target.is_file()
     assert any(cell.cell_type == "markdown" for cell in notebook.cells)
-    start = time.perf_counter()
     builder.execute(notebook, cwd=tmp_path, kernel_name=kernel_name)
-    elapsed = time.perf_counter() - start
     outputs = [o for cell in notebook.cells if cell.cell_type == "code"
                for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert elapsed < PER_NOTEBOOK_SECONDS, f"{source.stem} took {elapsed:.1f} s"
     # A result alone at the end of a cell renders as maths (its _repr_latex_), as does show().
     assert [o for o in outputs if o.get("output_type") == "execute_result"
             and "text/latex" in o.get("data", {})], f"{source.stem}: no result shown as maths"

@@ -54,7 +54,31 @@ def _operands(op) -> set[str]:
     return {w for w in IDENT.findall(inside)} - {k.name for k in op.keywords}
 
 
+#: Operations whose whole rule line is written in the calculator's syntax (checked name by
+#: name); the others' lines mix in prose, and their gradients' names are checked below.
+SYNTAX_RULES = {
+    "add", "neg", "mul", "div", "pow", "matmul", "transpose", "hadamard", "exp", "log", "sqrt",
+    "sigmoid", "tanh", "relu", "step", "softplus", "abs", "sign", "sin", "cos", "tan", "sec",
+    "csc", "cot", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "trace",
+    "det", "inv", "logdet", "diag", "outer", "eye", "eye_like", "ones_like", "expand_dims",
+    "sum", "mean", "logsumexp", "norm", "softmax", "log_softmax"}
+GRADIENT = re.compile(r"\bd([A-Za-z]\w*)(?:\[[^\]]*\])?\s*\+?=")
+
+
 @pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
+def test_every_gradient_a_rule_line_defines_is_of_its_own_operand(op):
+    from jacobian_calc.ops.text import rule_line
+    line = rule_line(op)
+    signature = _signature(op)
+    operands = set(IDENT.findall(signature)) - {op.name}
+    for remark in re.findall(r"\(([^()]*(?:\([^()]*\)[^()]*)*):", line):  # "(A @ x, ...:"
+        operands |= set(IDENT.findall(remark))
+    for name in GRADIENT.findall(line):
+        assert name in operands | {"Y", "y"}, (signature, line, name)
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if op.name in SYNTAX_RULES],
+                         ids=[op.name for op in OPS if op.name in SYNTAX_RULES])
 def test_every_rule_line_names_its_own_operands(op):
     from jacobian_calc.ops.text import rule_line
     line = rule_line(op)
@@ -83,6 +107,7 @@ def test_the_reported_rule_lines_are_fixed():
     text = rules_text()
     assert "hadamard(A, B)" in text and "outer(A, B)" in text and "dv =" not in text
     assert "* k *" not in text and "axis=-1" not in text
+    assert SYNTAX_RULES <= {op.name for op in OPS}  # none renamed out of the strict test
 
 
 def test_options_without_effect_are_errors_as_the_readme_says():

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 from ..core import budget
-from ..core.errors import JacobianError
+from ..core.errors import JacobianError, cli_words
 from ..derive.backprop import backprop
 from ..derive.jacobian import jacobians
 from ..render.backprop_latex import gradient_values_latex
 from ..render.backprop_text import backprop_dict, gradient_values_text
 from ..render.latex import to_latex
-from ..symbolic import simplify as _simplify
 from . import hessians
 from .jacobians import spy_jacobians
 from .options import CODE_FORMATS, Request
@@ -26,7 +25,7 @@ def produce(req: Request) -> tuple[str, list[str], int]:
                               inline=req.inline, expand=req.expand, simplify=req.simplify,
                               limits=req.limits,
                               explicit=True if req.full or req.at is not None else None)
-    notes = list(result.warnings) + sorted(set(_simplify.NOTES))
+    notes = list(result.warnings)
     if not result.agree:
         notes.append("DISAGREE: " + result.disagreement())
     if req.fmt in CODE_FORMATS:
@@ -44,7 +43,7 @@ def produce(req: Request) -> tuple[str, list[str], int]:
         text = to_latex(result, **req.latex) if values is None else \
             gradient_values_latex(result, values, req.at, **req.latex)
     else:
-        text = result.to_text(full=req.full)
+        text = cli_words(result.to_text(full=req.full))
         if values is not None:
             text += "\n\n" + gradient_values_text(result, values, req.at)
     if req.spy:  # the output's Jacobians w.r.t. the variables, as without --backprop

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 
+from ..core.errors import cli_words
 from ..derive.hessian import hessian
 from ..render import hessian_latex, hessian_text  # noqa: F401 - register the printers
 from ..render.code import to_numpy_code, to_torch_code
 from ..render.latex import make_style, printoptions, render_blocks, resolve_settings
-from ..symbolic import simplify as _simplify
 
 from .options import CODE_FORMATS
 
@@ -22,7 +22,7 @@ def produce(req) -> tuple[str, list[str], int]:
     H = hessian(req.exprs, req.wrt, layout=req.layout, shapes=req.shapes, lets=req.lets,
                     functions=req.functions, simplify=req.simplify, onehot=req.onehot,
                     signs=req.signs, limits=req.limits)
-    notes = list(H.warnings) + sorted(set(_simplify.NOTES))
+    notes = list(H.warnings)
     failed = not H.symmetry.ok and H.symmetry.verdict != "undecided" or (
         H.compact.found and not H.compact.ok)
     if failed:
@@ -37,7 +37,8 @@ def produce(req) -> tuple[str, list[str], int]:
     elif req.fmt == "latex":
         text = _latex(H, req, values)
     else:
-        text = H.to_text(full=req.full, flatten=req.flatten, values=values, at=req.at)
+        text = cli_words(H.to_text(full=req.full, flatten=req.flatten, values=values,
+                                   at=req.at))
     if req.spy:
         from ..render.spy import spy  # noqa: PLC0415 - matplotlib only when asked for
         spy(H.jacobians(), req.spy)

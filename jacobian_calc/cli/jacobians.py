@@ -7,7 +7,6 @@ from ..core.errors import JacobianError, LimitError
 from ..derive.jacobian import jacobians
 from ..render.shared import check_size
 from ..render.text import chain_text, numeric_chain_text, numeric_text, render_jacobian
-from ..symbolic import simplify as _simplify
 from ..symbolic.measure import text_length
 from .options import Request
 
@@ -21,7 +20,7 @@ def produce(req: Request) -> tuple[str, list[str], int]:
     factored = _chain()(req.exprs, req.wrt or ",".join(results[0].wrt), lets=req.lets,
                          layout=req.layout, functions=req.functions,
                          limits=req.limits) if req.chain else None
-    notes = [w for r in results for w in r.warnings] + sorted(set(_simplify.NOTES))
+    notes = list(dict.fromkeys(w for r in results for w in r.warnings))
     _check_symbolic(req, results)
     if req.at is not None:
         check_size(2 * sum(r.size for r in results), "the table of values")  # before computing

@@ -14,7 +14,7 @@ import warnings
 import click
 
 from ..core import progress
-from ..core.errors import JacobianError
+from ..core.errors import JacobianError, cli_words
 from ..core.limits import DEFAULT_LIMITS
 from ..render.rules import functions_text, rules_text
 from . import checks, start
@@ -234,7 +234,7 @@ def run(exprs: str | None, options: dict) -> None:
     with progress.reporting(reporter):
         text, notes, code = request.produce(from_options(exprs, options))
     for note in notes:
-        click.echo(f"Warning: {note}", err=True)
+        click.echo(f"Warning: {cli_words(note)}", err=True)
     write_output(text, options["output"])
     if code:
         sys.exit(code)

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from ..core.errors import JacobianError
+from ..core.errors import JacobianError, cli_words
 from ..core.files import atomic_write
 
 #: ASCII stand-ins for the symbols the text output uses.
@@ -23,7 +23,8 @@ ASCII = {"∂": "d", "│": "|", "·": "*", "×": "x", "δ": "delta", "…": "..
 
 
 def write_output(text: str, path: str | None) -> None:
-    """Print, or write atomically to ``path``."""
+    """Print, or write atomically to ``path`` (what it says to do in the CLI's words)."""
+    text = cli_words(text)
     if path is None:
         echo(text)
         return

@@ -10,7 +10,6 @@ from __future__ import annotations
 from ..core import budget
 from ..parsing import int_digits
 from ..render.shared import check_size
-from ..symbolic import simplify
 from .options import Request, check_request
 
 
@@ -22,7 +21,6 @@ def produce(req: Request) -> tuple[str, list[str], int]:
         from . import backprops as kind  # noqa: PLC0415
     else:
         from . import jacobians as kind  # noqa: PLC0415
-    simplify.NOTES.clear()
     check_request(req)
     with int_digits(10 * req.limits.max_digits), budget.request(req.limits):
         text, notes, code = kind.produce(req)

@@ -43,6 +43,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "max_output": ("limits.max_output", "--max-output"),
     "timeout": ("limits.timeout", "--timeout"),
     "simplify_timeout": ("limits.simplify_seconds", "--simplify-timeout"),
+    "full": ("to_text(full=True)", "--full"),
+    "format_json": ("to_json()", "--format json"),
+    "spy": ("spy_figure()", "--spy"),
 }
 
 _MARKER = re.compile(r"\{\{(\w+)\}\}")
@@ -59,6 +62,33 @@ def words(text: str, cli: bool = False) -> str:
     index = 1 if cli else 0
     return _MARKER.sub(lambda m: WORDS[m.group(1)][index] if m.group(1) in WORDS
                        else m.group(0), text)
+
+
+class Message(str):
+    """A note or warning (a ``str`` in the API's words) that also knows the CLI's words.
+
+    Examples
+    --------
+    >>> note = Message("kept unsimplified (raise it with {{simplify_timeout}})")
+    >>> note, note.cli_message()
+    ('kept unsimplified (raise it with limits.simplify_seconds)', 'kept unsimplified (raise it with --simplify-timeout)')
+    """
+
+    marked: str
+
+    def __new__(cls, marked: str) -> "Message":
+        message = super().__new__(cls, words(marked))
+        message.marked = marked
+        return message
+
+    def cli_message(self) -> str:
+        """The text with arguments named as the ``jac`` command names them."""
+        return words(self.marked, cli=True)
+
+
+def cli_words(text: str) -> str:
+    """A message in the CLI's words: a :class:`Message`'s, any other text unchanged."""
+    return text.cli_message() if isinstance(text, Message) else words(text, cli=True)
 
 
 class JacobianError(ValueError):

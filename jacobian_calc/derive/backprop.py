@@ -24,7 +24,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Container, Iterable, Mapping
 
@@ -47,10 +47,11 @@ from ..symbolic.canonical import canonical_add, canonical_mul
 from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.plain import factor_common
 from ..symbolic.simplify import is_zero, simplify_entry
+from ..symbolic.simplify import notes as simplify_notes
 from ..symbolic.symbols import entry_name, symbol_grid
 from ..symbolic.through_outputs import through_outputs
 from .problem import (ExprLike, Problem, absence_warnings, parse_wrt, prepare,
-                      refuse_entry_names, wrt_groups)
+                      entry_indices, wrt_groups)
 from .tidy import cost, tidy
 
 
@@ -121,6 +122,14 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     _check_flags(points, inline=inline, expand=expand, simplify=simplify)
     if explicit is not None:
         _check_flags(points, explicit=explicit)
+    with simplify_notes() as kept:
+        result = _backprop(of, wrt, shapes, upstream, lets, functions, onehot, inline, expand,
+                           simplify, points, seed, limits, explicit)
+    return replace(result, warnings=list(result.warnings) + kept)
+
+
+def _backprop(of, wrt, shapes, upstream, lets, functions, onehot, inline, expand, simplify,
+              points, seed, limits, explicit) -> BackpropResult:
     problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
                       symbolic=True)
     problem.check_work()  # the forward pass, and the explicit gradients it is checked against
@@ -196,7 +205,6 @@ class _Request:
         if len(problem.components) != 1:
             raise JacobianError("{{backprop}} needs exactly one expression, got "
                                 f"{len(problem.components)} components")
-        refuse_entry_names(problem, "{{backprop}}", ", or differentiate without {{backprop}}")
         root, lets = _inline_lets(problem)
         names_ = parse_wrt(wrt)
         if names_ is None:
@@ -241,22 +249,18 @@ def _onehot(onehot, problem: Problem) -> set[str]:
 
 def _inline_lets(problem: Problem) -> tuple[Node, dict[Node, str]]:
     """The expression with intermediates substituted, and which subtree each named."""
-    inlined: dict[str, Node] = {}
+    inlined: dict[str, Node] = dict(entry_indices(problem))  # x_2 of an array x is x[1]
+    entries = set(inlined)
     for name in problem.let_order:
         inlined[name] = substitute(problem.lets[name], inlined)
     named = {}
     for name, node in inlined.items():
-        if not isinstance(node, (Name, Num)):
+        if name not in entries and not isinstance(node, (Name, Num)):
             named.setdefault(node, name)
     return substitute(problem.components[0], inlined), named
 
 
 # -- forward steps ------------------------------------------------------------------------
-
-#: Categories of operations a lecture calls activations.
-ACTIVATIONS = ("elementwise", "neural network")
-#: Operations that combine their operands entry by entry (or transpose them).
-ARITHMETIC = ("add", "neg", "mul", "div", "pow", "hadamard", "transpose")
 
 #: Reductions whose backward rule reads their output: always a step of their own.
 NAMED_REDUCTIONS = ("max", "min")
@@ -291,12 +295,17 @@ def _plain_arithmetic(node: Node, steps: Container[Node] = ()) -> bool:
     """Entry-by-entry arithmetic of names, numbers and steps (``1 - y``, ``x1 - x2``)."""
     if _atomic(node):
         return True
-    return isinstance(node, Call) and node.op in ARITHMETIC and all(
+    return _role(node) == "arithmetic" and all(
         a in steps or _plain_arithmetic(a, steps) for a in node.args)
 
 
+def _role(node: Node) -> str | None:
+    """What a step of ``node`` is, as its operation declares (``Op.role``)."""
+    return get(node.op).role if isinstance(node, Call) else None
+
+
 def _is_activation(node: Node) -> bool:
-    return isinstance(node, Call) and bool(node.args) and get(node.op).category in ACTIVATIONS
+    return isinstance(node, Call) and bool(node.args) and _role(node) == "activation"
 
 
 def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> bool:
@@ -311,7 +320,7 @@ def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> 
         return not _plain_arithmetic(node, steps)
     if parent.op == "matmul":
         return not (isinstance(node, Call) and node.op == "matmul")  # chains stay whole
-    arithmetic = parent.op in ARITHMETIC
+    arithmetic = _role(parent) == "arithmetic"
     if isinstance(node, Call) and node.op in NAMED_REDUCTIONS:  # sum(max(X, axis=1))
         return True
     if _is_layer(node):  # (X@W - T)**2 names X@W; trace(A@X) and X@W + b keep it

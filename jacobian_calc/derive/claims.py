@@ -420,9 +420,9 @@ def _first_entry(verdict: _Verdict, correct: Grid, yours: Grid, check) -> ClaimV
     from ..symbolic.numeric import float_eval, free_symbols  # noqa: PLC0415
     target = verdict.target
     pairs = [(sp.sympify(x), sp.sympify(y)) for x, y in zip(correct.flat, yours.flat)]
-    symbols = sorted(free_symbols([e for p in pairs for e in p]), key=str)
-    rng = np.random.default_rng(0)
-    values = {s: rng.uniform(0.2, 1.2, 1) * rng.choice([-1.0, 1.0], 1) for s in symbols}
+    from ..symbolic.sampling import draw_symbols  # noqa: PLC0415
+    symbols = free_symbols([e for p in pairs for e in p])
+    values = draw_symbols(np.random.default_rng(0), symbols, 1, kind=3)
     first = float_eval([x for x, _ in pairs], values)
     second = float_eval([y for _, y in pairs], values)
     indices = [index for index, _ in correct.items()]

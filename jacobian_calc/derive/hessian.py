@@ -14,6 +14,7 @@ these entries.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Iterable, Mapping, Sequence
 
 import sympy as sp
@@ -28,6 +29,7 @@ from ..results.hessian import (NOT_SYMMETRIC, SYMMETRIC, UNDECIDED, CompactHessi
 from ..results.jacobian import check_layout
 from ..symbolic.autodiff import gradient
 from ..symbolic.plain import factor_common
+from ..symbolic.simplify import notes as simplify_notes
 from ..symbolic.simplify import simplify_entry
 from ..symbolic.symbols import scalar_symbol, symbol_grid
 from ..results.backprop import DIFFERS, PROVED
@@ -111,7 +113,9 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
     if compact:
         result = _with_compact(result, problem, groups)
     if simplify:
-        result = result.map(_checked(lambda e: simplify_entry(e, limits.simplify_seconds)))
+        with simplify_notes() as kept:
+            result = result.map(_checked(lambda e: simplify_entry(e, limits.simplify_seconds)))
+        result = replace(result, warnings=list(result.warnings) + kept)
     return result.with_layout(layout) if layout != "numerator" else result
 
 

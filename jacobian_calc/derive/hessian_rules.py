@@ -20,6 +20,7 @@ from typing import Iterable
 import sympy as sp
 
 from ..core.tree import Call, Name, Node, Num, with_children
+from ..ops import get
 from .tidy import RULES, Rule, Tidy, cost, is_op, present, product, split_coefficient
 
 
@@ -121,10 +122,6 @@ def sign_inside(node: Call, t: Tidy) -> Node | None:
     return None
 
 
-#: Operations linear in the argument a sign may move through.
-_LINEAR = ("matmul", "transpose", "sum", "mean", "diag", "expand_dims")
-
-
 def _flipped(node: Node) -> Node | None:
     """``-node`` with fewer minus signs, or None."""
     if is_op(node, "add"):
@@ -139,7 +136,7 @@ def _flipped(node: Node) -> Node | None:
             if flipped is not None:
                 return product(c, factors[:i] + (flipped,) + factors[i + 1:])
         return None
-    if is_op(node, *_LINEAR):
+    if isinstance(node, Call) and get(node.op).linear:
         for i, a in enumerate(node.args):
             flipped = _flipped(a)
             if flipped is not None:

@@ -26,6 +26,7 @@ from ..results.jacobian import JacobianResult, check_layout
 from ..symbolic.autodiff import Differentiator
 from ..symbolic.measure import replace_symbols
 from ..symbolic.simplify import check_simplify_time, simplify_entry
+from ..symbolic.simplify import notes as simplify_notes
 from ..symbolic.symbols import scalar_symbol, symbol_grid, symmetric_grid, undefined_function
 from .output_form import rewrite_in_terms_of_output
 from .problem import (ExprLike, Problem, absence_warnings, default_wrt, parse_wrt, prepare,
@@ -65,8 +66,9 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
         if simplify:
             check_simplify_time(result.entries.values(), limits.simplify_seconds,
                                 limits.timeout)
-            with budget.stage("simplifying the entries"):
+            with budget.stage("simplifying the entries"), simplify_notes() as kept:
                 result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
+            result = replace(result, warnings=list(result.warnings) + kept)
         if index_form:
             with budget.stage("the index form"):
                 result = replace(result, index=_index_form(problem, group, result,
@@ -184,6 +186,10 @@ def _index_form(problem: Problem, group: list[str], J: JacobianResult,
 
 def _generic(problem: Problem, group: list[str], in_terms_of_output: bool) -> JacobianResult:
     """A Jacobian at symbolic sizes: no entries, its index form for every size."""
+    clash = sorted(problem.dimensions & problem.used_names())
+    if clash:
+        raise JacobianError(f"{clash[0]!r} is both a dimension name (a size) and a variable "
+                            "in the expression; choose another name for one of them")
     index = _index_form(problem, group, None, in_terms_of_output)
     return JacobianResult(
         of=problem.sources(), wrt=list(group), out_shape=tuple(index.out_shape),

@@ -19,7 +19,7 @@ from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
 from ..core.grid import Grid, Shape, SymbolicSizeError, concrete, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import natural_key
-from ..core.tree import Node, names, fold
+from ..core.tree import Call, Name, Node, names, fold
 from ..ops.text import to_source
 from ..parsing import declared_name, normalize_shapes, parse
 from ..parsing.shapes import dimension_names
@@ -334,6 +334,10 @@ def _check_entry_names(problem: Problem) -> None:
     ``x_4`` or ``x_1_1`` is an error."""
     for name, array in sorted(entry_names(problem).items()):
         shape = problem.shapes[array]
+        if not all(isinstance(n, int) for n in shape):
+            raise JacobianError(f"{name!r} names an entry of {array}, whose size "
+                                f"({shape_text(shape)}) is a name: entries are named only "
+                                "at numeric sizes; index it instead (x[0] is x_1)")
         index = [int(k) for k in name[len(array) + 1:].split("_")]
         if len(index) != len(shape) or not all(1 <= k <= n for k, n in zip(index, shape)):
             form = "_".join([array, *"ij"[:len(shape)]])
@@ -342,14 +346,21 @@ def _check_entry_names(problem: Problem) -> None:
                                 "shape")
 
 
-def refuse_entry_names(problem: Problem, route: str, instead: str = "") -> None:
-    """Routes built from the operations' rules take whole arrays, not entries."""
-    found = entry_names(problem)
-    if found:
-        name = min(found)
-        raise JacobianError(f"{route} takes whole arrays, and the expression uses {name}, an "
-                            f"entry of {found[name]}; write it with {found[name]} itself"
-                            + instead)
+def entry_indices(problem: Problem) -> dict[str, Node]:
+    """The entries the expression names (``x_2`` of a declared ``x``) as the indexing that
+    picks them (``x[1]``, 0-based), for the routes built from the operations' rules.
+
+    Examples
+    --------
+    >>> p = prepare("x_2 * sum(x)", shapes={"x": 3})
+    >>> {k: to_source(v) for k, v in entry_indices(p).items()}
+    {'x_2': 'x[1]'}
+    """
+    out = {}
+    for name, array in entry_names(problem).items():
+        index = tuple(int(k) - 1 for k in name[len(array) + 1:].split("_"))
+        out[name] = Call("getitem", (Name(array),), {"index": index})
+    return out
 
 
 def _check_dimensions(problem: Problem, allowed: bool) -> None:

@@ -87,6 +87,8 @@ class IndexJacobian:
     @property
     def lhs(self) -> str:
         """``(∂Y/∂W)[i,j,k,l]``."""
+        if not self.indices:
+            return f"∂{self.out_name}/∂{self.in_name}"
         return f"(∂{self.out_name}/∂{self.in_name})[{','.join(map(str, self.indices))}]"
 
     def text(self) -> str:

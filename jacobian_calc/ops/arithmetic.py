@@ -31,6 +31,7 @@ def _others(v, i):
 
 register(Op(
     name="add", category="arithmetic", doc="sum of two or more terms, a + b (a - b is a + (-b))",
+    sympy_classes=("Add", "MatAdd"), step_role="arithmetic",
     rule=("dA = dY, dB = dY, each summed over the axes its operand was broadcast along  "
           "(B a row added to every row of A: dB = sum(dY, axis=0))"),
     arity=(2, 10 ** 9), shape=broadcast, broadcasts=True,
@@ -44,6 +45,7 @@ register(Op(
 
 register(Op(
     name="neg", category="arithmetic", doc="negation, -a", rule="dA = -dY",
+    step_role="arithmetic",
     arity=(1, 1), shape=lambda s: s.shapes[0],
     evaluate=lambda S, args, kw: args[0].map(S.neg),
     index=lambda c: c.S.neg(c.arg(0, *c.out)),
@@ -55,6 +57,7 @@ register(Op(
 
 register(Op(
     name="mul", category="arithmetic",
+    sympy_classes=("Mul", "HadamardProduct"), step_role="arithmetic",
     doc="element-wise (Hadamard) product, a * b; a scalar times an array",
     rule="dA = dY * B, dB = dY * A",
     arity=(2, 10 ** 9), shape=broadcast, broadcasts=True,
@@ -68,6 +71,7 @@ register(Op(
 
 register(Op(
     name="div", category="arithmetic", doc="element-wise quotient, a / b",
+    step_role="arithmetic",
     rule="dA = dY / B, dB = -dY * A / B**2",
     arity=(2, 2), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.div, *args),
@@ -92,6 +96,7 @@ def _pow_vjp(v):
 
 register(Op(
     name="pow", category="arithmetic", doc="element-wise power, a ** b (also a ^ b)",
+    sympy_classes=("Pow",), step_role="arithmetic",
     rule="dA = dY * B * A**(B - 1), dB = dY * Y * log(A)",
     arity=(2, 2), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.pow, *args),
@@ -135,6 +140,7 @@ def _matmul_index(c):
 
 register(Op(
     name="matmul", category="arithmetic", doc="matrix product, A @ B (vectors as in NumPy)",
+    sympy_classes=("MatMul",), linear=True,
     rule="dA = dY @ B.T, dB = A.T @ dY  (A @ x, x a vector: dA = outer(dY, x), dx = A.T @ dY)",
     arity=(2, 2), shape=_matmul_shape,
     evaluate=lambda S, args, kw: S.matmul(*args), index=_matmul_index,
@@ -147,6 +153,7 @@ register(Op(
 
 register(Op(
     name="transpose", category="arithmetic", doc="transpose, A.T (a vector is unchanged)",
+    sympy_classes=("Transpose",), linear=True, step_role="arithmetic",
     rule="dA = dY.T",
     arity=(1, 1), shape=lambda s: s.shapes[0][::-1],
     evaluate=lambda S, args, kw: args[0].T, cost=lambda c: (0, c.sizes[0]),
@@ -154,11 +161,12 @@ register(Op(
     vjp=lambda v: (v.g.T,),
     numpy=lambda np, x, **kw: np.transpose(x),
     code={"numpy": ".T", "torch": ".T"},
-    latex=lambda p: f"{p.arg(0, PREC_ATOM)}{p.T}",
+    latex=lambda p: f"{p.arg(0, PREC_ATOM)}{p.T}", latex_precedence=PREC_POW,
     syntax=Syntax("postfix", ".T", PREC_ATOM)))
 
 register(Op(
     name="hadamard", category="arithmetic", doc="element-wise product, the same as a * b",
+    step_role="arithmetic",
     rule="dA = dY * B, dB = dY * A",
     arity=(2, 2), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.mul, *args),
@@ -166,4 +174,5 @@ register(Op(
     vjp=lambda v: (v.g * v.args[1], v.g * v.args[0]),
     numpy=lambda np, a, b, **kw: a * b,
     code={"numpy": "({0} * {1})", "torch": "({0} * {1})"},
-    latex=lambda p: rf"{p.arg(0, PREC_NEG)} \odot {p.arg(1, PREC_NEG)}"))
+    latex=lambda p: rf"{p.arg(0, PREC_NEG)} \odot {p.arg(1, PREC_NEG)}",
+    latex_precedence=PREC_MUL))

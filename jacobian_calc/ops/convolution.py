@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from ..core.tree import Num, fn
 from . import windows
-from .registry import Keyword, Op, register
+from .registry import PREC_MUL, Keyword, Op, register
 
 STRIDE = Keyword("stride", "size", 1)
 PADDING = Keyword("padding", "count", 0)
@@ -139,7 +139,8 @@ for _dims in (1, 2):
         cost=_conv_cost, vjp=_conv_vjp(f"conv{_dims}d"),
         numpy=lambda np, x, w, **kw: windows.conv(np, x, w, kw.get("stride", 1),
                                                   kw.get("padding", 0)),
-        code=_conv_code(_dims), latex=_conv_latex, params=("X", "W")))
+        code=_conv_code(_dims), latex=_conv_latex, latex_precedence=PREC_MUL,
+        params=("X", "W")))
 
 
 # -- flip, dilate, upsample: the pieces of the backward rules ---------------------------------

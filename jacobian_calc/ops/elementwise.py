@@ -25,8 +25,9 @@ def _vjp(derivative):
 
 
 def elementwise(name, doc, entry, derivative, numpy, torch, latex, aliases=(),
-                entry_derivative=None) -> Op:
-    """Declare an element-wise function of one argument."""
+                entry_derivative=None, latex_precedence=None) -> Op:
+    """Declare an element-wise function of one argument (``latex_precedence`` where its
+    LaTeX is no function application, as ``x^{3}``)."""
     return register(Op(
         name=name, category="elementwise", doc=doc, rule="", arity=(1, 1),
         shape=same_shape,
@@ -36,7 +37,7 @@ def elementwise(name, doc, entry, derivative, numpy, torch, latex, aliases=(),
         numpy=lambda np, x, **kw: numpy(np, x),
         code=call_code(*torch) if isinstance(torch, tuple) else torch,
         latex=latex, aliases=aliases, entry=entry, derivative=derivative,
-        entry_derivative=entry_derivative))
+        entry_derivative=entry_derivative, latex_precedence=latex_precedence))
 
 
 ONE = Num(1)

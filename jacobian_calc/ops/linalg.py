@@ -10,8 +10,8 @@ entry (cofactors over the determinant), so they are for small matrices.
 from __future__ import annotations
 
 from ..core.tree import fn
-from .registry import (PREC_ATOM, Keyword, NoIndexForm, Op, call_code, register, same_shape,
-                       square_matrix)
+from .registry import (AS_ARGUMENT, PREC_ATOM, PREC_MUL, PREC_POW, Keyword, NoIndexForm, Op,
+                       call_code, register, same_shape, square_matrix)
 
 #: det, inv and logdet have no finite index form at symbolic size.
 _NO_INDEX = NoIndexForm("not a finite sum of products at symbolic size")
@@ -86,6 +86,7 @@ def _trace_shape(s):
 
 register(Op(
     name="trace", category="linear algebra", doc="trace of a square matrix, sum of its diagonal",
+    sympy_classes=("Trace",),
     rule="dX = dY * eye_like(X)",
     arity=(1, 1), shape=_trace_shape,
     evaluate=lambda S, args, kw: S.Grid.scalar(
@@ -99,6 +100,7 @@ register(Op(
 
 register(Op(
     name="det", category="linear algebra", doc="determinant of a square matrix",
+    sympy_classes=("Determinant",),
     rule="dX = dY * Y * inv(X).T",
     arity=(1, 1), shape=_square_scalar,
     evaluate=lambda S, args, kw: S.Grid.scalar(S.det(args[0])), cost=_det_cost,
@@ -110,13 +112,14 @@ register(Op(
 
 register(Op(
     name="inv", category="linear algebra", doc="inverse of a square matrix",
+    sympy_classes=("Inverse",),
     rule="dX = -(Y.T @ dY @ Y.T)",
     arity=(1, 1), shape=_square_same,
     evaluate=lambda S, args, kw: S.inverse(args[0]), cost=_inv_cost, index=_NO_INDEX,
     vjp=lambda v: (-(v.out.T @ v.g @ v.out.T),),
     numpy=lambda np, x, **kw: np.linalg.inv(x),
     code=call_code("np.linalg.inv", "torch.linalg.inv"),
-    latex=lambda p: f"{p.arg(0, PREC_ATOM)}^{{-1}}"))
+    latex=lambda p: f"{p.arg(0, PREC_ATOM)}^{{-1}}", latex_precedence=PREC_POW))
 
 register(Op(
     name="logdet", category="linear algebra",
@@ -150,6 +153,7 @@ def _diag(S, X):
 
 register(Op(
     name="diag", category="linear algebra",
+    linear=True,
     doc="diag(v): the diagonal matrix of a vector; diag(X): the diagonal of a square matrix",
     rule=("dX = diag(dY)  (the diagonal of dY for a vector X, the diagonal matrix of dY for "
           "a matrix X)"),
@@ -177,7 +181,8 @@ register(Op(
     vjp=lambda v: (v.g @ v.args[1], v.g.T @ v.args[0]),
     numpy=lambda np, a, b, **kw: np.outer(a, b),
     code={"numpy": "np.outer({0}, {1})", "torch": "torch.outer({0}, {1})"},
-    latex=lambda p: f"{p.arg(0, PREC_ATOM)} {p.arg(1, PREC_ATOM)}{p.T}"))
+    latex=lambda p: f"{p.arg(0, PREC_ATOM)} {p.arg(1, PREC_ATOM)}{p.T}",
+    latex_precedence=PREC_MUL))
 
 
 def _identity(S, n: int, m: int):
@@ -194,6 +199,7 @@ def _eye_shape(s):
 
 register(Op(
     name="eye", category="structure", doc="eye(n): the n x n identity matrix",
+    sympy_classes=("Identity",), tensor_valued=True,
     rule="constant: no gradient",
     arity=(0, 0), keywords=(Keyword("n", "size"),), shape=_eye_shape,
     evaluate=lambda S, args, kw: _identity(S, kw["n"], kw["n"]), cost=_constant,
@@ -247,6 +253,7 @@ def _expand_shape(s):
 
 register(Op(
     name="expand_dims", category="structure",
+    linear=True,
     doc="expand_dims(y, 1): y with a new axis of length 1 (a column), for broadcasting",
     rule="dX = sum(dY, axis=axis)",
     arity=(1, 1), keywords=(Keyword("axis", "axis"),), shape=_expand_shape,
@@ -257,4 +264,4 @@ register(Op(
     numpy=lambda np, x, **kw: np.expand_dims(x, kw["axis"]),
     code={"numpy": lambda a, kw: f"np.expand_dims({a[0]}, {kw['axis']})",
           "torch": lambda a, kw: f"{a[0]}.unsqueeze({kw['axis']})"},
-    latex=lambda p: p.arg(0)))
+    latex=lambda p: p.arg(0), latex_precedence=AS_ARGUMENT))

@@ -12,11 +12,17 @@ shape         shape inference, before anything is evaluated
 evaluate      the symbolic layer: argument grids of SymPy entries -> result grid
 vjp           the compact backward rule (or :class:`NotDifferentiable`)
 syntax        the calculator's own text syntax, with its precedence
-latex         the LaTeX printer of compact formulas and of SymPy entries
+latex         the LaTeX printer of compact formulas and of SymPy entries, with
+              ``latex_precedence`` where it binds otherwise than the text
 numpy         float evaluation of whole arrays
-code          NumPy / PyTorch source for code export
+code          NumPy / PyTorch source for code export, with ``code_precedence``
+              where a template is not one call
 category, doc ``jac --help`` and ``jac --rules``; ``rule`` is the rule's line
 cost          size estimates, checked against the limits before evaluating
+sympy_classes the reader of SymPy input (``Inverse`` is ``inv``)
+linear        simplification (a sign moves through a linear operation)
+step_role     naming backprop steps (an activation's argument is a step)
+tensor_valued code export (a constant call that is already an array)
 index         the entry at symbolic indices (index notation, all sizes at once)
 ============  =================================================================
 
@@ -36,8 +42,14 @@ from ..core.grid import Shape, broadcast_shapes, shape_text
 from ..core.names import is_name, suggest
 from ..core.tree import Call, Name, Node, Num
 
-#: Precedence levels of the text and LaTeX syntax (Python's order).
+#: Precedence levels of the text, LaTeX and code printers (Python's order); 0 is
+#: "always bracketed as an operand".
 PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 1, 2, 3, 4, 5
+#: A declared precedence meaning "as tightly as argument 0" (an operation printed as
+#: its argument, such as ``expand_dims`` in LaTeX).
+AS_ARGUMENT = -1
+#: The printers whose precedence an operation declares.
+PRINTERS = ("text", "latex", "code")
 
 CATEGORIES = ("arithmetic", "elementwise", "reduction", "linear algebra", "neural network",
               "structure", "constant")
@@ -219,6 +231,22 @@ class Op:
     digits: Callable[[list, list], float] | None = None
     #: ``cost(Cost) -> (built, size)`` per result entry; None means :func:`default_cost`.
     cost: Callable[[Cost], tuple[float, float]] | None = None
+    #: How tightly the LaTeX binds, where not as ``syntax.precedence`` says (``X^{-1}``
+    #: of ``inv`` is a power, ``a b^{\top}`` of ``outer`` a product).
+    latex_precedence: int | None = None
+    #: How tightly the code binds, by language, where a template is not one call
+    #: (``1 / np.cos({0})``); by default read from the template (see :meth:`precedence`).
+    code_precedence: Mapping[str, int] | None = None
+    #: Names of the SymPy classes read as this operation (``("Inverse",)`` for ``inv``).
+    sympy_classes: tuple[str, ...] = ()
+    #: Linear in its arguments: a minus sign moves through it (``-(A @ B)`` = ``(-A) @ B``).
+    linear: bool = False
+    #: What a step of it is when backprop names steps: ``"activation"`` (``Y = f(Z)``
+    #: names ``Z``), ``"arithmetic"`` (entry by entry, as ``1 - y``) or None; by default
+    #: ``"activation"`` for element-wise and neural-network operations (see :attr:`role`).
+    step_role: str | None = None
+    #: A call of constants whose generated code is already an array (``np.eye(3)``).
+    tensor_valued: bool = False
     #: ``index(IndexContext) -> SymPy entry``: one output entry at the output's index
     #: symbols, from the arguments' entries (``A @ B``: ``Σ_r A[i,r] B[r,j]``); see
     #: :mod:`jacobian_calc.index.forms`. :class:`NoIndexForm` says there is none
@@ -231,6 +259,33 @@ class Op:
     def callable_by_name(self) -> bool:
         """Written ``name(...)`` (``sum(X)``), not as an operator (``a + b``)."""
         return self.syntax.form in ("call", "list", "scatter")
+
+    @property
+    def role(self) -> str | None:
+        """:attr:`step_role`, or what the category implies."""
+        if self.step_role is not None:
+            return self.step_role
+        return "activation" if self.category in ("elementwise", "neural network") else None
+
+    def precedence(self, printer: str = "text", language: str = "numpy") -> int:
+        """How tightly the operation binds as ``printer`` (one of :data:`PRINTERS`) writes it.
+
+        Examples
+        --------
+        >>> from jacobian_calc.ops import get
+        >>> get("inv").precedence("text"), get("inv").precedence("latex")
+        (5, 4)
+        >>> get("sigmoid").precedence("code", "numpy"), get("sigmoid").precedence("code", "torch")
+        (0, 5)
+        """
+        if printer == "latex" and self.latex_precedence is not None:
+            return self.latex_precedence
+        if printer == "code":
+            if self.code_precedence is not None and language in self.code_precedence:
+                return self.code_precedence[language]
+            if self.syntax.form in ("call", "atom"):
+                return template_precedence(self.code[language])
+        return self.syntax.precedence
 
     def keyword(self, name: str) -> Keyword | None:
         return next((k for k in self.keywords if k.name == name), None)
@@ -371,6 +426,35 @@ def needs_array(s: ShapeContext) -> Shape:
     if not -len(s.shapes[0]) <= axis < len(s.shapes[0]):
         raise s.fail(f"axis {axis} is out of range for {s.arg(0)}")
     return s.shapes[0]
+
+
+def template_precedence(template: Any) -> int:
+    """A code template's precedence, as its declaration reads: one call or one dotted
+    name (``np.exp({0})``, ``np.pi``) is atomic; anything else (``1 / np.cos({0})``) is
+    bracketed as an operand. A template written as a function is a call.
+
+    Examples
+    --------
+    >>> [template_precedence(t) for t in ("np.exp({0})", "np.pi", "1 / np.cos({0})",
+    ...                                   "np.exp({0}) * 2", "({0} * {1})")]
+    [5, 5, 0, 0, 0]
+    """
+    if callable(template):
+        return PREC_ATOM
+    head = len(template) - len(template.lstrip("abcdefghijklmnopqrstuvwxyz"
+                                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ_.0123456789"))
+    if head == 0 or template[0].isdigit():
+        return 0
+    if head == len(template):
+        return PREC_ATOM
+    if template[head] != "(":
+        return 0
+    depth = 0
+    for i, c in enumerate(template[head:], head):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth == 0:
+            return PREC_ATOM if i == len(template) - 1 else 0
+    return 0
 
 
 def call_code(numpy_name: str, torch_name: str) -> dict[str, str]:

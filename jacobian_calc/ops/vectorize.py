@@ -83,8 +83,9 @@ def _kron_cost(c):
 
 register(Op(
     name="kron", category="linear algebra",
+    sympy_classes=("KroneckerProduct",),
     doc="kron(A, B): the Kronecker product A ⊗ B of two matrices (or two vectors)",
-    rule="da = kron(eye(m), b.T) @ dy, db = kron(a.T, eye(p)) @ dy (vectors); "
+    rule="dA = kron(eye(m), B.T) @ dY, dB = kron(A.T, eye(p)) @ dY (A, B vectors of m, p); "
          "dA[i,j] = <block (i,j) of dY, B>, dB = sum over (i,j) of A[i,j] * block (i,j) of dY",
     arity=(2, 2), shape=_kron_shape,
     evaluate=lambda S, args, kw: _kron(S, *args), cost=_kron_cost, index=_NO_INDEX,

@@ -188,8 +188,18 @@ def _check_nesting(text: str, limits: Limits) -> None:
             level -= 1
 
 
-def _split_components(text: str) -> list[tuple[int, int]]:
-    """Spans of the top-level comma-separated components; refuses empty ones."""
+def comma_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each part of ``text`` between commas outside brackets.
+
+    The one comma splitter of the package (components of an expression, items of
+    ``at`` values).
+
+    Examples
+    --------
+    >>> t = "f(a, b), [1, 2], c"
+    >>> [t[a:b] for a, b in comma_spans(t)]
+    ['f(a, b)', ' [1, 2]', ' c']
+    """
     spans, level, start = [], 0, 0
     for col, ch in enumerate(text):
         if ch in "([{":
@@ -200,6 +210,12 @@ def _split_components(text: str) -> list[tuple[int, int]]:
             spans.append((start, col))
             start = col + 1
     spans.append((start, len(text)))
+    return spans
+
+
+def _split_components(text: str) -> list[tuple[int, int]]:
+    """Spans of the top-level comma-separated components; refuses empty ones."""
+    spans = comma_spans(text)
     for index, (a, b) in enumerate(spans):
         if not text[a:b].strip():
             raise JacobianError(f"empty component (component {index + 1})",

@@ -13,7 +13,7 @@ from ..core.json_input import loads, read_text_file
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import check_name
 from ..core.tree import Call, Declared, Node, Num, walk
-from .parser import parse_expression
+from .parser import comma_spans, parse_expression
 
 Value = Node | list
 
@@ -47,17 +47,7 @@ def parse_point(text: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Value]:
 
 def _split(text: str) -> list[str]:
     """Split at commas outside brackets."""
-    parts, level, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in "([":
-            level += 1
-        elif ch in ")]":
-            level -= 1
-        elif ch == "," and level == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
+    return [text[a:b] for a, b in comma_spans(text)]
 
 
 #: What a point's value may be built of: numbers, constants and arithmetic.

@@ -99,7 +99,7 @@ def entry_lines(name: str, grid: Grid, full: bool, shown: int) -> list[str]:
     lines = [f"{entry_name(name, i) if i else name} = {e}" for i, e in keep]
     if len(keep) < len(items):
         lines.append(f"... {len(items) - len(keep)} more "
-                     f"{'entry' if len(items) - len(keep) == 1 else 'entries'} (--full)")
+                     f"{'entry' if len(items) - len(keep) == 1 else 'entries'} ({{{{full}}}})")
     return lines
 
 

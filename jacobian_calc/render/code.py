@@ -25,10 +25,8 @@ built-in, nothing the module itself defines), and numbers are exact literals
 
 from __future__ import annotations
 
-import ast
 import keyword
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Mapping
 
@@ -37,8 +35,9 @@ from ..core.grid import Shape
 from ..core.names import GENERATED_CODE_NAMES, PYTHON_BUILTINS
 from ..core.tree import Call, Declared, Name, Node, Num, names, walk
 from ..ops import get
+from ..ops.printing import TreePrinter
+from ..ops.registry import PREC_ATOM, PREC_NEG
 from ..ops.windows import HELPERS as WINDOW_HELPERS
-from ..ops.registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG
 from ..results.backprop import BackpropResult
 from ..results.hessian import MATRIX, HessianResult
 from ..symbolic.evaluate import node_shapes
@@ -124,13 +123,7 @@ def check_identifier(name: str) -> str:
 
 # -- printing trees ------------------------------------------------------------------------
 
-@dataclass
-class _Text:
-    text: str
-    prec: int
-
-
-class CodePrinter:
+class CodePrinter(TreePrinter):
     """Trees as Python source in one language, from the operations' code templates.
 
     Parameters
@@ -148,122 +141,86 @@ class CodePrinter:
     'torch.sum(X, dim=1)**2 + torch.log(_t(2))'
     """
 
+    printer = "code"
+
     def __init__(self, language: str, shapes: Mapping[str, Shape]) -> None:
         self.language = language
         self.shapes = dict(shapes)
         self._shape: dict[Node, Shape] = {}
 
     def code(self, node: Node) -> str:
-        return self._print(node).text
+        return self.doprint(node)
 
     def shape(self, node: Node) -> Shape:
         if node not in self._shape:
             self._shape.update(node_shapes(node, self.shapes))
         return self._shape[node]
 
-    def _print(self, node: Node) -> _Text:
-        if isinstance(node, Num):
-            return _number(node.value)
-        if isinstance(node, Name):
-            return _Text(check_identifier(node.id), PREC_ATOM)
-        if isinstance(node, Declared):
-            raise JacobianError(f"cannot export code: {node.name}() is an undefined function")
-        op = get(node.op)
-        form = op.syntax.form
-        if form == "infix":
-            return self._infix(node, op)
-        if form == "prefix":
-            return _Text(op.code[self.language] + self._wrap(node.args[0], PREC_NEG),
-                         PREC_NEG)
-        if form == "postfix":
-            if len(self.shape(node.args[0])) < 2:  # a vector's transpose is itself
-                return self._print(node.args[0])
-            return _Text(self._wrap(node.args[0], PREC_ATOM) + op.code[self.language],
-                         PREC_ATOM)
-        return self._template(node, op)
+    # -- precedence: numbers are exact literals, a vector's transpose is the vector ------
+    def number_precedence(self, value: Fraction) -> int:
+        return PREC_NEG if value.denominator == 1 and value < 0 else PREC_ATOM
 
-    def _wrap(self, node: Node, least: int, parent: Call | None = None) -> str:
-        t = self._print(node)
-        clash = (parent is not None and isinstance(node, Call) and node.op != parent.op
-                 and t.prec == PREC_MUL == get(parent.op).syntax.precedence)
-        return f"({t.text})" if t.prec < least or clash else t.text
+    def op_precedence(self, op) -> int:
+        return op.precedence("code", self.language)
 
-    def _infix(self, node: Call, op) -> _Text:
-        prec, symbol = op.syntax.precedence, op.code[self.language].strip()
-        if op.syntax.signed_terms:
-            return _Text(self._sum(node), PREC_ADD)
-        if op.syntax.right_associative:
-            base, exponent = node.args
-            return _Text(f"{self._wrap(base, prec + 1)}{symbol}{self._wrap(exponent, prec)}",
-                         prec)
-        first, *rest = node.args
-        text = self._wrap(first, prec, node) + "".join(
-            f" {symbol} " + self._wrap(a, prec + 1, node) for a in rest)
-        return _Text(text, prec)
+    def precedence(self, node: Node) -> int:
+        if self._vector_transpose(node):
+            return self.precedence(node.args[0])
+        return super().precedence(node)
 
-    def _sum(self, node: Call) -> str:
-        out = []
-        for i, term in enumerate(node.args):
-            negative = isinstance(term, Call) and term.op == "neg" or (
-                isinstance(term, Num) and term.value < 0)
-            if negative:
-                body = term.args[0] if isinstance(term, Call) else Num(-term.value)
-                text = self._wrap(body, PREC_MUL)
-                out.append(f"-{text}" if i == 0 else f" - {text}")
-            else:
-                text = self._wrap(term, PREC_ADD)
-                out.append(text if i == 0 else f" + {text}")
-        return "".join(out)
+    def _vector_transpose(self, node: Node) -> bool:
+        return (isinstance(node, Call) and get(node.op).syntax.form == "postfix"
+                and len(self.shape(node.args[0])) < 2)
 
-    def _template(self, node: Call, op) -> _Text:
+    # -- nodes --------------------------------------------------------------------------
+    def _print_Num(self, node: Num) -> str:
+        value = node.value
+        return str(value.numerator) if value.denominator == 1 else \
+            f"({value.numerator} / {value.denominator})"
+
+    def _print_Name(self, node: Name) -> str:
+        return check_identifier(node.id)
+
+    def _print_Declared(self, node: Declared) -> str:
+        raise JacobianError(f"cannot export code: {node.name}() is an undefined function")
+
+    def symbol(self, op) -> str:
+        code = op.code[self.language]
+        if op.syntax.form != "infix":
+            return code
+        return code.strip() if op.syntax.right_associative else f" {code.strip()} "
+
+    def _print_postfix(self, op, node: Call) -> str:
+        if self._vector_transpose(node):  # a vector's transpose is itself
+            return self._print(node.args[0])
+        return super()._print_postfix(op, node)
+
+    def _print_call(self, op, node: Call) -> str:
         template = op.code[self.language]
         if callable(template):  # a function of the argument texts: made a template
             template = template([f"\x00{i}\x00" for i in range(len(node.args))],
                                 op.options(node.kwargs))
         else:
             template = re.sub(r"\{(\d+)\}", lambda m: f"\x00{m.group(1)}\x00", template)
-        args = [self._argument(a) for a in node.args]
-        text = re.sub("\x00(\\d+)\x00", lambda m: _fill(template, m, args[int(m.group(1))]),
-                      template)
-        return _Text(text, _precedence(template))
+        return re.sub("\x00(\\d+)\x00",
+                      lambda m: self._fill(template, m, node.args[int(m.group(1))]), template)
 
-    def _argument(self, node: Node) -> _Text:
-        t = self._print(node)
-        if self.language == "torch" and not names(node) and not _tensor_valued(node):
-            return _Text(f"_t({t.text})", PREC_ATOM)  # torch functions want tensors
-        return t
+    _print_atom = _print_call
+
+    def _fill(self, template: str, match: re.Match, arg: Node) -> str:
+        """An argument in a template, bracketed unless it is atomic or delimited
+        (``np.exp({0})`` needs no brackets, ``-{0}`` and ``{0}.shape`` may)."""
+        if self.language == "torch" and not names(arg) and not _tensor_valued(arg):
+            return f"_t({self._print(arg)})"  # torch functions want tensors
+        before = template[:match.start()].rstrip(" ")
+        after = template[match.end():].lstrip(" ")
+        delimited = before.endswith(("(", ",", "[")) and after.startswith((")", ",", "]"))
+        return self._print(arg) if delimited else self.parenthesize(arg, PREC_ATOM)
 
 
 def _tensor_valued(node: Node) -> bool:
     """Whether a constant subtree already evaluates to a tensor (``eye(3)``)."""
-    return isinstance(node, Call) and node.op in ("eye",)
-
-
-def _number(value: Fraction) -> _Text:
-    if value.denominator == 1:
-        return _Text(str(value.numerator), PREC_NEG if value < 0 else PREC_ATOM)
-    return _Text(f"({value.numerator} / {value.denominator})", PREC_ATOM)
-
-
-def _fill(template: str, match: re.Match, arg: _Text) -> str:
-    """An argument in a template, bracketed unless it is atomic or delimited
-    (``np.exp({0})`` needs no brackets, ``-{0}`` and ``{0}.shape`` may)."""
-    before = template[:match.start()].rstrip(" ")
-    after = template[match.end():].lstrip(" ")
-    delimited = before.endswith(("(", ",", "[")) and after.startswith((")", ",", "]"))
-    return arg.text if arg.prec == PREC_ATOM or delimited else f"({arg.text})"
-
-
-def _precedence(template: str) -> int:
-    """How a filled template binds: a call or an attribute is atomic, anything else
-    is bracketed wherever it is an operand."""
-    probe = re.sub("\x00(\\d+)\x00", lambda m: f"a{m.group(1)}", template)
-    try:
-        body = ast.parse(probe, mode="eval").body
-    except SyntaxError:
-        return 0
-    return PREC_ATOM if isinstance(body, (ast.Call, ast.Attribute, ast.Name,
-                                          ast.Subscript)) else 0
+    return isinstance(node, Call) and get(node.op).tensor_valued
 
 
 # -- modules ------------------------------------------------------------------------------------

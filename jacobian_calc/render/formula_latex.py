@@ -3,8 +3,9 @@ r"""LaTeX of expression trees (compact formulas), from the operation registry.
 ``X.T @ (dY * Y * (1 - Y))`` prints as
 ``X^{\top} \left(dY \odot Y \odot \left(1 - Y\right)\right)``. Every
 operation says how it is written (:attr:`Op.latex`) and how tightly it binds
-(:attr:`Op.syntax`); this module only applies those declarations, with the
-precedence rules of the text printer :mod:`jacobian_calc.ops.text`:
+(:attr:`Op.syntax`, or :attr:`Op.latex_precedence` where its LaTeX binds otherwise);
+the printer is a :class:`~jacobian_calc.ops.printing.TreePrinter`, as is the text
+printer :mod:`jacobian_calc.ops.text`, and only applies those declarations:
 
 - a macro string (``r"\sin"``) is applied to the arguments:
   ``\sin\left(x\right)``;
@@ -28,6 +29,7 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 
 from ..core.tree import Call, Declared, Name, Node, Num
+from ..ops.printing import TreePrinter
 from ..ops.registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Op, get
 
 #: The transpose marks a lecturer may choose.
@@ -132,72 +134,7 @@ def formula_latex(node: Node, transpose: str = r"^{\top}",
     if transpose not in TRANSPOSES:
         raise ValueError(f"unknown transpose notation {transpose!r}: use one of "
                          + ", ".join(TRANSPOSES))
-    return _FormulaPrinter(transpose, name).print(node)
-
-
-def text_precedence(tex: str) -> int:
-    r"""How tightly some printed LaTeX binds, read from its top level.
-
-    A callable declaration may print a product (``a b^{\top}``) or a power
-    (``X^{-1}``) while its syntax says it binds like a function call; what it
-    printed decides whether it needs brackets (``\left(X^{-1}\right)^{\top}``,
-    never the double superscript ``X^{-1}^{\top}``).
-
-    Examples
-    --------
-    >>> [text_precedence(t) for t in ("a + b", r"a b^{\top}", "-x", "X^{-1}",
-    ...                               r"\sin\left(x y\right)", r"\left\{x + y\right\}")]
-    [1, 2, 3, 4, 5, 5]
-    """
-    depth, prec, superscript_end, n = 0, PREC_ATOM, -1, len(tex)
-    i = 0
-    while i < n:
-        c = tex[i]
-        if c == "\\":
-            macro, i = _macro(tex, i)
-            if macro in ("left", "right"):
-                depth += 1 if macro == "left" else -1
-                i = _macro(tex, i)[1] if tex[i:i + 1] == "\\" else i + 1  # the delimiter
-            continue
-        if c in "{}":
-            depth += 1 if c == "{" else -1
-        elif depth == 0:
-            if c in "+-" and i > 0 and tex[i - 1] == " ":
-                return PREC_ADD
-            if c == " ":
-                prec = PREC_MUL
-            elif c == "^":
-                superscript_end = _group_end(tex, i + 1)
-        i += 1
-    if prec == PREC_ATOM and tex.startswith("-"):
-        return PREC_NEG
-    if prec == PREC_ATOM and superscript_end == n:
-        return PREC_POW
-    return prec
-
-
-def _macro(tex: str, i: int) -> tuple[str, int]:
-    """(name, index after it) of the macro at ``tex[i] == "\\"`` (``\\,`` has name ``,``)."""
-    j = i + 1
-    while j < len(tex) and tex[j].isalpha():
-        j += 1
-    return (tex[i + 1:j], j) if j > i + 1 else (tex[i + 1:i + 2], i + 2)
-
-
-def _group_end(tex: str, i: int) -> int:
-    """Index just after the group or token starting at ``tex[i]``."""
-    if i >= len(tex):
-        return i
-    if tex[i] == "\\":
-        return _macro(tex, i)[1]
-    if tex[i] != "{":
-        return i + 1
-    depth = 0
-    for j in range(i, len(tex)):
-        depth += {"{": 1, "}": -1}.get(tex[j], 0)
-        if depth == 0:
-            return j + 1
-    return len(tex)
+    return _FormulaPrinter(transpose, name).doprint(node)
 
 
 def is_negation(op: Op) -> bool:
@@ -211,105 +148,76 @@ def _is_product(op: Op) -> bool:
             and isinstance(op.latex, str))
 
 
-class _FormulaPrinter:
+class _FormulaPrinter(TreePrinter):
+    printer = "latex"
+
     def __init__(self, transpose: str, name: Callable[[str], str]) -> None:
         self.transpose, self.name = transpose, name
 
-    def print(self, node: Node) -> str:
-        if isinstance(node, Num):
-            return number_tex(node.value)
-        if isinstance(node, Name):
-            return self.name(node.id)
-        if isinstance(node, Declared):
-            args = ", ".join(self.print(a) for a in node.args)
-            return rf"{self.name(node.name)}\left({args}\right)"
-        op = get(node.op)
-        form = op.syntax.form
-        if callable(op.latex) or form == "call":
-            return apply_latex(op, self.parts(op, node))
-        return getattr(self, "_" + form)(op, node)
+    def _print(self, node: Node) -> str:
+        if isinstance(node, Call) and callable(get(node.op).latex):
+            return self._print_call(get(node.op), node)
+        return super()._print(node)
+
+    def _print_Num(self, node: Num) -> str:
+        return number_tex(node.value)
+
+    def _print_Name(self, node: Name) -> str:
+        return self.name(node.id)
+
+    def _print_Declared(self, node: Declared) -> str:
+        args = ", ".join(self._print(a) for a in node.args)
+        return rf"{self.name(node.name)}\left({args}\right)"
+
+    def _print_call(self, op: Op, node: Call) -> str:
+        return apply_latex(op, self.parts(op, node))
 
     def parts(self, op: Op, node: Call) -> LatexParts:
-        return LatexParts(len(node.args), lambda i, least: self.wrap(node.args[i], least),
+        return LatexParts(len(node.args), lambda i, least: self.parenthesize(node.args[i], least),
                           op.options(node.kwargs), self.transpose)
 
-    def precedence(self, node: Node, tex: str) -> int:
-        """Declared precedence (as the text printer has it), lowered by what was printed."""
-        if isinstance(node, Num):
-            declared = PREC_MUL if node.value.denominator != 1 else \
-                PREC_NEG if node.value < 0 else PREC_ATOM
-        elif isinstance(node, Call):
-            declared = get(node.op).syntax.precedence
-        else:
-            declared = PREC_ATOM
-        return min(declared, text_precedence(tex))
+    def bracket(self, text: str) -> str:
+        return rf"\left({text}\right)"
 
-    def wrap(self, node: Node, least: int, parent: Call | None = None) -> str:
-        """``node`` printed, bracketed if it binds less tightly than ``least``.
+    def symbol(self, op: Op) -> str:
+        return op.latex
 
-        As in the text printer, a different operation of the product level is
-        bracketed too: ``\\left(A \\odot B\\right) C``.
-        """
-        tex = self.print(node)
-        prec = self.precedence(node, tex)
-        clash = (parent is not None and isinstance(node, Call) and node.op != parent.op
-                 and prec == PREC_MUL and get(parent.op).syntax.precedence == PREC_MUL)
-        return rf"\left({tex}\right)" if prec < least or clash else tex
+    def _print_infix(self, op: Op, node: Call) -> str:
+        """A product writes a numeric coefficient first: ``\\frac{1}{8} Y \\odot Y``."""
+        if self.op_precedence(op) == PREC_ADD:
+            return self._print_sum(op, node)
+        if not (_is_product(op) and len(node.args) > 1 and isinstance(node.args[0], Num)):
+            return super()._print_infix(op, node)
+        prec = self.op_precedence(op)
+        lead, first, *rest = node.args
+        # after the coefficient a sign would read as a difference: 3 \\left(-x\\right)
+        text = number_tex(lead.value) + " " + self.parenthesize(first, PREC_POW, node)
+        return text + "".join(op.latex + self.parenthesize(a, prec + 1, node) for a in rest)
 
-    def _infix(self, op: Op, node: Call) -> str:
-        if op.syntax.precedence == PREC_ADD:
-            return self._sum(op, node)
-        prec, args, lead = op.syntax.precedence, list(node.args), ""
-        if _is_product(op) and len(args) > 1 and isinstance(args[0], Num):
-            lead = number_tex(args.pop(0).value) + " "
-            if len(args) == 1:
-                return lead + self.wrap(args[0], prec + 1, node)
-        first, *rest = args
-        return lead + self.wrap(first, prec, node) + "".join(
-            op.latex + self.wrap(a, prec + 1, node) for a in rest)
-
-    def _sum(self, op: Op, node: Call) -> str:
-        """Terms joined by the separator, a negated term written with ``-``."""
-        out = []
-        for i, term in enumerate(node.args):
-            negative, body = self._negated(term)
-            if negative:
-                text = self.wrap(body, PREC_MUL)
-                if text.startswith("-"):  # a - (-b), never a - -b
-                    text = rf"\left({text}\right)"
-                out.append(f"-{text}" if i == 0 else f" - {text}")
-            else:
-                text = self.wrap(term, PREC_ADD)
-                out.append(text if i == 0 else op.latex + text)
-        return "".join(out)
-
-    @staticmethod
-    def _negated(term: Node) -> tuple[bool, Node]:
-        """(is it negative, the term without its sign): ``-x``, ``-2``, ``-2 * x``."""
-        if isinstance(term, Num) and term.value < 0:
-            return True, Num(-term.value)
-        if not isinstance(term, Call):
-            return False, term
-        op = get(term.op)
-        if is_negation(op):
-            return True, term.args[0]
+    def negated(self, term: Node) -> tuple[bool, Node]:
+        """Also a product with a negative coefficient: ``-2 * x`` is ``-`` ``2 x``."""
+        negative, body = super().negated(term)
+        if negative or not isinstance(term, Call):
+            return negative, body
         first = term.args[0] if term.args else None
-        if _is_product(op) and isinstance(first, Num) and first.value < 0:
+        if _is_product(get(term.op)) and isinstance(first, Num) and first.value < 0:
             rest = term.args[1:]
             if first.value == -1:
                 return True, rest[0] if len(rest) == 1 else Call(term.op, rest, term.kwargs)
             return True, Call(term.op, (Num(-first.value),) + rest, term.kwargs)
         return False, term
 
-    def _prefix(self, op: Op, node: Call) -> str:
-        text = self.wrap(node.args[0], op.syntax.precedence)
-        return op.latex + (rf"\left({text}\right)" if text.startswith("-") else text)
+    def negated_term(self, body: Node) -> str:
+        return self._no_double_minus(super().negated_term(body))
 
-    def _postfix(self, op: Op, node: Call) -> str:
-        return self.wrap(node.args[0], PREC_ATOM) + op.latex
+    def _print_prefix(self, op: Op, node: Call) -> str:
+        text = self.parenthesize(node.args[0], self.op_precedence(op))
+        return op.latex + self._no_double_minus(text)
 
-    def _atom(self, op: Op, node: Call) -> str:
-        return op.latex
+    def _no_double_minus(self, text: str) -> str:
+        """``a - \\left(-b\\right)``, never ``a - -b`` (the sign of what was printed,
+        not its precedence)."""
+        return self.bracket(text) if text.startswith("-") else text
 
 
 def sympy_parts(printer: Any, expr: sp.Basic, kwargs: Mapping[str, Any],
@@ -332,4 +240,4 @@ _SYMPY_LEVELS = {PREC_ADD: 40, PREC_MUL: 50, PREC_NEG: 51, PREC_POW: 60, PREC_AT
 
 
 __all__ = ["LatexParts", "apply_latex", "formula_latex", "number_tex",
-           "symbol_tex", "sympy_parts", "text_precedence", "is_negation", "TRANSPOSES"]
+           "symbol_tex", "sympy_parts", "is_negation", "TRANSPOSES"]

@@ -134,7 +134,7 @@ def _block_text(H: HessianResult, b: HessianBlock, full: bool, flatten: bool,
     if len(shown) < len(tables):
         rows, cols = grid.shape[-2:]
         parts.append(f"... {len(tables) - len(shown)} more tables of {rows} x {cols} "
-                     "(use --full to show all)")
+                     "(use {{full}} to show all)")
     return "\n\n".join(parts)
 
 

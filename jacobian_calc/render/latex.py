@@ -47,7 +47,7 @@ from ..results.jacobian import JacobianResult
 from ..symbolic.classes import function_ops, is_ours, registry_cached
 from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.symbols import entry_name
-from .formula_latex import TRANSPOSES, apply_latex, formula_latex, sympy_parts, text_precedence
+from .formula_latex import TRANSPOSES, apply_latex, formula_latex, sympy_parts
 from ..symbolic.trusted import as_sympy
 
 MATRIX_ENVS = ("pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "matrix")
@@ -195,7 +195,7 @@ class EntryPrinter(LatexPrinter):
         tex = apply_latex(op, parts)
         if exp is None:
             return tex
-        if text_precedence(tex) < PREC_ATOM:  # sqrt(x)**2 is no double superscript
+        if op.precedence("latex") < PREC_ATOM:  # inv(X)**2 is no double superscript
             tex = rf"\left({tex}\right)"
         return f"{tex}^{{{exp}}}"
 
@@ -327,7 +327,7 @@ def check_typesettable(shape: tuple[int, ...], what: str = "the Jacobian") -> No
         raise JacobianError(
             f"{what} would be typeset as {rows} x {cols}, too large for LaTeX "
             f"(at most {MAX_TYPESET_SIDE} rows and columns)",
-            hint="--spy draws its pattern, --format json lists its entries")
+            hint="{{spy}} draws its pattern, {{format_json}} lists its entries")
 
 
 def _display_extent(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -64,5 +64,23 @@ def functions_text(width: int = 96) -> str:
 
 
 def operations_table() -> list[tuple[str, str, str]]:
-    """(signature, category, doc) per operation: the README's table."""
+    """(signature, category, doc) per operation."""
     return [(_signature(op), op.category, op.doc) for op in operations()]
+
+
+def operations_markdown() -> str:
+    """The README's table of operations: one row per category, every operation's signature
+    (and aliases), in the order they are declared.
+
+    Examples
+    --------
+    >>> operations_markdown().splitlines()[2].split(", ")[:3]
+    ['| arithmetic | `A + B`', '`-A`', '`A * B`']
+    """
+    lines = ["| kind | operations |", "|---|---|"]
+    for category in CATEGORIES:
+        cells = [f"`{_signature(op)}`" + "".join(f" (`{a}`)" for a in op.aliases)
+                 for op in operations() if op.category == category]
+        if cells:
+            lines.append(f"| {category} | {', '.join(cells)} |")
+    return "\n".join(lines)

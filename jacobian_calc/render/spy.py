@@ -39,7 +39,7 @@ def _matplotlib():
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise JacobianError("--spy needs matplotlib, which is not installed",
+        raise JacobianError("{{spy}} needs matplotlib, which is not installed",
                             hint='install it with: pip install "jacobian_calc[plot]"') from None
     return Figure, FigureCanvasAgg
 

@@ -123,7 +123,8 @@ def index_text(J: JacobianResult) -> str:
     index ranges."""
     if J.index is None:
         return ""
-    return (f"\n\nIndex form, the same at every size ({J.index.ranges}):\n"
+    ranges = f" ({J.index.ranges})" if J.index.ranges else ""
+    return (f"\n\nIndex form, the same at every size{ranges}:\n"
             f"  {J.index.text()}")
 
 
@@ -134,7 +135,7 @@ def _explicit_text(J: JacobianResult, full: bool, flatten: bool, shared: bool | 
             rows, cols = J.flat_shape()
             head += f", flattened to {rows} x {cols}"
         if J.size > SUMMARY_ENTRIES * 4 and not full:
-            return head + "\n\n(too large to show; use --full or --format json)"
+            return head + "\n\n(too large to show; use {{full}} or {{format_json}})"
         return head + "\n\n" + _matrix_text(J, shared)
     return head + "\n\n" + _blocks_text(J, full, shared)
 
@@ -171,7 +172,7 @@ def _blocks_text(J: JacobianResult, full: bool, shared: bool | None) -> str:
             [f"{col_letter}={c + 1}" for c in range(cols)]))
     if show < count:
         parts.append(f"... {count - show} more blocks of {tail[0]} x {tail[1]} "
-                     "(use --full to show all)")
+                     "(use {{full}} to show all)")
     return "\n\n".join(parts) + _where(text)
 
 

@@ -17,7 +17,7 @@ import sympy as sp
 from ..core.grid import Grid, Shape
 
 from ..core import budget
-from ..core.errors import JacobianTypeError, LimitError
+from ..core.errors import JacobianTypeError, LimitError, Message
 from ..core.limits import Limits
 
 _PRINTERS: dict[tuple[str, type], Callable[..., Any]] = {}
@@ -69,13 +69,14 @@ class Result:
 
     def __str__(self) -> str:
         try:
-            return render("text", self)
+            return self.to_text()
         except LookupError:
             return repr(self)
 
     def to_text(self, **options) -> str:
-        """Plain-text display, as ``jac`` prints it."""
-        return render("text", self, **options)
+        """Plain-text display, as ``jac`` prints it (a :class:`~jacobian_calc.core.errors.Message`:
+        what it says to do names the API's arguments, its ``cli_message()`` the options)."""
+        return Message(render("text", self, **options))
 
     def to_latex(self, **options) -> str:
         """LaTeX; see :func:`jacobian_calc.to_latex` for the options."""

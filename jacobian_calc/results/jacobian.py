@@ -114,7 +114,8 @@ class JacobianResult(Result, SparseTensor):
     @property
     def symbolic(self) -> bool:
         """Sizes given as names (``N``): no entries, only :attr:`index_form`."""
-        return any(isinstance(d, str) for d in self.out_shape + self.in_shape)
+        shapes = [self.out_shape, self.in_shape, *self.arrays.values()]
+        return any(isinstance(d, str) for shape in shapes for d in shape)
 
     @property
     def index_form(self) -> sp.Expr:

@@ -5,21 +5,52 @@ entry gets ``seconds`` of wall time, and all of them together the request's
 ``timeout`` (see :mod:`jacobian_calc.core.budget`: the alarm that enforces
 both works on the main thread only; elsewhere only entries of at most
 ``OFF_THREAD_SIMPLIFY_NODES`` nodes are simplified). On overrun the
-unsimplified entry is kept and a note recorded in :data:`NOTES`.
+unsimplified entry is kept and a note recorded for the result being built
+(:func:`notes`), which lists it among its ``warnings``.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
 
 import sympy as sp
 
 from ..core import budget
-from ..core.errors import LimitError
+from ..core.errors import LimitError, Message
 from .measure import expanded_terms, tree_size
 
-#: Messages about entries whose simplification ran out of time (cleared by callers).
-NOTES: list[str] = []
+#: The notes of the block of :func:`notes` being run (None outside one).
+_NOTES: ContextVar[list[str] | None] = ContextVar("jacobian_calc_simplify_notes", default=None)
+
+
+@contextmanager
+def notes() -> Iterator[list[str]]:
+    """Collect what simplifications inside the block kept unsimplified, and why (each note
+    once, in order), for the ``warnings`` of the result the block builds.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> with notes() as kept:
+    ...     _ = simplify_entry(sp.sin(sp.Symbol("x"))**2 + sp.cos(sp.Symbol("x"))**2)
+    >>> kept
+    []
+    """
+    collected: list[str] = []
+    token = _NOTES.set(collected)
+    try:
+        yield collected
+    finally:
+        _NOTES.reset(token)
+
+
+def _note(text: str) -> None:
+    collected = _NOTES.get()
+    note = Message(text)
+    if collected is not None and note not in collected:
+        collected.append(note)
 
 #: :func:`is_zero` expands only what expands to at most this many terms.
 EXPAND_TERMS = 10_000
@@ -63,18 +94,18 @@ def simplify_entry(expr: sp.Expr, seconds: float = 2.0) -> sp.Expr:
         return expr
     budget.check()
     if _too_big_to_try(expr):
-        NOTES.append(f"an entry of over {budget.OFF_THREAD_SIMPLIFY_NODES} nodes was kept "
-                     "unsimplified (no time limit can stop SymPy off the main thread)")
+        _note(f"an entry of over {budget.OFF_THREAD_SIMPLIFY_NODES} nodes was kept "
+              "unsimplified (no time limit can stop SymPy off the main thread)")
         return expr
     try:
         with time_budget(seconds):
             return sp.simplify(expr)
     except _Timeout:
-        NOTES.append(f"simplification of an entry took over {seconds:g} s; "
-                     "kept unsimplified (raise with --simplify-timeout)")
+        _note(f"simplification of an entry took over {seconds:g} s; "
+              "kept unsimplified (raise it with {{simplify_timeout}})")
         return expr
     except RecursionError:
-        NOTES.append("simplification of an entry recursed too deeply; kept unsimplified")
+        _note("simplification of an entry recursed too deeply; kept unsimplified")
         return expr
 
 

@@ -19,7 +19,8 @@ from ..core.errors import JacobianError
 from ..core.grid import Shape
 from ..core.names import check_name
 from ..core.tree import Call, Declared, Name, Node, Num
-from .classes import function_ops
+from ..ops import operations
+from .classes import function_ops, registry_cached
 from .measure import short_text
 from .symbols import scalar_symbol
 
@@ -91,9 +92,9 @@ class _Reader:
             return Call("pi")
         if e is sp.E:
             return Call("E")
-        method = _CLASSES.get(type(e).__name__)
-        if method is not None:
-            return method(self, e)
+        op = sympy_class_ops().get(type(e).__name__)
+        if op is not None:
+            return _READERS.get(op.name, _Reader._call)(self, op, e)
         if isinstance(e, AppliedUndef):
             name = check_name(str(e.func), "function name")
             self.reading.functions.add(name)
@@ -123,10 +124,10 @@ class _Reader:
     def _args(self, e) -> tuple[Node, ...]:
         return tuple(self.read(a) for a in e.args)
 
-    def _pow(self, e) -> Node:
-        return Call("pow", self._args(e))
+    def _call(self, op, e) -> Node:
+        return Call(op.name, self._args(e))
 
-    def _matmul(self, e) -> Node:
+    def _matmul(self, op, e) -> Node:
         scalars = [a for a in e.args if not getattr(a, "is_Matrix", False)]
         matrices = [a for a in e.args if getattr(a, "is_Matrix", False)]
         product = self.read(matrices[0])
@@ -136,27 +137,28 @@ class _Reader:
             return Call("mul", tuple(self.read(s) for s in scalars) + (product,))
         return product
 
-    def _identity(self, e) -> Node:
+    def _identity(self, op, e) -> Node:
         n = e.shape[0]
         if not n.is_Integer:
             raise JacobianError(f"Identity needs a numeric size, got {n}")
         return Call("eye", (), {"n": int(n)})
 
 
-_CLASSES = {
-    "Add": lambda r, e: Call("add", r._args(e)),
-    "MatAdd": lambda r, e: Call("add", r._args(e)),
-    "Mul": lambda r, e: Call("mul", r._args(e)),
-    "HadamardProduct": lambda r, e: Call("mul", r._args(e)),
-    "Pow": _Reader._pow,
-    "MatMul": _Reader._matmul,
-    "Transpose": lambda r, e: Call("transpose", r._args(e)),
-    "Inverse": lambda r, e: Call("inv", (r.read(e.arg),)),
-    "Trace": lambda r, e: Call("trace", r._args(e)),
-    "Determinant": lambda r, e: Call("det", r._args(e)),
-    "Identity": _Reader._identity,
-    "KroneckerProduct": lambda r, e: _kron(r._args(e)),
-}
+#: Operations whose SymPy classes (``Op.sympy_classes``) need more than their arguments read.
+_READERS = {"matmul": _Reader._matmul, "eye": _Reader._identity,
+            "kron": lambda r, op, e: _kron(r._args(e))}
+
+
+@registry_cached
+def sympy_class_ops() -> dict:
+    """SymPy class name -> the operation that reads it, as the operations declare.
+
+    Examples
+    --------
+    >>> sympy_class_ops()["Inverse"].name, sympy_class_ops()["MatAdd"].name
+    ('inv', 'add')
+    """
+    return {name: op for op in operations() for name in op.sympy_classes}
 
 
 def _kron(args: tuple[Node, ...]) -> Node:
