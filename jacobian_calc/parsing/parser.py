@@ -701,7 +701,8 @@ class _Converter:
         pairwise = _PAIRWISE.get(name)
         if pairwise is None or len(node.args) < 2 or node.keywords:
             return op
-        if not isinstance(_literal(node.args[1]), _NotALiteral):
+        # an axis is an integer literal; a name is an operand (a dimension name is a size, never an axis)
+        if not isinstance(_literal(node.args[1]), (_NotALiteral, str)):
             raise self.fail(
                 f"{name}({ast.unparse(node.args[0])}, {ast.unparse(node.args[1])}) is "
                 f"ambiguous: write {name}({ast.unparse(node.args[0])}, "

@@ -559,7 +559,7 @@ def shape_tex(shape: tuple[int, ...]) -> str:
 
 
 def _dimension_tex(d) -> str:
-    """A size, or a dimension name (``N``; ``\mathit{X\_rows}``)."""
+    r"""A size, or a dimension name (``N``; ``\mathit{X\_rows}``)."""
     if not isinstance(d, str) or len(d) == 1:
         return str(d)
     return r"\mathit{" + d.replace("_", r"\_") + "}"
