@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from .cli.start import guard
+
 
 def main(argv: list[str] | None = None) -> None:
     """Run ``jac`` with ``argv`` (default: the command line)."""
@@ -18,6 +20,8 @@ def main(argv: list[str] | None = None) -> None:
         from .web.command import serve_command  # noqa: PLC0415 - the web extra, when asked
         serve_command.main(args=args[1:], prog_name="jac serve")
     else:
+        if argv is None:  # the program itself: Ctrl-C while it loads is one line and 130
+            guard()
         from .cli.main import main as calculator  # noqa: PLC0415
         calculator.main(args=args)
 

@@ -21,11 +21,13 @@ from typing import Any
 
 import sympy as sp
 
+from .core.errors import JacobianError, JacobianTypeError
 from .core.grid import Grid, Shape
 from .render.latex import (grid_latex, latex_expr, make_style, print_cells, resolve_settings,
                            to_latex)
 from .results.jacobian import JacobianResult
 from .symbolic.symbols import symbol_grid
+from .symbolic.trusted import as_sympy
 
 
 def maths(label: str, value: Any, **settings) -> str:
@@ -73,13 +75,13 @@ def _value_tex(value: Any, settings: dict) -> str:
 def _as_grid(value: Any) -> Grid | None:
     """SymPy objects, grids and numbers as a Grid of SymPy entries; None for results."""
     if isinstance(value, Grid):
-        return value.map(sp.sympify)
+        return value.map(as_sympy)
     if isinstance(value, sp.MatrixBase):
         return Grid(value.shape, list(value))
     if isinstance(value, sp.NDimArray):
         return Grid(value.shape, list(sp.flatten(value.tolist())) if value.shape else [value[()]])
     if isinstance(value, (sp.Basic, int, float)):
-        return Grid.scalar(sp.sympify(value))
+        return Grid.scalar(as_sympy(value))
     return None
 
 
@@ -151,7 +153,29 @@ def _entries(value: Any) -> Grid:
     grid = _as_grid(value)
     if grid is not None:
         return grid
-    return _as_grid(sp.Array(value))
+    if not isinstance(value, (list, tuple)):
+        raise JacobianTypeError(f"same() compares results, SymPy objects, numbers and nested "
+                                f"lists of them, not {type(value).__name__}")
+    return _nested(value)
+
+
+#: Deepest nested list same() reads (arrays of the calculator have far fewer dimensions).
+MAX_NESTING = 32
+
+
+def _nested(value: list | tuple) -> Grid:
+    """Nested lists of SymPy objects or numbers as a Grid (text refused, never parsed)."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > MAX_NESTING:
+            raise JacobianError(f"same(): lists nested more than {MAX_NESTING} deep")
+        stack.extend((v, level + 1) for v in item if isinstance(v, (list, tuple)))
+    try:
+        grid = Grid.from_nested(value)
+    except ValueError:
+        raise JacobianError("same(): ragged nested lists") from None
+    return grid.map(lambda v: as_sympy(v, "an entry compared by same()"))
 
 
 def _same_shape(first: Shape, second: Shape) -> bool:
@@ -163,7 +187,7 @@ def _same_shape(first: Shape, second: Shape) -> bool:
 
 
 def _equal(p: Any, q: Any) -> bool:
-    difference = sp.sympify(p) - sp.sympify(q)
+    difference = as_sympy(p) - as_sympy(q)
     return sp.expand(difference) == 0 or sp.simplify(difference) == 0
 
 

@@ -189,7 +189,7 @@ def test_a_power_that_would_compute_a_huge_integer_is_refused():
 
 
 def test_point_with_a_huge_value_does_not_hang():
-    refused("sin(x)", "--at", "x=sin(exp(exp(20)))", naming="not a finite real number")
+    refused("sin(x)", "--at", "x=E**E**E**E", naming="not a finite real number")
 
 
 @pytest.mark.parametrize("value", ["nan", "inf"])
@@ -232,7 +232,7 @@ def test_real_nesting_is_still_refused():
 # -- internal errors become clear messages --------------------------------------------------
 
 def test_complex_point_value():
-    refused("x**2", "--at", "x=sqrt(-1)", naming="is complex")
+    refused("x**2", "--at", "x=(-1)**(1/2)", naming="is complex")
 
 
 @pytest.mark.parametrize("dims", ["²", "２", "٣", "2x²"])

@@ -38,7 +38,8 @@ def test_symbol_keys_and_string_keys_mix():
     ("A=[[1,2],[3,4],[5,6]],x=[1,1]", "declared 2x2"),
     ("A=[[1,2],[3,4]],x=[1,y]", "must be a number"),
     ("A=[[1,2],[3,4]],x=[1,1", "does not end"),
-    ("A=[[1,2],[3,4]],x=[1,sqrt(-1)]", "complex"),
+    ("A=[[1,2],[3,4]],x=[1,(-1)**(1/2)]", "complex"),
+    ("A=[[1,2],[3,4]],x=[1,sqrt(2)]", "sqrt\\(\\) is not allowed"),
     ("A=[[1,2],[3,4]]", "no value for x"),
     ("A=[[1,2],[3,4]],x=[1,1],z=3", "which the result does not contain"),
 ])

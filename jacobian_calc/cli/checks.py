@@ -14,6 +14,7 @@ import click
 from click.core import ParameterSource
 
 from ..core.errors import JacobianError
+from ..core.files import check_target
 
 #: Where the command keeps its arguments as given (set by the command's parse_args).
 ARGS_KEY = "jacobian_calc.args"
@@ -131,3 +132,8 @@ def check(ctx: click.Context, exprs: str | None, options: dict) -> None:
         raise JacobianError("; ".join(problems),
                             hint="give each option once, and only where it applies "
                                  "(see jac --help)")
+    for option in ("output", "spy"):  # a directory or a device: refused before any work
+        if options.get(option) == "":
+            raise JacobianError(f"--{option} needs a file name")
+        if options.get(option) is not None:
+            check_target(options[option])

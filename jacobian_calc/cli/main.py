@@ -17,7 +17,7 @@ from ..core import progress
 from ..core.errors import JacobianError, cli_words
 from ..core.limits import DEFAULT_LIMITS
 from ..render.rules import functions_text, rules_text
-from . import checks
+from . import checks, start
 from .options import from_options
 from .output import fail, interrupted, write_output
 
@@ -159,9 +159,9 @@ class ExpressionFirstCommand(click.Command):
               default=r"^{\top}", show_default=True, help="LaTeX transpose mark.")
 @click.option("--element-style", type=click.Choice(["upper", "lower"]), default="upper",
               show_default=True, help="LaTeX entries of A: A_{ij} (upper) or a_{ij} (lower).")
-@click.option("--spy", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+@click.option("--spy", type=str, default=None, metavar="FILE.png",
               help="Also draw the non-zero pattern of the flattened Jacobian (needs matplotlib).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--output", type=str, default=None, metavar="FILE",
               help="Write to FILE (atomically) instead of standard output.")
 @click.option("--max-length", type=click.IntRange(1), default=None,
               help=f"Longest expression accepted [{DEFAULT_LIMITS.max_length:,}].")
@@ -187,7 +187,7 @@ class ExpressionFirstCommand(click.Command):
 @click.version_option(package_name="jacobian_calc")
 def main(exprs, **options) -> None:
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), start.interruptible():
             warnings.simplefilter("ignore")
             run(exprs, options)
     except JacobianError as exc:

@@ -191,6 +191,9 @@ def _can_use_alarm() -> bool:
 
 def _on_alarm(signum, frame):
     budget = _ACTIVE.get()
+    if time.monotonic() < _INTENDED[0] - _LONGEST / 2:  # a capped interval ran out: wait on
+        _arm(_INTENDED[0])
+        return
     if budget is not None:  # the stage is named now: unwinding will leave it
         budget.stopped_in = budget.stage
     raise Interrupted
@@ -225,8 +228,18 @@ def _settle() -> None:
     """A call: Python runs a pending signal handler at the next call or jump."""
 
 
+#: Longest interval the alarm is set for (``setitimer`` overflows on ``--timeout 1e300``);
+#: a longer deadline is re-armed when this one fires.
+_LONGEST = 1e6
+
+
+_INTENDED = [0.0]  # when the armed alarm is meant to interrupt (past a capped interval)
+
+
 def _arm(until: float) -> None:
-    signal.setitimer(signal.ITIMER_REAL, max(until - time.monotonic(), 1e-3), _REPEAT)
+    _INTENDED[0] = until
+    signal.setitimer(signal.ITIMER_REAL, min(max(until - time.monotonic(), 1e-3), _LONGEST),
+                     _REPEAT)
 
 
 @contextmanager

@@ -46,10 +46,11 @@ def check_target(path: str) -> None:
 def atomic_write(path: str, data: bytes | str) -> None:
     """Write ``data`` to ``path`` atomically (text is written as UTF-8).
 
-    A failure, ``KeyboardInterrupt``, ``SIGTERM`` or ``SIGHUP`` during the write
-    leaves ``path`` as it was and no temporary file behind (the two signals
-    are turned into ``SystemExit(128 + signal)`` for the duration, where their
-    handlers are the default ones and this is the main thread).
+    A failure, ``KeyboardInterrupt`` or any catchable signal whose default action
+    ends the process (``SIGTERM``, ``SIGHUP``, ``SIGQUIT``, ``SIGUSR1``, ``SIGALRM``
+    ...) during the write leaves ``path`` as it was and no temporary file behind
+    (those signals are turned into ``SystemExit(128 + signal)`` for the duration,
+    where their handlers are the default ones and this is the main thread).
     """
     check_target(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
@@ -93,9 +94,10 @@ def _create_temporary(directory: str, record: list[str]) -> int:
 
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-#: Signals whose default action would kill the process mid-write.
-_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
-                 if hasattr(signal, name))
+#: Catchable signals whose default action would kill the process mid-write.
+_SIGNALS = tuple(getattr(signal, name) for name in (
+    "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF",
+    "SIGXCPU", "SIGXFSZ", "SIGPOLL", "SIGPWR", "SIGSTKFLT", "SIGPIPE") if hasattr(signal, name))
 
 
 def _exit_on_signal(signum, frame):
@@ -104,7 +106,7 @@ def _exit_on_signal(signum, frame):
 
 @contextmanager
 def _signals_as_exit():
-    """Within the block, SIGTERM and SIGHUP raise SystemExit (so cleanup runs)."""
+    """Within the block, the signals of ``_SIGNALS`` raise SystemExit (so cleanup runs)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -69,3 +69,10 @@ def entry_label(name: str, index: tuple[int, ...]) -> str:
     if all(i < 9 for i in index):
         return name + "".join(str(i + 1) for i in index)
     return f"{name}[{','.join(str(i + 1) for i in index)}]"
+
+
+#: Names the generated NumPy/PyTorch modules define or import themselves (their other
+#: locals start with ``_``, which no user name may): never a variable's name there, and
+#: never chosen for a generated one.
+GENERATED_CODE_NAMES = frozenset({"np", "torch", "math", "forward", "backward", "gradient",
+                                  "hessian", "hvp"})

@@ -35,9 +35,9 @@ from ..core.errors import JacobianError, JacobianTypeError
 from ..core.grid import Grid, Shape, ndindex
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.progress import advance, stage
-from ..core.names import PYTHON_BUILTINS, is_name
+from .naming import Namer, repeated
 from ..core.tree import Call, Declared, Name, Node, Num, names, substitute, with_children
-from ..ops import NotDifferentiable, Vjp, get, lookup
+from ..ops import NotDifferentiable, Vjp, get
 from ..ops.text import to_source
 from ..parsing import declared_name
 from ..results.backprop import (AGREES, DIFFERS, PROVED, BackpropResult, BackwardStep,
@@ -160,7 +160,8 @@ def _backprop(of, wrt, shapes, upstream, lets, functions, onehot, inline, expand
         of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
         gradients=gradients, end_to_end=end,
-        warnings=absence_warnings(graph.wrt, graph.variables, output.flat, problem.used_names()),
+        warnings=request.notes + absence_warnings(graph.wrt, graph.variables, output.flat,
+                                                  problem.used_names()),
         shapes=dict(graph.shapes), inline=inline, onehot=tuple(sorted(request.onehot)))
 
 
@@ -197,6 +198,7 @@ class _Request:
     upstream: str | None
     onehot: set[str]
     user: set[str]
+    notes: list[str] = field(default_factory=list)  # names changed, said as warnings
 
     @classmethod
     def read(cls, problem: Problem, wrt, upstream, onehot) -> "_Request":
@@ -475,32 +477,6 @@ def _kind(node: Node, is_root: bool, shape: Shape, cuts: Container[Node] = ()) -
     return "activation" if _is_activation(node) else "other"
 
 
-class _Namer:
-    """Generated names: never a user's name, nor one differing only in case, nor one
-    whose gradient (``d`` + name) would be."""
-
-    def __init__(self, user: set[str]) -> None:
-        self.reserved = {u.lower() for u in user}
-        self.reserved |= {u[1:].lower() for u in user if u.startswith("d") and len(u) > 1}
-
-    def free(self, name: str) -> bool:
-        return (is_name(name) and name not in PYTHON_BUILTINS and lookup(name) is None
-                and name.lower() not in self.reserved
-                and f"d{name}".lower() not in self.reserved)
-
-    def take(self, name: str) -> str:
-        self.reserved |= {name.lower(), f"d{name}".lower()}
-        return name
-
-    def first_free(self, letters: str, suffix: str, lower: bool) -> str:
-        for repeat in range(1, 4):
-            for letter in letters:
-                name = (letter.lower() if lower else letter) * repeat + suffix
-                if self.free(name):
-                    return self.take(name)
-        raise JacobianError("could not find a free name for an intermediate step")
-
-
 def _suffixes(cuts: list[Node], kinds: dict[Node, str]) -> dict[Node, str]:
     """Layer numbers when there are several layers; an activation takes its layer's."""
     suffix: dict[Node, str] = {}
@@ -554,7 +530,8 @@ class _Graph:
             self.shapes[s.name] = s.shape
             self.shapes[f"d{s.name}"] = s.shape
         for name, shape in self.variables.items():
-            self.shapes[f"d{name}"] = shape
+            if f"d{name}" not in self.shapes:  # else a user's name: never asked for (refused)
+                self.shapes[f"d{name}"] = shape
         if self.upstream:
             self.shapes[self.upstream] = self.out_shape
 
@@ -572,10 +549,20 @@ class _Graph:
 
 
 def _step_names(cuts: list[Node], root: Node, found, request: _Request) -> dict[Node, str]:
-    namer = _Namer(request.user)
+    namer = Namer(request.user, gradients=True)
     kinds = {n: _kind(n, n is cuts[-1], found[n], cuts) for n in cuts}
     suffix = _suffixes(cuts, kinds)
-    names_: dict[Node, str] = {n: request.lets[n] for n in cuts if n in request.lets}
+    names_: dict[Node, str] = {}
+    for n in cuts:  # the caller's names, unless their gradient would be another name
+        if n in request.lets:
+            name = request.lets[n]
+            if f"d{name}" in request.user:
+                names_[n] = namer.first_free(repeated(LETTERS[kinds[n]], suffix[n]))
+                request.notes.append(f"the step {name} is written {names_[n]} here: its "
+                                     f"gradient d{name} would be the name d{name} of the "
+                                     "expression")
+            else:
+                names_[n] = name
     wanted = request.upstream[1:] if request.upstream and request.upstream.startswith("d") \
         else ""
     if root not in names_ and wanted and namer.free(wanted):
@@ -585,7 +572,7 @@ def _step_names(cuts: list[Node], root: Node, found, request: _Request) -> dict[
     for n in cuts:
         if n not in names_:
             lower = (len(found[n]) < 2 and kinds[n] != "loss") or kinds[n] in STATISTIC_KINDS
-            names_[n] = namer.first_free(LETTERS[kinds[n]], suffix[n], lower)
+            names_[n] = namer.first_free(repeated(LETTERS[kinds[n]], suffix[n], lower))
     return names_
 
 

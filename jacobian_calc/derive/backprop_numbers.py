@@ -26,6 +26,7 @@ from ..symbolic.float_tree import float_evaluate
 from ..symbolic.numeric import float_eval
 from ..symbolic.sampling import TRIES, DomainSearch, draw_array
 from ..symbolic.symbols import entry_name, symbol_grid
+from ..symbolic.trusted import as_sympy
 
 
 def random_mismatch(first: Grid, second: Grid, seed: int) -> Agreement:
@@ -182,7 +183,7 @@ def _exact_points(graph, rules, explicit, rng, count: int = 2):
 
 def _rational(graph, values: dict[str, Grid]) -> bool:
     y = evaluate(graph.root, Env(graph.variables, dict(values)))
-    return all(sp.sympify(e).is_Rational for e in y.flat)
+    return all(as_sympy(e).is_Rational for e in y.flat)
 
 
 def _exact_mismatch(graph, rules, explicit, values: dict[str, Grid]):
@@ -201,7 +202,7 @@ def _exact_mismatch(graph, rules, explicit, values: dict[str, Grid]):
         got = env.values.get(f"d{name}", Grid.scalar(sp.Integer(0)))
         got = got.broadcast_to(graph.variables[name])
         for index, e in explicit[name].items():
-            want, have = sp.sympify(e).xreplace(symbols), sp.sympify(got[index])
+            want, have = as_sympy(e).xreplace(symbols), as_sympy(got[index])
             if want.is_Rational and have.is_Rational and want != have:
                 return (_label(name, index), want, have)
     return None

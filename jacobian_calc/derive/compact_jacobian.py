@@ -31,7 +31,8 @@ from ..results.jacobian import JacobianResult
 from ..symbolic.autodiff import gradient
 from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.symbols import symbol_grid
-from .hessian_compact import RESERVED, Namer, _replaced, decide, inlined
+from .hessian_compact import RESERVED, _replaced, decide, inlined
+from .naming import Namer, numbered
 from .compact_rules import tidy_compact
 from .jvp import jvp
 from .linear_map import NotLinear, _Reader, matrix_of
@@ -65,12 +66,13 @@ def compact_jacobian(result: JacobianResult, problem: Problem) -> CompactJacobia
     out_name = _output_name(result, problem, root, namer)
     xs, ys = shapes[x], tuple(result.out_shape)
     if len(xs) <= 1 and len(ys) <= 1:
-        direction = namer.take("vuh", True)
+        direction = namer.first_free(numbered("vuh", True))
         shapes[direction] = xs
         form = _matrix_form(root, x, direction, shapes, result, out_name)
         if form is not None:
             return form
-    direction = f"d{x}" if namer.free(f"d{x}") else namer.take("vuh", len(xs) < 2)
+    direction = f"d{x}" if namer.free(f"d{x}") else \
+        namer.first_free(numbered("vuh", len(xs) < 2))
     shapes[direction] = xs
     return _map_form(root, x, direction, shapes, result, out_name)
 

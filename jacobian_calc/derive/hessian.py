@@ -19,6 +19,7 @@ from typing import Iterable, Mapping, Sequence
 
 import sympy as sp
 
+from ..core import budget
 from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
 from ..core.grid import Grid, Shape, flat_index, ndindex, shape_text
 from ..core.limits import DEFAULT_LIMITS, Limits
@@ -35,8 +36,10 @@ from ..results.backprop import DIFFERS, PROVED
 from .hessian_compact import decide, inlined
 from .jacobian import _out_name
 from .problem import ExprLike, Problem, default_wrt, parse_wrt, prepare, wrt_groups
+from ..symbolic.trusted import as_sympy
 
 
+@budget.entry_point
 def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None, *,
             layout: str = "numerator", shapes: Mapping | None = None,
             lets: Mapping | None = None, functions: Iterable[str] | None = None,
@@ -97,7 +100,7 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
     variables = [_variable(g, problem) for g in groups]
     out = _output(problem)
     _check_size(out.shape, variables, limits)
-    blocks = {k: b.map(factor_common)
+    blocks = {k: b.map(_checked(factor_common))
               for k, b in second_derivatives(out, variables).items()}
     symmetry = check_symmetry(blocks, variables, out.shape, limits.simplify_seconds)
     result = HessianResult(
@@ -111,9 +114,17 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
         result = _with_compact(result, problem, groups)
     if simplify:
         with simplify_notes() as kept:
-            result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
+            result = result.map(_checked(lambda e: simplify_entry(e, limits.simplify_seconds)))
         result = replace(result, warnings=list(result.warnings) + kept)
     return result.with_layout(layout) if layout != "numerator" else result
+
+
+def _checked(func):
+    """``func`` with the request's deadline checked before each call."""
+    def call(entry):
+        budget.check()
+        return func(entry)
+    return call
 
 
 def _with_compact(result: HessianResult, problem: Problem, groups) -> HessianResult:
@@ -193,8 +204,10 @@ def second_derivatives(out: Grid, variables: list[Variable]) -> dict:
     wanted = set(where)
     entries: dict = {(u.name, v.name): {} for u in variables for v in variables}
     for out_index, expr in out.items():
+        budget.check()
         for a, first in gradient(expr, wanted).items():
             u, ia = where[a]
+            budget.check()
             for b, second in gradient(first, wanted).items():
                 v, ib = where[b]
                 entries[(u.name, v.name)][out_index + ia + ib] = second
@@ -217,6 +230,7 @@ def check_symmetry(blocks: dict, variables: list[Variable], out_shape: Shape,
             first, second = blocks[(u.name, v.name)], blocks[(v.name, u.name)]
             nu = len(u.shape)
             for index in ndindex(out_shape + u.shape + v.shape):
+                budget.check()
                 o, ia, ib = index[:k], index[k:k + nu], index[k + nu:]
                 if (u.name, ia) >= (v.name, ib):
                     continue  # each unordered pair once, the diagonal skipped
@@ -245,7 +259,7 @@ def _pair_label(u: Variable, ia: tuple, v: Variable, ib: tuple) -> str:
 def _absent(variables: list[Variable], out: Grid) -> list[str]:
     present: set = set()
     for expr in out.flat:
-        present |= sp.sympify(expr).free_symbols
+        present |= as_sympy(expr).free_symbols
     messages = [f"{v.name} does not appear in the expression; its second derivatives are "
                 "all zero" for v in variables if not set(v.symbols) & present]
     for message in messages:

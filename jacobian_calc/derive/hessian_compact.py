@@ -26,11 +26,13 @@ from typing import Mapping
 
 import sympy as sp
 
+from ..core import budget
 from ..core.errors import JacobianError
 from ..core.grid import Grid, Shape, flat_index, ndindex
-from ..core.names import PYTHON_BUILTINS, is_name
+from ..core.names import GENERATED_CODE_NAMES
+from .naming import Namer, numbered
 from ..core.tree import Call, Name, Node, Num, names, substitute, walk, with_children
-from ..ops import get, lookup
+from ..ops import get
 from ..ops.text import to_source
 from ..results.backprop import AGREES, DIFFERS, PROVED, Check
 from ..results.hessian import HVP, MATRIX, CompactHessian, CompactTerm, HessianResult, Variable
@@ -43,10 +45,10 @@ from .hessian_rules import rewrite_input, tidy_more
 from .jvp import jvp
 from .linear_map import matrix_of
 from .problem import Problem, entry_indices
+from ..symbolic.trusted import as_sympy
 
 #: Names the generated code reserves (never chosen for a direction or a subexpression).
-RESERVED = frozenset({"np", "torch", "math", "forward", "backward", "hessian", "hvp", "H",
-                      "Hv", "HV"})
+RESERVED = GENERATED_CODE_NAMES | {"H", "Hv", "HV"}  # and the labels H v, Hv
 
 
 def compact_hessian(result: HessianResult, problem: Problem, groups) -> CompactHessian:
@@ -155,38 +157,17 @@ def _taken(problem: Problem, result: HessianResult) -> set[str]:
             | set(problem.functions) | set(result.wrt) | RESERVED)
 
 
-class Namer:
-    """Fresh names: not a user's name (nor one differing only in case), not an
-    operation's, not a Python built-in, not one the generated code uses."""
-
-    def __init__(self, taken: set[str]) -> None:
-        self.reserved = {t.lower() for t in taken}
-
-    def free(self, name: str) -> bool:
-        return (is_name(name) and name not in PYTHON_BUILTINS and lookup(name) is None
-                and name.lower() not in self.reserved)
-
-    def take(self, letters: str, lower: bool) -> str:
-        for suffix in ("", *map(str, range(1, 100))):
-            for letter in letters:
-                name = (letter.lower() if lower else letter.upper()) + suffix
-                if self.free(name):
-                    self.reserved.add(name.lower())
-                    return name
-        raise JacobianError("could not find a free name")
-
-
 def _directions(variables: list[Variable], taken: set[str]) -> dict[str, str]:
     """``v`` (a vector) or ``V`` (a matrix) for one variable; ``v_W``, ``v_b`` for several."""
     namer = Namer(taken)
     if len(variables) == 1:
         v = variables[0]
-        return {v.name: namer.take("vuh", len(v.shape) < 2)}
+        return {v.name: namer.first_free(numbered("vuh", len(v.shape) < 2))}
     out = {}
     for v in variables:
         name = f"v_{v.name}"
-        out[v.name] = name if namer.free(name) else namer.take("vuh", len(v.shape) < 2)
-        namer.reserved.add(out[v.name].lower())
+        out[v.name] = namer.take(name) if namer.free(name) else \
+            namer.first_free(numbered("vuh", len(v.shape) < 2))
     return out
 
 
@@ -210,7 +191,7 @@ def name_subexpressions(trees: list[Node], shapes: Mapping[str, Shape], taken: s
         if counts[node] < 2 and all(isinstance(a, (Name, Num)) for a in node.args):
             continue
         shape = node_shapes(node, shapes)[node]
-        name = namer.take(LETTERS.get(node.op, "hgk"), len(shape) < 2)
+        name = namer.first_free(numbered(LETTERS.get(node.op, "hgk"), len(shape) < 2))
         definition = _replaced(node, chosen, top=False)
         chosen[node] = Name(name)
         where.append((name, definition, to_source(definition)))
@@ -258,7 +239,7 @@ def verify(terms: list[CompactTerm], kind: str, result: HessianResult,
         else:
             items = _product_entries(result, term, compact, directions)
         for label, x, y in items:
-            pairs.append((sp.sympify(x).xreplace(rows), sp.sympify(y).xreplace(rows)))
+            pairs.append((as_sympy(x).xreplace(rows), as_sympy(y).xreplace(rows)))
             labels.append(label)
     given = []
     if rows:
@@ -276,7 +257,7 @@ def _product_entries(result: HessianResult, term: CompactTerm, compact: Grid,
              for j, s in zip(ndindex(V.shape), symbol_grid(directions[V.name], V.shape).flat)}
     out = []
     for a in ndindex(U.shape):
-        found = gradient(sp.sympify(compact[a]), set(where))
+        found = gradient(as_sympy(compact[a]), set(where))
         if any(found_symbol not in where for found_symbol in found):
             raise JacobianError("the Hessian-vector product is not linear in the direction")
         for s, (V, b) in where.items():
@@ -325,6 +306,7 @@ def decide(pairs: list[tuple], labels: list[str], signs: frozenset = frozenset()
         return Check(DIFFERS, "at a random point" + given, worst, (labels[i], x, y))
     proved, deadline = len(pairs) - len(open_), time.monotonic() + total
     for _, x, y in open_:
+        budget.check()
         left = deadline - time.monotonic()
         if left <= 0:
             break
@@ -355,4 +337,4 @@ def differs_numerically(x: sp.Expr, y: sp.Expr) -> bool:
 
 
 __all__ = ["compact_hessian", "inlined", "verify", "decide", "name_subexpressions",
-           "Namer", "differs_numerically"]
+           "differs_numerically"]

@@ -276,7 +276,8 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
         in_symbols=tuple(inputs.flat), arrays=dict(problem.shapes),
         variables=tuple(sorted(problem.used_names() - set(problem.lets))),
         warnings=absence_warnings(group, problem.shapes, out.flat, problem.used_names())
-        + symmetric_notes(group, problem))
+        + symmetric_notes(group, problem),
+        outputs=tuple(out.flat))
     if in_terms_of_output:
         result = rewrite_in_terms_of_output(result, problem, group)
     return in_caller_symbols(result, problem)

@@ -30,7 +30,8 @@ def elementwise(name, doc, entry, derivative, numpy, torch, latex, aliases=(),
     LaTeX is no function application, as ``x^{3}``)."""
     return register(Op(
         name=name, category="elementwise", doc=doc, rule="", arity=(1, 1),
-        shape=same_shape, evaluate=lambda S, args, kw: args[0].map(lambda e: entry(S, e)),
+        shape=same_shape,
+        evaluate=lambda S, args, kw: args[0].map(lambda e: S.checked(entry, S, e)),
         index=lambda c: entry(c.S, c.arg(0, *c.out)),
         vjp=_vjp(derivative),
         numpy=lambda np, x, **kw: numpy(np, x),
@@ -61,7 +62,7 @@ TABLE = [
     ("step", "unit step: 1 for x >= 0, else 0 (ReLU's derivative); derivative 0",
      lambda S, x: S.step(x), lambda X, Y: None,
      lambda np, x: np.heaviside(x, 1.0), {"numpy": "np.heaviside({0}, 1.0)",
-      "torch": "torch.heaviside({0}, torch.ones_like({0}))"},
+      "torch": "({0} >= 0).to({0}.dtype)"},
      lambda p: rf"\left[{p.arg(0)} \geq 0\right]", ()),
     ("softplus", "log(1 + exp(x)); its derivative is sigmoid(x)", lambda S, x: S.softplus(x),
      lambda X, Y: fn.sigmoid(X), lambda np, x: np.logaddexp(0.0, x),

@@ -421,7 +421,9 @@ def needs_array(s: ShapeContext) -> Shape:
     if not s.shapes[0]:
         raise s.fail(f"needs a vector or a matrix, got {s.arg(0)}")
     axis = s.kw.get("axis", -1)
-    if axis is not None and not -len(s.shapes[0]) <= axis < len(s.shapes[0]):
+    if axis is None:
+        raise s.fail("needs one axis (axis=None, over every entry at once, is not supported)")
+    if not -len(s.shapes[0]) <= axis < len(s.shapes[0]):
         raise s.fail(f"axis {axis} is out of range for {s.arg(0)}")
     return s.shapes[0]
 

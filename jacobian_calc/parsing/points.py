@@ -8,13 +8,11 @@ into numbers (refusing anything that is not a real number).
 
 from __future__ import annotations
 
-import json
-import os
-
 from ..core.errors import JacobianError
+from ..core.json_input import loads, read_text_file
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import check_name
-from ..core.tree import Node
+from ..core.tree import Call, Declared, Node, Num, walk
 from .parser import comma_spans, parse_expression
 
 Value = Node | list
@@ -52,9 +50,39 @@ def _split(text: str) -> list[str]:
     return [text[a:b] for a, b in comma_spans(text)]
 
 
+#: What a point's value may be built of: numbers, constants and arithmetic.
+NUMBER_OPS = frozenset({"add", "sub", "neg", "pos", "mul", "div", "pow", "pi", "E"})
+
+
+def number_tree(text: str, name: str, limits: Limits = DEFAULT_LIMITS) -> Node:
+    """A value written in the expression language: numbers, ``pi``, ``E`` and arithmetic
+    only (no names, no functions: ``det(1)`` or ``sum(2)`` is not a number).
+
+    Examples
+    --------
+    >>> number_tree("-pi/4 + 2**-3", "x")
+    Call('add', [Call('div', [Call('neg', [Call('pi', [])]), Num('4')]), Call('pow', [Num('2'), Num('-3')])])
+    >>> number_tree("det(1)", "x")
+    Traceback (most recent call last):
+    ...
+    jacobian_calc.core.errors.JacobianError: value of x must be a number: det() is not allowed in a value (numbers, pi, E and + - * / ** only)
+    """
+    tree = parse_expression(text, limits)
+    for node in walk(tree):
+        if isinstance(node, Num):
+            continue
+        if isinstance(node, Call) and node.op in NUMBER_OPS:
+            continue
+        what = f"{node.op}()" if isinstance(node, Call) else \
+            f"{node.name}()" if isinstance(node, Declared) else f"the name {node.id}"
+        raise JacobianError(f"value of {name} must be a number: {what} is not allowed in a "
+                            "value (numbers, pi, E and + - * / ** only)")
+    return tree
+
+
 def _value(text: str, name: str, limits: Limits) -> Value:
     if not text.startswith("["):
-        return parse_expression(text, limits)
+        return number_tree(text, name, limits)
     if not text.endswith("]"):
         raise JacobianError(f"value of {name} starts a list with '[' but does not end with ']'")
     inner = text[1:-1].strip()
@@ -65,17 +93,7 @@ def _value(text: str, name: str, limits: Limits) -> Value:
 
 def read_point_file(path: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Value]:
     """A JSON file ``{"x": 0.5, "A": [[1, 2], [3, 4]]}`` as a point."""
-    if os.path.isfile(path) and os.path.getsize(path) > limits.max_length:
-        raise JacobianError(f"{path} is larger than {limits.max_length:,} bytes")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise JacobianError(f"cannot read {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise JacobianError(f"cannot read {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise JacobianError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    data = loads(read_text_file(path, limits), path, limits)
     if not isinstance(data, dict):
         raise JacobianError(f"{path} must hold a JSON object of NAME: value")
     return {check_name(k, "{{at}} name"): _json_value(v, k) for k, v in data.items()}

@@ -24,6 +24,10 @@ _PLAIN_SEPARATORS = re.compile(rf"\s*({_DIM})\s*[×,*]\s*({_DIM})\s*\Z")
 _INT = re.compile(r"[0-9]+\Z")
 
 
+#: Longest dimension read (any real shape is refused long before by ``max_size``).
+MAX_DIM_DIGITS = 12
+
+
 def parse_dims(text: str) -> Shape:
     """Parse ``"2x3"`` (matrix), ``"3"`` (vector), ``"2,3"`` or ``"Nxd"`` into a shape tuple.
 
@@ -42,6 +46,10 @@ def parse_dims(text: str) -> Shape:
     if not match:
         raise JacobianError(f"malformed dimensions {str(text)[:40]!r}: use n for a vector or "
                             "mxn for a matrix, numbers or dimension names (Nxd)")
+    if any(g is not None and g.isdigit() and len(g.lstrip("0")) > MAX_DIM_DIGITS
+           for g in match.groups()):
+        raise JacobianError(f"a dimension in {str(text)[:40]!r} has more than "
+                            f"{MAX_DIM_DIGITS} digits: far too large")
     dims = tuple(_dim(g) for g in match.groups() if g is not None)
     if any(type(d) is int and d <= 0 for d in dims):
         raise JacobianError(f"dimensions must be positive integers, got {text!r}")
@@ -126,9 +134,12 @@ def _dims(name: str, dims: object) -> Shape:
         raise JacobianTypeError(f"shape of {name} must be integers or dimension names, a "
                                 f"tuple of them or a string like '2x3', got "
                                 f"{str(dims)[:40]!r}") from None
+    if any(type(d) is int and abs(d) >= 10 ** MAX_DIM_DIGITS for d in shape):
+        raise JacobianError(f"shape of {name} has a dimension of more than {MAX_DIM_DIGITS} "
+                            "digits: far too large")
     if not 1 <= len(shape) <= 2 or any(type(d) is int and d <= 0 for d in shape):
         raise JacobianError(f"shape of {name} must be 1 or 2 positive integers or dimension "
-                            f"names, got {dims!r}")
+                            f"names, got {str(dims)[:40]}")
     return shape
 
 

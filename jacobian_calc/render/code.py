@@ -32,7 +32,7 @@ from typing import Mapping
 
 from ..core.errors import JacobianError
 from ..core.grid import Shape
-from ..core.names import PYTHON_BUILTINS
+from ..core.names import GENERATED_CODE_NAMES, PYTHON_BUILTINS
 from ..core.tree import Call, Declared, Name, Node, Num, names, walk
 from ..ops import get
 from ..ops.printing import TreePrinter, decimal_text
@@ -44,8 +44,7 @@ from ..symbolic.evaluate import node_shapes
 
 LANGUAGES = ("numpy", "torch")
 #: Names the generated module defines or imports: no variable may be called so.
-RESERVED = frozenset({"np", "torch", "math", "forward", "backward", "gradient", "hessian",
-                      "hvp"})
+RESERVED = GENERATED_CODE_NAMES
 
 #: Helper functions some templates call, defined in the module when used.
 HELPERS = {
@@ -338,8 +337,9 @@ class _Module:
 
     def _hessian_gradient(self, H: HessianResult, inputs: list[str]) -> str:
         grads = H.compact.gradients
-        body = [f"d{v} = {self._full(grads[v], H.variable(v).shape)}" for v in H.wrt]
-        body.append("return {" + ", ".join(f'"{v}": d{v}' for v in H.wrt) + "}")
+        local = _locals({v: f"d{v}" for v in H.wrt}, inputs)
+        body = [f"{local[v]} = {self._full(grads[v], H.variable(v).shape)}" for v in H.wrt]
+        body.append("return {" + ", ".join(f'"{v}": {local[v]}' for v in H.wrt) + "}")
         doc = [f"The gradient of {H.out_name} by variable name (the formula differentiated "
                "once more below)."]
         return _function("gradient", inputs, doc, body)
@@ -357,8 +357,10 @@ class _Module:
         c = H.compact
         directions = [c.directions[v] for v in H.wrt]
         body = self._where_lines(H, [t.tree for t in c.terms])
-        body += [f"H{c.directions[t.wrt]} = {self._full(t.tree, t.shape)}" for t in c.terms]
-        body.append("return {" + ", ".join(f'"{t.wrt}": H{c.directions[t.wrt]}'
+        local = _locals({t.wrt: f"H{c.directions[t.wrt]}" for t in c.terms},
+                        inputs + directions + [n for n, _, _ in c.where])
+        body += [f"{local[t.wrt]} = {self._full(t.tree, t.shape)}" for t in c.terms]
+        body.append("return {" + ", ".join(f'"{t.wrt}": {local[t.wrt]}'
                                            for t in c.terms) + "}")
         doc = ["The Hessian-vector product: the Hessian applied to the directions "
                + ", ".join(f"{d} (like {v})" for v, d in c.directions.items()) + ".", ""]
@@ -399,6 +401,13 @@ class _Module:
             imports.insert(0, "import math")
         head = '"""' + _docstring(doc) + '\n"""\n\n' + "\n".join(imports)
         return "\n\n\n".join([head] + helpers + [body]) + "\n"
+
+
+def _locals(wanted: dict[str, str], names_: list[str]) -> dict[str, str]:
+    """Local names of a generated function: the wanted ones, unless one is a parameter's
+    or another value's name, then ``_`` + it (no user name starts with ``_``)."""
+    used = {n.lower() for n in names_}
+    return {k: f"_{v}" if v.lower() in used else v for k, v in wanted.items()}
 
 
 def _without_errors(summary: str) -> str:

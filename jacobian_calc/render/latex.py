@@ -48,6 +48,7 @@ from ..symbolic.classes import function_ops, is_ours, registry_cached
 from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.symbols import entry_name
 from .formula_latex import TRANSPOSES, apply_latex, formula_latex, sympy_parts
+from ..symbolic.trusted import as_sympy
 
 MATRIX_ENVS = ("pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "matrix")
 ELEMENT_STYLES = ("upper", "lower")
@@ -212,7 +213,7 @@ def latex_expr(expr: sp.Basic, options: LatexOptions = LatexOptions()) -> str:
     >>> latex_expr(step(x) * sigmoid(x)**2)
     '\\sigma\\left(x\\right)^{2} \\left[x \\geq 0\\right]'
     """
-    expr = sp.sympify(expr)
+    expr = as_sympy(expr)
     names = {s: name_tex(s.name, options) for s in expr.free_symbols
              if isinstance(s, sp.Symbol)}
     return EntryPrinter({"symbol_names": names, "transpose_mark": options.transpose}

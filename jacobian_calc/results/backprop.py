@@ -292,9 +292,12 @@ class BackpropResult(Result):
     def user_shapes(self) -> dict[str, Shape]:
         """Shapes of the caller's names only (variables, inputs, the upstream gradient),
         not of the steps' names or their gradients."""
-        internal = {s.name for s in self.steps}
-        internal |= {f"d{n}" for n in set(self.shapes) | internal} - {self.upstream}
-        return {n: s for n, s in self.shapes.items() if n not in internal}
+        steps = {s.name for s in self.steps}
+        # the names the formulas read, and the variables asked for (a user's dZ beside Z
+        # is one of them: names are never derived from each other's spelling)
+        users = set().union(*(s.inputs for s in self.steps), self.gradients) - steps
+        users.add(self.upstream)
+        return {n: s for n, s in self.shapes.items() if n in users}
 
     def onehot_breaks(self, at) -> list[str]:
         """What the point breaks of the ``onehot`` promise (rows summing to 1), said first:

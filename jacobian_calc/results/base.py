@@ -9,6 +9,7 @@ class; so ``str(result)``, ``result.to_latex()`` and Jupyter's
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from typing import Any, Callable
 
 import sympy as sp
@@ -16,7 +17,8 @@ import sympy as sp
 from ..core.grid import Grid, Shape
 
 from ..core import budget
-from ..core.errors import Message
+from ..core.errors import JacobianTypeError, LimitError, Message
+from ..core.limits import Limits
 
 _PRINTERS: dict[tuple[str, type], Callable[..., Any]] = {}
 
@@ -33,15 +35,33 @@ def render(kind: str, result: Any, **options) -> Any:
     """Print ``result`` with the printer registered for its class (or a base class).
 
     Printing is a request of its own (within the default limits' time and
-    output size) unless it is part of one already.
+    output size, or ``limits=``, or ``max_output=`` characters) unless it is part
+    of one already; text longer than the limit is refused, never printed.
     """
+    limits = _print_limits(options.pop("limits", None), options.pop("max_output", None))
     for cls in type(result).__mro__:
         func = _PRINTERS.get((kind, cls))
         if func is not None:
-            with budget.request(budget.active_limits()), budget.stage("printing"):
-                return func(result, **options)
+            with budget.request(limits) as active, budget.stage("printing"):
+                out = func(result, **options)
+                if isinstance(out, str) and len(out) > active.limits.max_output:
+                    raise LimitError(f"the output would be {len(out):,} characters, over the "
+                                     f"limit of {active.limits.max_output:,}",
+                                     limit="max_output")
+                return out
     raise LookupError(f"no {kind} printer for {type(result).__name__} is loaded; "
                       "import jacobian_calc to load them")
+
+
+def _print_limits(limits: Any, max_output: Any) -> Limits:
+    if limits is None:
+        limits = budget.active_limits()
+    if not isinstance(limits, Limits):
+        raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
+    if max_output is None:
+        return limits
+    return Limits(**{**{f.name: getattr(limits, f.name) for f in fields(limits)},
+                     "max_output": max_output})
 
 
 class Result:

@@ -71,6 +71,9 @@ class JacobianResult(Result, SparseTensor):
     index : IndexJacobian or None
         The same Jacobian in index notation, for every size (asked for with
         ``index_form=True``); see :attr:`index_form` and :attr:`indices`.
+    outputs : tuple of sympy.Expr
+        The differentiated entries themselves, row-major: a point where one is
+        undefined (``logdet`` of a negative determinant) is refused.
     """
 
     of: list[str]
@@ -90,6 +93,7 @@ class JacobianResult(Result, SparseTensor):
     tree: Any = None
     compact: Any = None
     index: Any = None
+    outputs: tuple = ()
 
     def __repr__(self) -> str:
         return (f"<JacobianResult ∂{self.out_name}/∂{','.join(self.wrt)} {self.layout} "
@@ -203,10 +207,11 @@ class JacobianResult(Result, SparseTensor):
             raise JacobianError("values need concrete sizes; give numbers in {{shapes}}")
         import numpy as np  # numbers need NumPy and its layer; symbolic results do not
 
-        from ..symbolic.points import evaluate_entries, known_names
+        from ..symbolic.points import check_defined, evaluate_entries, known_names
         known = known_names(self.variables, self.arrays) | set(self.symbols()) | {
             s.name for s in self.in_symbols}
         values = evaluate_entries(self.entries, at, known, self.arrays, self.defined)
+        check_defined(self.outputs, self.out_name, at, known, self.arrays, self.defined)
         out = np.zeros(self.shape, dtype=float)
         for index, value in values.items():
             out[self.to_layout(index)] = value

@@ -45,6 +45,13 @@ def _sympy_flags():
 budget.guard_state(_sympy_flags)
 
 
+def checked(func, *args):
+    """``func(*args)`` after checking the request's deadline: one entry of an array can
+    take SymPy a long time (``exp`` of a large sum settles its assumptions)."""
+    budget.check()
+    return func(*args)
+
+
 def number(value: Fraction) -> sp.Rational:
     """An exact SymPy number."""
     return sp.Integer(value.numerator) if value.denominator == 1 else \

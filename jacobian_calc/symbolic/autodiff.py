@@ -46,6 +46,8 @@ from . import algebra
 from .canonical import canonical_add, canonical_mul, symbol_dot
 from .classes import function_ops, registry_cached
 from .plain import finite, positive_finite
+from ..core import budget
+from .trusted import as_sympy
 from .selection import CONVENTIONS
 
 
@@ -107,11 +109,13 @@ class Differentiator:
 
     def gradient(self, expr: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
         """``{x: expr.diff(x)}`` for the wanted ``x`` whose derivative is not 0."""
-        node = self._node(sp.sympify(expr))
+        budget.check()
+        node = self._node(as_sympy(expr))
         if node is None:
             return {}
         out = {}
         for symbol in node.deps:
+            budget.check()
             d = self._derivative(node, symbol)
             if d is not _ZERO:
                 out[symbol] = d
@@ -123,12 +127,12 @@ class Differentiator:
         Read from the analysed nodes, so a subexpression shared by many
         expressions is not walked again.
         """
-        node = self._node(sp.sympify(expr))
+        node = self._node(as_sympy(expr))
         return set() if node is None else set(node.deps)
 
     def diff(self, expr: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
         """``expr.diff(symbol)``; ``symbol`` must be one of the wanted symbols."""
-        node = self._node(sp.sympify(expr))
+        node = self._node(as_sympy(expr))
         if node is None or symbol not in node.deps:
             return _ZERO
         return self._derivative(node, symbol)

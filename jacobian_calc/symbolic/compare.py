@@ -12,6 +12,7 @@ from .measure import Measures
 from .numeric import float_eval, free_symbols
 from .sampling import draw_symbols
 from .simplify import is_zero
+from .trusted import as_sympy
 
 #: Differences larger than this many nodes (as trees) are left to the numeric check.
 SYMBOLIC_NODES = 5_000
@@ -77,8 +78,8 @@ def compare(first: Grid, second: Grid, *, points: int = 3, seed: int = 0,
 def _numeric(a: list, b: list, points: int, seed: int, tol: float):
     symbols = free_symbols(a + b)
     values = draw_symbols(np.random.default_rng(seed), symbols, points)
-    va = float_eval([sp.sympify(e) for e in a], values)
-    vb = float_eval([sp.sympify(e) for e in b], values)
+    va = float_eval([as_sympy(e) for e in a], values)
+    vb = float_eval([as_sympy(e) for e in b], values)
     return largest_difference(va, vb, points, tol)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from ..core import budget
-from ..core.errors import JacobianError
+from ..core.errors import JacobianError, JacobianTypeError
 from ..core.grid import Grid, Shape, shape_text
 from ..core.tree import Declared, Name, Node, Num, fold
 from ..ops import ShapeContext, get
@@ -35,6 +35,13 @@ class Env:
                  values: Mapping[str, Grid] | None = None) -> None:
         self.shapes = dict(shapes or {})
         self.values: dict[str, Grid] = dict(values or {})
+        for name, value in self.values.items():
+            if not isinstance(value, Grid):
+                raise JacobianTypeError(f"the value of {name} must be a Grid, "
+                                        f"not {type(value).__name__}")
+            if any(isinstance(e, (str, bytes, bytearray)) for e in value.flat):
+                raise JacobianTypeError(f"the value of {name} holds text: text is read with "
+                                        "the parser, never given to SymPy")
         self.memo: dict[Node, Grid] = {}
 
     def lookup(self, name: str) -> Grid:
@@ -52,6 +59,9 @@ def evaluate(node: Node, env: Env | None = None) -> Grid:
     >>> evaluate(parse_expression("A@x"), Env({"A": (2, 2), "x": (2,)})).tolist()
     [A_1_1*x_1 + A_1_2*x_2, A_2_1*x_1 + A_2_2*x_2]
     """
+    if not isinstance(node, Node):
+        raise JacobianTypeError(f"evaluate() takes a parsed expression, not "
+                                f"{type(node).__name__} (parse text with parse_expression)")
     env = env if env is not None else Env()
     return _evaluate(node, env)
 

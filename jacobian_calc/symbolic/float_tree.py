@@ -59,7 +59,13 @@ def _value(node: Node, args: list, values: Mapping):
     if not isinstance(node, Call):
         raise JacobianError(f"cannot evaluate {node!r} numerically (an undefined function)")
     op = get(node.op)
-    return np.asarray(op.numpy(np, *args, **op.options(node.kwargs)), dtype=float)
+    try:
+        return np.asarray(op.numpy(np, *args, **op.options(node.kwargs)), dtype=float)
+    except np.linalg.LinAlgError as exc:
+        raise JacobianError(f"{node.op}() is not defined at this point ({str(exc).lower()})") \
+            from None
+    except (ArithmeticError, ValueError) as exc:
+        raise JacobianError(f"{node.op}() cannot be evaluated at this point ({exc})") from None
 
 
 __all__ = ["float_evaluate"]

@@ -13,8 +13,18 @@ from __future__ import annotations
 
 import sympy as sp
 
+from .trusted import refuse_text
 
-class sigmoid(sp.Function):  # noqa: N801 - named as users type it
+
+class _Function(sp.Function):
+    """A SymPy function that refuses text arguments (``sympify`` would run them)."""
+
+    def __new__(cls, *args, **options):
+        refuse_text(args, cls.__name__)
+        return super().__new__(cls, *args, **options)
+
+
+class sigmoid(_Function):  # noqa: N801 - named as users type it
     """Logistic function ``1 / (1 + exp(-x))``."""
 
     @classmethod
@@ -44,7 +54,7 @@ class sigmoid(sp.Function):  # noqa: N801 - named as users type it
         return self.args[0].is_real
 
 
-class step(sp.Function):  # noqa: N801
+class step(_Function):  # noqa: N801
     """Unit step with value 1 at 0: ReLU's derivative, ``Heaviside(x, 1)``; derivative 0."""
 
     @classmethod
@@ -69,7 +79,7 @@ class step(sp.Function):  # noqa: N801
         return self.args[0].is_real
 
 
-class relu(sp.Function):  # noqa: N801
+class relu(_Function):  # noqa: N801
     """Rectified linear unit ``max(0, x)``; derivative ``step(x)``."""
 
     @classmethod
@@ -97,7 +107,7 @@ class relu(sp.Function):  # noqa: N801
         return self.args[0].is_real
 
 
-class softplus(sp.Function):  # noqa: N801
+class softplus(_Function):  # noqa: N801
     """``log(1 + exp(x))``; its derivative is ``sigmoid(x)``."""
 
     @classmethod

@@ -14,6 +14,7 @@ from typing import Iterable
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
+from .trusted import as_sympy
 
 
 class Measures:
@@ -182,7 +183,7 @@ def free_symbols(exprs: Iterable[sp.Basic]) -> set:
     """
     seen: set[int] = set()  # ids: every node stays reachable from exprs meanwhile
     found: set = set()
-    stack = [sp.sympify(e) for e in exprs]
+    stack = [as_sympy(e) for e in exprs]
     while stack:
         node = stack.pop()
         if id(node) in seen:

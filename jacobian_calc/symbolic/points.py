@@ -23,7 +23,7 @@ from ..core.errors import JacobianError, JacobianTypeError
 from ..core.grid import Grid, Shape, ndindex
 from ..core.tree import Name, Node, walk
 from ..parsing import parse_expression
-from ..parsing.points import parse_point
+from ..parsing.points import number_tree, parse_point
 from .evaluate import Env, evaluate
 from .float_tree import float_evaluate
 from .measure import short_text
@@ -37,15 +37,23 @@ def point_values(at: Mapping, arrays: Mapping[str, Shape]) -> dict[str, float]:
         raise JacobianTypeError(f"{{{{at}}}} must be a mapping of names to values, not "
                                 f"{type(at).__name__}")
     out: dict[str, float] = {}
+    given: dict[str, str] = {}  # entry name -> the key that gave it
     for key, value in at.items():
         name = key.name if isinstance(key, sp.Symbol) else key
         if not isinstance(name, str):
             raise JacobianTypeError(f"{{{{at}}}} keys must be names or SymPy symbols, "
                                     f"not {type(key).__name__}")
         if name in arrays and arrays[name]:
-            out.update(_array_values(name, value, arrays[name]))
+            values = _array_values(name, value, arrays[name])
         else:
-            out[name] = to_float(value, name)
+            values = {name: to_float(value, name)}
+        for entry in values:
+            if entry in given:
+                array = next((n for n in (given[entry], name) if n != entry), None)
+                raise JacobianError(f"{entry} is given twice in {{{{at}}}}"
+                                    + (f": alone and inside {array}" if array else ""))
+            given[entry] = name
+        out.update(values)
     return out
 
 
@@ -68,7 +76,7 @@ def to_float(value, name: str) -> float:
     """One finite real number from a number, an exact SymPy number, text or a parsed tree."""
     if isinstance(value, str):
         try:
-            value = parse_expression(value, budget.active_limits())
+            value = number_tree(value, name, budget.active_limits())
         except JacobianError as exc:
             raise JacobianError(f"value for {name}: {str(exc)}") from None
     if isinstance(value, Node):
@@ -99,6 +107,8 @@ def to_float(value, name: str) -> float:
 def _sympy_float(value: sp.Basic, name: str) -> float:
     if free_symbols([value]):
         raise JacobianError(f"value for {name} must be a number, got {short_text(value, 60)}")
+    if value.has(sp.zoo, sp.oo, sp.nan):
+        raise JacobianError(f"value for {name} is not finite ({short_text(value, 60)})")
     if value.is_real is False or value.has(sp.I):
         raise JacobianError(f"value for {name} is complex ({short_text(value, 60)}); "
                             "only real numbers")
@@ -216,6 +226,27 @@ def _evaluate_entries(entries, at, known, arrays, defined) -> dict[tuple, float]
                                 f"{short_text(entries[key])} is {kind} at {where}")
         out[key] = value
     return out
+
+
+def check_defined(outputs, name: str, at, known: set[str], arrays, defined=()) -> None:
+    """Refuse a point where the differentiated function itself is undefined (``logdet``
+    of a negative determinant: its derivative's formula would still give numbers).
+    Skipped when the point does not give every value the function needs."""
+    if not outputs:
+        return
+    with budget.request(budget.active_limits()):
+        values = with_defined(resolve_point(at, known, arrays or {}), defined)
+        symbols = free_symbols(outputs)
+        if any(s.name not in values for s in symbols):
+            return
+        numbers = float_eval(list(outputs), {s: values[s.name] for s in symbols})
+    for expr, number in zip(outputs, numbers):
+        if not np.isfinite(float(number)):
+            where = ", ".join(f"{n}={v:g}" for n, v in values.items()
+                              if n in {s.name for s in symbols})
+            raise JacobianError(f"{name} is not defined at this point: {short_text(expr, 60)} "
+                                f"is {'undefined' if np.isnan(float(number)) else 'infinite'} "
+                                f"at {where}")
 
 
 def gradient_values(explicit: Grid, compact: Node, at, shapes: Mapping[str, Shape],

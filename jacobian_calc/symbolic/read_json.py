@@ -13,41 +13,150 @@ the entries of the object that holds it.
 
 from __future__ import annotations
 
-import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import sympy as sp
 
 from ..core import budget
-from ..core.errors import JacobianError, JacobianTypeError
+from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Grid
+from ..core.json_input import loads
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import check_name
+from ..core.tree import Name, Node, fold, names as tree_names
 from ..parsing import declared_name, parse_expression
 from .evaluate import Env, evaluate
+from .measure import tree_size
+from .trusted import as_sympy
 
 #: Keys whose values are entries (nested lists of expressions in the calculator's syntax).
 ENTRY_KEYS = ("entries", "explicit", "expanded")
 
 
 def read_entry(text: str, functions: Iterable[str] = (),
-               limits: Limits = DEFAULT_LIMITS, shared: dict | None = None) -> sp.Expr:
+               limits: Limits = DEFAULT_LIMITS, shared: Mapping | None = None) -> sp.Expr:
     """One printed entry as a SymPy expression (symbols are real, as the calculator's).
 
-    ``shared`` maps names of shared subexpressions to their values.
+    ``shared`` maps names of shared subexpressions to their values: text in
+    the calculator's syntax (read by its parser, in terms of each other in any
+    order) or SymPy expressions and numbers. Nothing is ever evaluated by Python.
 
     Examples
     --------
     >>> read_entry("-cos(x1 - x2)")
     -cos(x1 - x2)
+    >>> read_entry("S2 + 1", shared={"S2": "2*S1", "S1": "x*y"})
+    2*x*y + 1
     """
     if not isinstance(text, str):
         raise JacobianTypeError(f"an entry must be a string, not {type(text).__name__}")
     if isinstance(functions, str) or not all(isinstance(f, str) for f in functions):
         raise JacobianTypeError("functions must be a list of names")
-    values = {name: Grid.scalar(v) for name, v in (shared or {}).items()}
+    if not isinstance(limits, Limits):
+        raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
+    if shared is not None and not isinstance(shared, Mapping):
+        raise JacobianTypeError(f"shared must be a dict of NAME: expression, "
+                                f"not {type(shared).__name__}")
     with budget.request(limits):
-        return evaluate(parse_expression(text, limits, functions), Env({}, values)).item()
+        scope = _Scope.read(shared or {}, functions, limits, _Scope.empty(), strict=False)
+        return scope.entry(text, functions, limits)
+
+
+class _Scope:
+    """The shared subexpressions visible at one place of a document: each name's value
+    and the estimated size (in tree nodes) of its full expansion."""
+
+    def __init__(self, values: dict[str, sp.Expr], sizes: dict[str, int]) -> None:
+        self.values, self.sizes = values, sizes
+
+    @classmethod
+    def empty(cls) -> "_Scope":
+        return cls({}, {})
+
+    @classmethod
+    def read(cls, definitions: Mapping, functions, limits: Limits, outer: "_Scope",
+             strict: bool = True) -> "_Scope":
+        """Read ``definitions`` in any order, each in terms of the others and of ``outer``.
+
+        ``strict``: values must be text (a document); else SymPy values and numbers
+        are taken as they are (the API's ``shared``).
+        """
+        values, sizes = dict(outer.values), dict(outer.sizes)
+        trees: dict[str, Node] = {}
+        for name, value in definitions.items():
+            check_name(name, "shared subexpression name")
+            if name in outer.values:
+                raise JacobianError(f"shared subexpression {name} is defined twice (here and "
+                                    "in an enclosing object)")
+            if isinstance(value, str):
+                trees[name] = parse_expression(value, limits, functions)
+            elif strict:
+                raise JacobianError(f"shared subexpression {name} must be a string")
+            else:
+                values[name] = as_sympy(value, f"shared subexpression {name}")
+                sizes[name] = _sympy_size(values[name], limits)
+        env = Env({}, {k: Grid.scalar(v) for k, v in values.items()})
+        for name in _in_order(trees):
+            budget.check()
+            sizes[name] = _expanded_size(trees[name], sizes, limits, f"shared subexpression {name}")
+            values[name] = evaluate(trees[name], env).item()
+            env.values[name] = Grid.scalar(values[name])
+        return cls(values, sizes)
+
+    def entry(self, text: str, functions, limits: Limits) -> sp.Expr:
+        """One entry read in this scope (its expansion's size checked first)."""
+        tree = parse_expression(text, limits, functions)
+        _expanded_size(tree, self.sizes, limits, "an entry")
+        env = Env({}, {n: Grid.scalar(self.values[n]) for n in tree_names(tree)
+                       if n in self.values})
+        value = evaluate(tree, env).item()
+        if isinstance(value, str):  # never: evaluate builds SymPy objects only
+            raise JacobianError("an entry did not read as an expression")
+        return value
+
+
+def _in_order(trees: dict[str, Node]) -> list[str]:
+    """The names of ``trees`` with every definition after the ones it uses; a cycle is
+    an error."""
+    uses = {name: [n for n in sorted(tree_names(tree)) if n in trees]
+            for name, tree in trees.items()}
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1: being visited, 2: done
+    for start in trees:
+        if state.get(start):
+            continue
+        stack = [(start, iter(uses[start]))]
+        state[start] = 1
+        while stack:
+            name, pending = stack[-1]
+            nxt = next(pending, None)
+            if nxt is None:
+                stack.pop()
+                state[name] = 2
+                order.append(name)
+            elif state.get(nxt) == 1:
+                raise JacobianError(f"shared subexpression {nxt} is defined in terms of "
+                                    "itself")
+            elif not state.get(nxt):
+                state[nxt] = 1
+                stack.append((nxt, iter(uses[nxt])))
+    return order
+
+
+def _expanded_size(tree: Node, sizes: Mapping[str, int], limits: Limits, what: str) -> int:
+    """Nodes of ``tree`` once every shared name is written out, counted on the DAG (never
+    expanded); more than ``limits.max_nodes`` is refused."""
+    total = fold(tree, lambda n, kids: sizes.get(n.id, 1) if isinstance(n, Name)
+                 else 1 + sum(kids))
+    if total > limits.max_nodes:
+        raise LimitError(f"{what} expands to about {total:.3g} nodes once its shared "
+                         f"subexpressions are written out (limit {limits.max_nodes:,})",
+                         limit="max_nodes")
+    return total
+
+
+def _sympy_size(expr: sp.Basic, limits: Limits) -> int:
+    return tree_size(expr)
 
 
 def read_json(text: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
@@ -71,14 +180,8 @@ def read_json(text: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> dict[str
     if len(text) > limits.max_output:
         raise JacobianError(f"the document is longer than {limits.max_output:,} characters",
                             hint="raise {{max_output}}")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise JacobianError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
-    except UnicodeDecodeError:
-        raise JacobianError("not valid JSON: the bytes are not UTF-8 text") from None
-    except RecursionError:
-        raise JacobianError("the document is nested too deeply") from None
+    with budget.request(limits):
+        doc = loads(text, "the document", limits)  # duplicate keys, digits, depth refused
     functions = doc.get("functions", []) if isinstance(doc, dict) else []
     if not isinstance(functions, list) or not all(isinstance(f, str) for f in functions):
         raise JacobianError("\"functions\" must be a list of names")
@@ -86,43 +189,32 @@ def read_json(text: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> dict[str
         declared_name(name, "function name")
     try:
         with budget.request(limits):
-            return _convert(doc, functions, limits, {})
+            return _convert(doc, functions, limits, _Scope.empty())
     except RecursionError:
         raise JacobianError("the document is nested too deeply") from None
 
 
-def _convert(value, functions, limits, shared):
+def _convert(value, functions, limits, scope: "_Scope"):
     if isinstance(value, dict):
         if "shared" in value:
-            shared = _shared(value["shared"], functions, limits, shared)
-        return {k: (_entries(v, functions, limits, shared) if k in ENTRY_KEYS else
-                    {name: shared[name] for name in v} if k == "shared" else
-                    _convert(v, functions, limits, shared)) for k, v in value.items()}
+            if not isinstance(value["shared"], dict):
+                raise JacobianError("\"shared\" must be an object of NAME: expression")
+            scope = _Scope.read(value["shared"], functions, limits, scope)
+        return {k: (_entries(v, functions, limits, scope) if k in ENTRY_KEYS else
+                    {name: scope.values[name] for name in v} if k == "shared" else
+                    _convert(v, functions, limits, scope)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_convert(v, functions, limits, shared) for v in value]
+        return [_convert(v, functions, limits, scope) for v in value]
     return value
 
 
-def _shared(definitions, functions, limits, outer: dict) -> dict:
-    """Named shared subexpressions, each read in terms of the ones before it."""
-    if not isinstance(definitions, dict):
-        raise JacobianError("\"shared\" must be an object of NAME: expression")
-    shared = dict(outer)
-    for name, text in definitions.items():
-        check_name(name, "shared subexpression name")
-        if not isinstance(text, str):
-            raise JacobianError(f"shared subexpression {name} must be a string")
-        shared[name] = read_entry(text, functions, limits, shared)
-    return shared
-
-
-def _entries(value, functions, limits, shared):
+def _entries(value, functions, limits, scope: "_Scope"):
     try:
         grid = Grid.from_nested(value)
     except ValueError:
         raise JacobianError("ragged entries in the document") from None
     if any(isinstance(v, str) for v in grid.flat):
-        grid = grid.map(lambda v: read_entry(v, functions, limits, shared) if isinstance(v, str)
+        grid = grid.map(lambda v: scope.entry(v, functions, limits) if isinstance(v, str)
                         else sp.Float(v) if _is_number(v) else _bad(v))
     elif not all(_is_number(v) for v in grid.flat):
         _bad(next(v for v in grid.flat if not _is_number(v)))

@@ -14,7 +14,8 @@ from __future__ import annotations
 import sympy as sp
 
 from .functions import sigmoid, softplus
-from .simplify import _Timeout, is_zero, time_budget
+from ..core import budget
+from .simplify import _Timeout, _too_big_to_try, is_zero, time_budget
 
 
 def exp_normal(expr: sp.Expr, signs: frozenset | set = frozenset(), split: bool = False
@@ -71,6 +72,9 @@ def prove_zero(expr: sp.Expr, seconds: float = 2.0, signs: frozenset | set = fro
     """
     if expr == 0:
         return True
+    budget.check()
+    if _too_big_to_try(expr):  # off the main thread nothing could stop SymPy
+        return None
     try:
         with time_budget(seconds):
             if not expr.has(sp.Function) and sp.expand(expr) == 0:
