@@ -562,3 +562,14 @@ def test_cli_rules_lists_every_lecture_rule():
     out = jac("--rules").output
     for piece in ["A.T @ dY", "Y * (1 - Y)", "1 - Y**2", "step(X)", "softmax"]:
         assert piece in out
+
+
+@pytest.mark.parametrize("flat", ["step", "sign"])
+def test_a_step_with_zero_derivative_ends_its_path(flat):
+    """``step`` and ``sign`` have derivative 0: the gradient through them is 0, and no
+    later rule reads an upstream gradient that was never computed."""
+    r = backprop(f"mean({flat}(X@W)) + sum(W)", wrt="W", shapes={"X": (2, 2), "W": (2, 2)})
+    assert r.agree
+    assert r.gradients["W"].text == "ones_like(W)"
+    r = backprop(f"mean({flat}(X@W))", wrt="W", shapes={"X": (2, 2), "W": (2, 2)})
+    assert r.agree and r.gradients["W"].text == "0"

@@ -627,8 +627,9 @@ def _backward(graph: _Graph) -> list[_Rule]:
     started: set[str] = set()
     order = {name: i for i, name in enumerate(graph.wrt)}
     for step in reversed(graph.steps):
-        if step is not graph.steps[-1] and step.name not in graph.needs:
-            continue
+        if step is not graph.steps[-1] and (step.name not in graph.needs
+                                            or step.name not in started):
+            continue  # not on a path to a variable, or its gradient is zero (step, sign)
         g = graph.seed if step is graph.steps[-1] else Name(f"d{step.name}")
         parts = local_vjps(step.expr, Name(step.name), g, graph.shapes, graph.needs)
         for target in sorted(parts, key=lambda n: (n not in order, order.get(n, 0))):
