@@ -26,7 +26,7 @@ import re
 
 from ..core.tree import fn
 from .reductions import AXIS, KEEPDIMS, _axis_latex, _np_kw, _reduce_code, restore
-from .registry import Op, Syntax, broadcast, reduced_shape, register
+from .registry import NoIndexForm, Op, Syntax, broadcast, reduced_shape, register
 
 #: Comparisons bind less tightly than sums, as in Python.
 PREC_COMPARE = 0
@@ -37,6 +37,52 @@ _NUMBER = re.compile(r"^\(?-?[0-9./ ]+\)?$")
 def _torch_tensor(text: str) -> str:
     """A number literal made a tensor (``torch.maximum`` takes tensors only)."""
     return f"torch.tensor({text}, dtype=torch.float64)" if _NUMBER.match(text) else text
+
+
+# -- index forms: indicator products, no Max/Min/Piecewise ------------------------------
+#
+# Written with ``sign`` and ``step`` (``step(0) = 1``), whose derivatives are 0 in the
+# index notation, so differentiating a form gives exactly the conventions above:
+# ``maximum(a, b) = a (1 + sign(a - b))/2 + b (1 - sign(a - b))/2`` is ``a`` at a tie
+# and its derivative in ``a`` is ``(1 + sign(a - b))/2``, 1/2 at the tie.
+
+def _pair_index(largest: bool):
+    def index(c):
+        a, b = c.bcast(0), c.bcast(1)
+        side = c.S.sign(a - b) if largest else c.S.sign(b - a)
+        return a * (1 + side) / 2 + b * (1 - side) / 2
+    return index
+
+
+def _clip_index(c):
+    """``x step(x - lo) step(hi - x) + lo (1 - step(x - lo)) + hi (1 - step(hi - x))``:
+    the value of ``clip`` wherever ``lo <= hi`` and, everywhere, the derivatives of the
+    explicit entries (``torch.clamp``'s, boundaries included)."""
+    x, lo, hi = c.bcast(0), c.bcast(1), c.bcast(2)
+    above, below = c.S.step(x - lo), c.S.step(hi - x)
+    return x * above * below + lo * (1 - above) + hi * (1 - below)
+
+
+#: Comparison -> its indicator (1 where it holds, else 0) with ``step(0) = 1``.
+_INDICATORS = {
+    "less": lambda S, a, b: 1 - S.step(a - b),
+    "less_equal": lambda S, a, b: S.step(b - a),
+    "greater": lambda S, a, b: 1 - S.step(b - a),
+    "greater_equal": lambda S, a, b: S.step(a - b),
+}
+
+
+def _is_indicator(expr, S) -> bool:
+    """Whether ``expr`` is a comparison's indicator (``step(u)`` or ``1 - step(u)``)."""
+    return isinstance(expr, S.step) or isinstance(1 - expr, S.step)
+
+
+def _where_index(c):
+    """``C A + (1 - C) B`` with ``C`` the condition's indicator (NumPy's ``C != 0``
+    when the condition is not a comparison: ``1 - step(-C**2)``)."""
+    cond, a, b = c.bcast(0), c.bcast(1), c.bcast(2)
+    held = cond if _is_indicator(cond, c.S) else 1 - c.S.step(-cond ** 2)
+    return held * a + (1 - held) * b
 
 
 def _tied(v, largest: bool):
@@ -69,6 +115,8 @@ def _extreme(name: str, largest: bool, torch_name: str) -> Op:
             lambda xs: (S.Max if largest else S.Min)(*xs), kw.get("axis"),
             bool(kw.get("keepdims"))),
         cost=lambda c: (c.reduced, c.reduced * c.sizes[0] + 1),
+        index=NoIndexForm(f"the {word} of a symbolic number of entries is not a sum over "
+                          "an index; the explicit Jacobian at concrete sizes has it"),
         vjp=_extreme_vjp(largest),
         numpy=lambda np, x, **kw: (np.max if largest else np.min)(x, **_np_kw(kw)),
         code=_reduce_code("np.max" if largest else "np.min", torch_name),
@@ -102,6 +150,7 @@ for _name, _largest in (("maximum", True), ("minimum", False)):
               f"dA = dY * (1 + sign(B - A)) / 2, dB = dY * (1 - sign(B - A)) / 2"),
         arity=(2, 2), shape=broadcast, broadcasts=True,
         evaluate=(lambda S, args, kw, m=_largest: S.elementwise(S.Max if m else S.Min, *args)),
+        index=_pair_index(_largest),
         vjp=_pair_vjp(_largest),
         numpy=(lambda np, a, b, m=_largest, **kw: (np.maximum if m else np.minimum)(a, b)),
         code=_pair_code(_name),
@@ -124,6 +173,7 @@ register(Op(
          "dhi = dY * (1 - step(hi - X))",
     arity=(3, 3), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.clip, *args),
+    index=_clip_index,
     vjp=lambda v: (v.g * fn.step(v.x - v.args[1]) * fn.step(v.args[2] - v.x),
                    v.g * (1 - fn.step(v.x - v.args[1])),
                    v.g * (1 - fn.step(v.args[2] - v.x))),
@@ -140,6 +190,7 @@ register(Op(
          "which gets no gradient)",
     arity=(3, 3), shape=broadcast, broadcasts=True,
     evaluate=lambda S, args, kw: S.elementwise(S.where, *args),
+    index=_where_index,
     vjp=lambda v: (None, fn.where(v.args[0], v.g, 0), fn.where(v.args[0], 0, v.g)),
     numpy=lambda np, c, a, b, **kw: np.where(np.asarray(c) != 0, a, b),
     code={"numpy": "np.where({0}, {1}, {2})", "torch": "torch.where({0}, {1}, {2})"},
@@ -160,6 +211,7 @@ for _name, _symbol, _tex, _np_name in COMPARISONS:
         arity=(2, 2), shape=broadcast, broadcasts=True,
         evaluate=(lambda S, args, kw, n=_name: S.elementwise(
             lambda a, b: S.compare(n, a, b), *args)),
+        index=(lambda c, n=_name: _INDICATORS[n](c.S, c.bcast(0), c.bcast(1))),
         vjp=lambda v: (None, None),  # the condition of where() is not differentiated
         numpy=(lambda np, a, b, f=_np_name, **kw: getattr(np, f)(a, b)),
         code={"numpy": _symbol, "torch": _symbol}, latex=_tex,
