@@ -23,14 +23,18 @@ first maximum; the two agree wherever a window has one maximum).
 from __future__ import annotations
 
 from ..core.tree import Num, fn
-from . import windows
-from .registry import PREC_MUL, Keyword, Op, register
+from . import index_forms, windows
+from .registry import PREC_MUL, Keyword, NoIndexForm, Op, register
 
 STRIDE = Keyword("stride", "size", 1)
 PADDING = Keyword("padding", "count", 0)
 K = Keyword("k", "size")
 ROWS = Keyword("rows", "size")
 COLS = Keyword("cols", "size")
+
+
+_NO_INDEX = NoIndexForm("conv(X, W)[i] is Σ_r W[r] X[s (i - 1) + r - p] (zero outside X "
+                        "with padding): " + index_forms.AFFINE)
 
 
 def _conv_shape(ndim: int):
@@ -136,7 +140,7 @@ for _dims in (1, 2):
         arity=(2, 2), keywords=(STRIDE, PADDING), shape=_conv_shape(_dims),
         evaluate=lambda S, args, kw: _conv(S, args[0], args[1], kw.get("stride", 1),
                                            kw.get("padding", 0)),
-        cost=_conv_cost, vjp=_conv_vjp(f"conv{_dims}d"),
+        cost=_conv_cost, vjp=_conv_vjp(f"conv{_dims}d"), index=_NO_INDEX,
         numpy=lambda np, x, w, **kw: windows.conv(np, x, w, kw.get("stride", 1),
                                                   kw.get("padding", 0)),
         code=_conv_code(_dims), latex=_conv_latex, latex_precedence=PREC_MUL,
@@ -162,6 +166,7 @@ register(Op(
     rule="dX = flip(dY)",
     arity=(1, 1), shape=_array_shape,
     evaluate=lambda S, args, kw: _flip(S, args[0]), cost=lambda c: (0.0, c.sizes[0]),
+    index=NoIndexForm("flip(X)[i] is X[n + 1 - i]: " + index_forms.AFFINE),
     vjp=lambda v: (fn.flip(v.g),),
     numpy=lambda np, x, **kw: np.flip(x),
     code={"numpy": "np.flip({0})", "torch": "torch.flip({0}, tuple(range({0}.dim())))"},
@@ -215,6 +220,7 @@ register(Op(
     shape=_pad_shape,
     evaluate=lambda S, args, kw: _pad(S, args[0], _widths(kw, args[0].ndim)),
     cost=lambda c: (0.0, c.sizes[0]), vjp=_pad_vjp,
+    index=NoIndexForm("pad(G)[i] is G[i - w] inside its border: " + index_forms.AFFINE),
     numpy=lambda np, g, **kw: np.pad(np.asarray(g, dtype=float),
                                      [(w, w) for w in _widths(kw, np.ndim(g))]),
     code={"numpy": lambda a, kw: _pad_code("np.pad", a[0], kw, numpy=True),
@@ -276,6 +282,8 @@ register(Op(
     evaluate=lambda S, args, kw: _dilate(S, args[0], kw.get("stride", 1),
                                          _sizes(kw, args[0].shape, kw.get("stride", 1), True)),
     cost=lambda c: (0.0, c.sizes[0]), vjp=_dilate_vjp,
+    index=NoIndexForm("dilate(G)[i] is G[(i - 1)/s + 1] where s divides i - 1: "
+                      + index_forms.AFFINE),
     numpy=lambda np, g, **kw: windows.dilate(np, g, kw.get("stride", 1),
                                              _sizes(kw, np.shape(g), kw.get("stride", 1), True)),
     code={lang: (lambda a, kw: f"_dilate({a[0]}, {kw.get('stride', 1)}, "
@@ -303,6 +311,7 @@ register(Op(
     evaluate=lambda S, args, kw: _upsample(S, args[0], kw["k"],
                                            _sizes(kw, args[0].shape, kw["k"], False)),
     cost=lambda c: (0.0, c.sizes[0]),
+    index=NoIndexForm("upsample(G)[i] is G[floor((i - 1)/k) + 1]: " + index_forms.AFFINE),
     vjp=lambda v: (_block_sum(v.g, v.kw["k"]),),
     numpy=lambda np, g, **kw: windows.upsample(np, g, kw["k"],
                                                _sizes(kw, np.shape(g), kw["k"], False)),
@@ -374,6 +383,8 @@ register(Op(
     arity=(1, 1), keywords=(K,), shape=_pool_shape,
     evaluate=lambda S, args, kw: _pool(S, args[0], kw["k"], lambda xs: S.Max(*xs)),
     cost=lambda c: (c.reduced, c.reduced * c.sizes[0] + 1), vjp=_maxpool_vjp,
+    index=NoIndexForm("the largest entry of each k x k window is not a sum over an index, "
+                      "and " + index_forms.AFFINE),
     numpy=lambda np, x, **kw: windows.pool(np, x, kw["k"], np.max),
     code=_pool_code("max_pool2d", "max"),
     latex=lambda p: rf"\operatorname{{maxpool}}_{{{p.kw('k')}}}\left({p.arg(0)}\right)"))
@@ -386,6 +397,8 @@ register(Op(
     evaluate=lambda S, args, kw: _pool(
         S, args[0], kw["k"], lambda xs: S.div(S.add(*xs), S.Integer(len(xs)))),
     cost=lambda c: (c.reduced + 1, c.reduced * c.sizes[0] + 2),
+    index=NoIndexForm("avgpool2d(X)[i, j] is Σ_r Σ_t X[k (i - 1) + r, k (j - 1) + t] / k**2: "
+                      + index_forms.AFFINE),
     vjp=lambda v: (fn.upsample(v.g, k=v.kw["k"], **_pad_to(v)) / Num(v.kw["k"] ** 2),),
     numpy=lambda np, x, **kw: windows.pool(np, x, kw["k"], np.mean),
     code=_pool_code("avg_pool2d", "mean"),

@@ -19,7 +19,8 @@ import itertools
 
 from ..core.grid import shape_text
 from ..core.tree import Call
-from .registry import PREC_ATOM, Keyword, Op, Syntax, register
+from . import index_forms
+from .registry import PREC_ATOM, Keyword, NoIndexForm, Op, Syntax, register
 
 #: An index item: an integer, or (start, stop, step) of a slice (each int or None).
 INDEX = Keyword("index", "index", ())
@@ -83,7 +84,29 @@ def python_index(index) -> tuple:
 
 # -- getitem: X[...] -----------------------------------------------------------------------------
 
+def _symbolic_selection(s, shape, index) -> tuple:
+    """The shape of ``X[index]`` when an axis has a symbolic length: integers and full
+    slices only on such axes (a partial slice's length needs the axis's)."""
+    if len(index) > len(shape):
+        raise s.fail(f"{len(index)} indices for {len(shape)} axes, in "
+                     f"{s.arg(len(s.shapes) - 1)}[{index_text(index)}]")
+    out = []
+    for axis, n in enumerate(shape):
+        item = index[axis] if axis < len(index) else (None, None, None)
+        if isinstance(item, int):
+            if isinstance(n, int) and not -n <= item < n:
+                raise s.fail(f"index {item} is out of range for axis {axis} of length {n}")
+            continue
+        if isinstance(n, str) and tuple(item) not in ((None, None, None), (None, None, 1)):
+            raise s.fail(f"the slice {item_text(item)} of axis {axis} needs its concrete "
+                         f"length, not {n}")
+        out.append(n if isinstance(n, str) else positions((n,), (item,))[1][0])
+    return tuple(out)
+
+
 def _getitem_shape(s):
+    if any(isinstance(n, str) for n in s.shapes[0]):
+        return _symbolic_selection(s, s.shapes[0], s.kw["index"])
     try:
         return positions(s.shapes[0], s.kw["index"])[1]
     except (IndexError, ValueError) as exc:
@@ -106,7 +129,7 @@ register(Op(
     rule="dX = scatter(dY, X[1:, 0])  (zeros where X is not selected)",
     arity=(1, 1), keywords=(INDEX,), shape=_getitem_shape,
     evaluate=lambda S, args, kw: _getitem(S, args[0], kw["index"]),
-    cost=lambda c: (0.0, c.sizes[0]),
+    cost=lambda c: (0.0, c.sizes[0]), index=index_forms.getitem_index,
     vjp=lambda v: (Call("scatter", (v.g, v.x), {"index": v.kw["index"]}),),
     numpy=lambda np, x, **kw: np.asarray(x)[python_index(kw["index"])],
     code={"numpy": _subscript_code, "torch": _subscript_code},
@@ -118,7 +141,10 @@ register(Op(
 
 def _scatter_shape(s):
     try:
-        _, selected = positions(s.shapes[1], s.kw["index"])
+        if any(isinstance(n, str) for n in s.shapes[1]):
+            selected = _symbolic_selection(s, s.shapes[1], s.kw["index"])
+        else:
+            _, selected = positions(s.shapes[1], s.kw["index"])
     except (IndexError, ValueError) as exc:
         raise s.fail(f"{exc}, in {s.arg(1)}[{index_text(s.kw['index'])}]") from None
     if tuple(s.shapes[0]) != selected:
@@ -149,7 +175,7 @@ register(Op(
     rule="dG = dY[1:, 0]  (X gives only the shape)",
     arity=(2, 2), keywords=(INDEX,), shape=_scatter_shape,
     evaluate=lambda S, args, kw: _scatter(S, args[0], args[1], kw["index"]),
-    cost=lambda c: (0.0, c.sizes[0]),
+    cost=lambda c: (0.0, c.sizes[0]), index=index_forms.scatter_index,
     vjp=lambda v: (Call("getitem", (v.g,), {"index": v.kw["index"]}), None),
     numpy=lambda np, g, x, **kw: _scatter_np(np, g, x, kw["index"]),
     code={"numpy": lambda a, kw: f"_scatter({a[0]}, {a[1]}, {index_code(kw['index'])})",
@@ -246,6 +272,9 @@ register(Op(
     arity=(2, 64), keywords=(AXIS0,), shape=_concat_shape,
     evaluate=lambda S, args, kw: _concat(S, args, kw.get("axis", 0)),
     cost=lambda c: (0.0, max(c.sizes)),
+    index=NoIndexForm("an entry of concat is a different argument's entry in each range of "
+                      "the axis (an index offset by the earlier parts' lengths), which an index "
+                      "form would write with range indicators, and " + index_forms.AFFINE),
     vjp=_concat_vjp,
     numpy=lambda np, *xs, **kw: np.concatenate(xs, axis=kw.get("axis", 0)),
     code={"numpy": _list_code("np", "concatenate"), "torch": _list_code("torch", "cat")},
@@ -261,6 +290,9 @@ register(Op(
     arity=(2, 64), keywords=(AXIS0,), shape=_stack_shape,
     evaluate=lambda S, args, kw: _stack(S, args, kw.get("axis", 0)),
     cost=lambda c: (0.0, max(c.sizes)),
+    index=NoIndexForm("an entry of stack is a different argument's entry for each value of "
+                      "the new axis's index (Σ_k δ[i, k] X_k[...] over a list of arrays), which "
+                      "the index notation's entries of named arrays do not express"),
     vjp=lambda v: tuple(_part(v, k, None) for k in range(len(v.args))),
     numpy=lambda np, *xs, **kw: np.stack(xs, axis=kw.get("axis", 0)),
     code={"numpy": _list_code("np", "stack"), "torch": _list_code("torch", "stack")},

@@ -1,0 +1,61 @@
+"""Index forms of indexing and scatter with integers and full slices.
+
+``X[-1, :]`` is ``X[N, i]`` and ``scatter(G, X[-1, :])`` is ``δ[k, N] G[l]``:
+integer indices (1-based, a negative one counted from the axis's end) and
+the output's own index symbols only. A partial slice (``1:``, ``::2``) would
+address entries by affine index arithmetic (``X[2 i - 1]``), whose Kronecker
+deltas the index algebra does not eliminate: it has no index form, and says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Why the operations that address entries by index arithmetic have no index form.
+AFFINE = ("its entries are addressed by affine index arithmetic (like X[2 i - 1] or "
+          "x[s (i - 1) + r - p]), whose Kronecker deltas the index algebra does not eliminate")
+
+
+def item_text(item) -> str:
+    from .indexing import item_text as text  # noqa: PLC0415 - indexing imports this module
+    return text(item)
+
+def _item_source(c, item, arg: int, axis: int, out_index):
+    """The 1-based source index along ``axis`` of argument ``arg`` for one item of
+    ``X[...]``, and whether the item keeps the axis (a slice) or drops it (an integer)."""
+    n = c.shapes[arg][axis]
+    if isinstance(item, int):
+        if isinstance(n, int):
+            return c.S.Integer(item % n + 1), False
+        return (c.S.Integer(item + 1) if item >= 0 else c.size(arg, axis) + item + 1), False
+    if tuple(item) in ((None, None, None), (None, None, 1)):
+        return out_index, True
+    from ..index.forms import NoIndexFormError  # noqa: PLC0415 - the index package imports ops
+    raise NoIndexFormError(f"a partial slice ({item_text(item)}) has no index form: {AFFINE}")
+
+
+def _sources(c, arg: int, index, out):
+    """Per axis of argument ``arg``, the source index of ``X[index]`` at output ``out``."""
+    sources, position = [], 0
+    for axis in range(len(c.shapes[arg])):
+        item = index[axis] if axis < len(index) else (None, None, None)
+        o = out[position] if position < len(out) else None
+        source, keeps = _item_source(c, item, arg, axis, o)
+        position += keeps
+        sources.append(source)
+    return sources
+
+
+def getitem_index(c) -> Any:
+    """``X[index]`` at the output's indices."""
+    return c.arg(0, *_sources(c, 0, c.kw["index"], c.out))
+
+
+def scatter_index(c) -> Any:
+    """``scatter(G, X[index])``: ``Σ_o G[o] Π δ(k, source(o))`` over the selection."""
+    fresh = [c.fresh() for _ in c.shapes[0]]
+    sources = _sources(c, 1, c.kw["index"], fresh)
+    body = c.arg(0, *fresh)
+    for k, source in zip(c.out, sources):
+        body = body * c.delta(k, source)
+    return c.sum(body, *((f, c.size(0, n)) for n, f in enumerate(fresh)))
