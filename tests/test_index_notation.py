@@ -552,3 +552,73 @@ def test_a_symbolic_array_elsewhere_makes_the_jacobian_index_only():
     J = jacobian("sum(A) * x", wrt="x", shapes={"A": ("N", "d")})
     assert J.symbolic and not J.entries
     assert J.index.text() == "∂f/∂x = Σ_n Σ_m A[m,n]"
+
+
+# -- selections, indexing: conventions at ties and the operations that say why not ----------
+
+def _at_point(expr, wrt, shapes, at, values):
+    generic = index_jacobian(parse(expr), wrt, shapes)
+    entries = {sp.IndexedBase(n, real=True)[tuple(sp.Integer(v + 1) for v in ix)]:
+               sp.nsimplify(a[ix]) for n, a in values.items() for ix in np.ndindex(*a.shape)}
+    return generic.at({}, dict(zip(generic.indices, at))).xreplace(entries)
+
+
+@pytest.mark.parametrize("expr, wrt, want", [
+    ("maximum(x, y)", "x", sp.Rational(1, 2)), ("maximum(x, y)", "y", sp.Rational(1, 2)),
+    ("minimum(x, y)", "x", sp.Rational(1, 2)),
+    ("clip(x, y, z)", "x", 1),  # the lower boundary is inside, as torch.clamp
+    ("where(x >= y, 3 * x, y)", "x", 3), ("where(x > y, 3 * x, y)", "x", 0),
+])
+def test_index_forms_keep_the_explicit_conventions_at_ties(expr, wrt, want):
+    values = {"x": np.array([0.5]), "y": np.array([0.5]), "z": np.array([2.0])}
+    shapes = {"x": (1,), "y": (1,), "z": (1,)}
+    explicit = jacobian(expr, wrt=wrt, shapes=shapes)
+    subs = {sp.Symbol(f"{n}_1", real=True): sp.nsimplify(a[0]) for n, a in values.items()}
+    assert explicit.entries.get((0, 0), sp.S.Zero).xreplace(subs) == want
+    assert _at_point(expr, wrt, shapes, (1, 1), values) == want
+
+
+def test_the_selection_index_forms_have_no_max_min_or_piecewise():
+    e = entry_of(parse("where(X > 0, maximum(X, Y), clip(X, Y, 1))"), (i, j),
+                 {"X": ("N", "d"), "Y": ("N", "d")})
+    assert not e.atoms(sp.Max, sp.Min, sp.Piecewise)
+    assert "step" in str(e) and "sign" in str(e)
+
+
+def test_indexing_with_integers_and_full_slices_at_symbolic_sizes():
+    J = index_jacobian(parse("X[-1, :]"), "X", {"X": ("N", "d")})
+    assert J.text() == "(∂Y/∂X)[i,j,k] = δ[i,k] δ[N,j]"
+    with pytest.raises(JacobianError, match="the slice 1: of axis 0 needs its concrete length"):
+        index_jacobian(parse("X[1:, :]"), "X", {"X": ("N", "d")})
+    with pytest.raises(JacobianError, match=r"partial slice \(::2\) has no index form"):
+        index_jacobian(parse("x[::2]"), "x", {"x": (5,)})
+
+
+WITH_A_REASON = ["max", "min", "conv1d", "conv2d", "flip", "pad", "dilate", "upsample",
+                 "maxpool2d", "avgpool2d", "concat", "stack", "kron", "vec", "reshape"]
+
+
+def test_every_operation_has_an_index_form_or_a_reason():
+    forms = {op.name: op.index for op in operations()}
+    assert [n for n, f in forms.items() if f is None] == []
+    assert all(isinstance(forms[n], NoIndexForm) for n in WITH_A_REASON)
+    for name in ("maximum", "minimum", "clip", "where", "less", "less_equal", "greater",
+                 "greater_equal", "getitem", "scatter"):
+        assert callable(forms[name])
+    with pytest.raises(JacobianError, match=r"conv1d\(\) has no index form \(conv\(X, W\)\[i\] "
+                                            r"is Σ_r W\[r\] X\[s \(i - 1\) \+ r - p\]"):
+        index_jacobian(parse("conv1d(x, w)"), "w", {"x": (5,), "w": (3,)})
+
+
+def test_backprop_through_selections_is_proved_and_through_conv_said_unavailable():
+    from jacobian_calc import backprop
+    from jacobian_calc.index.prove import prove_backward
+    r = backprop("sum(maximum(0, 1 - y * (X @ w)) + clip(X @ w, -1, 1))", "w",
+                 shapes={"X": (3, 2), "w": 2, "y": 3})
+    proofs = [prove_backward(s, r.steps, r.shapes, r.onehot) for s in r.backward]
+    assert proofs and [p.verdict for p in proofs] == ["proved"] * len(proofs)
+    r = backprop("sum(conv1d(x, w))", "w", shapes={"x": 5, "w": 3})
+    proofs = {s.target: prove_backward(s, r.steps, r.shapes, r.onehot) for s in r.backward}
+    assert proofs["y"].verdict == "proved"  # through sum
+    assert proofs["w"].verdict == "unavailable"  # through conv1d: said, not guessed
+    assert proofs["w"].note == "no index form for conv1d; check at concrete sizes"
