@@ -163,7 +163,7 @@ def _differentiator():
 
 
 def _latex_expr():
-    from jacobian_calc.render.latex import latex_expr
+    from jacobian_calc.render.tex import latex_expr
     return latex_expr
 
 
