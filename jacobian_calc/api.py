@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .render import backprop_latex, backprop_text, json, latex, text  # noqa: F401 - printers
 from .render import hessian_latex, hessian_text  # noqa: F401 - register the printers
+from .render import chain_latex, jacobian_latex  # noqa: F401 - register the printers
 from .render import compact_latex  # noqa: F401 - compact Jacobians in LaTeX
 from .core.errors import JacobianError, JacobianTypeError, LimitError
 from .core.limits import DEFAULT_LIMITS, Limits

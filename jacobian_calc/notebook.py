@@ -23,8 +23,8 @@ import sympy as sp
 
 from .core.errors import JacobianError, JacobianTypeError
 from .core.grid import Grid, Shape
-from .render.latex import (grid_latex, latex_expr, make_style, print_cells, resolve_settings,
-                           to_latex)
+from .render.latex import make_style, resolve_settings, to_latex
+from .render.tex import grid_latex, latex_expr, print_cells
 from .results.jacobian import JacobianResult
 from .symbolic.symbols import symbol_grid
 from .symbolic.trusted import as_sympy

@@ -545,7 +545,7 @@ def test_cli_upstream_collision_is_an_error():
 
 def test_cli_simplify_is_used(monkeypatch):
     calls = []
-    from jacobian_calc.derive import backprop as module
+    from jacobian_calc.derive import step_check as module
     real = module.simplify_entry
     monkeypatch.setattr(module, "simplify_entry", lambda e, s: calls.append(e) or real(e, s))
     jac("tanh(X)", "--wrt", "X", "--shape", "X=2x2", "--backprop", "--simplify")

@@ -149,7 +149,7 @@ def test_instantiated_steps_equal_the_concrete_size_derivation(instantiated):
 
 def test_rule_at_substitutes_names_and_sizes():
     r = backprop("sum(tanh(X@W))/N", "W", shapes={"X": "Nxd", "W": "dxh"})
-    from jacobian_calc.derive import backprop as bp  # noqa: PLC0415 - the internal rule type
+    from jacobian_calc.derive import steps as bp  # noqa: PLC0415 - the internal rule type
     rule = bp._Rule("Y", ["L"], Num(1), r.backward[0].tree)
     assert str(rule_at(rule, {"N": 4}).tree) == "ones_like(Y) / 4"
 

@@ -22,6 +22,7 @@ INTERNAL = {
     "render", "render.backprop_latex", "render.backprop_text", "render.code",
     "render.code_check", "render.compact_text", "render.hessian_latex", "render.json", "render.latex", "render.rules",
     "render.shared", "render.spy", "render.text",
+    "render.jacobian_latex",
     "symbolic.measure",
 }
 

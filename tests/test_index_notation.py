@@ -17,7 +17,7 @@ import sympy as sp
 
 from jacobian_calc import JacobianError, jacobian
 from jacobian_calc.core.tree import Call, Name, Num
-from jacobian_calc.derive.backprop import local_vjps
+from jacobian_calc.derive.vjp import local_vjps
 from jacobian_calc.index import algebra as I
 from jacobian_calc.index.forms import NoIndexFormError, entry_of, has_index_form
 from jacobian_calc.index.jacobian import index_jacobian

@@ -39,10 +39,10 @@ from jacobian_calc.ops.registry import PREC_ATOM, PREC_POW
 from jacobian_calc.parsing import parse_expression
 from jacobian_calc.render import latex as latex_module
 from jacobian_calc.render.formula_latex import formula_latex
-from jacobian_calc.render.latex import (Block, LatexOptions, Style, block_printer, formula_tex,
-                                        latex_expr, max_matrix_columns, name_tex,
-                                        registry_functions, render_document,
+from jacobian_calc.render.latex import (block_printer, max_matrix_columns, render_document,
                                         unregister_block_printer)
+from jacobian_calc.render.tex import (Block, LatexOptions, Style, formula_tex, latex_expr,
+                                      name_tex, registry_functions)
 from jacobian_calc.results.backprop import DIFFERS, Check, EndToEnd
 from jacobian_calc.results.base import Result
 from jacobian_calc.symbolic.functions import relu, sigmoid, softplus, step

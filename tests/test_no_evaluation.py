@@ -163,7 +163,7 @@ def _differentiator():
 
 
 def _latex_expr():
-    from jacobian_calc.render.latex import latex_expr
+    from jacobian_calc.render.tex import latex_expr
     return latex_expr
 
 
@@ -207,10 +207,10 @@ def test_the_payload_table_runs_nothing(tmp_path):
 ALLOWED = {
     "symbolic/trusted.py:as_sympy": "sympify(strict=True) after refusing text: numbers only",
     "render/code_check.py:load_module": "exec of a module the calculator generated itself",
-    "derive/backprop.py:decide": "entries of grids the calculator built (no text)",
-    "derive/backprop.py:legend": "entries of grids the calculator built (no text)",
-    "derive/backprop.py:build": "entries of grids the calculator built (no text)",
-    "derive/backprop.py:explicit": "derivatives the calculator computed (no text)",
+    "derive/step_check.py:decide": "entries of grids the calculator built (no text)",
+    "derive/step_check.py:legend": "entries of grids the calculator built (no text)",
+    "derive/step_check.py:build": "entries of grids the calculator built (no text)",
+    "derive/step_check.py:explicit": "derivatives the calculator computed (no text)",
     "symbolic/sampling.py:__init__": "entries the calculator built, to sample (no text)",
     "derive/claims.py:_compare": "entries evaluated from claims the parser read (no text)",
     "derive/claims.py:_factor": "entries evaluated from claims the parser read (no text)",

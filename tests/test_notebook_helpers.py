@@ -53,7 +53,7 @@ def test_maths_prints_results_sympy_objects_and_grids():
     r = backprop("X@W", "W", shapes={"X": (2, 3), "W": (3, 2)})
     assert maths("r", r) == r"r = \begin{aligned} dW &= X^{\top} dY \end{aligned}"
     assert maths("s", sp.Rational(1, 2)) == r"s = \frac{1}{2}"
-    db = backprop("sum(X@W + b)", "b", shapes={"X": (2, 3), "W": (3, 2), "b": 2}).backward[0]
+    db = backprop("sum(X@W + b)", "b", shapes={"X": (2, 3), "W": (3, 2), "b": 2}).gradients["b"]
     assert maths("db", db.explicit) == r"db = \begin{pmatrix} 2 \\ 2 \end{pmatrix}"
     assert maths("A", entry_symbols("A", (1, 2)), element_style="lower") == \
         r"A = \begin{pmatrix} a_{11} & a_{12} \end{pmatrix}"

@@ -68,7 +68,8 @@ def _text(req, results, factored, values) -> str:
 
 
 def _latex(req, results, factored, values) -> str:
-    from ..render.latex import numeric_to_latex, to_latex  # noqa: PLC0415 - LaTeX asked for
+    from ..render.jacobian_latex import numeric_to_latex  # noqa: PLC0415 - LaTeX asked for
+    from ..render.latex import to_latex  # noqa: PLC0415
     if any(J.compact is not None for J in results):
         from ..render import compact_latex  # noqa: F401, PLC0415 - the compact form too
     if values is not None:

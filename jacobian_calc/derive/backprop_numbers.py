@@ -6,8 +6,8 @@ compares the gradients with the explicit derivative of the whole expression;
 where the expression is rational it also compares them exactly at rational
 points. :func:`random_mismatch` finds a differing entry of one step.
 
-Kept apart from :mod:`.backprop` so that importing the API does not load
-NumPy: only a backprop request does.
+Kept apart from :mod:`.backprop` and :mod:`.step_check` so that importing the API
+does not load NumPy: only a backprop request does.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Compact Hessians: the compact gradient formula, differentiated once more.
 
 1. **Gradient.** The operations' backward rules, composed over the whole
-   expression (:func:`.backprop.local_vjps`) and tidied: ``(A + A.T) @ x``.
+   expression (:func:`.vjp.local_vjps`) and tidied: ``(A + A.T) @ x``.
 2. **Hessian-vector product.** The tangent of that formula when each
    variable moves in a direction (:func:`.jvp.jvp`, forward mode derived from
    the same rules), tidied with the rules of second derivatives
@@ -40,7 +40,7 @@ from ..symbolic.autodiff import gradient
 from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.symbols import entry_name, symbol_grid
 from ..symbolic.zero import prove_zero
-from .backprop import local_vjps
+from .vjp import local_vjps
 from .hessian_rules import rewrite_input, tidy_more
 from .jvp import jvp
 from .linear_map import matrix_of

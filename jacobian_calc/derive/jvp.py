@@ -22,7 +22,7 @@ from ..core.grid import Shape
 from ..core.tree import Call, Declared, Name, Node, Num, names, substitute, fold
 from ..ops import NotDifferentiable, Vjp, get
 from ..symbolic.evaluate import node_shapes
-from .backprop import local_vjps, unbroadcast
+from .vjp import local_vjps, unbroadcast
 
 #: The placeholder of the upstream gradient while a rule is transposed (never a user name:
 #: names never start with "_").

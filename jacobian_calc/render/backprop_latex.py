@@ -25,11 +25,11 @@ from ..core.tree import Node
 from ..parsing import parse_expression
 from ..results.backprop import (AGREES, CHECKED, DIFFERS, PROVED, BackpropResult, BackwardStep,
                                 Gradient)
-from .latex import (MAX_DEFINITION_ENTRIES, Block, LatexOptions, Style, block_printer,
-                    broken_equation, check_typesettable, entry_tex, escape, formula_tex, frac,
-                    generic_tex, grid_latex, latex_expr, make_style, name_tex, number_tex,
-                    of_tex, print_cells, render_blocks, resolve_settings, shape_tex,
-                    value_blocks)
+from .latex import block_printer, make_style, render_blocks, resolve_settings
+from .tex import (MAX_DEFINITION_ENTRIES, Block, LatexOptions, Style, broken_equation,
+                  check_typesettable, entry_tex, escape, formula_tex, frac, generic_tex,
+                  grid_latex, latex_expr, name_tex, number_tex, of_tex, print_cells, shape_tex,
+                  value_blocks)
 
 #: Index letters of the step's output and of the target, as the text printer writes them.
 OUT_LETTERS, TARGET_LETTERS = "ijmn", "klpq"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ..core.tree import Name
 from ..results.compact import LINEAR_MAP, CompactJacobian
-from .latex import JACOBIAN_EXTRAS, Block, Style, escape, formula_tex, jacobian_name, name_tex
+from .jacobian_latex import JACOBIAN_EXTRAS, jacobian_name
+from .tex import Block, Style, escape, formula_tex, name_tex
 
 
 def compact_blocks(J, style: Style) -> list[Block]:

@@ -16,7 +16,7 @@ printer :mod:`jacobian_calc.ops.text`, and only applies those declarations:
   ``p.kw(name)`` and ``p.T`` (a :class:`LatexParts`).
 
 The same :class:`LatexParts` interface serves the SymPy printer of
-:mod:`jacobian_calc.render.latex`, so one declaration prints an operation in
+:mod:`jacobian_calc.render.tex`, so one declaration prints an operation in
 compact formulas and in SymPy entries alike.
 """
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from ..core.grid import Grid
 from ..results.hessian import MATRIX, SYMMETRIC, CompactHessian, HessianBlock, HessianResult
-from .latex import (Block, LatexOptions, Style, block_printer, check_typesettable, escape,
-                    formula_tex, grid_latex, name_tex, number_tex, of_tex, print_cells)
+from .latex import block_printer
+from .tex import (Block, LatexOptions, Style, check_typesettable, escape, formula_tex,
+                  grid_latex, name_tex, number_tex, of_tex, print_cells)
 
 
 def hessian_name(H: HessianResult, b: HessianBlock, options: LatexOptions) -> str:
