@@ -20,6 +20,7 @@ def item_text(item) -> str:
     from .indexing import item_text as text  # noqa: PLC0415 - indexing imports this module
     return text(item)
 
+
 def _item_source(c, item, arg: int, axis: int, out_index):
     """The 1-based source index along ``axis`` of argument ``arg`` for one item of
     ``X[...]``, and whether the item keeps the axis (a slice) or drops it (an integer)."""
