@@ -18,13 +18,9 @@ from ..core.errors import JacobianError
 from ..core.grid import Shape
 from ..core.tree import Call, Declared, Name, Node, Num, fold
 from ..ops import get
-from ..ops.registry import NoIndexForm
+from ..ops.registry import NoIndexForm, NoIndexFormError
 from ..symbolic import algebra as S
 from . import algebra as I
-
-
-class NoIndexFormError(JacobianError):
-    """An operation in the expression has no index form (``det``, ``inv``, ``logdet``)."""
 
 
 class IndexContext:

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from .registry import NoIndexFormError
+
 #: Why the operations that address entries by index arithmetic have no index form.
 AFFINE = ("its entries are addressed by affine index arithmetic (like X[2 i - 1] or "
           "x[s (i - 1) + r - p]), whose Kronecker deltas the index algebra does not eliminate")
 
 
 def item_text(item) -> str:
-    from .indexing import item_text as text  # noqa: PLC0415 - indexing imports this module
-    return text(item)
+    """``0``, ``-1``, ``1:``, ``::2``, ``:`` (NumPy's spelling of one index item)."""
+    if isinstance(item, int):
+        return str(item)
+    start, stop, step = item
+    text = ("" if start is None else str(start)) + ":" + ("" if stop is None else str(stop))
+    return text + ("" if step in (None, 1) else f":{step}")
 
 
 def _item_source(c, item, arg: int, axis: int, out_index):
@@ -31,7 +37,6 @@ def _item_source(c, item, arg: int, axis: int, out_index):
         return (c.S.Integer(item + 1) if item >= 0 else c.size(arg, axis) + item + 1), False
     if tuple(item) in ((None, None, None), (None, None, 1)):
         return out_index, True
-    from ..index.forms import NoIndexFormError  # noqa: PLC0415 - the index package imports ops
     raise NoIndexFormError(f"a partial slice ({item_text(item)}) has no index form: {AFFINE}")
 
 

@@ -20,6 +20,7 @@ import itertools
 from ..core.grid import shape_text
 from ..core.tree import Call
 from . import index_forms
+from .index_forms import item_text
 from .registry import PREC_ATOM, Keyword, NoIndexForm, Op, Syntax, register
 
 #: An index item: an integer, or (start, stop, step) of a slice (each int or None).
@@ -28,13 +29,6 @@ INDEX = Keyword("index", "index", ())
 
 # -- index specifications -------------------------------------------------------------------
 
-def item_text(item) -> str:
-    """``0``, ``-1``, ``1:``, ``::2``, ``:`` (NumPy's spelling of one index item)."""
-    if isinstance(item, int):
-        return str(item)
-    start, stop, step = item
-    text = ("" if start is None else str(start)) + ":" + ("" if stop is None else str(stop))
-    return text + ("" if step in (None, 1) else f":{step}")
 
 
 def index_text(index) -> str:

@@ -110,6 +110,10 @@ class NotDifferentiable:
     reason: str
 
 
+class NoIndexFormError(JacobianError):
+    """An operation in the expression has no index form (``det``, ``inv``, ``logdet``)."""
+
+
 @dataclass(frozen=True)
 class NoIndexForm:
     """Marks an operation with no index form at symbolic size (``det``), and says why."""
