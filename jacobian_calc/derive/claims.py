@@ -42,6 +42,7 @@ from ..results.base import Result, printer
 from ..results.hessian import HessianResult
 from ..results.jacobian import JacobianResult
 from ..symbolic.evaluate import Env, evaluate, infer_shape
+from .claims_sizes import CLAIM_UNDECIDED, decide_claim, symbolic
 from .hessian_compact import decide
 
 #: Verdicts of a claim.
@@ -117,6 +118,7 @@ class _Context:
     definitions: dict       # step / gradient / output name -> tree (in other names)
     targets: dict           # name -> Grid of the correct entries (in the inputs' entries)
     kinds: str              # what the left-hand side may name, for messages
+    onehot: tuple = ()      # one-hot names (rows sum to 1), for symbolic sizes
 
 
 def check_claims(result, claims: str | Iterable[str]) -> list[ClaimVerdict]:
@@ -197,7 +199,7 @@ def _backprop_context(r: BackpropResult) -> _Context:
     kinds = "a gradient (" + ", ".join(g.name for g in r.gradients.values()) + ")" + (
         ", a backward step" if len(totals) > len(r.gradients) else "") + \
         (", a forward step (" + ", ".join(sorted(steps)) + ")" if steps else "")
-    return _Context(shapes, inputs, definitions, targets, kinds)
+    return _Context(shapes, inputs, definitions, targets, kinds, tuple(r.onehot or ()))
 
 
 def _jacobian_context(J: JacobianResult) -> _Context:
@@ -288,6 +290,7 @@ def _parse(text: str, context: _Context) -> tuple[str, Node, str]:
                             f"{context.kinds}")
     tree = parse_expression(right.strip())
     allowed = set(context.shapes) - {"J", "J_vec", "H", left}  # never the answer itself
+    allowed |= {d for s in context.shapes.values() for d in s if isinstance(d, str)}  # sizes
     unknown = sorted(names(tree) - allowed)
     if unknown:
         raise JacobianError(f"unknown name {unknown[0]!r} in the claim {text.strip()[:60]!r}"
@@ -299,6 +302,8 @@ def _parse(text: str, context: _Context) -> tuple[str, Node, str]:
 
 def _decide(target: str, tree: Node, claim: str, context: _Context) -> ClaimVerdict:
     verdict = _Verdict(claim, target, to_source(tree))
+    if symbolic(context.shapes):
+        return decide_claim(verdict, target, tree, context, context.onehot)
     try:
         infer_shape(tree, context.shapes)
     except JacobianError as exc:
@@ -455,4 +460,4 @@ def claims_text(verdicts: Iterable[ClaimVerdict]) -> str:
 
 
 __all__ = ["check_claims", "ClaimVerdict", "claims_text", "exit_status", "CLAIM_PROVED",
-           "CLAIM_REFUTED", "CLAIM_AGREES"]
+           "CLAIM_REFUTED", "CLAIM_AGREES", "CLAIM_UNDECIDED"]
