@@ -49,8 +49,7 @@ def decide_claim(verdict, target: str, tree: Node, context, onehot=()):
     missing = sorted(set(without_index_form(tree)).union(
         *(without_index_form(defs[n]) for n in _used(target, tree, defs))))
     if missing:
-        return verdict.with_(CLAIM_UNDECIDED, f"no index form for {', '.join(missing)}: "
-                             "not decided at symbolic sizes (give numbers: --shape)")
+        return _instantiated(verdict, target, tree, context, missing)
     taken = set(shapes) | set(defs) | _dims(shapes)
     ix = index_symbols(_LETTERS, len(want), taken)
     ctx = I.Context(dict(zip(ix, (I.size(d) for d in want))), onehot)
@@ -152,3 +151,32 @@ def _differs(verdict, witness, ix):
     return verdict.refuted(f"differs at {label} when {sizes}: yours is {yours:.6g}, "
                            f"{target}'s is {correct:.6g} at a random point", "entry",
                            entry=(label, yours, correct))
+
+
+def _instantiated(verdict, target: str, tree: Node, context, missing):
+    """No index form: the claim decided at three size assignments, all sizes distinct
+    within each; refuted at one of them, or agreeing at all (not proved)."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from . import claims  # noqa: PLC0415
+    from .backprop_sizes import ordered_dimensions  # noqa: PLC0415
+    from .instantiate import assignments, node_at, one_size_text, shapes_at  # noqa: PLC0415
+    dims = ordered_dimensions(context.shapes, _dims(context.shapes))
+    try:
+        for sizes in assignments(dims):
+            at = replace(context, shapes=shapes_at(context.shapes, sizes),
+                         inputs=shapes_at(context.inputs, sizes),
+                         definitions={n: node_at(t, sizes) for n, t in context.definitions.items()},
+                         targets={n: None for n in context.targets})
+            v = claims._decide(target, node_at(tree, sizes), verdict.claim, at)
+            if v.refuted:
+                return verdict.refuted(f"{v.reason} (when {one_size_text(sizes)})", v.kind,
+                                       factor=v.factor, entry=v.entry)
+            if v.verdict != "proved":
+                raise JacobianError(v.reason)
+    except JacobianError as exc:
+        return verdict.with_(CLAIM_UNDECIDED, f"no index form for {', '.join(missing)}, and "
+                             f"not decided at concrete sizes ({exc.message})")
+    return verdict.with_("agrees", f"equal to {target} at 3 size assignments "
+                         f"({'; '.join(one_size_text(a) for a in assignments(dims))}); no index "
+                         f"form for {', '.join(missing)}, so not proved for all sizes")
