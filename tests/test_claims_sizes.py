@@ -63,10 +63,10 @@ def test_no_index_form_is_decided_at_three_size_assignments():
     right, wrong = check_claims(r, ["dW = inv(W).T + X.T @ ones_like(X@W)",
                                     "dW = -inv(W).T - X.T @ ones_like(X@W)"])
     assert right.line == ("agrees   dW = inv(W).T + X.T @ ones_like(X@W): equal to dW at 3 size "
-                          "assignments (d=2, N=3; d=3, N=4; d=4, N=2); no index form for inv, "
+                          "assignments (N=2, d=3; N=3, d=4; N=4, d=2); no index form for inv, "
                           "so not proved for all sizes")
     assert wrong.line == ("refuted  dW = -inv(W).T - X.T @ ones_like(X@W): opposite sign: "
-                          "equals -dW (when d=2, N=3)")
+                          "equals -dW (when N=2, d=3)")
 
 
 def run(*args):

@@ -159,9 +159,8 @@ def _instantiated(verdict, target: str, tree: Node, context, missing):
     from dataclasses import replace  # noqa: PLC0415
 
     from . import claims  # noqa: PLC0415
-    from .backprop_sizes import ordered_dimensions  # noqa: PLC0415
     from .instantiate import assignments, node_at, one_size_text, shapes_at  # noqa: PLC0415
-    dims = ordered_dimensions(context.shapes, _dims(context.shapes))
+    dims = sorted(_dims(context.shapes))  # the same order every run (N, d, h)
     try:
         for sizes in assignments(dims):
             at = replace(context, shapes=shapes_at(context.shapes, sizes),
