@@ -89,3 +89,17 @@ def test_cli_transposed_claim_at_symbolic_sizes_exits_1():
     assert p.returncode == 1, p.stderr
     assert "refuted  dW = dY.T @ X: hxd, but dW is dxh; your formula is the transpose of dW" \
         in p.stdout
+
+
+def test_cli_claims_at_symbolic_sizes_as_json_follow_the_schema():
+    import json
+
+    import jsonschema
+
+    from jacobian_calc.schema import schema
+    p = run(*CLI, "--claim", "dW = X.T @ dY", "--claim", "dW = -X.T @ dY", "--format", "json")
+    assert p.returncode == 1, p.stderr
+    doc = json.loads(p.stdout)
+    jsonschema.validate(doc, schema())
+    assert [(c["verdict"], c["kind"]) for c in doc["claims"]] == \
+        [("proved", ""), ("refuted", "sign")]

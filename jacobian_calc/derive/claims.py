@@ -18,6 +18,10 @@ and gradient substituted) and compared exactly:
   random point; a formula whose shapes do not fit is refuted with the clash;
 * **agrees**: equal at random points, not proved in the time allowed.
 
+At symbolic sizes (``X=Nxd``) a claim is decided on one entry in index
+notation, for all sizes (:mod:`.claims_sizes`); **undecided** is said plainly
+when neither a proof nor a differing size is found.
+
 An unknown name, a formula that does not parse, or a left-hand side that
 names nothing is an error (:class:`JacobianError`), never a verdict.
 """
@@ -64,7 +68,8 @@ class ClaimVerdict:
     formula : str
         Its right-hand side, as parsed.
     verdict : str
-        ``"proved"``, ``"refuted"`` or ``"agrees"`` (numerically, not proved).
+        ``"proved"``, ``"refuted"``, ``"agrees"`` (numerically, not proved) or
+        ``"undecided"`` (at symbolic sizes: neither proved nor refuted).
     reason : str
         Why, in words (``2x3, but dW is 3x2; your formula is the transpose of dW``).
     kind : str
