@@ -103,3 +103,14 @@ def test_cli_claims_at_symbolic_sizes_as_json_follow_the_schema():
     jsonschema.validate(doc, schema())
     assert [(c["verdict"], c["kind"]) for c in doc["claims"]] == \
         [("proved", ""), ("refuted", "sign")]
+
+
+def test_jacobian_claims_and_compact_at_symbolic_sizes_are_refused_plainly():
+    """Not a verdict and not a misleading message: what works at symbolic sizes is said."""
+    from jacobian_calc import JacobianError, check_claims, jacobian
+    shapes = {"X": ("N", "d"), "w": ("d",)}
+    r = jacobian("X@w", wrt="w", shapes=shapes)
+    with pytest.raises(JacobianError, match="claims about a Jacobian need numbers for the sizes"):
+        check_claims(r, ["J = X"])
+    with pytest.raises(JacobianError, match="the compact Jacobian needs numbers for the sizes"):
+        jacobian("X@w", wrt="w", shapes=shapes, compact=True)

@@ -169,6 +169,10 @@ def _context(result) -> _Context:
     if isinstance(result, BackpropResult):
         return _backprop_context(result)
     if isinstance(result, JacobianResult):
+        if result.symbolic:
+            raise JacobianError("claims about a Jacobian need numbers for the sizes in "
+                                "{{shapes}}; at symbolic sizes, claims about {{backprop}}'s "
+                                "gradients and steps are decided for all sizes")
         return _jacobian_context(result)
     if isinstance(result, HessianResult):
         return _hessian_context(result)
