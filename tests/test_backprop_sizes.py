@@ -334,3 +334,14 @@ def test_json_at_symbolic_sizes_follows_the_schema():
     assert doc["steps"][0]["shape"] == ["N", "h"]
     assert doc["backward"][0]["contraction"].startswith("dW[k,l] = Σ_i Σ_j dY[i,j] X[i,k]")
     assert doc["summary"].startswith("2 steps proved for all sizes")
+
+
+def test_latex_derivation_at_symbolic_sizes_shows_the_index_notation_and_is_ascii():
+    """A step proved for all sizes is typeset as its index-notation contraction (no empty
+    matrix of entries), and the document has no character pdflatex cannot read."""
+    from jacobian_calc import backprop, to_latex
+    r = backprop("X@W + b", "W,b", shapes={"X": ("N", "d"), "W": ("d", "h"), "b": ("h",)})
+    tex = to_latex(r, derivation=True, standalone=True)
+    assert r"\delta_{jl}" in tex and "In index notation, for every size" in tex
+    assert r"\begin{pmatrix}  \end{pmatrix}" not in tex
+    assert all(ord(c) < 128 for c in tex), sorted({c for c in tex if ord(c) >= 128})

@@ -118,7 +118,8 @@ def _proved(rule, proof) -> BackwardStep:
                         rule.accumulate, tuple((n, to_source(t)) for n, t in rule.fused),
                         proof.text, Grid((0,), []), (),
                         Check(PROVED, f"{ALL_SIZES}, {proof.note.split(', ', 1)[-1]}"
-                              if proof.note.startswith(ALL_SIZES) else ALL_SIZES))
+                              if proof.note.startswith(ALL_SIZES) else ALL_SIZES),
+                        derivation_tex=tuple(proof.latex))
 
 
 def _checked(route, rule, graph, limits: Limits, simplify: bool, sizes) -> BackwardStep:

@@ -18,6 +18,10 @@ and gradient substituted) and compared exactly:
   random point; a formula whose shapes do not fit is refuted with the clash;
 * **agrees**: equal at random points, not proved in the time allowed.
 
+At symbolic sizes (``X=Nxd``) a claim is decided on one entry in index
+notation, for all sizes (:mod:`.claims_sizes`); **undecided** is said plainly
+when neither a proof nor a differing size is found.
+
 An unknown name, a formula that does not parse, or a left-hand side that
 names nothing is an error (:class:`JacobianError`), never a verdict.
 """
@@ -42,6 +46,7 @@ from ..results.base import Result, printer
 from ..results.hessian import HessianResult
 from ..results.jacobian import JacobianResult
 from ..symbolic.evaluate import Env, evaluate, infer_shape
+from .claims_sizes import CLAIM_UNDECIDED, decide_claim, symbolic
 from .hessian_compact import decide
 
 #: Verdicts of a claim.
@@ -63,7 +68,8 @@ class ClaimVerdict:
     formula : str
         Its right-hand side, as parsed.
     verdict : str
-        ``"proved"``, ``"refuted"`` or ``"agrees"`` (numerically, not proved).
+        ``"proved"``, ``"refuted"``, ``"agrees"`` (numerically, not proved) or
+        ``"undecided"`` (at symbolic sizes: neither proved nor refuted).
     reason : str
         Why, in words (``2x3, but dW is 3x2; your formula is the transpose of dW``).
     kind : str
@@ -117,6 +123,7 @@ class _Context:
     definitions: dict       # step / gradient / output name -> tree (in other names)
     targets: dict           # name -> Grid of the correct entries (in the inputs' entries)
     kinds: str              # what the left-hand side may name, for messages
+    onehot: tuple = ()      # one-hot names (rows sum to 1), for symbolic sizes
 
 
 def check_claims(result, claims: str | Iterable[str]) -> list[ClaimVerdict]:
@@ -162,6 +169,10 @@ def _context(result) -> _Context:
     if isinstance(result, BackpropResult):
         return _backprop_context(result)
     if isinstance(result, JacobianResult):
+        if result.symbolic:
+            raise JacobianError("claims about a Jacobian need numbers for the sizes in "
+                                "{{shapes}}; at symbolic sizes, claims about {{backprop}}'s "
+                                "gradients and steps are decided for all sizes")
         return _jacobian_context(result)
     if isinstance(result, HessianResult):
         return _hessian_context(result)
@@ -197,7 +208,7 @@ def _backprop_context(r: BackpropResult) -> _Context:
     kinds = "a gradient (" + ", ".join(g.name for g in r.gradients.values()) + ")" + (
         ", a backward step" if len(totals) > len(r.gradients) else "") + \
         (", a forward step (" + ", ".join(sorted(steps)) + ")" if steps else "")
-    return _Context(shapes, inputs, definitions, targets, kinds)
+    return _Context(shapes, inputs, definitions, targets, kinds, tuple(r.onehot or ()))
 
 
 def _jacobian_context(J: JacobianResult) -> _Context:
@@ -288,6 +299,7 @@ def _parse(text: str, context: _Context) -> tuple[str, Node, str]:
                             f"{context.kinds}")
     tree = parse_expression(right.strip())
     allowed = set(context.shapes) - {"J", "J_vec", "H", left}  # never the answer itself
+    allowed |= {d for s in context.shapes.values() for d in s if isinstance(d, str)}  # sizes
     unknown = sorted(names(tree) - allowed)
     if unknown:
         raise JacobianError(f"unknown name {unknown[0]!r} in the claim {text.strip()[:60]!r}"
@@ -299,6 +311,8 @@ def _parse(text: str, context: _Context) -> tuple[str, Node, str]:
 
 def _decide(target: str, tree: Node, claim: str, context: _Context) -> ClaimVerdict:
     verdict = _Verdict(claim, target, to_source(tree))
+    if symbolic(context.shapes):
+        return decide_claim(verdict, target, tree, context, context.onehot)
     try:
         infer_shape(tree, context.shapes)
     except JacobianError as exc:
@@ -455,4 +469,4 @@ def claims_text(verdicts: Iterable[ClaimVerdict]) -> str:
 
 
 __all__ = ["check_claims", "ClaimVerdict", "claims_text", "exit_status", "CLAIM_PROVED",
-           "CLAIM_REFUTED", "CLAIM_AGREES"]
+           "CLAIM_REFUTED", "CLAIM_AGREES", "CLAIM_UNDECIDED"]

@@ -53,6 +53,10 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
     names = parse_wrt(wrt) or default_wrt(problem)
     groups = wrt_groups(names, problem)
     if problem.symbolic:  # sizes are names: the index form is the result
+        if compact:
+            raise JacobianError("the compact Jacobian needs numbers for the sizes in "
+                                "{{shapes}}; at symbolic sizes the index form is the "
+                                "result, and {{backprop}} proves its steps for all sizes")
         with budget.stage("the index form"):
             return [_generic(problem, group, in_terms_of_output).with_layout(layout)
                     for group in groups]

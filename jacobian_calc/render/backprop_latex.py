@@ -193,9 +193,13 @@ def step_blocks(r: BackpropResult, b: BackwardStep, style: Style) -> list[Block]
     its verdict."""
     o = style.options
     blocks = [Block("text", _step_heading(r, b, o)),
-              Block("math", contraction_tex(r, b, o)),
-              Block("text", _symbols_sentence(b, o))]
-    blocks += entry_blocks(b.name, b.explicit, style)
+              Block("math", contraction_tex(r, b, o))]
+    if b.derivation_tex:  # proved for all sizes: the contraction in index notation
+        blocks += [Block("text", "In index notation, for every size:"),
+                   Block("math", " ".join(b.derivation_tex))]
+    else:
+        blocks += [Block("text", _symbols_sentence(b, o))]
+        blocks += entry_blocks(b.name, b.explicit, style)
     blocks += [Block("text", "The compact rule:"),
                Block("math", f"{name_tex(b.name, o)} {_sign(b)} {formula_tex(b.tree, o)}"),
                Block("text", verdict_tex(b, o))]

@@ -465,7 +465,9 @@ def of_tex(sources: list[str], options: LatexOptions = LatexOptions(), scalar: b
 def escape(text: str) -> str:
     r"""Text safe in a LaTeX paragraph: ``x_1`` -> ``x\_1``."""
     table = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
-             "#": r"\#", "_": r"\_", "%": r"\%", "^": r"\^{}", "~": r"\~{}"}
+             "#": r"\#", "_": r"\_", "%": r"\%", "^": r"\^{}", "~": r"\~{}",
+             "δ": r"$\delta$", "Σ": r"$\Sigma$", "∂": r"$\partial$", "·": r"$\cdot$",
+             "×": r"$\times$", "−": "-"}
     return "".join(table.get(c, c) for c in text)
 
 

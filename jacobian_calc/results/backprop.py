@@ -126,6 +126,7 @@ class BackwardStep:
     symbols: tuple[str, ...]
     check: Check
     at: str = ""
+    derivation_tex: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
