@@ -312,7 +312,7 @@ def _parse(text: str, context: _Context) -> tuple[str, Node, str]:
 def _decide(target: str, tree: Node, claim: str, context: _Context) -> ClaimVerdict:
     verdict = _Verdict(claim, target, to_source(tree))
     if symbolic(context.shapes):
-        return decide_claim(verdict, target, tree, context, context.onehot)
+        return decide_claim(verdict, target, tree, context, context.onehot, _decide)
     try:
         infer_shape(tree, context.shapes)
     except JacobianError as exc:

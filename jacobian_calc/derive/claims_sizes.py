@@ -36,8 +36,10 @@ def symbolic(shapes) -> bool:
     return any(isinstance(d, str) for s in shapes.values() for d in s)
 
 
-def decide_claim(verdict, target: str, tree: Node, context, onehot=()):
-    """The verdict on ``target = tree`` at symbolic sizes (see the module)."""
+def decide_claim(verdict, target: str, tree: Node, context, onehot=(), concrete=None):
+    """The verdict on ``target = tree`` at symbolic sizes (see the module); ``concrete``
+    decides a claim at concrete sizes (``claims._decide``), for operations without an
+    index form."""
     shapes = context.shapes
     try:
         mine = tuple(infer_shape(tree, shapes))
@@ -49,7 +51,7 @@ def decide_claim(verdict, target: str, tree: Node, context, onehot=()):
     missing = sorted(set(without_index_form(tree)).union(
         *(without_index_form(defs[n]) for n in _used(target, tree, defs))))
     if missing:
-        return _instantiated(verdict, target, tree, context, missing)
+        return _instantiated(verdict, target, tree, context, missing, concrete)
     taken = set(shapes) | set(defs) | _dims(shapes)
     ix = index_symbols(_LETTERS, len(want), taken)
     ctx = I.Context(dict(zip(ix, (I.size(d) for d in want))), onehot)
@@ -153,12 +155,11 @@ def _differs(verdict, witness, ix):
                            entry=(label, yours, correct))
 
 
-def _instantiated(verdict, target: str, tree: Node, context, missing):
+def _instantiated(verdict, target: str, tree: Node, context, missing, concrete):
     """No index form: the claim decided at three size assignments, all sizes distinct
     within each; refuted at one of them, or agreeing at all (not proved)."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from . import claims  # noqa: PLC0415
     from .instantiate import assignments, node_at, one_size_text, shapes_at  # noqa: PLC0415
     dims = sorted(_dims(context.shapes))  # the same order every run (N, d, h)
     try:
@@ -167,7 +168,7 @@ def _instantiated(verdict, target: str, tree: Node, context, missing):
                          inputs=shapes_at(context.inputs, sizes),
                          definitions={n: node_at(t, sizes) for n, t in context.definitions.items()},
                          targets={n: None for n in context.targets})
-            v = claims._decide(target, node_at(tree, sizes), verdict.claim, at)
+            v = concrete(target, node_at(tree, sizes), verdict.claim, at)
             if v.refuted:
                 return verdict.refuted(f"{v.reason} (when {one_size_text(sizes)})", v.kind,
                                        factor=v.factor, entry=v.entry)
