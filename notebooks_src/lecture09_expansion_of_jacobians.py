@@ -143,9 +143,9 @@ assert "dW = A.T @ dZ" in output and "dA = dZ @ W.T" in output
 #
 # A tiny numeric run: the output layer alone, with a mean squared error loss
 # $J = \operatorname{mean}\big((AW + \vec b - T)^2\big)$ against targets $T$. The
-# calculator names the product $AW$ as the step $Z$, so its compact rules read
-# $dZ = (Z + \vec b - T)/4$, which is $\tfrac{2}{NK}(Z + \vec b - T)$ with $NK = 8$, and
-# $dW = A^{\top} dZ$. With `expand=True` it also gives each gradient entry by entry in the
+# calculator names the affine layer $AW + \vec b$ as the step $Z$, as the lecture does, so
+# its compact rules read $dZ = (Z - T)/4$, which is $\tfrac{2}{NK}(Z - T)$ with $NK = 8$,
+# $dW = A^{\top} dZ$ and $db$ the column sums of $dZ$. With `expand=True` it also gives each gradient entry by entry in the
 # variables; we substitute numbers, take one step, and check that the loss went down.
 #
 # ```bash
@@ -161,7 +161,8 @@ for s in mse.steps:
 print(mse.summary())
 assert mse.agree
 assert mse.gradients["W"].text == "A.T @ dZ"
-assert {s.name: s.text for s in mse.backward}["dZ"] == "(Z + b - T) / 4"
+assert {s.name: s.text for s in mse.backward}["dZ"] == "(Z - T) / 4"
+assert mse.gradients["b"].text == "sum(dZ, axis=0)"
 
 symbols = [entry_symbols(name, shape) for name, shape in mse_shapes.items()]
 inputs = [s for matrix in symbols for s in matrix]  # row-major, matching numpy's ravel()
