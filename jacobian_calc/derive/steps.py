@@ -172,7 +172,18 @@ def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> 
         return arithmetic and not _is_layer(parent)
     if isinstance(node, Call) and node.op == "softmax" and arithmetic:
         return True  # P = softmax(z) in sum(P * (log_softmax(z) - log(q)))
+    if _is_activation(node) and arithmetic:  # 1 + tanh(u) names t = tanh(u) when u is not
+        return _nonlinear(node.args[0], steps)  # linear: its derivative repeats it (GELU)
     return _is_activation(node) and not arithmetic  # mean(sigmoid(Z)) names the sigmoid
+
+
+def _nonlinear(node: Node, steps: Container[Node] = ()) -> bool:
+    """Whether ``node`` holds a power or an activation that is not already a step."""
+    if node in steps or _atomic(node) or not isinstance(node, Call):
+        return False
+    if node.op == "pow" or _is_activation(node):
+        return True
+    return any(_nonlinear(a, steps) for a in node.args)
 
 
 def _cuts(root: Node, lets: Mapping[Node, str], found: Mapping[Node, Shape] | None = None
