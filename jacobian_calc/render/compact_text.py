@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..core.grid import shape_text
 from ..results.compact import LINEAR_MAP, VEC_CONVENTION, CompactJacobian
-from .entries import entry_text
+from .entries import aligned_equations, check_text
 
 
 def compact_jacobian_text(c: CompactJacobian, wrt: str = "x") -> str:
@@ -27,12 +27,12 @@ def compact_jacobian_text(c: CompactJacobian, wrt: str = "x") -> str:
         head = f"Compact Jacobian ({c.layout} layout)"
     rows = [(c.label, c.text, _shape(c.shape))]
     rows += [(f"where {name}", text, "") for name, _, text in c.where]
-    lines = [head] + _aligned(rows)
+    lines = [head] + aligned_equations(rows)
     if c.kind == LINEAR_MAP:
         if c.vec_text:
             lines.append(f"In vec form, vec({c.label}) = J_vec @ vec({c.direction}) "
                          f"({VEC_CONVENTION}):")
-            lines += _aligned([("J_vec", c.vec_text, _shape(c.vec_shape))])
+            lines += aligned_equations([("J_vec", c.vec_text, _shape(c.vec_shape))])
         elif c.reason:
             lines.append(f"({c.reason})")
     lines.append(f"Verified against the explicit Jacobian: {verdict_text(c)}")
@@ -43,20 +43,8 @@ def _shape(shape) -> str:
     return "scalar" if not shape else shape_text(shape)
 
 
-def _aligned(rows: list[tuple[str, str, str]]) -> list[str]:
-    left = max(len(a) for a, _, _ in rows)
-    body = max(len(b) for _, b, _ in rows)
-    return [f"  {a.ljust(left)} = {b.ljust(body)}   {s}".rstrip() for a, b, s in rows]
-
-
 def verdict_text(c: CompactJacobian) -> str:
-    check = c.check
-    if check is None:
-        return "not checked"
-    if check.verdict == "differs":
-        label, first, second = check.mismatch
-        return f"DIFFERS at {label}: explicit {entry_text(first)}, compact {entry_text(second)}"
-    return f"{check.verdict} ({check.how})"
+    return check_text(c.check)
 
 
 def compact_jacobian_dict(c: CompactJacobian) -> dict:

@@ -76,3 +76,20 @@ def entry_texts(grid: Grid) -> Grid:
             advance()
             return entry_text(expr)
         return grid.map(one)
+
+
+def check_text(check) -> str:
+    """A compact form's check against the explicit one, in words (``None``: not checked)."""
+    if check is None:
+        return "not checked"
+    if check.verdict == "differs":
+        label, first, second = check.mismatch
+        return f"DIFFERS at {label}: explicit {entry_text(first)}, compact {entry_text(second)}"
+    return f"{check.verdict} ({check.how})"
+
+
+def aligned_equations(rows: list[tuple[str, str, str]]) -> list[str]:
+    """``(name, formula, shape)`` rows as ``  name = formula   shape``, the ``=`` aligned."""
+    left = max(len(a) for a, _, _ in rows)
+    body = max(len(b) for _, b, _ in rows)
+    return [f"  {a.ljust(left)} = {b.ljust(body)}   {s}".rstrip() for a, b, s in rows]

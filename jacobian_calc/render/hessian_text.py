@@ -12,7 +12,7 @@ from ..core.grid import Grid, ndindex, shape_text
 from ..results.base import printer
 from ..results.hessian import (MATRIX, NOT_SYMMETRIC, SYMMETRIC, CompactHessian,
                                HessianBlock, HessianResult)
-from .entries import entry_text
+from .entries import aligned_equations, check_text, entry_text
 from .json import entries as entry_forms, envelope
 from .text import table
 
@@ -174,19 +174,11 @@ def compact_text(H: HessianResult) -> str:
 def _formula_lines(c: CompactHessian) -> list[str]:
     rows = [(t.label, t.text, shape_text(t.shape)) for t in c.terms]
     rows += [(f"where {name}", text, "") for name, _, text in c.where]
-    left = max(len(a) for a, _, _ in rows)
-    body = max(len(b) for _, b, _ in rows)
-    return [f"  {a.ljust(left)} = {b.ljust(body)}   {s}".rstrip() for a, b, s in rows]
+    return aligned_equations(rows)
 
 
 def verdict_text(c: CompactHessian) -> str:
-    check = c.check
-    if check is None:
-        return "not checked"
-    if check.verdict == "differs":
-        label, first, second = check.mismatch
-        return f"DIFFERS at {label}: explicit {entry_text(first)}, compact {entry_text(second)}"
-    return f"{check.verdict} ({check.how})"
+    return check_text(c.check)
 
 
 # -- JSON -------------------------------------------------------------------------------------
