@@ -135,13 +135,13 @@ def _backprop(of, wrt, shapes, upstream, lets, functions, onehot, inline, expand
         return _sizes().backprop_at_sizes(ROUTE, problem, request, graph, rules, expand=expand,
                                           simplify=simplify, inline=inline, points=points,
                                           seed=seed)
-    if not expand and (explicit is False or (explicit is None and not _sizes().cheap(problem))):
-        small = _sizes().backprop_generalized(
+    if not expand and explicit is not True:  # derived for all sizes, shown at these
+        general = _sizes().backprop_generalized(
             ROUTE, problem, request, graph, rules, of=of, wrt=wrt, upstream=upstream, onehot=onehot,
             lets=lets, functions=functions, inline=inline, points=points, seed=seed,
-            simplify=simplify)
-        if small is not None:
-            return small
+            simplify=simplify, at_requested=explicit is None and _sizes().cheap(problem))
+        if general is not None:
+            return general
     with stage("checking backward steps", len(rules)):
         backward = []
         for rule in rules:

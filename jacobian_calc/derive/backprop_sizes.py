@@ -24,7 +24,7 @@ from ..core.progress import advance, stage
 from ..core.tree import Call, Num, names, walk
 from ..index.prove import UNAVAILABLE, prove_step
 from ..ops.text import to_source
-from ..results.backprop import (ALL_SIZES, CHECKED, DIFFERS, PROVED, BackpropResult,
+from ..results.backprop import (ALL_SIZES, AT_REQUESTED, CHECKED, DIFFERS, PROVED, BackpropResult,
                                 BackwardStep, Check, EndToEnd, ForwardStep)
 from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.float_tree import float_evaluate
@@ -66,20 +66,26 @@ def rule_at(rule, sizes: Mapping[str, int]):
 
 
 def check_steps(route, rules: list, graph, dims: Sequence[str], limits: Limits,
-                simplify: bool, shown: list | None = None, shown_graph=None
+                simplify: bool, shown: list | None = None, shown_graph=None,
+                requested=None, at: Mapping[str, int] | None = None
                 ) -> tuple[list[BackwardStep], list[dict[str, int]]]:
-    """Each backward step against its explicit contraction at every assignment of
-    :func:`~.instantiate.assignments`; ``shown`` are the rules as shown (at the
-    requested sizes), one per rule, in ``shown_graph``."""
+    """Each backward step proved for all sizes, else against its explicit contraction at
+    every assignment of :func:`~.instantiate.assignments`; ``shown`` are the rules as
+    shown (at the requested sizes ``at``), one per rule, in ``shown_graph``;
+    ``requested(i)``, where given, checks the i-th step at the requested sizes instead
+    of the instantiated ones."""
     sizes = assignments(dims)
-    graphs = [graph_at(graph, s) for s in sizes]
+    graphs = None
     out = []
     with stage("proving backward steps for all sizes", len(rules)):
         for i, rule in enumerate(rules):
-            proof = _proof(rule, graph)
+            proof = _proof(rule, graph, at, shown[i].tree if shown else None)
             if proof is not None and proof.verdict == PROVED:
                 out.append(_proved(shown[i] if shown else rule, proof))
+            elif requested is not None:
+                out.append(_at_requested(requested(i), proof))
             else:
+                graphs = graphs or [graph_at(graph, s) for s in sizes]
                 checked = [_checked(route, rule_at(rule, s), g, limits, simplify, s)
                            for s, g in zip(sizes, graphs)]
                 out.append(_merged(route, shown[i] if shown else rule, shown_graph or graph,
@@ -88,15 +94,29 @@ def check_steps(route, rules: list, graph, dims: Sequence[str], limits: Limits,
     return out, sizes
 
 
+def _at_requested(step: BackwardStep, proof) -> BackwardStep:
+    """A step checked against its explicit contraction at the requested sizes (cheap
+    there), and why it was not proved for all sizes."""
+    why = "not proved for all sizes"
+    if proof is not None and proof.verdict == UNAVAILABLE:
+        why = proof.note.split(";")[0]  # no index form for logdet
+    c = step.check
+    if c.verdict != PROVED:
+        return dataclasses.replace(step, check=dataclasses.replace(c, how=f"{c.how}; {why}"
+                                                                   if c.how else why))
+    return dataclasses.replace(step, check=dataclasses.replace(
+        c, how=f"{AT_REQUESTED}, in the step's own symbols; {why}"))
+
+
 #: Whether steps are first proved for all sizes (tests turn it off to exercise the
 #: instantiated checks alone).
 PROVE = True
 
 
-def _proof(rule, graph):
+def _proof(rule, graph, at=None, shown=None):
     """The step proved against its index-notation contraction for all sizes
     (:func:`~jacobian_calc.index.prove.prove_step`), or why not; None where the
-    prover cannot read it."""
+    prover cannot read it. ``at`` and ``shown``: written at the requested sizes."""
     if not PROVE:
         return None
     steps = [(n, graph.step(n).expr) for n in rule.through]
@@ -104,7 +124,7 @@ def _proof(rule, graph):
     try:
         return prove_step(rule.tree, target=rule.target, steps=steps, upstream=upstream,
                           shapes=graph.shapes, onehot=graph.onehot,
-                          accumulate=rule.accumulate)
+                          accumulate=rule.accumulate, at=at, shown=shown)
     except LimitError:
         raise
     except Exception:  # noqa: BLE001 - not proved is never wrong: it is then instantiated
@@ -211,15 +231,6 @@ def backprop_at_sizes(route, problem, request, graph, rules: list, *, expand: bo
         inline=inline, onehot=tuple(sorted(request.onehot)), sizes=sizes_text(sizes))
 
 
-def _tidied(rule, graph):
-    """The rule at the requested sizes with its numbers folded (``2 * X / 128`` ->
-    ``X / 64``), kept only where it computes the same numbers as the rule checked."""
-    tree = tidy(rule.tree, graph.shapes, graph.onehot)
-    if tree == rule.tree or not _same_numbers(tree, rule.tree, graph.shapes):
-        return rule
-    return dataclasses.replace(rule, tree=tree)
-
-
 def _same_numbers(a, b, shapes: Mapping[str, Shape], seed: int = 0) -> bool:
     """Two trees evaluated with NumPy at one random point (positive values: logs)."""
     import numpy as np  # noqa: PLC0415 - only a backprop loads NumPy
@@ -247,10 +258,15 @@ def cheap(problem) -> bool:
 
 def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt, upstream,
                          onehot, lets, functions, inline: bool, points: int, seed: int,
-                         simplify: bool) -> BackpropResult | None:
-    """A concrete request derived at symbolic sizes (:mod:`.generalize`), checked at small
-    instantiated ones, shown at the requested sizes; None where it cannot be
-    restated (then the caller writes everything out at the requested sizes)."""
+                         simplify: bool, at_requested: bool = False) -> BackpropResult | None:
+    """A concrete request derived at symbolic sizes (:mod:`.generalize`), each step proved
+    for all sizes in index notation, shown at the requested sizes; None where it cannot
+    be restated (then the caller writes everything out at the requested sizes).
+
+    What is not proved for all sizes, and the end-to-end comparison, are checked at the
+    requested sizes when ``at_requested`` (cheap there: :func:`cheap`), else at small
+    instantiated sizes in which every dimension differs.
+    """
     try:
         general, requested = generalize(request.root, problem.shapes)
     except JacobianError:  # a shape rule that would not read names: the full-size route
@@ -264,19 +280,51 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
     g_rules = route.rules(g_graph)
     if [s.name for s in g_graph.steps] != [s.name for s in graph.steps]:
         return None
-    shown = [_tidied(rule_at(r, requested), graph) for r in g_rules]
+    shown = _shown(g_rules, rules, requested, graph)
+    if shown is None:
+        return None
+    requested_check = None
+    if at_requested:
+        def requested_check(i):
+            return route.checked(shown[i], graph, problem.limits, simplify)
     backward, sizes = check_steps(route, g_rules, g_graph, list(requested), problem.limits,
-                                  simplify, shown, graph)
-    end = end_to_end(route, g_graph, g_rules, sizes, points, seed)
-    gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False,
-                              problem.limits)
+                                  simplify, shown, graph, requested_check, requested)
     wanted = ", ".join(str(n) for n in requested.values())
+    if at_requested:
+        output = evaluate(graph.root, Env(graph.variables))
+        explicit = route.explicit(graph, output)
+        gradients = route.gradients(graph, shown, explicit, False, False, problem.limits)
+        end = route.numbers().end_to_end(graph, shown, explicit, points, seed)
+        at = ""
+    else:
+        end = end_to_end(route, g_graph, g_rules, sizes, points, seed)
+        end = dataclasses.replace(end, at=one_size_text(sizes[0]))
+        gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False,
+                                    problem.limits)
+        at = f"{sizes_text(sizes)} (the requested ({wanted}) not written out)"
     return BackpropResult(
         of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
         gradients=gradients, end_to_end=end, warnings=[], shapes=dict(graph.shapes),
-        inline=inline, onehot=tuple(sorted(request.onehot)),
-        sizes=f"{sizes_text(sizes)} (the requested ({wanted}) not written out)")
+        inline=inline, onehot=tuple(sorted(request.onehot)), sizes=at)
+
+
+def _shown(g_rules: list, rules: list, requested: Mapping[str, int], graph) -> list | None:
+    """The rules as shown: the derivation at the requested sizes (``(Z - T) / 32``), one
+    per rule derived at named sizes, each computing the same numbers as that rule at
+    the requested sizes; None where the two derivations do not pair up."""
+    if len(g_rules) != len(rules):
+        return None
+    out = []
+    for g, rule in zip(g_rules, rules):
+        if (g.target, list(g.through), g.accumulate) != (rule.target, list(rule.through),
+                                                         rule.accumulate):
+            return None
+        at = rule_at(g, requested)
+        if at.tree != rule.tree and not _same_numbers(at.tree, rule.tree, graph.shapes):
+            return None
+        out.append(rule)
+    return out
 
 
 __all__ = ["backprop_at_sizes", "backprop_generalized", "cheap", "check_steps", "end_to_end",

@@ -87,7 +87,8 @@ class StepProof:
 
 def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
                upstream: str | None, shapes: Mapping[str, Shape],
-               onehot: Iterable[str] = (), accumulate: bool = False) -> StepProof:
+               onehot: Iterable[str] = (), accumulate: bool = False,
+               at: Mapping[str, int] | None = None, shown: Node | None = None) -> StepProof:
     """Decide a backward step's compact rule against its contraction, for all sizes.
 
     Parameters
@@ -109,6 +110,12 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
         Names whose rows (last axis) sum to 1.
     accumulate : bool
         Written ``dW +=`` (a further contribution).
+    at : mapping, optional
+        Sizes of the dimension names to write the derivation at (a request at
+        concrete sizes restated at named ones): the verdict is still for all
+        sizes, the lines read in the requested numbers.
+    shown : Node, optional
+        The rule as shown at those sizes (``(Z - T) / 32``), the last line's.
 
     Returns
     -------
@@ -231,6 +238,11 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
         summed = I.eliminated(v["contraction"], ctx, taken)
     except I.TooLarge:  # shown as differentiated, not multiplied out
         jac, summed = v["jac"], v["contraction"]
+    numbers = {I.size(d): sp.Integer(n) for d, n in (v["at"] or {}).items()}
+    if numbers:  # read at the requested sizes
+        jac, summed = jac.subs(numbers), summed.subs(numbers)
+    if v["shown"] is not None:
+        v = {**v, "rule": v["shown"]}
     lhs = f"d{target}{_brackets(mine)} {'+=' if v['accumulate'] else '='}"
     sums = "".join(f"Σ_{s} " for s in out)
     head = f"{upstream}{_brackets(out)} " if upstream else ""
@@ -241,12 +253,13 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
              f"= {rule}{_brackets(mine)}"]
     if lines[1][2:] == lines[0][len(lhs) + 1:]:
         del lines[1]
-    tex_sums = "".join(rf"\sum_{{{s}=1}}^{{{sp.latex(I.size(d))}}} "
+    tex_sums = "".join(rf"\sum_{{{s}=1}}^{{{sp.latex(I.size(d).subs(numbers))}}} "
                        for s, d in zip(out, v["shapes"][v["top"]]))
     tex_head = f"{_tex_entry(upstream, out)} " if upstream else ""
     tex = [rf"{_tex_entry('d' + target, mine)} = {tex_sums}{tex_head}"
            rf"{latex(jac, order)}", f"= {latex(summed, mine)}"]
-    ranges = tuple(f"{s} = 1..{d}" for s, d in zip(mine, v["shapes"].get(target, ())))
+    ranges = tuple(f"{s} = 1..{I.size(d).subs(numbers)}"
+                   for s, d in zip(mine, v["shapes"].get(target, ())))
     return StepProof(decision.verdict, tuple(lines), tuple(tex), decision.note,
                      decision.witness, ranges, summed, tuple(mine))
 

@@ -195,7 +195,9 @@ def step_blocks(r: BackpropResult, b: BackwardStep, style: Style) -> list[Block]
     blocks = [Block("text", _step_heading(r, b, o)),
               Block("math", contraction_tex(r, b, o))]
     if b.derivation_tex:  # proved for all sizes: the contraction in index notation
-        blocks += [Block("text", "In index notation, for every size:"),
+        every = "for every size" if r.sizes and not r.sizes.endswith("written out)") \
+            else "at the requested sizes (the same derivation holds for every size)"
+        blocks += [Block("text", f"In index notation, {every}:"),
                    Block("math", " ".join(b.derivation_tex))]
     else:
         blocks += [Block("text", _symbols_sentence(b, o))]

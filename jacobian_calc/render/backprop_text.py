@@ -68,7 +68,8 @@ def _backward(r: BackpropResult, full: bool) -> str:
     if not r.backward:
         return "Backward steps: none (no variable asked for appears)"
     head = "Backward steps, each against its explicit contraction in its own symbols"
-    if r.sizes:  # stated for every size: proved in index notation, or at small sizes
+    if r.sizes or any(b.derivation_tex for b in r.backward):  # proved in index notation,
+        # or checked at small sizes
         head = "Backward steps, each against its contraction"
     return head + "\n" + "\n".join(_step(b, full) for b in r.backward)
 

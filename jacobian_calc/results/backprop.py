@@ -22,6 +22,9 @@ PROVED, AGREES, DIFFERS, UNDECIDED = "proved", "agrees", "differs", "undecided"
 CHECKED = "checked"
 #: How a step proved for every size says so (its verdict is PROVED).
 ALL_SIZES = "for all sizes"
+#: How a step of a concrete request that was not proved for all sizes, and was checked
+#: against its explicit contraction at the requested sizes, says so.
+AT_REQUESTED = "at the requested sizes"
 
 
 @dataclass(frozen=True)
@@ -200,12 +203,16 @@ class EndToEnd:
     chosen : str
         How the points were chosen when not simply drawn at random (shifted into
         the domain of a ``log``; fewer than asked, and why); ``""`` otherwise.
+    at : str
+        The small sizes compared at, for a request at concrete sizes too large to
+        write out (``X_rows=2, X_cols=3``); ``""`` at the requested sizes.
     """
 
     check: Check
     points: int = 0
     exact_points: int = 0
     chosen: str = ""  # how the points were chosen, when not simply drawn at random
+    at: str = ""
 
 
 @dataclass(frozen=True, repr=False)
@@ -340,14 +347,16 @@ class BackpropResult(Result):
     def _steps_summary(self) -> str:
         counts: dict[str, int] = {}
         for b in self.backward:
-            key = ALL_SIZES if b.check.verdict == PROVED and b.check.how.startswith(
-                ALL_SIZES) else b.check.verdict
+            key = b.check.verdict
+            if key == PROVED and b.check.how.startswith((ALL_SIZES, AT_REQUESTED)):
+                key = b.check.how.split(",")[0]
             counts[key] = counts.get(key, 0) + 1
         words = {PROVED: ("proved symbolically",) * 2,
                  AGREES: ("agrees numerically (not proved)", "agree numerically (not proved)"),
                  DIFFERS: ("DIFFERS", "DIFFER"), UNDECIDED: ("undecided",) * 2,
                  CHECKED: (f"checked at sizes {self.sizes}",) * 2,
-                 ALL_SIZES: ("proved for all sizes",) * 2}
+                 ALL_SIZES: ("proved for all sizes",) * 2,
+                 AT_REQUESTED: ("checked at the requested sizes",) * 2}
         parts = [f"{n} {'step' if n == 1 else 'steps'} {words[v][n != 1]}"
                  for v, n in sorted(counts.items(), key=lambda vn: vn[0] != ALL_SIZES)]
         return ", ".join(parts) if parts else "no backward steps"
@@ -359,7 +368,8 @@ class BackpropResult(Result):
         if not e.check.ok:
             return f"end to end DIFFERS {e.check.how} (at {e.check.mismatch[0]})"
         chosen = f"; {e.chosen}" if e.chosen else ""
-        text = (f"end to end agrees at {e.points} {'point' if e.points == 1 else 'points'} "
+        at = f" at sizes {e.at}" if e.at else ""
+        text = (f"end to end agrees at {e.points} {'point' if e.points == 1 else 'points'}{at} "
                 f"(max error {e.check.max_abs_error:.2g}{chosen})")
         if e.exact_points:
             text += f", exactly at {e.exact_points} rational " + (
@@ -381,4 +391,4 @@ def _step_failure(b: BackwardStep) -> str:
 
 
 __all__ = ["BackpropResult", "ForwardStep", "BackwardStep", "Gradient", "EndToEnd", "Check",
-           "PROVED", "AGREES", "DIFFERS", "UNDECIDED", "CHECKED", "ALL_SIZES"]
+           "PROVED", "AGREES", "DIFFERS", "UNDECIDED", "CHECKED", "ALL_SIZES", "AT_REQUESTED"]
