@@ -186,7 +186,7 @@ def test_mlp_explicit_entries_are_in_each_steps_symbols():
 
 
 def test_softmax_step_explicit_in_its_own_symbols():
-    r = backprop("softmax(Z)", "Z", shapes={"Z": (2, 3)}, upstream="dP")
+    r = backprop("softmax(Z)", "Z", shapes={"Z": (2, 3)}, upstream="dP", explicit=True)
     P, dP = symbol_grid("P", (2, 3)), symbol_grid("dP", (2, 3))
     entry = r.backward[0].explicit[0, 0]
     expected = P[0, 0] * (dP[0, 0] - sum(dP[0, j] * P[0, j] for j in range(3)))
@@ -249,9 +249,18 @@ def test_a_tiny_error_is_not_proved_and_is_caught_exactly(monkeypatch):
 
 
 def test_right_rules_are_proved_not_just_sampled():
-    r = backprop("inv(X)", "X", shapes=SQ)
+    r = backprop("inv(X)", "X", shapes=SQ, explicit=True)
     assert r.backward[0].check.verdict == "proved"
     assert "written through the inputs" in r.backward[0].check.how
+
+
+def test_a_step_without_index_form_is_checked_at_the_requested_sizes_and_says_so():
+    r = backprop("inv(X)", "X", shapes=SQ)
+    check = r.backward[0].check
+    assert check.verdict == "proved" and r.backward[0].explicit.size == SQ["X"][0] ** 2
+    assert check.how == ("at the requested sizes, with the outputs written through the inputs; "
+                         "no index form for inv")
+    assert r.summary().startswith("1 step checked at the requested sizes; end to end agrees")
 
 
 # -- agreement with PyTorch (float64) ----------------------------------------------------
@@ -374,9 +383,9 @@ def test_lets_name_the_forward_steps():
 def test_legend_lists_only_the_symbols_that_appear_with_their_indices():
     r = backprop("(a*w1 + b1)**2", "w1")
     assert r.backward[0].symbols == ("a", "b1", "w1")
-    r = backprop("X@W + b", "b", shapes=MNIST)
+    r = backprop("X@W + b", "b", shapes=MNIST, explicit=True)
     assert r.backward[0].symbols == ("dY_i_j",)
-    r = backprop("c * x", "c", shapes={"x": (3,)})
+    r = backprop("c * x", "c", shapes={"x": (3,)}, explicit=True)
     assert r.backward[0].symbols == ("x_i", "dy_i")
 
 
@@ -408,7 +417,7 @@ def test_gradient_name_must_not_collide():
 
 
 def test_upstream_rename():
-    r = backprop("X@W", "W", shapes={"X": (2, 2), "W": (2, 2)}, upstream="G")
+    r = backprop("X@W", "W", shapes={"X": (2, 2), "W": (2, 2)}, upstream="G", explicit=True)
     assert r.gradients["W"].text == "X.T @ G"
     assert entry_symbol("G", (0, 0)) in r.backward[0].explicit[0, 0].free_symbols
 
@@ -517,7 +526,20 @@ def test_cli_json():
     assert doc["gradients"][0]["compact"] == "X.T @ dZ"
     assert doc["gradients"][0]["shape"] == [3, 2]
     assert [b["verdict"] for b in doc["backward"]] == ["proved"] * 4
+    assert [b["how"].startswith("for all sizes") for b in doc["backward"]] == [True] * 4
+    assert doc["backward"][2]["contraction"] == \
+        "dW[k,l] = Σ_i Σ_j dZ[i,j] X[i,k] δ[j,l] = Σ_i X[i,k] dZ[i,l] = (X.T @ dZ)[k,l]"
+    assert doc["summary"].startswith("4 steps proved for all sizes; end to end agrees")
+
+
+def test_cli_json_with_expand_keeps_the_explicit_entries():
+    result = jac("mean(sigmoid(X@W + b))", "--wrt", "W,b", "--shape", "X=4x3", "--shape",
+                 "W=3x2", "--shape", "b=2", "--backprop", "--format", "json", "--expand")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert [b["verdict"] for b in doc["backward"]] == ["proved"] * 4
     assert len(doc["backward"][2]["explicit"]) == 3
+    assert doc["summary"].startswith("4 steps proved symbolically; end to end agrees")
 
 
 def test_cli_check_exit_status(monkeypatch):
@@ -548,7 +570,7 @@ def test_cli_simplify_is_used(monkeypatch):
     from jacobian_calc.derive import step_check as module
     real = module.simplify_entry
     monkeypatch.setattr(module, "simplify_entry", lambda e, s: calls.append(e) or real(e, s))
-    jac("tanh(X)", "--wrt", "X", "--shape", "X=2x2", "--backprop", "--simplify")
+    jac("tanh(X)", "--wrt", "X", "--shape", "X=2x2", "--backprop", "--simplify", "--full")
     assert len(calls) == 4
 
 

@@ -81,4 +81,6 @@ def test_the_command_line_proves_every_step(args):
     assert out.exit_code == 0, out.output
     assert "DIFFERS" not in out.output and "DISAGREE" not in out.output
     verified = next(line for line in out.output.splitlines() if line.startswith("Verified"))
-    assert "steps proved symbolically; end to end agrees" in verified
+    assert "proved for all sizes" in verified and "; end to end agrees" in verified
+    full = CliRunner().invoke(main, [*args, "--backprop", "--full"]).output
+    assert "steps proved symbolically; end to end agrees" in full

@@ -28,7 +28,7 @@ from ..results.backprop import (ALL_SIZES, AT_REQUESTED, CHECKED, DIFFERS, PROVE
                                 BackwardStep, Check, EndToEnd, ForwardStep)
 from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.float_tree import float_evaluate
-from .problem import prepare
+from .problem import absence_warnings, prepare
 from .tidy import tidy
 from .generalize import generalize
 from .instantiate import assignments, node_at, one_size_text, shape_at, sizes_text
@@ -104,8 +104,9 @@ def _at_requested(step: BackwardStep, proof) -> BackwardStep:
     if c.verdict != PROVED:
         return dataclasses.replace(step, check=dataclasses.replace(c, how=f"{c.how}; {why}"
                                                                    if c.how else why))
+    how = c.how or "in the step's own symbols"
     return dataclasses.replace(step, check=dataclasses.replace(
-        c, how=f"{AT_REQUESTED}, in the step's own symbols; {why}"))
+        c, how=f"{AT_REQUESTED}, {how}; {why}"))
 
 
 #: Whether steps are first proved for all sizes (tests turn it off to exercise the
@@ -295,8 +296,10 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
         explicit = route.explicit(graph, output)
         gradients = route.gradients(graph, shown, explicit, False, False, problem.limits)
         end = route.numbers().end_to_end(graph, shown, explicit, points, seed)
-        at = ""
+        variables, at = graph.variables, ""
     else:
+        small = graph_at(g_graph, sizes[0])  # which variables the output depends on
+        output, variables = evaluate(small.root, Env(small.variables)), small.variables
         end = end_to_end(route, g_graph, g_rules, sizes, points, seed)
         end = dataclasses.replace(end, at=one_size_text(sizes[0]))
         gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False,
@@ -305,7 +308,9 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
     return BackpropResult(
         of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
-        gradients=gradients, end_to_end=end, warnings=[], shapes=dict(graph.shapes),
+        gradients=gradients, end_to_end=end, shapes=dict(graph.shapes),
+        warnings=request.notes + absence_warnings(graph.wrt, variables, output.flat,
+                                                  problem.used_names()),
         inline=inline, onehot=tuple(sorted(request.onehot)), sizes=at)
 
 
