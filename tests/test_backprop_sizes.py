@@ -345,3 +345,77 @@ def test_latex_derivation_at_symbolic_sizes_shows_the_index_notation_and_is_asci
     assert r"\delta_{jl}" in tex and "In index notation, for every size" in tex
     assert r"\begin{pmatrix}  \end{pmatrix}" not in tex
     assert all(ord(c) < 128 for c in tex), sorted({c for c in tex if ord(c) >= 128})
+
+
+# -- concrete sizes: every request derived size-generically ---------------------------------
+
+def test_a_concrete_request_is_proved_for_all_sizes_and_shown_at_its_sizes():
+    r = backprop("mean(sigmoid(X@W + b))", "W,b", shapes={"X": (4, 3), "W": (3, 2), "b": 2})
+    assert steps(r) == {"dY": "ones_like(Y) / 8", "dZ": "dY * Y * (1 - Y)",
+                        "dW": "X.T @ dZ", "db": "sum(dZ, axis=0)"}
+    assert all(b.check.how.startswith("for all sizes") for b in r.backward)
+    assert r.backward[0].contraction == "dY[k,l] = 1/8 = (ones_like(Y) / 8)[k,l]"
+    assert r.summary().startswith("4 steps proved for all sizes; end to end agrees at 3 "
+                                  "points (max error")
+    values = r.evaluate("X=[[1,2,3],[0,1,0],[2,0,1],[1,1,1]],W=[[1,0],[0,1],[1,1]],b=[0,1]")
+    assert all(v.agree for v in values.values())  # explicit gradients kept at these sizes
+
+
+def test_explicit_and_expand_keep_the_old_route():
+    shapes = {"X": (4, 3), "W": (3, 2), "b": 2}
+    for kwargs in ({"explicit": True}, {"expand": True}):
+        r = backprop("mean(sigmoid(X@W + b))", "W,b", shapes=shapes, **kwargs)
+        assert r.summary().startswith("4 steps proved symbolically; end to end agrees")
+        assert r.backward[2].explicit.size == 6
+
+
+def test_a_concrete_request_too_large_to_write_out_says_where_it_was_checked():
+    r = backprop(RELU, "W1,b1,W2,b2", shapes=relu_shapes(32, 8, 32, 4))
+    assert r.summary() .startswith(
+        "7 steps proved for all sizes; end to end agrees at 3 points at sizes X_rows=2, "
+        "X_cols=3, W1_cols=4, W2_cols=5 (max error")
+    assert r.backward[0].contraction == \
+        "dZ2[k,l] = (Z2[k,l] − T[k,l]) / 64 = ((Z2 - T) / 64)[k,l]"
+
+
+def test_an_absent_variable_still_warns_on_the_size_generic_route():
+    with pytest.warns(UserWarning, match="W does not appear"):
+        r = backprop("sum(tanh(X))", "X,W", shapes={"X": (40, 30), "W": (2, 3)})
+    assert r.warnings == ["W does not appear in the expression; its derivatives are all zero"]
+
+
+#: Small enough to check at the requested sizes, and too large to.
+CONCRETE = {"cheap": (4, 3), "large": (40, 30)}
+
+
+@pytest.mark.parametrize("size", CONCRETE)
+def test_a_transposed_rule_is_caught_at_concrete_sizes(monkeypatch, size):
+    n, d = CONCRETE[size]
+    shapes = {"X": (n, d), "W": (d, d)}
+    patch_rule(monkeypatch, "matmul", lambda v: (v.g @ v.args[1], v.args[0].T @ v.g))
+    r = backprop("sum(tanh(X@W))", "X", shapes=shapes)
+    assert not r.agree and "DIFFERS" in r.summary()
+    bad = [b for b in r.backward if b.check.verdict == "differs"]
+    assert [(b.name, b.text) for b in bad] == [("dX", "dZ @ W")]
+    assert r.disagreement().startswith("dX = dZ @ W (step Z)")
+
+
+@pytest.mark.parametrize("size", CONCRETE)
+def test_a_missing_one_over_n_is_caught_at_concrete_sizes(monkeypatch, size):
+    n, d = CONCRETE[size]
+    patch_rule(monkeypatch, "mean", lambda v: (restore(v, v.g) * fn.ones_like(v.x),))
+    r = backprop("mean(tanh(X@W))", "W", shapes={"X": (n, d), "W": (d, 2)})
+    assert not r.agree and "DIFFERS" in r.summary()
+    assert [b.check.verdict for b in r.backward] == ["differs", "proved", "proved"]
+    assert r.backward[0].name == "dY"
+    assert r.disagreement().startswith("dY = ones_like(Y) (step L)")
+
+
+@pytest.mark.parametrize("size", CONCRETE)
+def test_a_flipped_sign_is_caught_at_concrete_sizes(monkeypatch, size):
+    n, d = CONCRETE[size]
+    patch_rule(monkeypatch, "tanh", lambda v: (-(v.g * (1 - v.out ** 2)),))
+    r = backprop("sum(tanh(X@W + b))", "W,b", shapes={"X": (n, d), "W": (d, 2), "b": 2})
+    assert not r.agree and not r.end_to_end.check.ok
+    assert [b.name for b in r.backward if b.check.verdict == "differs"] == ["dZ"]
+    assert r.disagreement().startswith("dZ = dY * (Y**2 - 1) (step Y) differs")

@@ -239,8 +239,9 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     except I.TooLarge:  # shown as differentiated, not multiplied out
         jac, summed = v["jac"], v["contraction"]
     numbers = {I.size(d): sp.Integer(n) for d, n in (v["at"] or {}).items()}
-    if numbers:  # read at the requested sizes
-        jac, summed = jac.subs(numbers), summed.subs(numbers)
+    if numbers:  # read at the requested sizes: 2 (Z - T) / (N K) -> (Z - T) / 32
+        jac, summed = (e if e.subs(numbers) == e else sp.factor_terms(e.subs(numbers))
+                       for e in (jac, summed))
     if v["shown"] is not None:
         v = {**v, "rule": v["shown"]}
     lhs = f"d{target}{_brackets(mine)} {'+=' if v['accumulate'] else '='}"
