@@ -513,7 +513,8 @@ def _positions(text: str, pieces: list[str]) -> list[int]:
 def test_backprop_derivation_has_every_step():
     """Lecture 9's order: forward steps; per backward step its contraction, its entries in
     its own symbols, its compact rule and its verdict; the gradients; what was proved."""
-    text = to_latex(backprop("sigmoid(X@W + b)", "W,b", shapes=MNIST), derivation=True)
+    text = to_latex(backprop("sigmoid(X@W + b)", "W,b", shapes=MNIST, explicit=True),
+                    derivation=True)
     _positions(text, [
         r"Z &= X W + b && \in \mathbb{R}^{4 \times 2} \\ Y &= \sigma\left(Z\right)",
         r"The output $Y \in \mathbb{R}^{4 \times 2}$ is an array: its upstream gradient $dY$",
@@ -533,6 +534,22 @@ def test_backprop_derivation_has_every_step():
         r"dY \cdot \frac{\partial Y}{\partial W} = dW &= X^{\top} dZ",
         "Verified: 3 steps proved symbolically; end to end agrees at 3 points"])
     assert text.count("The forward pass") == 1 and text.count("Backward step") == 3
+
+
+def test_backprop_derivation_at_concrete_sizes_is_proved_for_all_sizes():
+    """By default a concrete request's steps are proved in index notation, for all sizes,
+    and typeset at the requested sizes; the verdict says so."""
+    text = to_latex(backprop("sigmoid(X@W + b)", "W,b", shapes=MNIST), derivation=True)
+    _positions(text, [
+        "written in index notation where it is proved for every size",
+        r"\textbf{Backward step $dW$}",
+        "In index notation, at the requested sizes (the same derivation holds for every size):",
+        r"dW_{kl} = \sum_{i=1}^{4} \sum_{j=1}^{2} dZ_{ij} X_{ik} \delta_{jl} = "
+        r"\sum_{i=1}^{4} X_{ik} dZ_{il}",
+        r"dW = X^{\top} dZ",
+        r"proved symbolically (for all sizes, by $\delta$-elimination",
+        "Verified: 3 steps proved for all sizes; end to end agrees at 3 points"])
+    assert "in the step's own symbols (" not in text
 
 
 def test_backprop_of_a_scalar_loss():
@@ -600,7 +617,10 @@ def test_backprop_accumulated_steps_and_inline_gradients():
     assert r"dW &\mathrel{+}= X^{\top} dZ" not in to_latex(r)  # inline: the gradient alone
     assert r"dW \mathrel{+}= X^{\top} dZ_{1}" in text
     assert r"dW_{kl} \mathrel{+}= \sum_{ij} {dZ_{1}}_{ij}" in text
-    assert "this contribution to $dW$" in text and "Fully substituted:" in text
+    assert "Fully substituted:" in text
+    assert r"dW_{kl} \mathrel{+}= \sum_{i=1}^{2} \sum_{j=1}^{2} {dZ_{1}}_{ij}" in text
+    r = backprop("sum(tanh(X@W)@W)", "W", shapes={"X": (2, 2), "W": (2, 2)}, explicit=True)
+    assert "this contribution to $dW$" in to_latex(r, derivation=True)
     steps = to_latex(backprop("sum(tanh(X@W)@W)", "W", shapes={"X": (2, 2), "W": (2, 2)}))
     # the loss's argument Z2 = Y1 @ W is a step of its own (dZ2 = ones_like(Z2))
     assert r"dW &= Y_{1}^{\top} dZ_{2} \\ " in steps
@@ -648,7 +668,7 @@ def test_cli_backprop_latex_uses_the_options():
             "--transpose", "^T", "--matrix-env", "bmatrix", "--element-style", "lower"]
     out = jac(*args, "--expand", "--format", "latex")
     assert out.startswith(r"\begin{aligned} dW &= X^T dY = \begin{bmatrix} x_{11} dy_{11}")
-    derivation = jac(*args, "--derivation")
+    derivation = jac(*args, "--derivation", "--expand")
     assert r"dw_{kl} = \sum_{ij} dy_{ij} \frac{\partial y_{ij}}{\partial w_{kl}}" in derivation
     assert r"dW = \begin{bmatrix} x_{11} dy_{11} + x_{21} dy_{21}" in derivation
     assert r"dW = X^T dY" in derivation and r"\top" not in derivation

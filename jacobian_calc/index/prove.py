@@ -257,7 +257,8 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     tex_sums = "".join(rf"\sum_{{{s}=1}}^{{{sp.latex(I.size(d).subs(numbers))}}} "
                        for s, d in zip(out, v["shapes"][v["top"]]))
     tex_head = f"{_tex_entry(upstream, out)} " if upstream else ""
-    tex = [rf"{_tex_entry('d' + target, mine)} = {tex_sums}{tex_head}"
+    sign = r"\mathrel{+}=" if v["accumulate"] else "="
+    tex = [rf"{_tex_entry('d' + target, mine)} {sign} {tex_sums}{tex_head}"
            rf"{latex(jac, order)}", f"= {latex(summed, mine)}"]
     ranges = tuple(f"{s} = 1..{I.size(d).subs(numbers)}"
                    for s, d in zip(mine, v["shapes"].get(target, ())))

@@ -179,10 +179,13 @@ def _upstream_sentence(r: BackpropResult, options: LatexOptions) -> str:
 def _backward(r: BackpropResult, style: Style) -> list[Block]:
     if not r.backward:
         return [Block("text", "No backward steps: no variable asked for appears.")]
+    how = ("written in index notation where it is proved for every size, else "
+           "computed entry by entry in the step's own symbols"
+           if any(b.derivation_tex for b in r.backward)
+           else "computed entry by entry in the step's own symbols")
     blocks = [Block("text", "The backward pass. Each step is the contraction of the "
                             "upstream gradient with the Jacobian of that step alone, "
-                            "computed entry by entry in the step's own symbols, and "
-                            "checked against the step's compact rule.")]
+                            f"{how}, and checked against the step's compact rule.")]
     for b in r.backward:
         blocks += step_blocks(r, b, style)
     return blocks
