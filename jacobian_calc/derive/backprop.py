@@ -218,8 +218,11 @@ def _without_zeros(rules: list[_Rule]) -> list[_Rule]:
         started.add(r.target)
     return kept
 
-def _simpler(fused: Node, rule: Node) -> bool:
-    """Fewer names and no more nodes: something cancelled (``P`` against ``1/P``)."""
+def _simpler(fused: Node, rule: Node, dims: frozenset = frozenset()) -> bool:
+    """Fewer names and no more nodes: something cancelled (``P`` against ``1/P``). A
+    dimension name (``N`` in ``/ (N * K)``) counts as the number it stands for."""
+    if dims:
+        fused, rule = (substitute(t, {d: Num(2) for d in dims}) for t in (fused, rule))
     (names_a, nodes_a), (names_b, nodes_b) = cost(fused), cost(rule)
     return names_a < names_b and nodes_a <= nodes_b
 
@@ -237,6 +240,7 @@ def _constant(tree: Node) -> bool:
 def _fuse(rules: list[_Rule], graph: _Graph) -> list[_Rule]:
     """Substitute a step's upstream gradient into its rule where that reads simpler:
     softmax after cross-entropy gives ``dZ = (P - T) / N``, not ``P * (dP - ...)``."""
+    dims = frozenset(d for shape in graph.shapes.values() for d in shape if isinstance(d, str))
     for step in reversed(graph.steps[:-1]):  # from the output back, so fusions compose
         own = [r for r in rules if r.through[-1] == step.name]
         into = [r for r in rules if r.target == step.name]
@@ -247,7 +251,7 @@ def _fuse(rules: list[_Rule], graph: _Graph) -> list[_Rule]:
             continue
         fused = tidy(substitute(rule.tree, {f"d{step.name}": producer.tree}), graph.shapes,
                      graph.onehot, graph.named)
-        if _simpler(fused, rule.tree):
+        if _simpler(fused, rule.tree, dims):
             rule.fused = producer.fused + [(f"d{step.name}", producer.tree)]
             rule.tree, rule.upstream = fused, producer.upstream
             rule.through = producer.through + rule.through

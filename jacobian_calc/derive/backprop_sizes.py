@@ -270,15 +270,17 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
     """
     try:
         general, requested = generalize(request.root, problem.shapes)
-    except JacobianError:  # a shape rule that would not read names: the full-size route
-        return None
-    if not requested:
-        return None
-    g_problem = prepare(of, shapes=general, lets=lets, functions=functions,
-                        limits=problem.limits, symbolic=True)
-    g_request = route.request(g_problem, wrt, upstream, onehot)
-    g_graph = route.graph(g_problem, g_request)
-    g_rules = route.rules(g_graph)
+        if not requested:
+            return None
+        g_problem = prepare(of, shapes=general, lets=lets, functions=functions,
+                            limits=problem.limits, symbolic=True)
+        g_request = route.request(g_problem, wrt, upstream, onehot)
+        g_graph = route.graph(g_problem, g_request)
+        g_rules = route.rules(g_graph)
+    except LimitError:
+        raise
+    except Exception:  # noqa: BLE001 - a shape rule that would not read names (conv2d's
+        return None    # sizes): the full-size route, which says nothing about other sizes
     if [s.name for s in g_graph.steps] != [s.name for s in graph.steps]:
         return None
     shown = _shown(g_rules, rules, requested, graph)
