@@ -92,11 +92,15 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     limits : Limits
         Resource limits.
     explicit : bool, optional
-        Where each step is checked against its explicit contraction: at the
-        requested sizes (True; the explicit gradients are then kept for
-        :meth:`BackpropResult.evaluate`), at small instantiated sizes in which
-        every dimension differs (False), or at the requested sizes while that
-        is cheap (None, the default). At symbolic sizes always instantiated.
+        True: every step is checked against its explicit contraction at the
+        requested sizes (the old route; its entries are shown). Otherwise the
+        steps are derived at named sizes and proved for all sizes in index
+        notation; a step that is not, and the end-to-end comparison, are checked
+        at the requested sizes while that is cheap (None, the default; the
+        explicit gradients are then kept for :meth:`BackpropResult.evaluate`),
+        else, or always with False, at small instantiated sizes in which every
+        dimension differs. At symbolic sizes always instantiated; where the
+        shapes cannot be named (``conv2d``) as with True.
 
     Returns
     -------
@@ -112,7 +116,7 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     >>> [f"{b.name} = {b.text}" for b in r.backward]
     ['dY = ones_like(Y) / 8', 'dZ = dY * Y * (1 - Y)', 'dW = X.T @ dZ', 'db = sum(dZ, axis=0)']
     >>> r.summary()
-    '4 steps proved symbolically; end to end agrees at 3 points (max error ...)'
+    '4 steps proved for all sizes; end to end agrees at 3 points (max error ...)'
     """
     _check_flags(points, inline=inline, expand=expand, simplify=simplify)
     if explicit is not None:
