@@ -12,7 +12,9 @@
    ``dY1 = dZ2 @ W2.T``. A step whose rule gets simpler with its upstream
    gradient substituted is fused with it (softmax and cross-entropy:
    ``dZ2 = (P - T) / 12``).
-3. **Each step checked.** The explicit route contracts the step's own
+3. **Each step checked.** First in index notation, for all sizes (the request's
+   dimensions named: :mod:`.backprop_sizes`). Where that does not settle it, and
+   always with ``explicit=True``, the explicit route contracts the step's own
    Jacobian with its upstream gradient, ``dX[k,l] = Σ_ij dY[i,j] ∂Y[i,j]/∂X[k,l]``,
    in the step's own symbols (``P_1_1``, ``dP_1_1``), by
    :func:`~jacobian_calc.symbolic.autodiff.gradient` -- never by the rules.

@@ -8,6 +8,12 @@ contraction, and the composed gradients against the derivative of the whole
 expression -- is done by the same code as for concrete sizes, at several
 instantiated sizes (:mod:`.instantiate`) in which all dimensions differ.
 
+A request at concrete sizes takes the same route (:func:`backprop_generalized`):
+its dimensions are named (:mod:`.generalize`), its steps derived and proved at
+the names, and shown -- rules and derivations -- at the requested sizes; what
+is not proved for all sizes, and the end-to-end comparison, run at the
+requested sizes while that is cheap (:func:`cheap`), else at small ones.
+
 ``route`` is what these functions reuse of :mod:`.backprop` (its
 ``ROUTE``): deriving the steps, checking one, the explicit gradients.
 """
@@ -24,12 +30,11 @@ from ..core.progress import advance, stage
 from ..core.tree import Call, Num, names, walk
 from ..index.prove import UNAVAILABLE, prove_step
 from ..ops.text import to_source
-from ..results.backprop import (ALL_SIZES, AT_REQUESTED, CHECKED, DIFFERS, PROVED, BackpropResult,
-                                BackwardStep, Check, EndToEnd, ForwardStep)
+from ..results.backprop import (ALL_SIZES, AT_REQUESTED, CHECKED, DIFFERS, PROVED,
+                                BackpropResult, BackwardStep, Check, EndToEnd, ForwardStep)
 from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.float_tree import float_evaluate
 from .problem import absence_warnings, prepare
-from .tidy import tidy
 from .generalize import generalize
 from .instantiate import assignments, node_at, one_size_text, shape_at, sizes_text
 
