@@ -282,8 +282,14 @@ def test_decimals_stay_as_typed_in_text_latex_and_code():
     from jacobian_calc.render.latex import to_latex
     r = backprop(GELU, "x", shapes={"x": (3,)})
     steps_text = " ".join(s.text for s in r.steps) + " " + r.backward[-1].text
-    for text in (steps_text, to_latex(r, derivation=True), to_code(r, "numpy")):
+    explicit = backprop(GELU, "x", shapes={"x": (3,)}, explicit=True)
+    for text in (steps_text, to_latex(explicit, derivation=True), to_code(r, "numpy")):
         assert "0.044715" in text and "0.7978845608" in text and "8943" not in text
+    # proved for all sizes: the forward steps and compact rules keep the decimals (the
+    # index-notation derivation between them computes in exact fractions)
+    tex = to_latex(r, derivation=True)
+    assert r"dx \mathrel{+}= dy \odot \left(1 - y^{2}\right) \odot \left(0.7978845608" in tex
+    assert "0.044715" in tex.split("The backward pass")[0]
     cubic = backprop("sum(0.044715 * x**3)", "x", shapes={"x": (3,)})
     assert cubic.backward[0].text == "0.134145 * x**2"  # 3 * 0.044715, exactly
     assert cubic.backward[0].tree.args[0].value == Fraction(134145, 1000000)

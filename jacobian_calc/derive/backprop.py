@@ -233,14 +233,14 @@ def _simpler(fused: Node, rule: Node, dims: frozenset = frozenset()) -> bool:
     return names_a < names_b and nodes_a <= nodes_b
 
 
-def _constant(tree: Node) -> bool:
-    """A gradient that depends on shapes only (``ones_like(Y) / 8``): a sum's or a
-    mean's, which Lecture 9 shows as a step of its own."""
+def _constant(tree: Node, dims: frozenset = frozenset()) -> bool:
+    """A gradient that depends on shapes only (``ones_like(Y) / 8``, ``/ N`` at
+    symbolic sizes): a sum's or a mean's, which Lecture 9 shows as a step of its own."""
     if isinstance(tree, Name):
-        return False
+        return tree.id in dims
     if isinstance(tree, Call) and tree.op in ("ones_like", "eye_like"):
         return True
-    return all(_constant(k) for k in tree.children())
+    return all(_constant(k, dims) for k in tree.children())
 
 
 def _fuse(rules: list[_Rule], graph: _Graph) -> list[_Rule]:
@@ -253,7 +253,7 @@ def _fuse(rules: list[_Rule], graph: _Graph) -> list[_Rule]:
         if len(own) != 1 or len(into) != 1:
             continue
         rule, producer = own[0], into[0]
-        if _constant(producer.tree):
+        if _constant(producer.tree, dims):
             continue
         fused = tidy(substitute(rule.tree, {f"d{step.name}": producer.tree}), graph.shapes,
                      graph.onehot, graph.named)
