@@ -17,7 +17,7 @@ import sympy as sp
 from ..core.grid import Grid, Shape
 
 from ..core import budget
-from ..core.errors import JacobianTypeError, LimitError, Message
+from ..core.errors import LimitError, Message
 from ..core.limits import Limits
 
 _PRINTERS: dict[tuple[str, type], Callable[..., Any]] = {}
@@ -42,22 +42,20 @@ def render(kind: str, result: Any, **options) -> Any:
     for cls in type(result).__mro__:
         func = _PRINTERS.get((kind, cls))
         if func is not None:
-            with budget.request(limits) as active, budget.stage("printing"):
+            with budget.request(limits), budget.stage("printing"):
                 out = func(result, **options)
-                if isinstance(out, str) and len(out) > active.limits.max_output:
+                most = budget.active_limits().max_output
+                if isinstance(out, str) and len(out) > most:
                     raise LimitError(f"the output would be {len(out):,} characters, over the "
-                                     f"limit of {active.limits.max_output:,}",
-                                     limit="max_output")
+                                     f"limit of {most:,}", limit="max_output")
                 return out
     raise LookupError(f"no {kind} printer for {type(result).__name__} is loaded; "
                       "import jacobian_calc to load them")
 
 
-def _print_limits(limits: Any, max_output: Any) -> Limits:
-    if limits is None:
-        limits = budget.active_limits()
-    if not isinstance(limits, Limits):
-        raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
+def _print_limits(given: Any, max_output: Any) -> Limits:
+    """The printing options ``limits=`` and ``max_output=`` as the limits to enter."""
+    limits = budget.active_limits() if given is None else budget.checked_limits(given)
     if max_output is None:
         return limits
     return Limits(**{**{f.name: getattr(limits, f.name) for f in fields(limits)},
