@@ -21,6 +21,7 @@ import re
 
 from ..core.errors import JacobianError
 from ..core.grid import Grid
+from ..core.limits import DEFAULT_LIMITS
 from ..core.tree import Node
 from ..parsing import parse_expression
 from ..results.backprop import (AGREES, CHECKED, DIFFERS, PROVED, BackpropResult, BackwardStep,
@@ -222,7 +223,7 @@ def _step_heading(r: BackpropResult, b: BackwardStep, options: LatexOptions) -> 
 def _text_formula(text: str, options: LatexOptions) -> str:
     """A formula given as calculator text, in LaTeX (verbatim if it cannot be read)."""
     try:
-        return formula_tex(parse_expression(text), options)
+        return formula_tex(parse_expression(text, DEFAULT_LIMITS), options)  # its own text
     except (JacobianError, ValueError):
         return r"\texttt{" + escape(text) + "}"
 
