@@ -110,6 +110,11 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS,
     >>> [to_source(c) for c in parse("x^2, f(a, b)", functions={"f"})]
     ['x**2', 'f(a, b)']
     """
+    return _parse(text, functions, variables)
+
+
+def _parse(text: str, functions: Iterable[str], variables: Iterable[str]) -> list[Node]:
+    """:func:`parse` within the active limits."""
     if not isinstance(text, str):
         raise JacobianError(f"expression must be a string, not {type(text).__name__}")
     _check_length(text)
@@ -128,7 +133,7 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS,
 def parse_expression(text: str, limits: Limits = DEFAULT_LIMITS,
                      functions: Iterable[str] = (), variables: Iterable[str] = ()) -> Node:
     """Parse exactly one expression (no top-level commas), as :func:`parse`."""
-    parts = parse(text, functions=functions, variables=variables)
+    parts = _parse(text, functions, variables)
     if len(parts) != 1:
         raise JacobianError(f"expected one expression, got {len(parts)} components",
                             source=text)
