@@ -10,9 +10,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "jacobian_calc"
 
 #: Layers, lowest first: a module may import only from its own layer or lower ones.
+#: The package (``__init__``) re-exports the API lazily; the command sits on it.
 LAYERS = ["core", "schema", "ops", "parsing", "symbolic", "index", "results", "derive", "render",
-          "notebook", "api", "cli", "web",
-          "__init__", "__main__"]
+          "notebook", "api", "__init__", "cli", "web", "__main__"]
 
 
 def module_name(path: Path) -> str:

@@ -31,6 +31,25 @@ def printer(kind: str, cls: type):
     return register
 
 
+#: Run once, at the first printer not found: ``import jacobian_calc`` installs one that
+#: loads every printer, so a result from the package's names always prints.
+_ON_MISSING: list[Callable[[], Any]] = []
+
+
+def on_missing_printer(load: Callable[[], Any]) -> None:
+    """Call ``load`` (once) when a printer is looked up and not found, then look again."""
+    if load not in _ON_MISSING:
+        _ON_MISSING.append(load)
+
+
+def _printer_of(kind: str, result: Any) -> Callable[..., Any] | None:
+    for cls in type(result).__mro__:
+        func = _PRINTERS.get((kind, cls))
+        if func is not None:
+            return func
+    return None
+
+
 def render(kind: str, result: Any, **options) -> Any:
     """Print ``result`` with the printer registered for its class (or a base class).
 
@@ -39,16 +58,18 @@ def render(kind: str, result: Any, **options) -> Any:
     of one already; text longer than the limit is refused, never printed.
     """
     limits = _print_limits(options.pop("limits", None), options.pop("max_output", None))
-    for cls in type(result).__mro__:
-        func = _PRINTERS.get((kind, cls))
-        if func is not None:
-            with budget.request(limits) as active, budget.stage("printing"):
-                out = func(result, **options)
-                if isinstance(out, str) and len(out) > active.limits.max_output:
-                    raise LimitError(f"the output would be {len(out):,} characters, over the "
-                                     f"limit of {active.limits.max_output:,}",
-                                     limit="max_output")
-                return out
+    func = _printer_of(kind, result)
+    while func is None and _ON_MISSING:
+        _ON_MISSING.pop()()
+        func = _printer_of(kind, result)
+    if func is not None:
+        with budget.request(limits) as active, budget.stage("printing"):
+            out = func(result, **options)
+            if isinstance(out, str) and len(out) > active.limits.max_output:
+                raise LimitError(f"the output would be {len(out):,} characters, over the "
+                                 f"limit of {active.limits.max_output:,}",
+                                 limit="max_output")
+            return out
     raise LookupError(f"no {kind} printer for {type(result).__name__} is loaded; "
                       "import jacobian_calc to load them")
 
