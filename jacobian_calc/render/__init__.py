@@ -34,7 +34,10 @@ Sizes and files
     whole or not at all; refuse a directory or device first).
 
 Every name loads its module on first use, so importing this package (as
-``jac --help`` does) loads no SymPy.
+``jac --help`` does) loads no SymPy; a name that prints part of a result type
+loads that type's other printers too (after ``hessian_blocks``, ``str(H)``
+needs nothing more), and a result from :mod:`jacobian_calc` loads any printer
+it lacks when it is first printed.
 
 Examples
 --------
@@ -81,8 +84,9 @@ _EXPORTS = {
 _LATEX_PRINTERS = (".jacobian_latex", ".compact_latex", ".chain_latex", ".hessian_latex",
                    ".backprop_latex")
 
-#: Names that print any result type, and the printers they load first.
-_LOADS = {"to_latex": _LATEX_PRINTERS}
+#: Names and the printers they load first: any result's for ``to_latex``; for a name that
+#: prints part of a result type, that type's other printers.
+_LOADS = {"to_latex": _LATEX_PRINTERS, "hessian_blocks": (".hessian_text",)}
 
 __all__ = sorted(_EXPORTS)
 
