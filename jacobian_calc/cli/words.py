@@ -39,6 +39,9 @@ OPTIONS: dict[str, str] = {
     "full": "--full",
     "format_json": "--format json",
     "spy": "--spy",
+    "expand": "--expand",
+    "shape_example": "--shape X=4x3",
+    "ask_index_form": "--index-form",
 }
 
 

@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import warnings
-from typing import Mapping
+from typing import Callable, Mapping
 
 #: Argument markers -> how the API names the argument.
 WORDS: dict[str, str] = {
@@ -49,6 +49,9 @@ WORDS: dict[str, str] = {
     "full": "to_text(full=True)",
     "format_json": "to_json()",
     "spy": "spy_figure()",
+    "expand": "expand",
+    "shape_example": 'shapes={"X": (4, 3)}',
+    "ask_index_form": "jacobian(..., index_form=True)",
 }
 
 _MARKER = re.compile(r"\{\{(\w+)\}\}")
@@ -82,14 +85,34 @@ class Message(str):
 
     marked: str
 
-    def __new__(cls, marked: str) -> "Message":
-        message = super().__new__(cls, words(marked))
+    def __new__(cls, marked: str, spellings: Mapping[str, str] | None = None) -> "Message":
+        message = super().__new__(cls, words(marked, spellings))
         message.marked = marked
         return message
 
     def in_words(self, spellings: Mapping[str, str]) -> str:
         """The text with arguments named as ``spellings`` (marker -> words) names them."""
         return words(self.marked, spellings)
+
+
+def marked(text: str) -> str:
+    """The text of a :class:`Message` with its markers (any other text as it is), for
+    text that is printed into more text."""
+    return text.marked if isinstance(text, Message) else text
+
+
+def outside_markers(text: str, func: Callable[[str], str]) -> str:
+    """``func`` applied to the text between the markers, the markers kept (escaping a
+    message for LaTeX).
+
+    Examples
+    --------
+    >>> outside_markers("use {{full}} now", str.upper)
+    'USE {{full}} NOW'
+    """
+    parts = _MARKER.split(text)  # text, marker name, text, ...
+    return "".join(func(part) if i % 2 == 0 else "{{" + part + "}}"
+                   for i, part in enumerate(parts))
 
 
 class JacobianError(ValueError):
@@ -127,6 +150,12 @@ class JacobianError(ValueError):
 
     def __str__(self) -> str:
         return self.in_words()
+
+    @property
+    def marked(self) -> str:
+        """The message with its ``{{markers}}`` kept (to keep it in a result as a
+        :class:`Message`)."""
+        return self.in_words({})
 
     def caret(self) -> str | None:
         """The source line with a caret under the offending column, if known."""
