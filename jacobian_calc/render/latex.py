@@ -24,7 +24,7 @@ import re
 from typing import Any, Callable
 
 from ..core.errors import WORDS, JacobianError, Message
-from ..results.base import printer
+from ..results.base import load_missing_printers, printer
 from .tex import Block, LatexOptions, Style, escape
 
 #: The API's names of arguments, as LaTeX text (``to\_json()``): what a ``{{marker}}``
@@ -68,10 +68,13 @@ def unregister_block_printer(cls: type) -> None:
 
 def result_blocks(result: Any, style: Style) -> list[Block]:
     """The blocks of one result, by the function registered for its class."""
-    for cls in type(result).__mro__:
-        func = _BLOCK_PRINTERS.get(cls)
-        if func is not None:
-            return func(result, style)
+    for _ in range(2):  # again after loading the printers not loaded yet, if any
+        for cls in type(result).__mro__:
+            func = _BLOCK_PRINTERS.get(cls)
+            if func is not None:
+                return func(result, style)
+        if not load_missing_printers():
+            break
     raise JacobianError(f"cannot print a {type(result).__name__} as LaTeX")
 
 

@@ -42,6 +42,15 @@ def on_missing_printer(load: Callable[[], Any]) -> None:
         _ON_MISSING.append(load)
 
 
+def load_missing_printers() -> bool:
+    """Run the loaders :func:`on_missing_printer` installed (once each): whether any ran,
+    so that a printer not found may be looked up again."""
+    ran = bool(_ON_MISSING)
+    while _ON_MISSING:
+        _ON_MISSING.pop()()
+    return ran
+
+
 def _printer_of(kind: str, result: Any) -> Callable[..., Any] | None:
     for cls in type(result).__mro__:
         func = _PRINTERS.get((kind, cls))
@@ -59,8 +68,7 @@ def render(kind: str, result: Any, **options) -> Any:
     """
     limits = _print_limits(options.pop("limits", None), options.pop("max_output", None))
     func = _printer_of(kind, result)
-    while func is None and _ON_MISSING:
-        _ON_MISSING.pop()()
+    if func is None and load_missing_printers():
         func = _printer_of(kind, result)
     if func is not None:
         with budget.request(limits) as active, budget.stage("printing"):
