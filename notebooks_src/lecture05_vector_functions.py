@@ -498,6 +498,7 @@ display(Math(" ".join(s.derivation_tex)))
 assert s.text == "p * (dp - sum(dp * p))"
 assert s.check.verdict == "proved" and s.check.how.startswith("for all sizes")
 assert s.contraction.endswith("= (p * (dp - sum(dp * p)))[k]")
+assert s.derivation_tex[0].startswith(r"dl_{k} = \sum_{i=1}^{K} dp_{i} \left(")  # dp_i (a - b)
 assert r_K.summary().startswith("1 step proved for all sizes;")
 assert r"\sum_{i=1}^{K}" in to_latex(r_K, derivation=True)
 
