@@ -104,7 +104,7 @@ class Result:
 
     def to_text(self, **options) -> str:
         """Plain-text display, as ``jac`` prints it (a :class:`~jacobian_calc.core.errors.Message`:
-        what it says to do names the API's arguments, its ``cli_message()`` the options)."""
+        what it says to do names the API's arguments; ``jac`` writes its options)."""
         return Message(render("text", self, **options))
 
     def to_latex(self, **options) -> str:
