@@ -196,7 +196,7 @@ def backprop_at_sizes(route, problem, request, graph, rules: list, *, expand: bo
     """The :class:`BackpropResult` of a problem stated at symbolic sizes."""
     if expand:
         raise JacobianError("{{expand}} writes out every entry, which needs concrete sizes "
-                            "(--shape X=4x3)")
+                            "({{shape_example}})")
     dims = ordered_dimensions(problem.shapes, problem.dimensions)
     backward, sizes = check_steps(route, rules, graph, dims, simplify)
     end = end_to_end(route, graph, rules, sizes, points, seed)

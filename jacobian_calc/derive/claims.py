@@ -459,15 +459,5 @@ def _claims_of(result, claims) -> list[ClaimVerdict]:
     return check_claims(result, claims)
 
 
-def exit_status(verdicts: Iterable[ClaimVerdict]) -> int:
-    """1 when any claim was refuted, else 0 (so a course can grade with it)."""
-    return int(any(v.refuted for v in verdicts))
-
-
-def claims_text(verdicts: Iterable[ClaimVerdict]) -> str:
-    """``Claims`` and one verdict line per claim."""
-    return "\n".join(["Claims"] + ["  " + v.line for v in verdicts])
-
-
-__all__ = ["check_claims", "ClaimVerdict", "claims_text", "exit_status", "CLAIM_PROVED",
+__all__ = ["check_claims", "ClaimVerdict", "CLAIM_PROVED",
            "CLAIM_REFUTED", "CLAIM_AGREES", "CLAIM_UNDECIDED"]
