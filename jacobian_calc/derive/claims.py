@@ -37,7 +37,6 @@ import sympy as sp
 
 from ..core.errors import JacobianError
 from ..core.grid import Grid, shape_text
-from ..core.limits import DEFAULT_LIMITS
 from ..core.names import suggest
 from ..core.tree import Call, Name, Node, names, substitute
 from ..ops.text import to_source
@@ -298,7 +297,7 @@ def _parse(text: str, context: _Context) -> tuple[str, Node, str]:
         raise JacobianError(f"the claim {text.strip()[:60]!r} is about {left!r}, which names "
                             f"nothing computed here{suggest(left, set(known))}; a claim is about "
                             f"{context.kinds}")
-    tree = parse_expression(right.strip(), DEFAULT_LIMITS)  # within the default limits
+    tree = parse_expression(right.strip())  # within the request's limits
     allowed = set(context.shapes) - {"J", "J_vec", "H", left}  # never the answer itself
     allowed |= {d for s in context.shapes.values() for d in s if isinstance(d, str)}  # sizes
     unknown = sorted(names(tree) - allowed)

@@ -21,7 +21,6 @@ import sympy as sp
 from ..core import budget
 from ..core.errors import JacobianError, JacobianTypeError
 from ..core.grid import Grid, Shape, ndindex
-from ..core.limits import DEFAULT_LIMITS
 from ..core.tree import Name, Node, walk
 from ..parsing import parse_expression
 from ..parsing.points import number_tree, parse_point
@@ -133,7 +132,7 @@ def known_names(variables, arrays: Mapping[str, Shape]) -> set[str]:
 def resolve_point(at, known: set[str], arrays: Mapping[str, Shape]) -> dict[str, float]:
     """A point given as text or mapping, checked against the names a result has."""
     if isinstance(at, str):
-        with budget.request(DEFAULT_LIMITS):  # the text of a point: within the default limits
+        with budget.request():  # the text of a point: within the request's limits
             at = parse_point(at)
     keys = {k.name if isinstance(k, sp.Symbol) else k for k in at} \
         if isinstance(at, Mapping) else set()
