@@ -25,7 +25,6 @@ from typing import Mapping, Sequence
 
 from ..core.errors import JacobianError, LimitError
 from ..core.grid import Grid, Shape
-from ..core.limits import Limits
 from ..core.progress import advance, stage
 from ..core.tree import Call, Num, names, walk
 from ..index.prove import UNAVAILABLE, prove_step
@@ -70,7 +69,7 @@ def rule_at(rule, sizes: Mapping[str, int]):
                                through=list(rule.through))
 
 
-def check_steps(route, rules: list, graph, dims: Sequence[str], limits: Limits,
+def check_steps(route, rules: list, graph, dims: Sequence[str],
                 simplify: bool, shown: list | None = None, shown_graph=None,
                 requested=None, at: Mapping[str, int] | None = None
                 ) -> tuple[list[BackwardStep], list[dict[str, int]]]:
@@ -91,7 +90,7 @@ def check_steps(route, rules: list, graph, dims: Sequence[str], limits: Limits,
                 out.append(_at_requested(requested(i), proof))
             else:
                 graphs = graphs or [graph_at(graph, s) for s in sizes]
-                checked = [_checked(route, rule_at(rule, s), g, limits, simplify, s)
+                checked = [_checked(route, rule_at(rule, s), g, simplify, s)
                            for s, g in zip(sizes, graphs)]
                 out.append(_merged(route, shown[i] if shown else rule, shown_graph or graph,
                                    checked, sizes, proof))
@@ -148,11 +147,11 @@ def _proved(rule, proof) -> BackwardStep:
                         derivation_tex=tuple(proof.latex))
 
 
-def _checked(route, rule, graph, limits: Limits, simplify: bool, sizes) -> BackwardStep:
+def _checked(route, rule, graph, simplify: bool, sizes) -> BackwardStep:
     """One step at one size; a rule that cannot even be evaluated there (a transpose
     of a matrix that was square at the requested sizes) differs."""
     try:
-        return route.checked(rule, graph, limits, simplify)
+        return route.checked(rule, graph, simplify)
     except (ValueError, JacobianError) as exc:
         if isinstance(exc, LimitError):
             raise
@@ -223,12 +222,11 @@ def backprop_at_sizes(route, problem, request, graph, rules: list, *, expand: bo
     """The :class:`BackpropResult` of a problem stated at symbolic sizes."""
     if expand:
         raise JacobianError("{{expand}} writes out every entry, which needs concrete sizes "
-                            "(--shape X=4x3)")
+                            "({{shape_example}})")
     dims = ordered_dimensions(problem.shapes, problem.dimensions)
-    backward, sizes = check_steps(route, rules, graph, dims, problem.limits, simplify)
+    backward, sizes = check_steps(route, rules, graph, dims, simplify)
     end = end_to_end(route, graph, rules, sizes, points, seed)
-    gradients = route.gradients(graph, rules, {n: None for n in graph.wrt}, False, False,
-                              problem.limits)
+    gradients = route.gradients(graph, rules, {n: None for n in graph.wrt}, False, False)
     return BackpropResult(
         of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
@@ -277,8 +275,7 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
         general, requested = generalize(request.root, problem.shapes)
         if not requested:
             return None
-        g_problem = prepare(of, shapes=general, lets=lets, functions=functions,
-                            limits=problem.limits, symbolic=True)
+        g_problem = prepare(of, shapes=general, lets=lets, functions=functions, symbolic=True)
         g_request = route.request(g_problem, wrt, upstream, onehot)
         g_graph = route.graph(g_problem, g_request)
         g_rules = route.rules(g_graph)
@@ -294,14 +291,13 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
     requested_check = None
     if at_requested:
         def requested_check(i):
-            return route.checked(shown[i], graph, problem.limits, simplify)
-    backward, sizes = check_steps(route, g_rules, g_graph, list(requested), problem.limits,
-                                  simplify, shown, graph, requested_check, requested)
+            return route.checked(shown[i], graph, simplify)
+    backward, sizes = check_steps(route, g_rules, g_graph, list(requested), simplify, shown, graph, requested_check, requested)
     wanted = ", ".join(str(n) for n in requested.values())
     if at_requested:
         output = evaluate(graph.root, Env(graph.variables))
         explicit = route.explicit(graph, output)
-        gradients = route.gradients(graph, shown, explicit, False, False, problem.limits)
+        gradients = route.gradients(graph, shown, explicit, False, False)
         end = route.numbers().end_to_end(graph, shown, explicit, points, seed)
         variables, at = graph.variables, ""
     else:
@@ -309,8 +305,7 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
         output, variables = evaluate(small.root, Env(small.variables)), small.variables
         end = end_to_end(route, g_graph, g_rules, sizes, points, seed)
         end = dataclasses.replace(end, at=one_size_text(sizes[0]))
-        gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False,
-                                    problem.limits)
+        gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False)
         at = f"{sizes_text(sizes)} (the requested ({wanted}) not written out)"
     return BackpropResult(
         of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
