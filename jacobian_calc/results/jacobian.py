@@ -42,8 +42,8 @@ class JacobianResult(Result, SparseTensor):
         what every renderer prints (nothing is parsed back from :attr:`of`).
     of_shapes : dict
         Shapes of the names those trees mention that are arrays (declared
-        variables and array intermediates): a product of scalars is printed
-        ``2 \pi t``, one of arrays ``A \odot B``.
+        variables and array intermediates): a product of scalars is printed by
+        juxtaposition (``2 π t``), one of arrays with ``⊙``.
     wrt : list of str
         The input: several scalar names forming one vector, or one declared
         variable's name.
