@@ -162,3 +162,9 @@ def test_headers_print_from_the_trees():
     assert r"L = x y + \sin\left(x\right)" in to_latex(r, standalone=True)
     c = chain("y2**2", "w1", lets={"y1": "a*w1", "y2": "y1 + b1"})
     assert r"Chain rule for $f = y_{2}^{2}$" in to_latex(c, standalone=True)
+
+
+def test_a_result_made_by_hand_without_trees_shows_its_text_verbatim():
+    from dataclasses import replace
+    J = replace(jacobian("x*y", "x,y"), of=["x_1 * y"], of_trees=())
+    assert r"Jacobian of $f = \texttt{x\_1 * y}$" in to_latex(J, standalone=True)

@@ -129,8 +129,9 @@ def _header(r: BackpropResult, options: LatexOptions) -> list[Block]:
     may be too long for a title)."""
     out = name_tex(r.output, options)
     wrt = ", ".join(f"${name_tex(v, options)}$" for v in r.gradients)
+    trees = [r.of_tree] if r.of_tree is not None else []
     return [Block("section", f"Backpropagation of ${out}$ with respect to {wrt}"),
-            Block("math", f"{out} = {of_tex([r.of_tree], options, _arrays(r))}")]
+            Block("math", f"{out} = {of_tex(trees, options, _arrays(r), [r.of])}")]
 
 
 def _forward(r: BackpropResult, options: LatexOptions) -> list[Block]:
@@ -211,8 +212,10 @@ def _step_heading(r: BackpropResult, b: BackwardStep, options: LatexOptions) -> 
     text = (rf"\textbf{{Backward step ${name_tex(b.name, options)}$}}, back through "
             f"{through} to ${name_tex(b.target, options)}$")
     if b.fused:
-        fused = ", ".join(f"${name_tex(n, options)} = {formula_tex(t, options)}$"
-                          for n, t in b.fused_trees)
+        formulas = ([formula_tex(t, options) for _, t in b.fused_trees] if b.fused_trees
+                    else [of_tex([], text=[t]) for _, t in b.fused])  # a step made by hand
+        fused = ", ".join(f"${name_tex(n, options)} = {f}$"
+                          for (n, _), f in zip(b.fused, formulas))
         text += f" (one step: {fused} is eliminated)"
     return text + ":"
 

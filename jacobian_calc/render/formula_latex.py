@@ -257,7 +257,7 @@ class _FormulaPrinter(TreePrinter):
                    self.parenthesize(first, prec)]
         for factor in rest:
             text = self.parenthesize(factor, prec + 1)
-            if text.startswith("-"):  # x \\left(-y\\right), never x -y
+            if text.startswith("-"):  # x \left(-y\right), never x -y
                 text = self.bracket(text)
             out.append((r" \cdot " if text[:1].isdigit() else " ") + text)
         return "".join(out)

@@ -135,7 +135,7 @@ def _numbered(names: list[str]) -> bool:
 
 
 def _jacobian_of_tex(J: JacobianResult, options: LatexOptions) -> str:
-    return of_tex(J.of_trees, options, J.of_shapes)
+    return of_tex(J.of_trees, options, J.of_shapes, J.of)
 
 
 def _jacobian_header(J: JacobianResult, style: Style) -> list[Block]:

@@ -443,13 +443,14 @@ MAX_OF_DEPTH = 200
 
 
 def of_tex(trees: Sequence[Node], options: LatexOptions = LatexOptions(),
-           shapes: Mapping[str, Any] | None = None) -> str:
+           shapes: Mapping[str, Any] | None = None, text: Sequence[str] = ()) -> str:
     r"""The differentiated expression(s), printed from their trees.
 
     ``shapes`` (of the names that are arrays) lets a product of scalars be
     written as a mathematician writes it (``2 \pi t``); in a product of
     arrays ``*`` is the Hadamard product. An expression too large to read is
-    named by its size.
+    named by its size. A result made without trees (by hand) shows its ``text``
+    verbatim: nothing is parsed back.
 
     Examples
     --------
@@ -461,7 +462,11 @@ def of_tex(trees: Sequence[Node], options: LatexOptions = LatexOptions(),
     '\\sigma\\left(X W + b\\right)'
     >>> of_tex([t, t**2], shapes={})
     '\\left(t, t^{2}\\right)'
+    >>> of_tex([], text=["x_1 * y"])
+    '\\texttt{x\\_1 * y}'
     """
+    if not trees:
+        return r"\texttt{" + escape(", ".join(text)) + "}"
     parts = []
     for tree in trees:
         nodes, depth = fold(tree, lambda n, kids: (1 + sum(k[0] for k in kids),
