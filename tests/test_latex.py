@@ -745,6 +745,22 @@ LECTURE_EXAMPLES = [
     ("MC f g numerator", ["3*x**2*y, 2*x + y**8", "--wrt", "x,y"]),
     ("MC f g denominator", ["3*x**2*y, 2*x + y**8", "--wrt", "x,y", "--layout", "denominator"]),
     ("MC at a point", ["3*x**2*y, 2*x + y**8", "--at", "x=0.5,y=2"]),
+    # The same results at every size (named dimensions): index notation, steps proved for all.
+    ("L5.5 affine, every size", ["z", "--let", "z=x@W + b", "--wrt", "x,b",
+                                 *_shapes("x=m", "W=mxn", "b=n")]),
+    ("L5.7 softmax, every size", ["softmax(l)", "--wrt", "l", "--in-terms-of-output",
+                                  *_shapes("l=K")]),
+    ("L5.7 softmax backprop, every size", ["softmax(l)", "--wrt", "l", "--backprop",
+                                           "--upstream", "dp", *_shapes("l=K")]),
+    ("L9.2 output layer, every size", ["A@W + b", "--wrt", "W,b,A", "--backprop", "--upstream",
+                                       "dZ", *_shapes("A=NxL", "W=LxK", "b=K")]),
+    ("L9.7 mean, every size", ["mean(X)", "--wrt", "X", "--backprop", *_shapes("X=alphaxbeta")]),
+    *[(f"L9.8 {f}, every size", [f"{f}(X)", "--wrt", "X", "--backprop", *_shapes("X=Nxd")])
+      for f in ("exp", "log", "sigmoid", "tanh", "relu")],
+    ("MML y=Ax dy/dA, every size", ["y", "--let", "y=A@x", "--wrt", "A",
+                                    *_shapes("A=mxn", "x=n")]),
+    ("MML Y=XA 4D, every size", ["Y", "--let", "Y=X@A", "--wrt", "A", *_shapes("X=bxm", "A=mxn")]),
+    ("MML dE/dA, every size", ["X@A", "--wrt", "A", "--backprop", *_shapes("X=bxm", "A=mxn")]),
     # Beyond the slides: what a document must survive.
     ("wide: 24 columns", ["X@w", "--wrt", "w", *_shapes("X=2x24", "w=24")]),
     ("long entries", ["mean(sigmoid(X@W + b))", "--wrt", "W,b", "--backprop", "--expand",
