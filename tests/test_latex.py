@@ -31,6 +31,7 @@ from click.testing import CliRunner
 
 from jacobian_calc import JacobianError, backprop, chain, jacobian, jacobians, to_latex
 from jacobian_calc.cli.main import main
+from jacobian_calc.cli.words import error_message
 from jacobian_calc.core.tree import Call, Name, Num, fn
 from jacobian_calc import ops
 from jacobian_calc.ops import operations, register, unregister
@@ -452,7 +453,7 @@ def test_too_large_to_typeset_is_a_clear_error():
     with pytest.raises(JacobianError, match=r"101 x 101, too large for LaTeX.*spy_figure\(\)") \
             as info:
         to_latex(J)
-    assert "--spy draws its pattern, --format json lists" in info.value.cli_message()
+    assert "--spy draws its pattern, --format json lists" in error_message(info.value)
     assert to_latex(jacobian("sigmoid(x)", wrt="x", shapes={"x": 100})).count(r"\\") == 99
     T = jacobian("X@A", wrt="A", shapes={"X": (11, 10), "A": (10, 10)})  # 110 x 100 blocks
     with pytest.raises(JacobianError, match="110 x 100"):

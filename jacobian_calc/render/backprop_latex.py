@@ -292,11 +292,11 @@ def entry_blocks(name: str, values: Grid, style: Style) -> list[Block]:
     whole = f"${name_tex(name, o)}$ (${shape_tex(values.shape)}$)"
     if not shown:
         return [Block("text", f"The {values.size} entries of {whole} are too long to "
-                              r"typeset; \texttt{--format json} lists them.")]
+                              r"typeset; \texttt{{{format_json}}} lists them.")]
     rest = values.size - len(shown)
     return shown + [Block("text", f"\\ldots\\ and {rest} more "
                                   f"{'entries' if rest > 1 else 'entry'} of {whole}; "
-                                  r"\texttt{--format json} lists every entry.")]
+                                  r"\texttt{{{format_json}}} lists every entry.")]
 
 
 def _printed_within(values: Grid, options: LatexOptions, budget: int) -> list[str]:
