@@ -362,3 +362,13 @@ def test_the_latex_contraction_keeps_the_parentheses_of_the_text(expr, wrt, shap
     dp_i a - b; a lone product needs none."""
     [s] = backprop(expr, wrt, shapes=shapes, upstream=upstream).backward
     assert s.derivation_tex[0] == expected
+
+
+def test_a_rule_that_forgets_relus_mask_is_caught(monkeypatch):
+    """relu's mask is 1 wherever the entries are positive: a rule without it must
+    still differ at symbolic sizes."""
+    patch_rule(monkeypatch, "relu", lambda v: (v.g,))
+    r = backprop("mean(relu(X@W))", "W", shapes={"X": "Nxd", "W": "dxh"})
+    assert not r.agree
+    bad = [b for b in r.backward if b.check.verdict == "differs"]
+    assert [b.name for b in bad] == ["dZ"]

@@ -642,14 +642,15 @@ def _search(a: sp.Expr, b: sp.Expr, ctx: Context, tries: int, seed: int,
     for attempt in range(tries):
         values = {s: 2 + (n + attempt) % max(len(sizes), 1) + (attempt if len(sizes) < 2 else 0)
                   for n, s in enumerate(sizes)}
-        point = _instantiate(a, b, ctx, values, rng)
-        if point is None:
-            continue
-        left, right, indices = point
-        if abs(left - right) > 1e-9 * (1 + abs(left) + abs(right)):
-            return Decision(DIFFERS, {"sizes": {str(s): v for s, v in values.items()},
-                                      "indices": indices, "left": left, "right": right},
-                            "at a concrete size")
+        for signs in (POSITIVE, MIXED):  # mixed signs: relu's step(Z) is not always 1
+            point = _instantiate(a, b, ctx, values, rng, signs)
+            if point is None:
+                continue
+            left, right, indices = point
+            if abs(left - right) > 1e-9 * (1 + abs(left) + abs(right)):
+                return Decision(DIFFERS, {"sizes": {str(s): v for s, v in values.items()},
+                                          "indices": indices, "left": left, "right": right},
+                                "at a concrete size")
     return Decision(UNDECIDED, {}, f"{why}not proved for all sizes; agrees at {tries} "
                                    "concrete sizes")
 
@@ -679,7 +680,17 @@ def _write_out(e: sp.Expr) -> sp.Expr:
     return e.func(*(_write_out(x) for x in e.args))
 
 
-def _instantiate(a, b, ctx, values, rng):
+#: How the entries of a witness search are drawn: inside every log's and sqrt's domain
+#: first, then with both signs (a point outside a domain is skipped, never a witness).
+POSITIVE, MIXED = "positive", "mixed"
+
+
+def _draw(rng, signs: str) -> float:
+    value = rng.uniform(0.2, 0.9)
+    return value if signs == POSITIVE or rng.random() < 0.5 else -value
+
+
+def _instantiate(a, b, ctx, values, rng, signs: str = POSITIVE):
     indices = {}
     for s, n in ctx.ranges.items():
         upper = int(sp.sympify(n).xreplace(values))
@@ -688,12 +699,12 @@ def _instantiate(a, b, ctx, values, rng):
     entries = {}
     for e in exprs:
         for x in sorted(e.atoms(sp.Indexed), key=str):
-            entries.setdefault(x, rng.uniform(0.2, 0.9))
+            entries.setdefault(x, _draw(rng, signs))
     for name in ctx.onehot:
         _onehot_values(entries, name, rng)
     for e in exprs:
         for x in e.free_symbols - set(entries):
-            entries[x] = rng.uniform(0.2, 0.9)
+            entries[x] = _draw(rng, signs)
     entries = {x: sp.Float(v) for x, v in entries.items()}
     try:
         left, right = (complex(sp.sympify(e.xreplace(entries)).evalf()) for e in exprs)
