@@ -52,7 +52,7 @@ GOLDEN_JACOBIANS = [
     ("tanh(X@W + b)", {}, "W", {"X": (4, 2), "W": (2, 3), "b": 3}, True,
      "(∂Y/∂W)[i,j,k,l] = (1 − Y[i,j]**2) X[i,k] δ[j,l]"),
     ("log_softmax(l)", {}, "l", {"l": 3}, True, "(∂Y/∂l)[i,j] = δ[i,j] − exp(Y[j])"),
-    ("sum(X, axis=0)", {}, "X", {"X": (2, 3)}, False, "(∂Y/∂X)[i,j,k] = δ[i,k]"),
+    ("sum(X, axis=0)", {}, "X", {"X": (2, 3)}, False, "(∂y/∂X)[i,j,k] = δ[i,k]"),
     ("trace(A@X)", {}, "X", {"A": (3, 3), "X": (3, 3)}, False, "(∂f/∂X)[i,j] = A[j,i]"),
     ("norm(x)", {}, "x", {"x": 3}, False, "(∂f/∂x)[i] = x[i] / sqrt(Σ_m x[m]**2)"),
     ("diag(x)", {}, "x", {"x": 3}, False, "(∂Y/∂x)[i,j,k] = δ[i,j] δ[i,k]"),
