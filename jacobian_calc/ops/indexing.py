@@ -268,7 +268,7 @@ register(Op(
     cost=lambda c: (0.0, max(c.sizes)),
     index=NoIndexForm("an entry of concat is a different argument's entry in each range of "
                       "the axis (an index offset by the earlier parts' lengths), which an index "
-                      "form would write with range indicators, and " + index_forms.AFFINE),
+                      "form would write with range indicators over a list of arrays"),
     vjp=_concat_vjp,
     numpy=lambda np, *xs, **kw: np.concatenate(xs, axis=kw.get("axis", 0)),
     code={"numpy": _list_code("np", "concatenate"), "torch": _list_code("torch", "cat")},
