@@ -620,12 +620,14 @@ def test_indexing_with_integers_and_full_slices_at_symbolic_sizes():
     assert J.text() == "(∂Y/∂X)[i,j,k] = δ[i,k] δ[N,j]"
     with pytest.raises(JacobianError, match="the slice 1: of axis 0 needs its concrete length"):
         index_jacobian(parse("X[1:, :]"), "X", {"X": ("N", "d")})
-    with pytest.raises(JacobianError, match=r"partial slice \(::2\) has no index form"):
-        index_jacobian(parse("x[::2]"), "x", {"x": (5,)})
+    assert index_jacobian(parse("x[::2]"), "x", {"x": (5,)}).text() == \
+        "(∂Y/∂x)[i,j] = δ[j,2 i − 1]"
+    assert index_jacobian(parse("X[1:, :]"), "X", {"X": (4, "d")}).text() == \
+        "(∂Y/∂X)[i,j,k,l] = δ[k,i + 1] δ[j,l]"
 
 
-WITH_A_REASON = ["max", "min", "conv1d", "conv2d", "flip", "pad", "dilate", "upsample",
-                 "maxpool2d", "avgpool2d", "concat", "stack", "kron", "vec", "reshape"]
+WITH_A_REASON = ["max", "min", "maxpool2d", "concat", "stack", "kron", "vec", "reshape"]
+AFFINE_OPS = ["flip", "pad", "conv1d", "conv2d", "dilate", "upsample", "avgpool2d"]
 
 
 def test_every_operation_has_an_index_form_or_a_reason():
@@ -633,14 +635,14 @@ def test_every_operation_has_an_index_form_or_a_reason():
     assert [n for n, f in forms.items() if f is None] == []
     assert all(isinstance(forms[n], NoIndexForm) for n in WITH_A_REASON)
     for name in ("maximum", "minimum", "clip", "where", "less", "less_equal", "greater",
-                 "greater_equal", "getitem", "scatter"):
+                 "greater_equal", "getitem", "scatter", *AFFINE_OPS):
         assert callable(forms[name])
-    with pytest.raises(JacobianError, match=r"conv1d\(\) has no index form \(conv\(X, W\)\[i\] "
-                                            r"is Σ_r W\[r\] X\[s \(i - 1\) \+ r - p\]"):
-        index_jacobian(parse("conv1d(x, w)"), "w", {"x": (5,), "w": (3,)})
+    with pytest.raises(JacobianError, match=r"maxpool2d\(\) has no index form \(the largest "
+                                            r"entry of each k x k window is not a sum"):
+        index_jacobian(parse("maxpool2d(X, 2)"), "X", {"X": (4, 4)})
 
 
-def test_backprop_through_selections_is_proved_and_through_conv_said_unavailable():
+def test_backprop_through_selections_and_conv_is_proved_and_through_maxpool_unavailable():
     from jacobian_calc import backprop
     from jacobian_calc.index.prove import prove_backward
     r = backprop("sum(maximum(0, 1 - y * (X @ w)) + clip(X @ w, -1, 1))", "w",
@@ -650,5 +652,8 @@ def test_backprop_through_selections_is_proved_and_through_conv_said_unavailable
     r = backprop("sum(conv1d(x, w))", "w", shapes={"x": 5, "w": 3})
     proofs = {s.target: prove_backward(s, r.steps, r.shapes, r.onehot) for s in r.backward}
     assert proofs["y"].verdict == "proved"  # through sum
-    assert proofs["w"].verdict == "unavailable"  # through conv1d: said, not guessed
-    assert proofs["w"].note == "no index form for conv1d; check at concrete sizes"
+    assert proofs["w"].verdict == "proved"  # through conv1d, at these sizes
+    r = backprop("sum(maxpool2d(X, 2))", "X", shapes={"X": (4, 4)})
+    proofs = {s.target: prove_backward(s, r.steps, r.shapes, r.onehot) for s in r.backward}
+    assert proofs["X"].verdict == "unavailable"  # through maxpool2d: said, not guessed
+    assert proofs["X"].note.startswith("no index form for maxpool2d")

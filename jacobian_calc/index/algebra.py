@@ -720,8 +720,12 @@ def _reflections(t: Term, ctx: Context | None) -> list[Term]:
     out = []
     for chosen in itertools.product((False, True), repeat=len(backward)):
         mapping = {a: n + 1 - a for (a, n), flip in zip(backward, chosen) if flip}
-        variant = t.xreplace(mapping) if mapping else t
-        out.append(_settled(variant, ctx or Context()) if mapping else variant)
+        if not mapping:
+            out.append(t)
+            continue
+        variant = Term(t.coeff, [], t.factors).xreplace(mapping)
+        variant.sums = list(t.sums)  # the same indices, each over the same range
+        out.append(_settled(variant, ctx or Context()))
     return out
 
 
