@@ -93,7 +93,7 @@ def _random_sum(rng):
 def test_delta_elimination_never_changes_a_value():
     """The oracle: every sum written out term by term at concrete sizes and indices."""
     rng = random.Random(7)
-    for _ in range(60):
+    for _ in range(40):
         e = _random_sum(rng)
         size_k = rng.choice([n, m, n + m])
         ctx = I.Context({k: size_k})
@@ -161,20 +161,13 @@ def _prove(expr, shapes, wrt, rule):
 
 @pytest.mark.parametrize("expr, shapes, wrt, rule, wrong", CASES,
                          ids=[f"{c[0]}-{c[2]}" for c in CASES])
-def test_the_rule_is_proved_and_a_wrong_one_never(expr, shapes, wrt, rule, wrong):
+def test_the_rule_is_proved_and_a_wrong_one_differs(expr, shapes, wrt, rule, wrong):
     proof = _prove(expr, shapes, wrt, rule)
     assert proof.verdict == "proved", (proof.text, proof.note)
     for bad in wrong:
         proof = _prove(expr, shapes, wrt, bad)
-        assert proof.verdict in ("differs", "undecided"), (bad, proof.text)
-        if proof.verdict == "differs" and proof.witness:
-            assert proof.witness["left"] != proof.witness["right"]
-
-
-def test_a_wrong_rule_is_mostly_caught_with_a_witness():
-    verdicts = [_prove(e, s, w, bad).verdict for e, s, w, _, wrong in CASES for bad in wrong]
-    assert "proved" not in verdicts
-    assert verdicts.count("differs") >= len(verdicts) - 2, verdicts
+        assert proof.verdict == "differs", (bad, proof.text, proof.note)
+        assert proof.witness["left"] != proof.witness["right"]
 
 
 def test_the_rectangular_kernel_rule_pads_each_axis():
