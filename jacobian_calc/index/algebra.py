@@ -146,6 +146,14 @@ def in_range(e: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
     return InRange(e, lo, hi)
 
 
+def _bracket(e: sp.Expr, lo: sp.Expr, hi: sp.Expr, ctx: "Context") -> sp.Expr:
+    """``[lo ≤ e ≤ hi]``: canonical for deciding, as it arises for reading
+    (``[1 ≤ k − i + 1 ≤ 3]``)."""
+    if ctx.display:
+        return InRange(sp.expand(e), lo, hi)
+    return in_range(e, lo, hi)
+
+
 def _indices(e: sp.Expr) -> set:
     """The index symbols of ``e`` (integers not known positive; sizes are positive)."""
     return {s for s in e.free_symbols if s.is_integer and not s.is_positive}
@@ -394,7 +402,7 @@ def _atom(expr: sp.Expr, ctx: Context, depth: int) -> sp.Expr:
     if isinstance(expr, (sp.Indexed, sp.KroneckerDelta, sp.Symbol)):
         return expr
     if isinstance(expr, InRange):
-        return in_range(*expr.args)
+        return _bracket(*expr.args, ctx)
     if isinstance(expr, sp.Sum):
         return canonical(expr, ctx, depth + 1)
     return expr.func(*(canonical(a, ctx, depth + 1) for a in expr.args))
@@ -498,7 +506,7 @@ def _eliminate_affine(t: Term, d: sp.KroneckerDelta, ctx: Context) -> Term | Non
             continue
         a, value = solved
         rest = Term(t.coeff, [(s, m) for s, m in t.sums if s != a], others)
-        cond = _bounded(in_range(value, 1, _range(a, t, ctx)), rest, ctx)
+        cond = _bounded(_bracket(value, 1, _range(a, t, ctx), ctx), rest, ctx)
         if cond == 0:
             return None
         choices.append((cond != 1, len(choices), rest, cond, a, value))
@@ -591,7 +599,7 @@ def _settled(t: Term, ctx: Context) -> Term:
         return t
     out = Term(t.coeff, t.sums, {f: k for f, k in t.factors.items() if f not in brackets})
     for b in brackets:
-        cond = _bounded(in_range(*b.args), out, ctx)
+        cond = _bounded(_bracket(*b.args, ctx), out, ctx)
         if cond == 0:
             out.coeff = _ZERO
         elif cond != 1:

@@ -75,7 +75,7 @@ class IndexContext:
 
     def in_range(self, e, n) -> sp.Expr:
         """The bracket ``[1 ≤ e ≤ n]`` (an entry of a padding's border is 0)."""
-        return I.in_range(e, 1, I.size(n))
+        return I.InRange(sp.expand(e), sp.S.One, I.size(n))
 
     def reduce(self, n: int, body, axis: int | None, keepdims: bool) -> sp.Expr:
         """``Σ`` of ``body(entry)`` over argument ``n``'s entries along ``axis`` (all

@@ -49,11 +49,13 @@ class IndexPrinter:
         return f"[{lo} ≤ {x} ≤ {hi}]"
 
     def index(self, e: sp.Expr) -> str:
-        """An index position: ``n + 1 − j`` written sizes first, then indices, then the
-        constant (``i − k + 1``, ``2 i − 1``)."""
+        """An index position: ``n − j + 1`` written sizes first, then indices (added ones
+        first), then the constant (``i − k + 1``, ``2 i − 1``)."""
+        minus = _MINUS if type(self) is IndexPrinter else "-"
+        if e.is_Number and e.is_negative:
+            return minus + self.show(-e)
         if not isinstance(e, sp.Add):
             return self.show(e)
-        minus = _MINUS if type(self) is IndexPrinter else "-"
         out = ""
         for n, t in enumerate(sorted(e.args, key=_index_part_key)):
             negative = t.could_extract_minus_sign()
@@ -266,9 +268,9 @@ def _joined(parts: list[str]) -> str:
 def _index_part_key(t: sp.Expr) -> tuple:
     """Sizes (positive symbols) first, then indices, then the constant."""
     if t.is_Number:
-        return (2, "")
+        return (2, False, "")
     sizes = all(s.is_positive for s in t.free_symbols)
-    return (0 if sizes else 1, str(t.as_coeff_Mul()[1]))
+    return (0 if sizes else 1, t.could_extract_minus_sign(), str(t.as_coeff_Mul()[1]))
 
 
 def _rank(e: sp.Expr) -> int:
