@@ -117,10 +117,6 @@ class InRange(sp.Function):
     def _eval_derivative(self, s):
         return _ZERO  # a step in an integer: constant wherever it is defined
 
-    def _sympystr(self, printer):
-        e, lo, hi = (printer._print(a) for a in self.args)
-        return f"[{lo} <= {e} <= {hi}]"
-
     def _latex(self, printer):
         e, lo, hi = (printer._print(a) for a in self.args)
         return rf"\left[{lo} \le {e} \le {hi}\right]"
