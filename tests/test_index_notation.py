@@ -530,7 +530,8 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 
 #: (template, shape of the result in terms of X: N x d) for a matrix argument {0} of shape N x d
 MATRIX_STEPS = [("tanh({0})", "Nd"), ("{0} * {0}", "Nd"), ("softmax({0})", "Nd"),
-                ("log_softmax({0}, axis=0)", "Nd"), ("{0} + b", "Nd"), ("{0} / (1 + {0}**2)", "Nd")]
+                ("log_softmax({0}, axis=0)", "Nd"), ("{0} + b", "Nd"), ("{0} / (1 + {0}**2)", "Nd"),
+                ("flip({0}) * {0}", "Nd")]
 TO_SCALAR = ["sum({0})", "mean({0})", "logsumexp({0})", "norm({0})", "sum({0} @ V)",
              "trace({0}.T @ {0})", "sum(sum({0}, axis=1) * c)"]
 
