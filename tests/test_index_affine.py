@@ -237,3 +237,18 @@ def test_backprop_through_affine_operations_is_proved_for_all_sizes(expr, wrt, s
     assert r.agree
     assert [b.check.verdict for b in r.backward] == ["proved"] * len(r.backward)
     assert all(b.check.how.startswith("for all sizes") for b in r.backward)
+
+
+def test_concat_and_stack_have_index_forms():
+    from jacobian_calc.index.jacobian import index_jacobian
+    assert index_jacobian(parse("concat([x, y], axis=0)"), "y", {"x": (3,), "y": (2,)}).text() \
+        == "(∂Y/∂y)[i,j] = [1 ≤ i − 3 ≤ 2] δ[j,i − 3]"
+    assert index_jacobian(parse("stack([x, y])"), "x", {"x": ("n",), "y": ("n",)}).text() == \
+        "(∂Y/∂x)[i,j,k] = δ[1,i] δ[j,k]"
+    r = backprop("sum(tanh(stack([x, y]) @ W))", "x,W", shapes={"x": ("n",), "y": ("n",),
+                                                            "W": ("n", "h")})
+    assert r.agree and {b.check.verdict for b in r.backward} == {"proved"}
+    proof = _prove("concat([X, Y], axis=1)", {"X": ("N", 2), "Y": ("N", 1)}, "X", "dF[:, :2]")
+    assert proof.verdict == "proved"
+    assert _prove("concat([X, Y], axis=1)", {"X": ("N", 2), "Y": ("N", 1)}, "X",
+                  "dF[:, 1:]").verdict == "differs"

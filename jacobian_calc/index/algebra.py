@@ -429,6 +429,10 @@ def eliminate(t: Term, ctx: Context) -> Term | None:
                     break
     if t.coeff == 0:
         return None
+    if not ctx.display:
+        t = _tightened(t, ctx)
+        if t is None:
+            return None
     t = _merge_exps(t, ctx)
     return _onehot_rows(_drop_unused(t), ctx)
 
@@ -459,11 +463,12 @@ def _eliminate_delta(t: Term, d: sp.KroneckerDelta, ctx: Context) -> Term | None
         a, b = b, a
     if a in dummies:
         ra, rb = _range(a, t, ctx), _range(b, t, ctx)
-        if rb is not None and ra is not None and sp.simplify(ra - rb) != 0:
-            return t  # different ranges: δ stays
         rest = Term(t.coeff, [(s, n) for s, n in t.sums if s != a],
                     {f: k for f, k in t.factors.items() if f != d})
-        return rest.xreplace({a: b})
+        if rb is not None and ra is not None and sp.simplify(ra - rb) != 0 \
+                and _bounded(in_range(b, 1, ra), rest, ctx) != 1:
+            return t  # different ranges, b not surely in a's: δ stays
+        return _settled(rest.xreplace({a: b}), ctx)
     if a.is_Integer and b.is_Integer:
         if a != b:
             return None
@@ -588,6 +593,38 @@ def _bounded(cond: sp.Expr, t: Term, ctx: Context) -> sp.Expr:
     return cond
 
 
+def _tightened(t: Term, ctx: Context) -> Term | None:
+    """``Σ_{a=1..n} [lo ≤ a ≤ hi] f(a) = Σ_{a=1..hi-lo+1} f(a + lo - 1)`` where the
+    bounds use no index and ``1 ≤ lo``, ``hi ≤ n`` are known (else clipped to them):
+    a sum over the part of a range a bracket selects (``dY[:, 3:6]`` against
+    ``[4 ≤ j ≤ 6]``); None when that part is empty."""
+    for _ in range(len(t.sums)):
+        found = None
+        for b in t.factors:
+            if isinstance(b, InRange) and t.factors[b] == 1:
+                a, lo, hi = b.args
+                n = next((m for s, m in t.sums if s == a), None)
+                if n is not None and not (_indices(lo) | _indices(hi)):
+                    found = (b, a, lo, hi, n)
+                    break
+        if found is None:
+            return t
+        b, a, lo, hi, n = found
+        lo = lo if (lo - 1).is_nonnegative else _ONE if (1 - lo).is_nonnegative else None
+        hi = hi if (n - hi).is_nonnegative else n if (hi - n).is_nonnegative else None
+        if lo is None or hi is None or not (hi - lo + 1).is_nonnegative:
+            if lo is not None and hi is not None and (lo - hi - 1).is_positive:
+                return None
+            return t
+        rest = Term(t.coeff, [s for s in t.sums if s[0] != a],
+                    {f: k for f, k in t.factors.items() if f != b}).xreplace({a: a + lo - 1})
+        rest.sums = [(s, m) if s != a else (a, sp.expand(hi - lo + 1)) for s, m in t.sums]
+        t = _settled(rest, ctx)
+        if t.coeff == 0:
+            return None
+    return t
+
+
 def _settled(t: Term, ctx: Context) -> Term:
     """Every bracket of ``t`` in canonical form and decided where the ranges decide it."""
     brackets = [b for b in t.factors if isinstance(b, InRange)]
@@ -710,20 +747,30 @@ def rename(t: Term, depth: int, ctx: Context | None = None) -> Term:
     return best[1]
 
 
-_MAX_REFLECTED = 3  # summation indices per term tried reflected
+_MAX_REFLECTED = 3  # summation indices per term tried both ways
 
 
 def _reflections(t: Term, ctx: Context | None) -> list[Term]:
-    """``t`` with each subset of its backward-read summation indices reflected."""
-    backward = []
+    """``t`` with its summation indices oriented: ``a -> n + 1 - a`` where the entries
+    read ``a`` backwards on balance (its coefficients in their indices sum below 0;
+    a reflection negates that sum, so equal terms get the same orientation), and
+    both ways where they are balanced (``dF[k - a + 1] w[a]``)."""
+    if ctx is not None and ctx.display:
+        return [t]  # read as written
+    fixed, both = {}, []
     for a, n in t.sums:
-        if any(_reads_backward(arg, a) for b in t.factors for arg in _index_args(b)):
-            backward.append((a, n))
-    if not backward or len(backward) > _MAX_REFLECTED:
-        return [t]
+        weight = sum((sp.expand(arg).coeff(a) * k for b, k in t.factors.items()
+                      for x in b.atoms(sp.Indexed) for arg in x.indices), _ZERO)
+        if weight.is_negative:
+            fixed[a] = n + 1 - a
+        elif weight == 0 and any(a in b.free_symbols for b in t.factors):
+            both.append((a, n))
+    if len(both) > _MAX_REFLECTED:
+        both = []
     out = []
-    for chosen in itertools.product((False, True), repeat=len(backward)):
-        mapping = {a: n + 1 - a for (a, n), flip in zip(backward, chosen) if flip}
+    for chosen in itertools.product((False, True), repeat=len(both)):
+        mapping = dict(fixed)
+        mapping.update({a: n + 1 - a for (a, n), flip in zip(both, chosen) if flip})
         if not mapping:
             out.append(t)
             continue
@@ -731,18 +778,6 @@ def _reflections(t: Term, ctx: Context | None) -> list[Term]:
         variant.sums = list(t.sums)  # the same indices, each over the same range
         out.append(_settled(variant, ctx or Context()))
     return out
-
-
-def _index_args(b: sp.Expr) -> tuple:
-    if isinstance(b, sp.Indexed):
-        return b.indices
-    if isinstance(b, (sp.KroneckerDelta, InRange)):
-        return b.args
-    return ()
-
-
-def _reads_backward(arg: sp.Expr, a: sp.Symbol) -> bool:
-    return a in arg.free_symbols and sp.expand(arg).coeff(a).could_extract_minus_sign()
 
 
 def _renamed(t: Term, depth: int) -> Term:
