@@ -14,6 +14,13 @@ and works on that form:
   ``Piecewise`` range conditions instead; here ``b`` is in range by
   construction. A sum whose body does not depend on its index is a factor
   ``n``: ``Σ_a 1 = n`` (``mean``'s ``1/(N*h)``).
+* **affine indices**: a δ whose arguments are integer combinations of indices
+  (``δ[i + r - 1, k]``, ``δ[k, n + 1 - i]``) is summed out over an index with
+  coefficient ±1, ``Σ_a f(a) δ[a + c, e] = [1 ≤ e - c ≤ n] f(e - c)``; the
+  bracket (:class:`InRange`, an Iverson bracket) stays where the ranges of the
+  other indices do not decide it, and a bracket on one summation index narrows
+  its range. A δ with another coefficient (``δ[k, 2 a - 1]``) stays. A summation
+  index read backwards (``w[k - r + 1]``) may be reflected, ``r -> n + 1 - r``.
 * **differentiation** (:func:`derivative`): ``∂X[a,b]/∂X[k,l] = δ[a,k] δ[b,l]``.
 * **canonical form** (:func:`canonical`): summation indices renamed by a rule
   (the smallest printed form over their orders), factors merged by base,
