@@ -21,6 +21,7 @@ import re
 
 from ..core.errors import JacobianError
 from ..core.grid import Grid
+from ..core.limits import DEFAULT_LIMITS
 from ..core.tree import Node
 from ..parsing import parse_expression
 from ..results.backprop import (AGREES, CHECKED, DIFFERS, PROVED, BackpropResult, BackwardStep,
@@ -222,7 +223,7 @@ def _step_heading(r: BackpropResult, b: BackwardStep, options: LatexOptions) -> 
 def _text_formula(text: str, options: LatexOptions) -> str:
     """A formula given as calculator text, in LaTeX (verbatim if it cannot be read)."""
     try:
-        return formula_tex(parse_expression(text), options)
+        return formula_tex(parse_expression(text, DEFAULT_LIMITS), options)  # its own text
     except (JacobianError, ValueError):
         return r"\texttt{" + escape(text) + "}"
 
@@ -294,11 +295,11 @@ def entry_blocks(name: str, values: Grid, style: Style) -> list[Block]:
     whole = f"${name_tex(name, o)}$ (${shape_tex(values.shape)}$)"
     if not shown:
         return [Block("text", f"The {values.size} entries of {whole} are too long to "
-                              r"typeset; \texttt{--format json} lists them.")]
+                              r"typeset; \texttt{{{format_json}}} lists them.")]
     rest = values.size - len(shown)
     return shown + [Block("text", f"\\ldots\\ and {rest} more "
                                   f"{'entries' if rest > 1 else 'entry'} of {whole}; "
-                                  r"\texttt{--format json} lists every entry.")]
+                                  r"\texttt{{{format_json}}} lists every entry.")]
 
 
 def _printed_within(values: Grid, options: LatexOptions, budget: int) -> list[str]:

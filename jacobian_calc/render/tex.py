@@ -25,6 +25,7 @@ from sympy.printing.latex import LatexPrinter
 
 from ..core.errors import JacobianError
 from ..core.grid import Grid
+from ..core.limits import DEFAULT_LIMITS
 from ..core.tree import Node
 from ..parsing import parse
 from ..ops.registry import PREC_ATOM
@@ -451,7 +452,8 @@ def of_tex(sources: list[str], options: LatexOptions = LatexOptions(), scalar: b
     ('\\cos{\\left(2 \\pi t \\right)}', '\\sigma\\left(X W + b\\right)')
     """
     try:
-        nodes = [node for source in sources for node in parse(source, functions=functions)]
+        nodes = [node for source in sources  # the calculator's own text: default limits
+                 for node in parse(source, DEFAULT_LIMITS, functions=functions)]
         parts = []
         for node in nodes:
             value = evaluate(node, Env(shapes or {})) if scalar else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.errors import JacobianError
+from ..core.errors import JacobianError, Message
 from ..core.grid import Grid, Shape
 from ..core.tree import Node
 from .base import Result
@@ -314,9 +314,10 @@ class BackpropResult(Result):
             if row is not None:
                 index, total = row
                 where = f"row {index}" if len(shapes[name]) > 1 else "its entries"
-                out.append(f"{name} is not one-hot at this point ({where} sums to {total:.6g}, "
-                           "not 1): --onehot promised rows summing to 1, which the compact "
-                           "gradients use and the explicit ones do not, so the two routes differ")
+                out.append(Message(f"{name} is not one-hot at this point ({where} sums to "
+                                   f"{total:.6g}, not 1): {{{{onehot}}}} promised rows summing "
+                                   "to 1, which the compact gradients use and the explicit "
+                                   "ones do not, so the two routes differ"))
         return out
 
     def disagreement(self) -> str:

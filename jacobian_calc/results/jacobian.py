@@ -131,8 +131,7 @@ class JacobianResult(Result, SparseTensor):
 
     def _index(self):
         if self.index is None:
-            raise JacobianError("the index form was not asked for: "
-                                "jacobian(..., index_form=True) or --index-form")
+            raise JacobianError("the index form was not asked for: {{ask_index_form}}")
         return self.index
 
     def as_object_array(self):
