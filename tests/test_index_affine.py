@@ -252,3 +252,17 @@ def test_concat_and_stack_have_index_forms():
     assert proof.verdict == "proved"
     assert _prove("concat([X, Y], axis=1)", {"X": ("N", 2), "Y": ("N", 1)}, "X",
                   "dF[:, 1:]").verdict == "differs"
+
+
+def test_the_cli_says_when_an_index_form_holds_the_requested_sizes():
+    from click.testing import CliRunner
+    from jacobian_calc.cli.main import main
+    out = CliRunner().invoke(main, ["conv1d(x, w, padding=1)", "--wrt", "x", "--shape", "x=4",
+                                    "--shape", "w=3", "--index-form"])
+    assert out.exit_code == 0, out.output
+    assert ("Index form, at these sizes (i = 1..4, j = 1..4):\n"
+            "  (∂Y/∂x)[i,j] = w[j + 2 − i] [1 ≤ j + 2 − i ≤ 3]") in out.output
+    out = CliRunner().invoke(main, ["flip(X)", "--wrt", "X", "--shape", "X=Nxd"])
+    assert out.exit_code == 0, out.output
+    assert ("Index form, the same at every size (i = 1..N, j = 1..d, k = 1..N, l = 1..d):\n"
+            "  (∂Y/∂X)[i,j,k,l] = δ[k,N + 1 − i] δ[l,d + 1 − j]") in out.output

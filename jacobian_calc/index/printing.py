@@ -49,8 +49,8 @@ class IndexPrinter:
         return f"[{lo} ≤ {x} ≤ {hi}]"
 
     def index(self, e: sp.Expr) -> str:
-        """An index position: ``n − j + 1`` written sizes first, then indices (added ones
-        first), then the constant (``i − k + 1``, ``2 i − 1``)."""
+        """An index position: sizes first, then added indices, a positive constant,
+        subtracted indices, a negative constant (``n + 1 − j``, ``2 i − 1``)."""
         minus = _MINUS if type(self) is IndexPrinter else "-"
         if e.is_Number and e.is_negative:
             return minus + self.show(-e)
@@ -266,11 +266,13 @@ def _joined(parts: list[str]) -> str:
 
 
 def _index_part_key(t: sp.Expr) -> tuple:
-    """Sizes (positive symbols) first, then indices, then the constant."""
+    """Sizes (positive symbols) first, then added indices, a positive constant,
+    subtracted indices, a negative constant: ``n + 1 − j``, ``i + r − 1``, ``3 − i``."""
     if t.is_Number:
-        return (2, False, "")
-    sizes = all(s.is_positive for s in t.free_symbols)
-    return (0 if sizes else 1, t.could_extract_minus_sign(), str(t.as_coeff_Mul()[1]))
+        return (4 if t.is_negative else 2, "")
+    if all(s.is_positive for s in t.free_symbols):
+        return (0, str(t.as_coeff_Mul()[1]))
+    return (3 if t.could_extract_minus_sign() else 1, str(t.as_coeff_Mul()[1]))
 
 
 def _rank(e: sp.Expr) -> int:
