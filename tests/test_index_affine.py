@@ -87,6 +87,11 @@ def _random_sum(rng):
         body = body * I.InRange(a - b + rng.randint(-1, 1), 1, n)
     if rng.random() < 0.3:
         body = body * I.delta(b, rng.choice([k, n + 1 - k, sp.Integer(2)]))
+    if rng.random() < 0.4:  # a bracket on one summation index: its range narrowed
+        body = body * I.InRange(a + rng.randint(-1, 1), rng.choice([1, 2, 3]),
+                                rng.choice([n, sp.Integer(2), n - 1]))
+    if rng.random() < 0.4:  # read backwards: the reflection a -> n + 1 - a
+        body = body * I.entry("z", (n + 1 - a,))
     return I.summation(body, (a, n), (b, m))
 
 
@@ -266,3 +271,38 @@ def test_the_cli_says_when_an_index_form_holds_the_requested_sizes():
     assert out.exit_code == 0, out.output
     assert ("Index form, the same at every size (i = 1..N, j = 1..d, k = 1..N, l = 1..d):\n"
             "  (∂Y/∂X)[i,j,k,l] = δ[k,N + 1 − i] δ[l,d + 1 − j]") in out.output
+
+
+def test_narrowed_and_reflected_sums_never_change_a_value(monkeypatch):
+    """Single sums with a bracket on their index and entries read backwards: the
+    narrowing of the range and the reflection must keep every value."""
+    rng = random.Random(11)
+    used = {"narrowed": 0, "reflected": 0}
+    narrow, reflect = I._tightened, I._reflections
+
+    def narrowed(t, ctx):
+        out = narrow(t, ctx)
+        used["narrowed"] += out is not t
+        return out
+
+    def reflected(t, ctx):
+        out = reflect(t, ctx)
+        used["reflected"] += len(out) > 1 or out[0] is not t
+        return out
+    monkeypatch.setattr(I, "_tightened", narrowed)
+    monkeypatch.setattr(I, "_reflections", reflected)
+    for _ in range(50):
+        a = I.fresh()
+        body = I.entry("x", (rng.choice([a, n + 1 - a, a + k - 1, k + 1 - a]),))
+        body = body * I.InRange(a + rng.randint(-2, 2), rng.choice([1, 2, 0]),
+                                rng.choice([n, n - 1, sp.Integer(2), n + 1]))
+        if rng.random() < 0.5:
+            body = body * I.entry("z", (rng.choice([n + 1 - a, a]),))
+        e = I.summation(body, (a, n))
+        ctx = I.Context({k: n})
+        form = I.canonical(e, ctx)
+        for size in (2, 3, 5):
+            for at in range(1, size + 1):
+                want, got = (_valued(I.written_out(x, {n: size, k: at})) for x in (e, form))
+                assert sp.expand(got - want) == 0, (e, form, size, at)
+    assert used["narrowed"] >= 10 and used["reflected"] >= 10, used
