@@ -266,7 +266,7 @@ def test_the_cli_says_when_an_index_form_holds_the_requested_sizes():
                                     "--shape", "w=3", "--index-form"])
     assert out.exit_code == 0, out.output
     assert ("Index form, at these sizes (i = 1..4, j = 1..4):\n"
-            "  (∂Y/∂x)[i,j] = w[j + 2 − i] [1 ≤ j + 2 − i ≤ 3]") in out.output
+            "  (∂y/∂x)[i,j] = w[j + 2 − i] [1 ≤ j + 2 − i ≤ 3]") in out.output
     out = CliRunner().invoke(main, ["flip(X)", "--wrt", "X", "--shape", "X=Nxd"])
     assert out.exit_code == 0, out.output
     assert ("Index form, the same at every size (i = 1..N, j = 1..d, k = 1..N, l = 1..d):\n"
