@@ -643,9 +643,9 @@ def test_headers_print_the_expression():
     doc = to_latex(jacobian("sigmoid(X@W + b)", wrt="W", shapes=MNIST), standalone=True)
     assert r"\section*{Jacobian of $Y = \sigma\left(X W + b\right)$ with respect to $W$}" in doc
     doc = to_latex(jacobian("f(x1, x2)", wrt="x1,x2", functions=["f"]), standalone=True)
-    assert r"Jacobian of $f = f{\left(x_{1},x_{2} \right)}$" in doc
+    assert r"Jacobian of $f = f\left(x_{1}, x_{2}\right)$" in doc
     doc = to_latex(jacobian("cos(2*pi*t)", wrt="t"), standalone=True)
-    assert r"Jacobian of $f = \cos{\left(2 \pi t \right)}$" in doc
+    assert r"Jacobian of $f = \cos\left(2 \pi t\right)$" in doc
 
 
 # -- the CLI -------------------------------------------------------------------------------------

@@ -157,7 +157,8 @@ def _backprop(of, wrt, shapes, upstream, lets, functions, onehot, inline, expand
     gradients = _gradients(graph, rules, explicit, expand, simplify)
     end = _numbers().end_to_end(graph, rules, explicit, points, seed)
     return BackpropResult(
-        of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
+        of=to_source(graph.root), of_tree=graph.root, output=graph.output,
+        out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
         gradients=gradients, end_to_end=end,
         warnings=request.notes + absence_warnings(graph.wrt, graph.variables, output.flat,

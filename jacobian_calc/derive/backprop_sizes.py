@@ -144,7 +144,7 @@ def _proved(rule, proof) -> BackwardStep:
                         proof.text, Grid((0,), []), (),
                         Check(PROVED, f"{ALL_SIZES}, {proof.note.split(', ', 1)[-1]}"
                               if proof.note.startswith(ALL_SIZES) else ALL_SIZES),
-                        derivation_tex=tuple(proof.latex))
+                        derivation_tex=tuple(proof.latex), fused_trees=tuple(rule.fused))
 
 
 def _checked(route, rule, graph, simplify: bool, sizes) -> BackwardStep:
@@ -182,6 +182,7 @@ def _merged(route, rule, graph, checked: list[BackwardStep], sizes, proof=None
     return dataclasses.replace(
         checked[k], tree=rule.tree, text=to_source(rule.tree),
         fused=tuple((n, to_source(t)) for n, t in rule.fused),
+        fused_trees=tuple((n, t) for n, t in rule.fused),
         contraction=route.contraction(rule, graph), check=check,
         at=one_size_text(sizes[k]))
 
@@ -228,7 +229,8 @@ def backprop_at_sizes(route, problem, request, graph, rules: list, *, expand: bo
     end = end_to_end(route, graph, rules, sizes, points, seed)
     gradients = route.gradients(graph, rules, {n: None for n in graph.wrt}, False, False)
     return BackpropResult(
-        of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
+        of=to_source(graph.root), of_tree=graph.root, output=graph.output,
+        out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
         gradients=gradients, end_to_end=end, warnings=[],
         shapes={n: s for n, s in graph.shapes.items() if n not in problem.dimensions},
@@ -308,7 +310,8 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
         gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False)
         at = f"{sizes_text(sizes)} (the requested ({wanted}) not written out)"
     return BackpropResult(
-        of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
+        of=to_source(graph.root), of_tree=graph.root, output=graph.output,
+        out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
         gradients=gradients, end_to_end=end, shapes=dict(graph.shapes),
         warnings=request.notes + absence_warnings(graph.wrt, variables, output.flat,

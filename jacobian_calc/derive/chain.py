@@ -27,6 +27,7 @@ from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.measure import Measures, expanded_terms, replace_symbols
 from ..symbolic.simplify import EXPAND_TERMS, is_zero
 from ..symbolic.symbols import scalar_symbol
+from ..symbolic.sympy_input import Reading, read
 from .jacobian import jacobian
 from .problem import ExprLike, parse_wrt, prepare
 
@@ -129,7 +130,9 @@ def _factor(exprs, rows, cols) -> JacobianResult:
         for symbol, d in gradient(expr, inputs).items():
             entries[(i, inputs.index(symbol))] = d
     out_name = "f" if rows is None else "y"
-    return JacobianResult(of=[str(e) for e in exprs], wrt=list(cols),
+    reading = Reading()
+    return JacobianResult(of=[str(e) for e in exprs],
+                          of_trees=tuple(read(e, reading) for e in exprs), wrt=list(cols),
                           out_shape=(len(exprs),), in_shape=(len(cols),), entries=entries,
                           out_name=out_name, in_name="x", in_symbols=tuple(inputs),
                           out_labels=tuple(rows) if rows else ())

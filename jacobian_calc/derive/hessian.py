@@ -105,7 +105,8 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
     symmetry = check_symmetry(blocks, variables, out.shape,
                               budget.active_limits().simplify_seconds)
     result = HessianResult(
-        of=problem.sources(), out_name=_out_name(problem), out_shape=out.shape,
+        of=problem.sources(), of_trees=tuple(problem.components),
+        of_shapes=problem.array_shapes(), out_name=_out_name(problem), out_shape=out.shape,
         variables=variables, blocks=blocks, symmetry=symmetry, arrays=dict(problem.shapes),
         names=tuple(sorted(problem.used_names() - set(problem.lets))),
         warnings=_absent(variables, out), signs=tuple(sorted(sign_names)),

@@ -196,7 +196,8 @@ def _generic(problem: Problem, group: list[str], in_terms_of_output: bool) -> Ja
                             "in the expression; choose another name for one of them")
     index = _index_form(problem, group, None, in_terms_of_output)
     return JacobianResult(
-        of=problem.sources(), wrt=list(group), out_shape=tuple(index.out_shape),
+        of=problem.sources(), of_trees=tuple(problem.components),
+        of_shapes=problem.array_shapes(), wrt=list(group), out_shape=tuple(index.out_shape),
         in_shape=tuple(problem.shapes.get(group[0], ())), entries={},
         out_name=index.out_name, in_name=group[0], arrays=dict(problem.shapes),
         variables=tuple(sorted(problem.used_names() - set(problem.lets) - problem.dimensions)),
@@ -274,7 +275,9 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
                     entries[out_index + place] = derivative
             advance()
     result = JacobianResult(
-        of=problem.sources(), wrt=list(group), out_shape=out.shape, in_shape=inputs.shape,
+        of=problem.sources(), of_trees=tuple(problem.components),
+        of_shapes=problem.array_shapes(), wrt=list(group), out_shape=out.shape,
+        in_shape=inputs.shape,
         entries=entries, out_name=_out_name(problem),
         in_name=group[0] if len(group) == 1 else "x",
         in_symbols=tuple(inputs.flat), arrays=dict(problem.shapes),
@@ -320,5 +323,8 @@ def _out_name(problem: Problem) -> str:
         source = problem.sources()[0]
         if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", source):
             return source
-        return "Y" if problem.component_shapes()[0] else "f"
+        shape = problem.component_shapes()[0]
+        if len(shape) == 1 and "y" not in problem.used_names():
+            return "y"  # y = A @ x, as the lectures write a vector output
+        return "Y" if shape else "f"
     return "f"

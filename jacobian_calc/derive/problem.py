@@ -76,6 +76,10 @@ class Problem:
     def let_shapes(self) -> dict[str, Shape]:
         return dict(self.subtree_shapes()[0])
 
+    def array_shapes(self) -> dict[str, Shape]:
+        """Shapes of the names that are arrays: declared variables, array intermediates."""
+        return {n: s for n, s in self.subtree_shapes()[0].items() if s}
+
     def component_shapes(self) -> list[Shape]:
         subtrees = self.subtree_shapes()[1]
         return [subtrees[c] for c in self.components]

@@ -48,6 +48,7 @@ def _checked(rule: _Rule, graph: _Graph, simplify: bool) -> BackwardStep:
         upstream="1" if isinstance(rule.upstream, Num) else rule.upstream.id,
         tree=rule.tree, text=to_source(rule.tree), accumulate=rule.accumulate,
         fused=tuple((n, to_source(t)) for n, t in rule.fused),
+        fused_trees=tuple((n, t) for n, t in rule.fused),
         contraction=_contraction_text(rule, graph), explicit=shown,
         symbols=local.legend(shown), check=check)
 

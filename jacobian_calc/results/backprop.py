@@ -103,6 +103,8 @@ class BackwardStep:
         when the input is used by several steps.
     fused : tuple of (str, str)
         Backward steps eliminated into this one: ``(("dP", "-T / (12 * P)"),)``.
+    fused_trees : tuple of (str, Node)
+        The same with the formulas as trees (what the renderers print).
     contraction : str
         What the explicit route computes: ``dW2[k,l] = Σ_ij dZ2[i,j] ∂Z2[i,j]/∂W2[k,l]``.
     explicit : Grid
@@ -130,6 +132,7 @@ class BackwardStep:
     check: Check
     at: str = ""
     derivation_tex: tuple[str, ...] = ()
+    fused_trees: tuple[tuple[str, Node], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,8 @@ class BackpropResult(Result):
     ----------
     of : str
         The expression, in the calculator's syntax.
+    of_tree : Node or None
+        The same as a tree (what the renderers print).
     output : str
         The output's name in every label (``L`` for a scalar loss).
     out_shape : tuple of int
@@ -263,6 +268,7 @@ class BackpropResult(Result):
     inline: bool = False
     onehot: tuple[str, ...] = ()
     sizes: str = ""
+    of_tree: Node | None = None
 
     def __repr__(self) -> str:
         names = ", ".join(g.name for g in self.gradients.values())
