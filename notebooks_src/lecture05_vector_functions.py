@@ -32,8 +32,10 @@ import sys
 import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
+from IPython.display import Math, display
 
-from jacobian_calc import backprop, entry_symbols, jacobian, jacobians, same, show, spy_figure
+from jacobian_calc import (backprop, entry_symbols, jacobian, jacobians, same, show, spy_figure,
+                           to_latex)
 
 # %% [markdown]
 # ## 1. Dots on a circle
@@ -223,6 +225,28 @@ assert compact_x.text == "W.T" and compact_x.check.verdict == "proved"
 assert compact_b.text == "eye(n=2)" and compact_b.check.verdict == "proved"
 
 # %% [markdown]
+# The lecture's results hold for any $m$ and $n$. Named sizes give them in index
+# notation, for every size at once: $\partial z_i/\partial x_j = W_{ji}$, the entry $(i, j)$
+# of $W^{\top}$, and $\partial z_i/\partial b_j = \delta_{ij}$, the identity $I_n$.
+#
+# ```bash
+# jac "z" --let "z=x@W + b" --wrt x,b --shape x=m --shape W=mxn --shape b=n --index-form
+# ```
+
+# %%
+every = {"x": ("m",), "W": ("m", "n"), "b": ("n",)}
+dz_dx_mn, dz_db_mn = jacobians("z", wrt=["x", "b"], lets={"z": "x@W + b"}, shapes=every)
+print(dz_dx_mn.index.text())
+print(dz_db_mn.index.text())
+assert dz_dx_mn.index.text() == "(∂z/∂x)[i,j] = W[j,i]"
+assert dz_db_mn.index.text() == "(∂z/∂b)[i,j] = δ[i,j]"
+i, j = dz_dx_mn.indices
+W_ = sp.IndexedBase(sp.Symbol("W", real=True))
+assert dz_dx_mn.shape == ("n", "m") and dz_dx_mn.index_form == W_[j, i]  # W transposed
+assert dz_db_mn.shape == ("n", "n") and dz_db_mn.index_form == sp.KroneckerDelta(*dz_db_mn.indices)
+display(Math(dz_dx_mn.index.latex() + r",\qquad " + dz_db_mn.index.latex()))
+
+# %% [markdown]
 # The Jacobian with respect to the whole matrix $W$ is a 3-D tensor of shape
 # $n\times m\times n$ (output index, then the two indices of $W$); it prints as a
 # column of $m\times n$ blocks, one per output. Fixing the last index at $k$ picks
@@ -343,6 +367,34 @@ P = entry_symbols("p", K)
 assert same(dp_dl_p.tensor, sp.diag(*P) - P * P.T)
 
 # %% [markdown]
+# The lecture's $p_i(\delta_{ij} - p_j)$ holds for every $K$. With the size given as a
+# name, the result is the Jacobian in index notation, the same at every size; in terms
+# of the output it is the lecture's formula word for word, and in terms of the scores
+# $l$ it equals it once $p_i = e^{l_i}/\sum_m e^{l_m}$ is put in (SymPy equality):
+#
+# ```bash
+# jac "softmax(l)" --wrt l --shape l=K --index-form
+# jac "softmax(l)" --wrt l --shape l=K --index-form --in-terms-of-output
+# jac "softmax(l)" --wrt l --shape l=K --index-form --in-terms-of-output --format latex
+# ```
+
+# %%
+dp_dl_K = jacobian("softmax(l)", wrt="l", shapes={"l": ("K",)}, in_terms_of_output=True)
+dp_dl_K_raw = jacobian("softmax(l)", wrt="l", shapes={"l": ("K",)}, index_form=True)
+print(dp_dl_K.index.text())
+print(dp_dl_K_raw.index.text())
+print(to_latex(dp_dl_K))
+i, j = dp_dl_K.indices
+p_, l_ = sp.IndexedBase(sp.Symbol("p", real=True)), sp.IndexedBase(sp.Symbol("l", real=True))
+assert dp_dl_K.shape == ("K", "K")
+assert dp_dl_K.index.text() == "(∂p/∂l)[i,j] = p[i] (δ[i,j] − p[j])"
+assert dp_dl_K.index_form == p_[i] * (sp.KroneckerDelta(i, j) - p_[j])
+m_, K_ = sp.Symbol("m", integer=True), sp.Symbol("K", integer=True, positive=True)
+softmax_at = {p_[t]: sp.exp(l_[t]) / sp.Sum(sp.exp(l_[m_]), (m_, 1, K_)) for t in (i, j)}
+assert sp.simplify(dp_dl_K_raw.index_form - dp_dl_K.index_form.subs(softmax_at)) == 0
+dp_dl_K
+
+# %% [markdown]
 # The compact Jacobian is the lecture's $\operatorname{diag}(\vec p) - \vec p\vec p^{\top}$,
 # written with the output's name $\vec p$, and proved equal to the raw entries above:
 #
@@ -427,6 +479,28 @@ assert r.proved and s.text == "p * (dp - sum(dp * p))"
 dl_lecture = sp.Matrix([[P[j] * (dp[j] - (dp * P)[0]) for j in range(K)]])  # p ⊙ (dp - dp·p)
 assert same(s.explicit, dl_lecture)
 r
+
+# %% [markdown]
+# At every $K$ the backward step is derived once, in index notation: the contraction
+# $dl_k = \sum_i dp_i\,\partial p_i/\partial l_k$ is summed over the delta and proved equal to
+# the compact rule $\vec p\odot(d\vec p - d\vec p\cdot\vec p)$ for all sizes:
+#
+# ```bash
+# jac "softmax(l)" --wrt l --shape l=K --backprop --upstream dp
+# ```
+
+# %%
+r_K = backprop("softmax(l)", "l", shapes={"l": ("K",)}, upstream="dp")
+[s] = r_K.backward
+print(f"{s.name} = {s.text}\n    {s.contraction}\n    {s.check.verdict} ({s.check.how})")
+print(r_K.summary())
+display(Math(" ".join(s.derivation_tex)))
+assert s.text == "p * (dp - sum(dp * p))"
+assert s.check.verdict == "proved" and s.check.how.startswith("for all sizes")
+assert s.contraction.endswith("= (p * (dp - sum(dp * p)))[k]")
+assert s.derivation_tex[0].startswith(r"dl_{k} = \sum_{i=1}^{K} dp_{i} \left(")  # dp_i (a - b)
+assert r_K.summary().startswith("1 step proved for all sizes;")
+assert r"\sum_{i=1}^{K}" in to_latex(r_K, derivation=True)
 
 # %% [markdown]
 # ## 8. The four shapes of a Jacobian

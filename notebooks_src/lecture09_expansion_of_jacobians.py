@@ -40,8 +40,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
 
+from IPython.display import Math, display
+
 from jacobian_calc import (backprop, chain, entry_symbols, jacobian, jacobians, same, show,
-                           sigmoid, spy_figure, step)
+                           sigmoid, spy_figure, step, to_latex)
 
 hadamard = sp.matrix_multiply_elementwise
 
@@ -132,6 +134,77 @@ command = [sys.executable, "-m", "jacobian_calc", "A@W + b", "--wrt", "W,b,A",
 output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
 print(output)
 assert "dW = A.T @ dZ" in output and "dA = dZ @ W.T" in output
+
+# %% [markdown]
+# ### Every size at once
+#
+# The lecture states these results for every $N$, $l_{O-1}$ and $K$, not for $3\times 2$.
+# Give the sizes as names and the calculator derives the layer once, for all of them:
+# each backward step is written in index notation, the Kronecker deltas are summed out
+# as the handwritten note does, and what is left is proved equal to the compact rule
+# for every size ("proved for all sizes"), with no entries written out.
+#
+# ```bash
+# jac "A@W + b" --wrt W,b,A --shape A=NxL --shape W=LxK --shape b=K --backprop --upstream dZ
+# ```
+
+# %%
+sizes = {"A": ("N", "L"), "W": ("L", "K"), "b": ("K",)}
+general = backprop("A@W + b", "W,b,A", shapes=sizes, upstream="dZ")
+for s in general.backward:
+    print(f"{s.name} = {s.text}\n    {s.contraction}\n    {s.check.verdict} ({s.check.how})")
+print(general.summary())
+
+by_name = {s.name: s for s in general.backward}
+assert general.proved and general.agree
+assert general.summary().startswith("3 steps proved for all sizes;")
+assert all(s.check.verdict == "proved" and s.check.how.startswith("for all sizes")
+           for s in general.backward)
+# The lecture's results, exactly as the derivation states them:
+assert by_name["dW"].contraction == (
+    "dW[k,l] = Σ_i Σ_j dZ[i,j] A[i,k] δ[j,l] = Σ_i A[i,k] dZ[i,l] = (A.T @ dZ)[k,l]")
+assert by_name["db"].contraction == (  # the column sums of dZ
+    "db[k] = Σ_i Σ_j dZ[i,j] δ[j,k] = Σ_i dZ[i,k] = sum(dZ, axis=0)[k]")
+assert by_name["dA"].contraction == (
+    "dA[k,l] = Σ_i Σ_j dZ[i,j] δ[i,k] W[l,j] = Σ_j dZ[k,j] W[l,j] = (dZ @ W.T)[k,l]")
+# ... and each gradient has the shape of its variable, W ∈ R^{l×K}, b ∈ R^K, A ∈ R^{N×l}.
+assert {v: (g.text, g.shape) for v, g in general.gradients.items()} == {
+    "W": ("A.T @ dZ", ("L", "K")), "b": ("sum(dZ, axis=0)", ("K",)),
+    "A": ("dZ @ W.T", ("N", "L"))}
+
+# %% [markdown]
+# The index notation is SymPy underneath: `index_form=True` gives the generalized
+# Jacobian $\partial Z_{ij}/\partial W_{kl} = A_{ik}\,\delta_{jl}$ as an expression of
+# `sympy.Indexed` entries and `KroneckerDelta`, equal to the one written by hand here:
+
+# %%
+dZ_dW_general = jacobian("A@W + b", wrt="W", shapes=sizes)
+i, j, k, l = dZ_dW_general.indices
+A_ = sp.IndexedBase(sp.Symbol("A", real=True))
+print(dZ_dW_general.index.text())
+assert dZ_dW_general.index.text() == "(∂Y/∂W)[i,j,k,l] = A[i,k] δ[j,l]"
+assert dZ_dW_general.index_form == A_[i, k] * sp.KroneckerDelta(j, l)
+dZ_dW_general
+
+# %% [markdown]
+# The same derivation in LaTeX: each step's contraction and its δ-elimination, as
+# rendered maths, then the source for lecture notes (`--derivation` on the command line;
+# it declares the shapes, $A\in\mathbb{R}^{N\times L}$, and compiles with
+# `--standalone`).
+#
+# ```bash
+# jac "A@W + b" --wrt W,b,A --shape A=NxL --shape W=LxK --shape b=K --backprop --upstream dZ --derivation
+# ```
+
+# %%
+for s in general.backward:
+    display(Math(" ".join(s.derivation_tex)))
+tex = to_latex(general, derivation=True)
+print(tex)
+assert r"$A \in \mathbb{R}^{N \times L}$" in tex and "for every size" in tex
+assert (r"dW_{kl} = \sum_{i=1}^{N} \sum_{j=1}^{K} dZ_{ij} A_{ik} \delta_{jl}"
+        r" = \sum_{i=1}^{N} A_{ik} dZ_{il}") in tex
+assert r"dA = dZ W^{\top}" in tex and r"db = \operatorname{sum}_{\text{rows}}\left(dZ\right)" in tex
 
 # %% [markdown]
 # ## 3. Updating the parameters
@@ -316,6 +389,23 @@ assert average.proved and same(average.gradients["X"].expanded, ones / (alpha_ *
 average
 
 # %% [markdown]
+# The lecture's $\alpha$ and $\beta$ are any sizes. Named, the factor is $1/(\alpha\beta)$
+# itself, and the step is proved for all of them:
+#
+# ```bash
+# jac "mean(X)" --wrt X --shape X=alphaxbeta --backprop
+# ```
+
+# %%
+average_general = backprop("mean(X)", "X", shapes={"X": ("alpha", "beta")})
+[s] = average_general.backward
+print(f"{s.name} = {s.text}:  {s.contraction}  ({s.check.verdict}, {s.check.how})")
+display(Math(" ".join(s.derivation_tex)))
+assert average_general.proved and s.check.how.startswith("for all sizes")
+assert s.text == "ones_like(X) / (alpha * beta)"
+assert s.contraction == "dX[k,l] = 1 / (alpha beta) = (ones_like(X) / (alpha * beta))[k,l]"
+
+# %% [markdown]
 # ## 8. Unary element-wise functions
 #
 # For $Y = f(X)$ applied entry by entry, $y_{ij}$ depends on $x_{ij}$ alone, so the
@@ -381,6 +471,41 @@ for name, f_prime in lecture.items():
 r = backprop("sigmoid(X)", "X", shapes=S, expand=True)
 sigma_prime = X.applyfunc(lambda x: sigmoid(x) * (1 - sigmoid(x)))
 assert same(r.gradients["X"].expanded, hadamard(dY, sigma_prime))
+
+# %% [markdown]
+# ### Element-wise functions at every size
+#
+# With $X\in\mathbb{R}^{N\times d}$ for any $N$ and $d$, the generalized Jacobian in index
+# notation is $\partial Y_{ij}/\partial X_{kl} = f'(X_{ij})\,\delta_{ik}\,\delta_{jl}$, and
+# contracting with $dY$ sums both deltas out: $dX_{kl} = dY_{kl}\,f'(X_{kl})$, that is
+# $dX = dY\odot f'(X)$ for every size. Each step below is proved so, and the index form in
+# terms of the output equals the table's $f'$ (SymPy equality, e.g.
+# $1 - Y^2 = (1 + Y)(1 - Y)$ for $\tanh$).
+#
+# ```bash
+# jac "tanh(X)" --wrt X --shape X=Nxd --backprop
+# jac "tanh(X)" --wrt X --shape X=Nxd --index-form --in-terms-of-output
+# ```
+
+# %%
+every_size = {"X": ("N", "d")}
+X_, Y_ = (sp.IndexedBase(sp.Symbol(n, real=True)) for n in ("X", "Y"))
+for name, compact in {"exp": "dY * Y", "log": "dY / X", "sigmoid": "dY * Y * (1 - Y)",
+                      "tanh": "dY * (1 - Y**2)", "relu": "dY * step(X)"}.items():
+    r = backprop(f"{name}(X)", "X", shapes=every_size)
+    [s] = r.backward
+    J = jacobian(f"{name}(X)", wrt="X", shapes=every_size, in_terms_of_output=True)
+    i, j, k, l = J.indices
+    x, y = X_[i, j], Y_[i, j]
+    f_prime = {"exp": y, "log": 1 / x, "sigmoid": y * (1 - y), "tanh": (1 + y) * (1 - y),
+               "relu": step(x)}[name]  # the lecture's table, through X or Y = f(X)
+    print(f"Y = {name}(X):  {s.contraction}  ({s.check.verdict}, {s.check.how})")
+    print(f"    {J.index.text()}")
+    display(Math(" ".join(s.derivation_tex) + r" \qquad " + J.index.latex()))
+    assert r.proved and s.check.how.startswith("for all sizes"), name
+    assert s.text == compact and s.contraction.endswith(f"= ({compact})[k,l]"), name
+    assert sp.expand(J.index_form - f_prime * sp.KroneckerDelta(i, k)
+                     * sp.KroneckerDelta(j, l)) == 0, name
 
 # %% [markdown]
 # ## 9. Binary element-wise operations

@@ -30,8 +30,9 @@ import sys
 
 import numpy as np
 import sympy as sp
+from IPython.display import Math, display
 
-from jacobian_calc import backprop, entry_symbols, jacobian, same, show, spy_figure
+from jacobian_calc import backprop, entry_symbols, jacobian, same, show, spy_figure, to_latex
 
 # %% [markdown]
 # ## 1. Which way round?
@@ -104,6 +105,48 @@ print(output)
 assert "shape 2 x 2 x 3" in output
 
 # %% [markdown]
+# ### For every $m$ and $n$
+#
+# The note's formula holds at every size, and so does the calculator's: with the sizes
+# given as names there are no entries to write out, and the result is the Jacobian in
+# index notation, indices from 1 as the note writes them, with their ranges. From Python
+# `index_form` is a SymPy expression (`sympy.Indexed` entries, `KroneckerDelta`) and
+# `indices` its index symbols in the order of the axes.
+#
+# ```bash
+# jac "y" --let "y=A@x" --wrt A --shape A=mxn --shape x=n --index-form
+# ```
+
+# %%
+general_shapes = {"A": ("m", "n"), "x": ("n",)}
+dy_dA_general = jacobian("y", wrt="A", lets={"y": "A@x"}, shapes=general_shapes)
+print(dy_dA_general)
+i, j, k = dy_dA_general.indices
+x_ = sp.IndexedBase(sp.Symbol("x", real=True))
+assert dy_dA_general.shape == ("m", "m", "n")
+assert dy_dA_general.index.text() == "(∂y/∂A)[i,j,k] = δ[i,j] x[k]"
+assert dy_dA_general.index_form == sp.KroneckerDelta(i, j) * x_[k]
+assert dy_dA_general.index.latex() == r"\frac{\partial y_{i}}{\partial A_{jk}} = \delta_{ij} x_{k}"
+dy_dA_general
+
+# %% [markdown]
+# At $m = 2$, $n = 3$ the index form, entry by entry (sizes and 1-based indices
+# substituted), is the explicit tensor computed above:
+
+# %%
+def at_size(result, sizes, arrays, position):
+    """The index form's entry at 1-based ``position``, in the symbols of ``entry_symbols``."""
+    entry = result.index.at(sizes, dict(zip(result.indices, position)))
+    return entry.replace(lambda e: isinstance(e, sp.Indexed), lambda e: arrays[str(e.base)][
+        tuple(int(t) - 1 for t in e.indices) if len(e.indices) > 1 else int(e.indices[0]) - 1])
+
+
+m, n = 2, 3
+for i_, j_, k_ in np.ndindex(m, m, n):
+    assert at_size(dy_dA_general, {"m": m, "n": n}, {"x": x},
+                   (i_ + 1, j_ + 1, k_ + 1)) == dy_dA[i_, j_, k_]
+
+# %% [markdown]
 # A matrix-valued function of a matrix has a 4-D Jacobian (two output indices, two
 # input indices); that is the batched case of section 5.
 #
@@ -156,6 +199,28 @@ assert dY_dA.shape == (b, n, m, n)
 for i, j, k, l in np.ndindex(b, n, m, n):
     assert dY_dA[i, j, k, l] == (X[i, k] if j == l else 0)
 print(f"{dY_dA.nnz} non-zero entries out of {dY_dA.size}")
+
+# %% [markdown]
+# For every batch size $b$ and every $m$, $n$, in index notation:
+# $(\partial Y/\partial A)_{ijkl} = X_{ik}\,\delta_{jl}$, and at $b, m, n = 2, 3, 2$ it is
+# the tensor above, entry by entry.
+#
+# ```bash
+# jac "Y" --let "Y=X@A" --wrt A --shape X=bxm --shape A=mxn --index-form
+# ```
+
+# %%
+dY_dA_general = jacobian("Y", wrt="A", lets={"Y": "X@A"},
+                         shapes={"X": ("b", "m"), "A": ("m", "n")})
+print(dY_dA_general)
+i, j, k, l = dY_dA_general.indices
+X_ = sp.IndexedBase(sp.Symbol("X", real=True))
+assert dY_dA_general.index.text() == "(∂Y/∂A)[i,j,k,l] = X[i,k] δ[j,l]"
+assert dY_dA_general.index_form == X_[i, k] * sp.KroneckerDelta(j, l)
+for position in np.ndindex(b, n, m, n):
+    assert at_size(dY_dA_general, {"b": b, "m": m, "n": n}, {"X": X},
+                   tuple(t + 1 for t in position)) == dY_dA[position]
+dY_dA_general
 
 # %% [markdown]
 # Flattened to a $bn\times mn$ matrix (rows: entries of $Y$ row by row; columns:
@@ -220,3 +285,34 @@ show(s.name, s.explicit)
 assert r.proved and s.text == "X.T @ dY"
 assert same(s.explicit, X.T * dY)
 r
+
+# %% [markdown]
+# ### The contraction for every size
+#
+# The note's derivation, $dA_{kl} = \sum_{ij} dY_{ij}\,X_{ik}\,\delta_{jl}
+# = \sum_i X_{ik}\,dY_{il} = (X^{\top} dY)_{kl}$, is what `backprop` does at symbolic
+# sizes: it writes the contraction in index notation, sums the delta out, renames the
+# summation index to a canonical one, and proves the compact rule equal to what is left,
+# for all sizes at once. The LaTeX of the derivation declares the shapes and typesets
+# each of these lines.
+#
+# ```bash
+# jac "X@A" --wrt A --shape X=bxm --shape A=mxn --backprop
+# jac "X@A" --wrt A --shape X=bxm --shape A=mxn --backprop --derivation
+# ```
+
+# %%
+r_general = backprop("X@A", "A", shapes={"X": ("b", "m"), "A": ("m", "n")})
+[s] = r_general.backward
+print(r_general)
+display(Math(" ".join(s.derivation_tex)))
+assert s.text == "X.T @ dY"
+assert s.contraction == "dA[k,l] = Σ_i Σ_j dY[i,j] X[i,k] δ[j,l] = Σ_i X[i,k] dY[i,l] = (X.T @ dY)[k,l]"
+assert s.check.verdict == "proved" and s.check.how.startswith("for all sizes")
+assert r_general.summary().startswith("1 step proved for all sizes;")
+tex = to_latex(r_general, derivation=True)
+print(tex)
+assert r"$X \in \mathbb{R}^{b \times m}$" in tex
+assert (r"dA_{kl} = \sum_{i=1}^{b} \sum_{j=1}^{n} dY_{ij} X_{ik} \delta_{jl}"
+        r" = \sum_{i=1}^{b} X_{ik} dY_{il}") in tex
+r_general

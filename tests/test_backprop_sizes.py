@@ -345,3 +345,20 @@ def test_latex_derivation_at_symbolic_sizes_shows_the_index_notation_and_is_asci
     assert r"\delta_{jl}" in tex and "In index notation, for every size" in tex
     assert r"\begin{pmatrix}  \end{pmatrix}" not in tex
     assert all(ord(c) < 128 for c in tex), sorted({c for c in tex if ord(c) >= 128})
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, upstream, expected", [
+    ("softmax(l)", "l", {"l": ("K",)}, "dp",
+     r"dl_{k} = \sum_{i=1}^{K} dp_{i} \left(\frac{e^{l_{i}} \delta_{ik}}{\sum_{m=1}^{K} e^{l_{m}}}"
+     r" - \frac{e^{l_{i}} e^{l_{k}}}{\left(\sum_{m=1}^{K} e^{l_{m}}\right)^{2}}\right)"),
+    ("M - N", "N", {"M": ("a", "b"), "N": ("a", "b")}, None,
+     r"dN_{kl} = \sum_{i=1}^{a} \sum_{j=1}^{b} dY_{ij} \left(-\delta_{ik} \delta_{jl}\right)"),
+    ("X@W", "W", {"X": ("N", "d"), "W": ("d", "h")}, None,
+     r"dW_{kl} = \sum_{i=1}^{N} \sum_{j=1}^{h} dY_{ij} X_{ik} \delta_{jl}"),
+])
+def test_the_latex_contraction_keeps_the_parentheses_of_the_text(expr, wrt, shapes, upstream,
+                                                                  expected):
+    """dp_i times a difference is typeset as dp_i (a - b), as the text writes it, never as
+    dp_i a - b; a lone product needs none."""
+    [s] = backprop(expr, wrt, shapes=shapes, upstream=upstream).backward
+    assert s.derivation_tex[0] == expected

@@ -40,3 +40,29 @@ def test_fresh_process_memory_report():
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[-1])
     assert 0 < report["before"] <= report["max"] < 2 ** 30
+
+
+def test_each_goal_line_names_its_goal(monkeypatch):
+    """The goals printed at the end come from several issues: each line says which goal."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmarks_run", RUN)
+    run = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "benchmarks_run", run)  # its dataclasses look it up
+    spec.loader.exec_module(run)
+
+    def row(name, ours, full=None):
+        return run.Row(name=name, sympy_time=full, our_time=ours, symengine_time=None,
+                       peak=None, rss=None, check="", notes=[])
+
+    lines = run.goals([
+        row("jac --version, whole process", 0.1),
+        row("jac --backprop tanh MLP, softmax cross-entropy, symbolic sizes", 1.5),
+        row("jac --backprop ReLU MLP + MSE X 16x8, hidden 16, K 4", 4.0, 40.0)])
+    assert lines == [
+        "* met: [interactive speed] jac --version: 0.1 s (goal ≤ 0.15 s)",
+        "* met: [every size at once] jac --backprop tanh MLP, softmax cross-entropy, symbolic "
+        "sizes: 1.5 s (goal < 2 s)",
+        "* NOT met: [every size at once] jac --backprop ReLU MLP + MSE X 16x8, hidden 16, K 4: "
+        "4 s (goal < 3 s); the full-size route 40 s, 10x"]
+    assert 'print("\\nGoals:")' in RUN.read_text()

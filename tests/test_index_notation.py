@@ -57,6 +57,16 @@ GOLDEN_JACOBIANS = [
     ("norm(x)", {}, "x", {"x": 3}, False, "(∂f/∂x)[i] = x[i] / sqrt(Σ_m x[m]**2)"),
     ("diag(x)", {}, "x", {"x": 3}, False, "(∂Y/∂x)[i,j,k] = δ[i,j] δ[i,k]"),
     ("outer(a, b)", {}, "a", {"a": 3, "b": 2}, False, "(∂Y/∂a)[i,j,k] = δ[i,k] b[j]"),
+    # The lectures' results at every size (named dimensions): the same text.
+    ("y", {"y": "A@x"}, "A", {"A": ("m", "n"), "x": ("n",)}, False,
+     "(∂y/∂A)[i,j,k] = δ[i,j] x[k]"),
+    ("Y", {"Y": "X@A"}, "A", {"X": ("b", "m"), "A": ("m", "n")}, False,
+     "(∂Y/∂A)[i,j,k,l] = X[i,k] δ[j,l]"),
+    ("z", {"z": "x@W + b"}, "x", {"x": ("m",), "W": ("m", "n"), "b": ("n",)}, False,
+     "(∂z/∂x)[i,j] = W[j,i]"),
+    ("softmax(l)", {}, "l", {"l": ("K",)}, True, "(∂p/∂l)[i,j] = p[i] (δ[i,j] − p[j])"),
+    ("tanh(X)", {}, "X", {"X": ("N", "d")}, True,
+     "(∂Y/∂X)[i,j,k,l] = (1 − Y[i,j]**2) δ[i,k] δ[j,l]"),
 ]
 
 

@@ -31,6 +31,7 @@ from click.testing import CliRunner
 
 from jacobian_calc import JacobianError, backprop, chain, jacobian, jacobians, to_latex
 from jacobian_calc.cli.main import main
+from jacobian_calc.cli.words import error_message
 from jacobian_calc.core.tree import Call, Name, Num, fn
 from jacobian_calc import ops
 from jacobian_calc.ops import operations, register, unregister
@@ -452,7 +453,7 @@ def test_too_large_to_typeset_is_a_clear_error():
     with pytest.raises(JacobianError, match=r"101 x 101, too large for LaTeX.*spy_figure\(\)") \
             as info:
         to_latex(J)
-    assert "--spy draws its pattern, --format json lists" in info.value.cli_message()
+    assert "--spy draws its pattern, --format json lists" in error_message(info.value)
     assert to_latex(jacobian("sigmoid(x)", wrt="x", shapes={"x": 100})).count(r"\\") == 99
     T = jacobian("X@A", wrt="A", shapes={"X": (11, 10), "A": (10, 10)})  # 110 x 100 blocks
     with pytest.raises(JacobianError, match="110 x 100"):
@@ -622,9 +623,9 @@ def test_headers_print_the_expression():
     doc = to_latex(jacobian("sigmoid(X@W + b)", wrt="W", shapes=MNIST), standalone=True)
     assert r"\section*{Jacobian of $Y = \sigma\left(X W + b\right)$ with respect to $W$}" in doc
     doc = to_latex(jacobian("f(x1, x2)", wrt="x1,x2", functions=["f"]), standalone=True)
-    assert r"Jacobian of $f = f{\left(x_{1},x_{2} \right)}$" in doc
+    assert r"Jacobian of $f = f\left(x_{1}, x_{2}\right)$" in doc
     doc = to_latex(jacobian("cos(2*pi*t)", wrt="t"), standalone=True)
-    assert r"Jacobian of $f = \cos{\left(2 \pi t \right)}$" in doc
+    assert r"Jacobian of $f = \cos\left(2 \pi t\right)$" in doc
 
 
 # -- the CLI -------------------------------------------------------------------------------------
@@ -745,6 +746,22 @@ LECTURE_EXAMPLES = [
     ("MC f g numerator", ["3*x**2*y, 2*x + y**8", "--wrt", "x,y"]),
     ("MC f g denominator", ["3*x**2*y, 2*x + y**8", "--wrt", "x,y", "--layout", "denominator"]),
     ("MC at a point", ["3*x**2*y, 2*x + y**8", "--at", "x=0.5,y=2"]),
+    # The same results at every size (named dimensions): index notation, steps proved for all.
+    ("L5.5 affine, every size", ["z", "--let", "z=x@W + b", "--wrt", "x,b",
+                                 *_shapes("x=m", "W=mxn", "b=n")]),
+    ("L5.7 softmax, every size", ["softmax(l)", "--wrt", "l", "--in-terms-of-output",
+                                  *_shapes("l=K")]),
+    ("L5.7 softmax backprop, every size", ["softmax(l)", "--wrt", "l", "--backprop",
+                                           "--upstream", "dp", *_shapes("l=K")]),
+    ("L9.2 output layer, every size", ["A@W + b", "--wrt", "W,b,A", "--backprop", "--upstream",
+                                       "dZ", *_shapes("A=NxL", "W=LxK", "b=K")]),
+    ("L9.7 mean, every size", ["mean(X)", "--wrt", "X", "--backprop", *_shapes("X=alphaxbeta")]),
+    *[(f"L9.8 {f}, every size", [f"{f}(X)", "--wrt", "X", "--backprop", *_shapes("X=Nxd")])
+      for f in ("exp", "log", "sigmoid", "tanh", "relu")],
+    ("MML y=Ax dy/dA, every size", ["y", "--let", "y=A@x", "--wrt", "A",
+                                    *_shapes("A=mxn", "x=n")]),
+    ("MML Y=XA 4D, every size", ["Y", "--let", "Y=X@A", "--wrt", "A", *_shapes("X=bxm", "A=mxn")]),
+    ("MML dE/dA, every size", ["X@A", "--wrt", "A", "--backprop", *_shapes("X=bxm", "A=mxn")]),
     # Beyond the slides: what a document must survive.
     ("wide: 24 columns", ["X@w", "--wrt", "w", *_shapes("X=2x24", "w=24")]),
     ("long entries", ["mean(sigmoid(X@W + b))", "--wrt", "W,b", "--backprop", "--expand",

@@ -10,9 +10,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "jacobian_calc"
 
 #: Layers, lowest first: a module may import only from its own layer or lower ones.
+#: The package (``__init__``) re-exports the API lazily; the command sits on it.
 LAYERS = ["core", "schema", "ops", "parsing", "symbolic", "index", "results", "derive", "render",
-          "notebook", "api", "cli", "web",
-          "__init__", "__main__"]
+          "notebook", "api", "__init__", "cli", "web", "__main__"]
 
 
 def module_name(path: Path) -> str:
@@ -133,9 +133,24 @@ def test_every_kind_of_request_runs_in_a_fresh_process():
         ["X@W", "--wrt", "W", "--shape", "X=2x2", "--shape", "W=2x2", "--backprop",
          "--format", "torch"],
         ["y**2", "--wrt", "x", "--let", "y=x+1", "--chain", "--format", "json"],
+        ["y**2", "--wrt", "x", "--let", "y=x+1", "--chain", "--format", "latex"],
         ["x*y", "--format", "latex"],
     ]
     for argv in requests:
         done = subprocess.run([sys.executable, "-m", "jacobian_calc", *argv],
                               capture_output=True, text=True)
         assert done.returncode == 0, (argv, done.stderr)
+
+
+def test_results_print_with_only_their_derivation_loaded():
+    """The package loads a derivation alone; a result's printers load when it is printed."""
+    code = ("import sys\nfrom jacobian_calc import chain, hessian\n"
+            "H = hessian('x.T@A@x', 'x', shapes={'x': 2, 'A': (2, 2)})\n"
+            "c = chain('y**2', 'x', lets={'y': 'x+1'})\n"
+            "print('jacobian_calc.api' in sys.modules)\n"
+            "print(str(H).splitlines()[0])\nprint(c.to_latex()[:17])\n"
+            "print('jacobian_calc.api' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == ["False", "Hessian of f = x.T @ A @ x with respect to x", r"\frac{\partial f}",
+                   "True"]

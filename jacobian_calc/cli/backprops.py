@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 
-from ..core import budget
-from ..core.errors import JacobianError, cli_words
-from ..derive.backprop import backprop
-from ..derive.jacobian import jacobians
-from ..render.backprop_latex import gradient_values_latex
-from ..render.backprop_text import backprop_dict, gradient_values_text
-from ..render.latex import to_latex
+from .. import JacobianError, backprop, budget, jacobians
+from ..render import backprop_dict, gradient_values_text
 from . import hessians
 from .jacobians import spy_jacobians
 from .options import CODE_FORMATS, Request
+from .words import cli_words
 
 
 def produce(req: Request) -> tuple[str, list[str], int]:
@@ -40,6 +36,7 @@ def produce(req: Request) -> tuple[str, list[str], int]:
         text = json.dumps(backprop_dict(result, values=values, at=req.at), indent=2,
                           ensure_ascii=False)
     elif req.fmt == "latex":
+        from ..render import gradient_values_latex, to_latex  # noqa: PLC0415 - LaTeX asked for
         text = to_latex(result, **req.latex) if values is None else \
             gradient_values_latex(result, values, req.at, **req.latex)
     else:

@@ -13,8 +13,8 @@ from collections import defaultdict
 import click
 from click.core import ParameterSource
 
-from ..core.errors import JacobianError
-from ..core.files import check_target
+from .. import JacobianError
+from ..render import check_target
 
 #: Where the command keeps its arguments as given (set by the command's parse_args).
 ARGS_KEY = "jacobian_calc.args"

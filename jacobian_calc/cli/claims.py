@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from ..derive.claims import check_claims, claims_text, exit_status
+from .. import check_claims
 
 
 def attach(req, result, text: str, code: int) -> tuple[str, int]:
@@ -24,6 +24,16 @@ def attach(req, result, text: str, code: int) -> tuple[str, int]:
     else:
         text = text + "\n\n" + claims_text(verdicts)
     return text, max(code, exit_status(verdicts))
+
+
+def exit_status(verdicts) -> int:
+    """1 when any claim was refuted, else 0 (so a course can grade with it)."""
+    return int(any(v.refuted for v in verdicts))
+
+
+def claims_text(verdicts) -> str:
+    """``Claims`` and one verdict line per claim."""
+    return "\n".join(["Claims"] + ["  " + v.line for v in verdicts])
 
 
 __all__ = ["attach"]

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 
-from ..core.errors import cli_words
-from ..derive.hessian import hessian
-from ..render import hessian_latex, hessian_text  # noqa: F401 - register the printers
-from ..render.code import to_numpy_code, to_torch_code
-from ..render.latex import make_style, printoptions, render_blocks, resolve_settings
-
+from .. import hessian
+from ..render import (hessian_blocks, make_style, printoptions, render_blocks,
+                      resolve_settings, to_numpy_code, to_torch_code)
 from .options import CODE_FORMATS
+from .words import cli_words
 
 
 def produce(req) -> tuple[str, list[str], int]:
@@ -40,8 +38,8 @@ def produce(req) -> tuple[str, list[str], int]:
         text = cli_words(H.to_text(full=req.full, flatten=req.flatten, values=values,
                                    at=req.at))
     if req.spy:
-        from ..render.spy import spy  # noqa: PLC0415 - matplotlib only when asked for
-        spy(H.jacobians(), req.spy)
+        from ..render import save_spy  # noqa: PLC0415 - matplotlib only when asked for
+        save_spy(H.jacobians(), req.spy)
     code = 1 if req.check and failed else 0
     if req.claims:
         from .claims import attach  # noqa: PLC0415 - claims asked for
@@ -60,7 +58,6 @@ def _disagreement(H) -> str:
 
 
 def _latex(H, req, values) -> str:
-    from ..render.hessian_latex import hessian_blocks  # noqa: PLC0415
     with printoptions(**req.latex):
         settings = resolve_settings(flatten=req.flatten)
         return render_blocks(hessian_blocks(H, make_style(settings), values), settings)
@@ -72,7 +69,7 @@ def code_text(result, language: str, check: bool) -> tuple[str, int]:
     code = to_numpy_code(result) if language == "numpy" else to_torch_code(result)
     if not check:
         return code.rstrip("\n"), 0
-    from ..render.code_check import check_code  # noqa: PLC0415 - NumPy (and PyTorch) now
+    from ..render import check_code  # noqa: PLC0415 - NumPy (and PyTorch) now
     report = check_code(result, language)
     lines = [f"# jac --check: {part.strip()}" for part in report.summary().split(";")]
     return code + "\n" + "\n".join(lines), 0 if report.ok else 1

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from ..core import budget
-from ..core.errors import JacobianError, LimitError
-from ..derive.jacobian import jacobians
-from ..render.shared import check_size
-from ..render.text import chain_text, numeric_chain_text, numeric_text, render_jacobian
-from ..symbolic.measure import text_length
+from .. import JacobianError, LimitError, budget, jacobians
+from ..render import (check_size, chain_text, numeric_chain_text, numeric_text,
+                      render_jacobian, text_length)
 from .options import Request
 
 
@@ -56,7 +53,7 @@ def _text(req, results, factored, values) -> str:
             parts.append(render_jacobian(J, full=req.full, flatten=req.flatten,
                                          shared=req.shared))
             if J.compact is not None:
-                from ..render.compact_text import compact_jacobian_text  # noqa: PLC0415
+                from ..render import compact_jacobian_text  # noqa: PLC0415
                 parts[-1] += "\n\n" + compact_jacobian_text(J.compact)
         else:
             parts.append(numeric_text(J, values[i], req.at))
@@ -68,10 +65,7 @@ def _text(req, results, factored, values) -> str:
 
 
 def _latex(req, results, factored, values) -> str:
-    from ..render.jacobian_latex import numeric_to_latex  # noqa: PLC0415 - LaTeX asked for
-    from ..render.latex import to_latex  # noqa: PLC0415
-    if any(J.compact is not None for J in results):
-        from ..render import compact_latex  # noqa: F401, PLC0415 - the compact form too
+    from ..render import numeric_to_latex, to_latex  # noqa: PLC0415 - LaTeX asked for
     if values is not None:
         if isinstance(factored, tuple):  # the factors' values, then the product's
             chain, factor_values = factored
@@ -89,12 +83,12 @@ def _latex(req, results, factored, values) -> str:
 
 
 def _json(req, results, factored, values) -> str:
-    from ..render.json import jacobians_document  # noqa: PLC0415 - JSON asked for
+    from ..render import jacobians_document  # noqa: PLC0415 - JSON asked for
     chain, factor_values = factored if isinstance(factored, tuple) else (factored, None)
     doc = jacobians_document(results, flatten=req.flatten, chain=chain, values=values,
                              at=req.at, factor_values=factor_values, shared=req.shared)
     if any(J.compact is not None for J in results):
-        from ..render.compact_text import compact_jacobian_dict  # noqa: PLC0415
+        from ..render import compact_jacobian_dict  # noqa: PLC0415
         for item, J in zip(doc["jacobians"], results):
             if J.compact is not None:
                 item["compact"] = compact_jacobian_dict(J.compact)
@@ -104,10 +98,10 @@ def _json(req, results, factored, values) -> str:
 
 
 def _chain():
-    from ..derive.chain import chain  # noqa: PLC0415 - --chain asked for
+    from .. import chain  # noqa: PLC0415 - --chain asked for
     return chain
 
 
 def spy_jacobians(req: Request, results) -> None:
-    from ..render.spy import spy  # noqa: PLC0415 - matplotlib only when a plot is asked for
-    spy(results, req.spy)
+    from ..render import save_spy  # noqa: PLC0415 - matplotlib only when a plot is asked for
+    save_spy(results, req.spy)

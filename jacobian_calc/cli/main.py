@@ -13,13 +13,12 @@ import warnings
 
 import click
 
-from ..core import progress
-from ..core.errors import JacobianError, cli_words
-from ..core.limits import DEFAULT_LIMITS
-from ..render.rules import functions_text, rules_text
+from .. import DEFAULT_LIMITS, JacobianError, progress
+from ..render import functions_text, rules_text
 from . import checks, start
 from .options import from_options
 from .output import fail, interrupted, write_output
+from .words import cli_words
 
 EPILOG = """\b
 Examples:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.errors import JacobianError
-from ..core.limits import DEFAULT_LIMITS, Limits
-from ..parsing import parse_shape_option
+from .. import DEFAULT_LIMITS, JacobianError, Limits, parse_shape_option
 
 #: Formats that print a Python module (with --backprop or --hessian).
 CODE_FORMATS = ("numpy", "torch")

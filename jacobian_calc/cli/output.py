@@ -14,8 +14,9 @@ import sys
 
 import click
 
-from ..core.errors import JacobianError, cli_words
-from ..core.files import atomic_write
+from .. import JacobianError
+from ..render import atomic_write
+from .words import cli_words, error_message
 
 #: ASCII stand-ins for the symbols the text output uses.
 ASCII = {"∂": "d", "│": "|", "·": "*", "×": "x", "δ": "delta", "…": "...", "≥": ">=",
@@ -67,7 +68,7 @@ def _discard(err: bool) -> None:
 def fail(exc: JacobianError) -> None:
     """One ``Error:`` line (and a caret line under a parse error), exit status 2."""
     try:
-        echo(f"Error: {exc.cli_message()}", err=True)
+        echo(f"Error: {error_message(exc)}", err=True)
         caret = exc.caret()
         if caret:
             echo(caret, err=True)

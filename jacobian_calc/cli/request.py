@@ -7,9 +7,8 @@ neither the backprop engine nor the LaTeX printer, so ``jac`` starts quickly.
 
 from __future__ import annotations
 
-from ..core import budget
-from ..parsing import int_digits
-from ..render.shared import check_size
+from .. import budget, int_digits
+from ..render import check_size
 from .options import Request, check_request
 
 

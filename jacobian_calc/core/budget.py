@@ -6,6 +6,13 @@ deadline ``limits.timeout`` seconds ahead in a :class:`contextvars.ContextVar`.
 Calls made inside an active request join it, so ``jacobian`` inside ``chain``
 inside the ``jac`` command share one deadline.
 
+The request's :class:`~jacobian_calc.core.limits.Limits` travel the same way,
+and only this way: the API entry points take a ``limits`` argument and enter
+the request with it (:func:`entry_point`); everything below reads
+:func:`active_limits`. An entry point called inside a request without
+``limits`` uses the request's; with other ``limits`` it uses those for its
+own block, on the request's clock (its deadline is not moved).
+
 Two mechanisms enforce it:
 
 * :func:`check` -- called in the loops of the symbolic layer (per node
@@ -78,7 +85,7 @@ def _restore(restores: list) -> None:
 
 
 class Budget:
-    """The deadline and the stage of one request."""
+    """The deadline and the stage of one request (``limits``: those that set the deadline)."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -105,6 +112,7 @@ class Budget:
 
 
 _ACTIVE: ContextVar[Budget | None] = ContextVar("jacobian_calc_budget", default=None)
+_LIMITS: ContextVar[Limits | None] = ContextVar("jacobian_calc_limits", default=None)
 
 
 def current() -> Budget | None:
@@ -113,9 +121,17 @@ def current() -> Budget | None:
 
 
 def active_limits() -> Limits:
-    """The active request's limits, else the defaults."""
-    budget = _ACTIVE.get()
-    return budget.limits if budget is not None else DEFAULT_LIMITS
+    """The limits in force: the active request's (or those an entry point inside it was
+    given), else the defaults."""
+    limits = _LIMITS.get()
+    return limits if limits is not None else DEFAULT_LIMITS
+
+
+def checked_limits(limits: object) -> Limits:
+    """``limits`` if it is a :class:`Limits` object, else the type error."""
+    if not isinstance(limits, Limits):
+        raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
+    return limits
 
 
 def check() -> None:
@@ -151,30 +167,44 @@ def stage(name: str) -> Iterator[None]:
 
 
 @contextmanager
-def request(limits: Limits = DEFAULT_LIMITS) -> Iterator[Budget]:
-    """Run the block as one request within ``limits.timeout`` seconds.
+def request(limits: Limits | None = None) -> Iterator[Budget]:
+    """Run the block as one request within ``limits.timeout`` seconds (``None``: the
+    active request's limits, else the defaults), ``limits`` in force.
 
-    Inside an active request the block joins it (its deadline and limits).
-    Raises ``LimitError(limit="timeout")`` when the time is up.
+    Inside an active request the block joins it: its deadline, and its limits
+    unless ``limits`` differ (those are then in force within the block, on the
+    request's clock). Raises ``LimitError(limit="timeout")`` when the time is up.
 
     Examples
     --------
     >>> with request(Limits(timeout=5)) as budget:
     ...     0 < budget.remaining() <= 5
     True
+    >>> with request(Limits(max_depth=7)):
+    ...     with request():
+    ...         active_limits().max_depth
+    7
     """
-    if not isinstance(limits, Limits):
-        raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
+    if limits is not None:
+        checked_limits(limits)
     active = _ACTIVE.get()
     if active is not None:
-        yield active
+        if limits is None or limits == active_limits():
+            yield active
+            return
+        token = _LIMITS.set(limits)
+        try:
+            yield active
+        finally:
+            _LIMITS.reset(token)
         return
-    budget = Budget(limits)
-    token = _ACTIVE.set(budget)
+    budget = Budget(limits if limits is not None else DEFAULT_LIMITS)
+    token, limits_token = _ACTIVE.set(budget), _LIMITS.set(budget.limits)
     try:
         with _alarm(budget):
             yield budget
     finally:
+        _LIMITS.reset(limits_token)
         _ACTIVE.reset(token)
 
 
@@ -274,15 +304,21 @@ def limited(seconds: float) -> Iterator[None]:
     _arm(budget.deadline)
 
 
+_NOT_GIVEN = object()
+
+
 def entry_point(func):
     """Make ``func`` an API entry point: arguments checked, the call one request.
 
     A call that does not fit the signature raises :class:`JacobianTypeError`
     (a ``TypeError``) naming the function, and the body runs within the budget
-    of its ``limits`` argument (or joins the active request).
+    of its ``limits`` argument (or joins the active request; without
+    ``limits``, with the request's). The body reads :func:`active_limits`, never
+    its ``limits`` argument: this is the one place where limits enter.
     """
     signature = inspect.signature(func)
-    default = signature.parameters["limits"].default
+    if "limits" not in signature.parameters:
+        raise TypeError(f"{func.__name__} has no limits parameter")
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -290,8 +326,9 @@ def entry_point(func):
             bound = signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise JacobianTypeError(f"{func.__name__}(): {exc}") from None
+        given = bound.arguments.get("limits", _NOT_GIVEN)
         try:
-            with request(bound.arguments.get("limits", default)):
+            with request(None if given is _NOT_GIVEN else checked_limits(given)):
                 return func(*args, **kwargs)
         except RecursionError:
             raise JacobianError("the expression is nested too deeply to process",
@@ -303,5 +340,5 @@ def entry_point(func):
 
 
 __all__ = ["Budget", "request", "check", "stage", "limited", "interruptible", "current",
-           "active_limits", "entry_point", "guard_state", "OutOfTime", "Interrupted",
-           "OFF_THREAD_SIMPLIFY_NODES"]
+           "active_limits", "checked_limits", "entry_point", "guard_state", "OutOfTime",
+           "Interrupted", "OFF_THREAD_SIMPLIFY_NODES"]

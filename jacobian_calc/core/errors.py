@@ -6,8 +6,10 @@ status 2; the API raises it. Anything else escaping the library is a bug.
 
 Messages name arguments with markers such as ``{{at}}`` or ``{{max_entries}}``:
 ``str(error)`` writes them as the API calls them (``at``,
-``limits.max_entries``), :meth:`JacobianError.cli_message` as the CLI does
-(``--at``, ``--max-entries``), so one message serves both.
+``limits.max_entries``); :meth:`JacobianError.in_words` and
+:meth:`Message.in_words` write them in another spelling, such as the ``jac``
+command's options (``--at``, ``--max-entries``, kept in ``jacobian_calc.cli``),
+so one message serves both.
 """
 
 from __future__ import annotations
@@ -16,79 +18,101 @@ import os
 import re
 import sys
 import warnings
+from typing import Callable, Mapping
 
-#: Argument markers -> (API words, CLI words).
-WORDS: dict[str, tuple[str, str]] = {
-    "at": ("at", "--at"),
-    "wrt": ("wrt", "--wrt"),
-    "shapes": ("shapes", "--shape"),
-    "lets": ("lets", "--let"),
-    "functions": ("functions", "--function"),
-    "symmetric": ("symmetric", "--symmetric"),
-    "upstream": ("upstream", "--upstream"),
-    "layout": ("layout", "--layout"),
-    "onehot": ("onehot", "--onehot"),
-    "simplify": ("simplify", "--simplify"),
-    "chain": ("chain()", "--chain"),
-    "backprop": ("backprop()", "--backprop"),
-    "hessian": ("hessian()", "--hessian"),
-    "in_terms_of_output": ("in_terms_of_output", "--in-terms-of-output"),
-    "index_form": ("index_form", "--index-form"),
-    "max_length": ("limits.max_length", "--max-length"),
-    "max_depth": ("limits.max_depth", "--max-depth"),
-    "max_digits": ("limits.max_digits", "--max-digits"),
-    "max_size": ("limits.max_size", "--max-size"),
-    "max_entries": ("limits.max_entries", "--max-entries"),
-    "max_nodes": ("limits.max_nodes", "--max-nodes"),
-    "max_output": ("limits.max_output", "--max-output"),
-    "timeout": ("limits.timeout", "--timeout"),
-    "simplify_timeout": ("limits.simplify_seconds", "--simplify-timeout"),
-    "full": ("to_text(full=True)", "--full"),
-    "format_json": ("to_json()", "--format json"),
-    "spy": ("spy_figure()", "--spy"),
+#: Argument markers -> how the API names the argument.
+WORDS: dict[str, str] = {
+    "at": "at",
+    "wrt": "wrt",
+    "shapes": "shapes",
+    "lets": "lets",
+    "functions": "functions",
+    "symmetric": "symmetric",
+    "upstream": "upstream",
+    "layout": "layout",
+    "onehot": "onehot",
+    "simplify": "simplify",
+    "chain": "chain()",
+    "backprop": "backprop()",
+    "hessian": "hessian()",
+    "in_terms_of_output": "in_terms_of_output",
+    "index_form": "index_form",
+    "max_length": "limits.max_length",
+    "max_depth": "limits.max_depth",
+    "max_digits": "limits.max_digits",
+    "max_size": "limits.max_size",
+    "max_entries": "limits.max_entries",
+    "max_nodes": "limits.max_nodes",
+    "max_output": "limits.max_output",
+    "timeout": "limits.timeout",
+    "simplify_timeout": "limits.simplify_seconds",
+    "full": "to_text(full=True)",
+    "format_json": "to_json()",
+    "spy": "spy_figure()",
+    "expand": "expand",
+    "shape_example": 'shapes={"X": (4, 3)}',
+    "ask_index_form": "jacobian(..., index_form=True)",
 }
 
 _MARKER = re.compile(r"\{\{(\w+)\}\}")
 
 
-def words(text: str, cli: bool = False) -> str:
-    """Replace ``{{name}}`` markers by the API's (or the CLI's) name for the argument.
+def words(text: str, spellings: Mapping[str, str] | None = None) -> str:
+    """Replace ``{{name}}`` markers by the API's name for the argument (or by ``spellings``).
 
     Examples
     --------
-    >>> words("raise it with {{max_entries}}"), words("raise it with {{max_entries}}", cli=True)
-    ('raise it with limits.max_entries', 'raise it with --max-entries')
+    >>> words("raise it with {{max_entries}}")
+    'raise it with limits.max_entries'
+    >>> words("raise it with {{max_entries}}", {"max_entries": "--max-entries"})
+    'raise it with --max-entries'
     """
-    index = 1 if cli else 0
-    return _MARKER.sub(lambda m: WORDS[m.group(1)][index] if m.group(1) in WORDS
-                       else m.group(0), text)
+    table = WORDS if spellings is None else spellings
+    return _MARKER.sub(lambda m: table.get(m.group(1), m.group(0)), text)
 
 
 class Message(str):
-    """A note or warning (a ``str`` in the API's words) that also knows the CLI's words.
+    """A note or warning: a ``str`` in the API's words that keeps its ``{{markers}}``.
 
     Examples
     --------
     >>> note = Message("kept unsimplified (raise it with {{simplify_timeout}})")
-    >>> note, note.cli_message()
-    ('kept unsimplified (raise it with limits.simplify_seconds)', 'kept unsimplified (raise it with --simplify-timeout)')
+    >>> note
+    'kept unsimplified (raise it with limits.simplify_seconds)'
+    >>> note.in_words({"simplify_timeout": "--simplify-timeout"})
+    'kept unsimplified (raise it with --simplify-timeout)'
     """
 
     marked: str
 
-    def __new__(cls, marked: str) -> "Message":
-        message = super().__new__(cls, words(marked))
+    def __new__(cls, marked: str, spellings: Mapping[str, str] | None = None) -> "Message":
+        message = super().__new__(cls, words(marked, spellings))
         message.marked = marked
         return message
 
-    def cli_message(self) -> str:
-        """The text with arguments named as the ``jac`` command names them."""
-        return words(self.marked, cli=True)
+    def in_words(self, spellings: Mapping[str, str]) -> str:
+        """The text with arguments named as ``spellings`` (marker -> words) names them."""
+        return words(self.marked, spellings)
 
 
-def cli_words(text: str) -> str:
-    """A message in the CLI's words: a :class:`Message`'s, any other text unchanged."""
-    return text.cli_message() if isinstance(text, Message) else words(text, cli=True)
+def marked(text: str) -> str:
+    """The text of a :class:`Message` with its markers (any other text as it is), for
+    text that is printed into more text."""
+    return text.marked if isinstance(text, Message) else text
+
+
+def outside_markers(text: str, func: Callable[[str], str]) -> str:
+    """``func`` applied to the text between the markers, the markers kept (escaping a
+    message for LaTeX).
+
+    Examples
+    --------
+    >>> outside_markers("use {{full}} now", str.upper)
+    'USE {{full}} NOW'
+    """
+    parts = _MARKER.split(text)  # text, marker name, text, ...
+    return "".join(func(part) if i % 2 == 0 else "{{" + part + "}}"
+                   for i, part in enumerate(parts))
 
 
 class JacobianError(ValueError):
@@ -114,20 +138,24 @@ class JacobianError(ValueError):
         self.hint = hint
         super().__init__(str(self))
 
-    def _text(self, cli: bool) -> str:
-        text = words(self.message, cli)
+    def in_words(self, spellings: Mapping[str, str] | None = None) -> str:
+        """The message with arguments named as ``spellings`` (marker -> words) names them
+        (the API's names by default, as ``str(error)``)."""
+        text = words(self.message, spellings)
         if self.col is not None:
             text += f" (column {self.col + 1})"
         if self.hint:
-            text += f"; {words(self.hint, cli)}"
+            text += f"; {words(self.hint, spellings)}"
         return text
 
     def __str__(self) -> str:
-        return self._text(cli=False)
+        return self.in_words()
 
-    def cli_message(self) -> str:
-        """The message with arguments named as the ``jac`` command names them."""
-        return self._text(cli=True)
+    @property
+    def marked(self) -> str:
+        """The message with its ``{{markers}}`` kept (to keep it in a result as a
+        :class:`Message`)."""
+        return self.in_words({})
 
     def caret(self) -> str | None:
         """The source line with a caret under the offending column, if known."""

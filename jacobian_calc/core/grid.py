@@ -33,7 +33,7 @@ def require_concrete(shape: Shape, what: str = "an array") -> None:
     if not concrete(shape):
         raise SymbolicSizeError(
             f"the entries of {what} ({shape_text(shape)}) cannot be written out at symbolic "
-            "sizes; give numbers (--shape X=4x3), or use --backprop")
+            "sizes; give numbers ({{shape_example}}), or use {{backprop}}")
 
 
 def shape_text(shape: Shape) -> str:

@@ -17,13 +17,13 @@ import stat
 import sys
 from typing import Any
 
+from .budget import active_limits
 from .errors import JacobianError, LimitError
-from .limits import DEFAULT_LIMITS, Limits
 
 
-def loads(text: str | bytes, what: str = "the document",
-          limits: Limits = DEFAULT_LIMITS) -> Any:
-    """``json.loads`` with duplicate keys, over-long integers and deep nesting refused.
+def loads(text: str | bytes, what: str = "the document") -> Any:
+    """``json.loads`` with duplicate keys, over-long integers and deep nesting refused
+    (within the active limits).
 
     Examples
     --------
@@ -34,6 +34,8 @@ def loads(text: str | bytes, what: str = "the document",
     ...
     jacobian_calc.core.errors.JacobianError: the document gives the key "x" twice
     """
+    limits = active_limits()
+
     def pairs(items: list[tuple[str, Any]]) -> dict:
         out: dict = {}
         for key, value in items:
@@ -70,12 +72,13 @@ def loads(text: str | bytes, what: str = "the document",
     except RecursionError:
         raise LimitError(f"{what} is nested deeper than {limits.max_depth} levels",
                          limit="max_depth") from None
-    check_depth(value, what, limits)
+    check_depth(value, what)
     return value
 
 
-def check_depth(value: Any, what: str, limits: Limits) -> None:
+def check_depth(value: Any, what: str) -> None:
     """Refuse lists and objects nested deeper than ``limits.max_depth`` (without recursion)."""
+    limits = active_limits()
     stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
@@ -88,10 +91,11 @@ def check_depth(value: Any, what: str, limits: Limits) -> None:
             stack.extend((v, level + 1) for v in item)
 
 
-def read_text_file(path: str, limits: Limits = DEFAULT_LIMITS) -> str:
+def read_text_file(path: str) -> str:
     """The text of a regular file of at most ``limits.max_length`` bytes; anything else
     (a FIFO, a device, a directory, a missing file) a one-line error, checked before
     opening so that nothing blocks or reads forever."""
+    limits = active_limits()
     try:
         info = os.stat(path)
     except FileNotFoundError:

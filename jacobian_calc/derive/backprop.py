@@ -90,7 +90,7 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
     points, seed : int
         Random points of the end-to-end comparison.
     limits : Limits
-        Resource limits.
+        Resource limits (default: the active request's, else ``DEFAULT_LIMITS``).
     explicit : bool, optional
         Where each step is checked against its explicit contraction: at the
         requested sizes (True; the explicit gradients are then kept for
@@ -119,14 +119,13 @@ def backprop(of: ExprLike, wrt: str | Iterable, *, shapes: Mapping | None = None
         _check_flags(points, explicit=explicit)
     with simplify_notes() as kept:
         result = _backprop(of, wrt, shapes, upstream, lets, functions, onehot, inline, expand,
-                           simplify, points, seed, limits, explicit)
+                           simplify, points, seed, explicit)
     return replace(result, warnings=list(result.warnings) + kept)
 
 
 def _backprop(of, wrt, shapes, upstream, lets, functions, onehot, inline, expand, simplify,
-              points, seed, limits, explicit) -> BackpropResult:
-    problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
-                      symbolic=True)
+              points, seed, explicit) -> BackpropResult:
+    problem = prepare(of, shapes=shapes, lets=lets, functions=functions, symbolic=True)
     problem.check_work()  # the forward pass, and the explicit gradients it is checked against
     request = _Request.read(problem, wrt, upstream, onehot)
     graph = _Graph.build(problem, request)
@@ -145,14 +144,15 @@ def _backprop(of, wrt, shapes, upstream, lets, functions, onehot, inline, expand
     with stage("checking backward steps", len(rules)):
         backward = []
         for rule in rules:
-            backward.append(_checked(rule, graph, limits, simplify))
+            backward.append(_checked(rule, graph, simplify))
             advance()
     output = evaluate(graph.root, Env(graph.variables))
     explicit = _explicit_gradients(graph, output)
-    gradients = _gradients(graph, rules, explicit, expand, simplify, limits)
+    gradients = _gradients(graph, rules, explicit, expand, simplify)
     end = _numbers().end_to_end(graph, rules, explicit, points, seed)
     return BackpropResult(
-        of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
+        of=to_source(graph.root), of_tree=graph.root, output=graph.output,
+        out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
         gradients=gradients, end_to_end=end,
         warnings=request.notes + absence_warnings(graph.wrt, graph.variables, output.flat,

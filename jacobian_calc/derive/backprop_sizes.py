@@ -19,7 +19,6 @@ from typing import Mapping, Sequence
 
 from ..core.errors import JacobianError, LimitError
 from ..core.grid import Grid, Shape
-from ..core.limits import Limits
 from ..core.progress import advance, stage
 from ..core.tree import Call, Num, names, walk
 from ..index.prove import UNAVAILABLE, prove_step
@@ -65,7 +64,7 @@ def rule_at(rule, sizes: Mapping[str, int]):
                                through=list(rule.through))
 
 
-def check_steps(route, rules: list, graph, dims: Sequence[str], limits: Limits,
+def check_steps(route, rules: list, graph, dims: Sequence[str],
                 simplify: bool, shown: list | None = None, shown_graph=None
                 ) -> tuple[list[BackwardStep], list[dict[str, int]]]:
     """Each backward step against its explicit contraction at every assignment of
@@ -80,7 +79,7 @@ def check_steps(route, rules: list, graph, dims: Sequence[str], limits: Limits,
             if proof is not None and proof.verdict == PROVED:
                 out.append(_proved(shown[i] if shown else rule, proof))
             else:
-                checked = [_checked(route, rule_at(rule, s), g, limits, simplify, s)
+                checked = [_checked(route, rule_at(rule, s), g, simplify, s)
                            for s, g in zip(sizes, graphs)]
                 out.append(_merged(route, shown[i] if shown else rule, shown_graph or graph,
                                    checked, sizes, proof))
@@ -119,14 +118,14 @@ def _proved(rule, proof) -> BackwardStep:
                         proof.text, Grid((0,), []), (),
                         Check(PROVED, f"{ALL_SIZES}, {proof.note.split(', ', 1)[-1]}"
                               if proof.note.startswith(ALL_SIZES) else ALL_SIZES),
-                        derivation_tex=tuple(proof.latex))
+                        derivation_tex=tuple(proof.latex), fused_trees=tuple(rule.fused))
 
 
-def _checked(route, rule, graph, limits: Limits, simplify: bool, sizes) -> BackwardStep:
+def _checked(route, rule, graph, simplify: bool, sizes) -> BackwardStep:
     """One step at one size; a rule that cannot even be evaluated there (a transpose
     of a matrix that was square at the requested sizes) differs."""
     try:
-        return route.checked(rule, graph, limits, simplify)
+        return route.checked(rule, graph, simplify)
     except (ValueError, JacobianError) as exc:
         if isinstance(exc, LimitError):
             raise
@@ -157,6 +156,7 @@ def _merged(route, rule, graph, checked: list[BackwardStep], sizes, proof=None
     return dataclasses.replace(
         checked[k], tree=rule.tree, text=to_source(rule.tree),
         fused=tuple((n, to_source(t)) for n, t in rule.fused),
+        fused_trees=tuple((n, t) for n, t in rule.fused),
         contraction=route.contraction(rule, graph), check=check,
         at=one_size_text(sizes[k]))
 
@@ -197,14 +197,14 @@ def backprop_at_sizes(route, problem, request, graph, rules: list, *, expand: bo
     """The :class:`BackpropResult` of a problem stated at symbolic sizes."""
     if expand:
         raise JacobianError("{{expand}} writes out every entry, which needs concrete sizes "
-                            "(--shape X=4x3)")
+                            "({{shape_example}})")
     dims = ordered_dimensions(problem.shapes, problem.dimensions)
-    backward, sizes = check_steps(route, rules, graph, dims, problem.limits, simplify)
+    backward, sizes = check_steps(route, rules, graph, dims, simplify)
     end = end_to_end(route, graph, rules, sizes, points, seed)
-    gradients = route.gradients(graph, rules, {n: None for n in graph.wrt}, False, False,
-                              problem.limits)
+    gradients = route.gradients(graph, rules, {n: None for n in graph.wrt}, False, False)
     return BackpropResult(
-        of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
+        of=to_source(graph.root), of_tree=graph.root, output=graph.output,
+        out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
         gradients=gradients, end_to_end=end, warnings=[],
         shapes={n: s for n, s in graph.shapes.items() if n not in problem.dimensions},
@@ -257,22 +257,21 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
         return None
     if not requested:
         return None
-    g_problem = prepare(of, shapes=general, lets=lets, functions=functions,
-                        limits=problem.limits, symbolic=True)
+    g_problem = prepare(of, shapes=general, lets=lets, functions=functions, symbolic=True)
     g_request = route.request(g_problem, wrt, upstream, onehot)
     g_graph = route.graph(g_problem, g_request)
     g_rules = route.rules(g_graph)
     if [s.name for s in g_graph.steps] != [s.name for s in graph.steps]:
         return None
     shown = [_tidied(rule_at(r, requested), graph) for r in g_rules]
-    backward, sizes = check_steps(route, g_rules, g_graph, list(requested), problem.limits,
+    backward, sizes = check_steps(route, g_rules, g_graph, list(requested),
                                   simplify, shown, graph)
     end = end_to_end(route, g_graph, g_rules, sizes, points, seed)
-    gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False,
-                              problem.limits)
+    gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False)
     wanted = ", ".join(str(n) for n in requested.values())
     return BackpropResult(
-        of=to_source(graph.root), output=graph.output, out_shape=graph.out_shape,
+        of=to_source(graph.root), of_tree=graph.root, output=graph.output,
+        out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
         gradients=gradients, end_to_end=end, warnings=[], shapes=dict(graph.shapes),
         inline=inline, onehot=tuple(sorted(request.onehot)),

@@ -27,6 +27,7 @@ from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.measure import Measures, expanded_terms, replace_symbols
 from ..symbolic.simplify import EXPAND_TERMS, is_zero
 from ..symbolic.symbols import scalar_symbol
+from ..symbolic.sympy_input import Reading, read
 from .jacobian import jacobian
 from .problem import ExprLike, parse_wrt, prepare
 
@@ -53,7 +54,7 @@ def chain(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable, *,
     check_layout(layout)
     if not lets:
         raise JacobianError("{{chain}} needs intermediates: define them with {{lets}}")
-    problem = prepare(of, lets=lets, functions=functions, limits=limits)
+    problem = prepare(of, lets=lets, functions=functions)
     problem.check_forward()
     if problem.shapes:
         raise JacobianError("{{chain}} works with scalar intermediates; for arrays use "
@@ -61,7 +62,7 @@ def chain(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable, *,
     names = parse_wrt(wrt)
     if names is None:
         raise JacobianError("{{chain}} needs {{wrt}}")
-    direct = jacobian(of, names, lets=lets, functions=functions, limits=limits)
+    direct = jacobian(of, names, lets=lets, functions=functions)
     deps = {n: tree_names(problem.lets[n]) for n in problem.let_order}
     out_deps = set().union(*(tree_names(c) for c in problem.components))
     level = _levels(problem.let_order, deps, names)
@@ -83,7 +84,7 @@ def chain(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable, *,
     factors = [replace(f, defined=defined, variables=variables) for f in factors]
     with budget.stage("checking the product of the factors"):
         product = _product(factors, problem)
-        agree = _agree(product, direct.tensor, problem.limits)
+        agree = _agree(product, direct.tensor)
     return ChainResult(direct.with_layout(layout), [f.with_layout(layout) for f in factors],
                        product if layout == "numerator" else product.T, bool(agree))
 
@@ -129,7 +130,9 @@ def _factor(exprs, rows, cols) -> JacobianResult:
         for symbol, d in gradient(expr, inputs).items():
             entries[(i, inputs.index(symbol))] = d
     out_name = "f" if rows is None else "y"
-    return JacobianResult(of=[str(e) for e in exprs], wrt=list(cols),
+    reading = Reading()
+    return JacobianResult(of=[str(e) for e in exprs],
+                          of_trees=tuple(read(e, reading) for e in exprs), wrt=list(cols),
                           out_shape=(len(exprs),), in_shape=(len(cols),), entries=entries,
                           out_name=out_name, in_name="x", in_symbols=tuple(inputs),
                           out_labels=tuple(rows) if rows else ())
@@ -162,13 +165,13 @@ def _substitute(expr: sp.Expr, values: dict) -> sp.Expr:
     return replace_symbols(expr, values)
 
 
-def _agree(product: sp.Matrix, direct: sp.Matrix, limits: Limits) -> bool:
+def _agree(product: sp.Matrix, direct: sp.Matrix) -> bool:
     """Whether the product equals the direct Jacobian: symbolically where the entries
     are small enough to expand, else at random points."""
     measures = Measures()
     pairs = list(zip(product, direct))
     if all(measures.size(p) + measures.size(q) <= EXPAND_NODES for p, q in pairs):
-        verdicts = [is_zero(p - q, limits.simplify_seconds) for p, q in pairs]
+        verdicts = [is_zero(p - q, budget.active_limits().simplify_seconds) for p, q in pairs]
         if all(v is True for v in verdicts):
             return True
     from ..symbolic.compare import compare  # noqa: PLC0415 - NumPy only when needed

@@ -297,7 +297,7 @@ def _parse(text: str, context: _Context) -> tuple[str, Node, str]:
         raise JacobianError(f"the claim {text.strip()[:60]!r} is about {left!r}, which names "
                             f"nothing computed here{suggest(left, set(known))}; a claim is about "
                             f"{context.kinds}")
-    tree = parse_expression(right.strip())
+    tree = parse_expression(right.strip())  # within the request's limits
     allowed = set(context.shapes) - {"J", "J_vec", "H", left}  # never the answer itself
     allowed |= {d for s in context.shapes.values() for d in s if isinstance(d, str)}  # sizes
     unknown = sorted(names(tree) - allowed)
@@ -458,15 +458,5 @@ def _claims_of(result, claims) -> list[ClaimVerdict]:
     return check_claims(result, claims)
 
 
-def exit_status(verdicts: Iterable[ClaimVerdict]) -> int:
-    """1 when any claim was refuted, else 0 (so a course can grade with it)."""
-    return int(any(v.refuted for v in verdicts))
-
-
-def claims_text(verdicts: Iterable[ClaimVerdict]) -> str:
-    """``Claims`` and one verdict line per claim."""
-    return "\n".join(["Claims"] + ["  " + v.line for v in verdicts])
-
-
-__all__ = ["check_claims", "ClaimVerdict", "claims_text", "exit_status", "CLAIM_PROVED",
+__all__ = ["check_claims", "ClaimVerdict", "CLAIM_PROVED",
            "CLAIM_REFUTED", "CLAIM_AGREES", "CLAIM_UNDECIDED"]

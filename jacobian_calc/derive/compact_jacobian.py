@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import sympy as sp
 
-from ..core.errors import JacobianError
+from ..core.errors import JacobianError, Message
 from ..core.grid import Shape, ndindex
 from ..core.tree import Call, Name, Node, Num, names, substitute
 from ..ops.text import to_source
@@ -57,7 +57,7 @@ def compact_jacobian(result: JacobianResult, problem: Problem) -> CompactJacobia
                             "their derivatives, already entry by entry")
     if len(result.wrt) != 1:
         raise JacobianError("several scalar inputs taken as one vector: declare them as "
-                            "one vector (--shape) for a compact Jacobian")
+                            "one vector ({{shapes}}) for a compact Jacobian")
     x = result.wrt[0]
     root = inlined(problem)
     shapes = {n: tuple(problem.shapes.get(n, ())) for n in names(root) | {x}}
@@ -217,7 +217,7 @@ def with_compact(result: JacobianResult, problem: Problem) -> JacobianResult:
     try:
         form = compact_jacobian(result, problem)
     except JacobianError as exc:
-        form = CompactJacobian(None, reason=str(exc))
+        form = CompactJacobian(None, reason=Message(exc.marked))
     return replace(result, compact=form)
 
 

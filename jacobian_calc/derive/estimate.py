@@ -27,9 +27,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+from ..core.budget import active_limits
 from ..core.errors import LimitError
 from ..core.grid import Shape
-from ..core.limits import Limits
 from ..core.tree import Call, Declared, Name, Node, fold
 from ..ops import Cost, default_cost, get
 from ..ops.text import to_source
@@ -118,8 +118,9 @@ def _one(node: Node, found: Mapping[Node, Shape], known: dict,
     return float(built), float(size), below
 
 
-def check_forward(costs: Costs, limits: Limits) -> None:
+def check_forward(costs: Costs) -> None:
     """Refuse evaluating the input when it would build more than ``max_nodes`` nodes."""
+    limits = active_limits()
     if costs.forward <= limits.max_nodes:
         return
     amount, node = costs.biggest
@@ -129,11 +130,12 @@ def check_forward(costs: Costs, limits: Limits) -> None:
                      limit="max_nodes")
 
 
-def check_gradient(outputs: Iterable[NodeCost], groups: int, limits: Limits) -> None:
+def check_gradient(outputs: Iterable[NodeCost], groups: int) -> None:
     """Refuse differentiating when the reverse sweeps would take over ``max_nodes`` steps.
 
     Each output entry is differentiated by one sweep per input group.
     """
+    limits = active_limits()
     outputs = list(outputs)
     work = groups * SWEEP_FACTOR * sum(o.entries * o.reach for o in outputs)
     if work <= limits.max_nodes:

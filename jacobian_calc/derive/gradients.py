@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..core.budget import active_limits
 from ..core.grid import Grid
-from ..core.limits import Limits
 from ..core.tree import Call, Node, Num, substitute
 from ..ops.text import to_source
 from ..results.backprop import Gradient
@@ -26,7 +26,7 @@ def _totals(rules: list[_Rule]) -> dict[str, Node]:
 
 
 def _gradients(graph: _Graph, rules: list[_Rule], explicit: dict[str, Grid], expand: bool,
-               simplify: bool, limits: Limits) -> dict:
+               simplify: bool) -> dict:
     totals = _totals(rules)
     defs = {**totals, **{s.name: s.expr for s in graph.steps}}
     out = {}
@@ -35,7 +35,7 @@ def _gradients(graph: _Graph, rules: list[_Rule], explicit: dict[str, Grid], exp
         inline = tidy(substitute(tree, defs), graph.shapes, graph.onehot)
         grid = None
         if expand:
-            grid = explicit[name].map(lambda e: simplify_entry(e, limits.simplify_seconds)
+            grid = explicit[name].map(lambda e: simplify_entry(e, active_limits().simplify_seconds)
                                       if simplify else e)
         label = f"∂{graph.output}/∂{name}" if graph.upstream is None else \
             f"{graph.upstream}·∂{graph.output}/∂{name}"  # the upstream times the Jacobian

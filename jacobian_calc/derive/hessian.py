@@ -93,18 +93,20 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
     for name, value in (("simplify", simplify), ("compact", compact)):
         if not isinstance(value, bool):
             raise JacobianTypeError(f"{name} must be True or False, not {value!r}")
-    problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits)
+    problem = prepare(of, shapes=shapes, lets=lets, functions=functions)
     groups = wrt_groups(parse_wrt(wrt) or default_wrt(problem), problem)
     sign_names = _declared(signs, problem, "signs")
     onehot_names = _declared(onehot, problem, "{{onehot}}")
     variables = [_variable(g, problem) for g in groups]
     out = _output(problem)
-    _check_size(out.shape, variables, limits)
+    _check_size(out.shape, variables)
     blocks = {k: b.map(_checked(factor_common))
               for k, b in second_derivatives(out, variables).items()}
-    symmetry = check_symmetry(blocks, variables, out.shape, limits.simplify_seconds)
+    symmetry = check_symmetry(blocks, variables, out.shape,
+                              budget.active_limits().simplify_seconds)
     result = HessianResult(
-        of=problem.sources(), out_name=_out_name(problem), out_shape=out.shape,
+        of=problem.sources(), of_trees=tuple(problem.components),
+        of_shapes=problem.array_shapes(), out_name=_out_name(problem), out_shape=out.shape,
         variables=variables, blocks=blocks, symmetry=symmetry, arrays=dict(problem.shapes),
         names=tuple(sorted(problem.used_names() - set(problem.lets))),
         warnings=_absent(variables, out), signs=tuple(sorted(sign_names)),
@@ -114,7 +116,8 @@ def hessian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = None
         result = _with_compact(result, problem, groups)
     if simplify:
         with simplify_notes() as kept:
-            result = result.map(_checked(lambda e: simplify_entry(e, limits.simplify_seconds)))
+            seconds = budget.active_limits().simplify_seconds
+            result = result.map(_checked(lambda e: simplify_entry(e, seconds)))
         result = replace(result, warnings=list(result.warnings) + kept)
     return result.with_layout(layout) if layout != "numerator" else result
 
@@ -180,8 +183,9 @@ def _output(problem: Problem) -> Grid:
 
 
 
-def _check_size(out_shape: Shape, variables: list[Variable], limits: Limits) -> None:
+def _check_size(out_shape: Shape, variables: list[Variable]) -> None:
     """Refuse an oversized Hessian from shapes alone, before any differentiation."""
+    limits = budget.active_limits()
     n = sum(v.size for v in variables)
     size = math.prod(out_shape) * n * n
     if size > limits.max_entries:

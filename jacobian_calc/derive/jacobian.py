@@ -48,7 +48,7 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
     _check_flag(in_terms_of_output, "in_terms_of_output")
     _check_flag(index_form, "index_form")
     with budget.stage("reading the input"):
-        problem = prepare(of, shapes=shapes, lets=lets, functions=functions, limits=limits,
+        problem = prepare(of, shapes=shapes, lets=lets, functions=functions,
                           symmetric=symmetric, symbolic=True)
     names = parse_wrt(wrt) or default_wrt(problem)
     groups = wrt_groups(names, problem)
@@ -68,10 +68,11 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
         with budget.stage("differentiating"):
             result = build(problem, arrays, group, in_terms_of_output)
         if simplify:
-            check_simplify_time(result.entries.values(), limits.simplify_seconds,
-                                limits.timeout)
+            active = budget.active_limits()
+            check_simplify_time(result.entries.values(), active.simplify_seconds,
+                                active.timeout)
             with budget.stage("simplifying the entries"), simplify_notes() as kept:
-                result = result.map(lambda e: simplify_entry(e, limits.simplify_seconds))
+                result = result.map(lambda e: simplify_entry(e, active.simplify_seconds))
             result = replace(result, warnings=list(result.warnings) + kept)
         if index_form:
             with budget.stage("the index form"):
@@ -139,7 +140,7 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
         Also give the Jacobian in index notation, for every size:
         ``.index_form`` (``X[i, k]*KroneckerDelta(j, l)``) and ``.indices``.
     limits : Limits
-        Resource limits.
+        Resource limits (default: the active request's, else ``DEFAULT_LIMITS``).
     symmetric : iterable of str, optional
         Square matrices declared symmetric, ``["S"]``: entries ``S_i_j`` and
         ``S_j_i`` are one symbol, so the derivative w.r.t. ``S`` is the Matrix
@@ -166,8 +167,7 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
     results = jacobians(of, wrt, layout=layout, shapes=shapes, lets=lets,
                         functions=functions, simplify=simplify,
                         in_terms_of_output=in_terms_of_output, compact=compact,
-                        index_form=index_form,
-                        limits=limits, symmetric=symmetric)
+                        index_form=index_form, symmetric=symmetric)
     if len(results) != 1:
         raise JacobianError(f"{len(results)} inputs given "
                             f"({', '.join(r.wrt[0] for r in results)}); "
@@ -196,7 +196,8 @@ def _generic(problem: Problem, group: list[str], in_terms_of_output: bool) -> Ja
                             "in the expression; choose another name for one of them")
     index = _index_form(problem, group, None, in_terms_of_output)
     return JacobianResult(
-        of=problem.sources(), wrt=list(group), out_shape=tuple(index.out_shape),
+        of=problem.sources(), of_trees=tuple(problem.components),
+        of_shapes=problem.array_shapes(), wrt=list(group), out_shape=tuple(index.out_shape),
         in_shape=tuple(problem.shapes.get(group[0], ())), entries={},
         out_name=index.out_name, in_name=group[0], arrays=dict(problem.shapes),
         variables=tuple(sorted(problem.used_names() - set(problem.lets) - problem.dimensions)),
@@ -228,11 +229,11 @@ def check_sizes(problem: Problem, groups: list[list[str]]) -> None:
     for group in groups:
         out_shape, in_shape = output_shape(problem, group), input_shape(problem, group)
         size = math.prod(out_shape) * math.prod(in_shape)
-        if size > problem.limits.max_entries:
+        if size > budget.active_limits().max_entries:
             raise LimitError(
                 f"the Jacobian would have {size:,} entries (shape "
                 f"{shape_text(out_shape + in_shape)}), over the limit of "
-                f"{problem.limits.max_entries:,}", limit="max_entries")
+                f"{budget.active_limits().max_entries:,}", limit="max_entries")
     problem.check_work(len(groups))
 
 
@@ -274,7 +275,9 @@ def build(problem: Problem, arrays: list[Grid], group: list[str],
                     entries[out_index + place] = derivative
             advance()
     result = JacobianResult(
-        of=problem.sources(), wrt=list(group), out_shape=out.shape, in_shape=inputs.shape,
+        of=problem.sources(), of_trees=tuple(problem.components),
+        of_shapes=problem.array_shapes(), wrt=list(group), out_shape=out.shape,
+        in_shape=inputs.shape,
         entries=entries, out_name=_out_name(problem),
         in_name=group[0] if len(group) == 1 else "x",
         in_symbols=tuple(inputs.flat), arrays=dict(problem.shapes),

@@ -15,9 +15,9 @@ from typing import Iterable, Mapping, Sequence, Union
 
 import sympy as sp
 
+from ..core.budget import active_limits
 from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
 from ..core.grid import Grid, Shape, SymbolicSizeError, concrete, shape_text
-from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import natural_key
 from ..core.tree import Call, Name, Node, names, fold
 from ..ops.text import to_source
@@ -40,7 +40,6 @@ class Problem:
     shapes: dict[str, Shape]
     lets: dict[str, Node]
     let_order: list[str]
-    limits: Limits
     functions: frozenset[str] = frozenset()
     symbols: dict[str, sp.Symbol] = field(default_factory=dict)  # the caller's own
     function_classes: dict[str, type] = field(default_factory=dict)  # the caller's own
@@ -77,6 +76,10 @@ class Problem:
     def let_shapes(self) -> dict[str, Shape]:
         return dict(self.subtree_shapes()[0])
 
+    def array_shapes(self) -> dict[str, Shape]:
+        """Shapes of the names that are arrays: declared variables, array intermediates."""
+        return {n: s for n, s in self.subtree_shapes()[0].items() if s}
+
     def component_shapes(self) -> list[Shape]:
         subtrees = self.subtree_shapes()[1]
         return [subtrees[c] for c in self.components]
@@ -95,15 +98,14 @@ class Problem:
     def check_forward(self) -> None:
         """Refuse evaluating what would build over ``limits.max_nodes`` nodes."""
         if self.costs is not None:
-            check_forward(self.costs, self.limits)
+            check_forward(self.costs)
 
     def check_work(self, groups: int = 1) -> None:
         """Refuse evaluating, or differentiating ``groups`` times, what the size
         estimates put over ``limits.max_nodes``."""
         if self.costs is not None:
-            check_forward(self.costs, self.limits)
-            check_gradient([self.costs.nodes[c] for c in self.components], groups,
-                           self.limits)
+            check_forward(self.costs)
+            check_gradient([self.costs.nodes[c] for c in self.components], groups)
 
     def used_names(self) -> set[str]:
         """Every name the components and the intermediates mention."""
@@ -135,21 +137,18 @@ class Problem:
 
 def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
             lets: Mapping | None = None, functions: Iterable[str] | None = None,
-            limits: Limits = DEFAULT_LIMITS, symmetric: Iterable[str] | None = None,
-            symbolic: bool = False) -> Problem:
+            symmetric: Iterable[str] | None = None, symbolic: bool = False) -> Problem:
     """Parse and validate the input of any computation (``symmetric``: names of square
     matrices whose entries (i, j) and (j, i) are one symbol).
 
     ``symbolic``: whether the caller handles sizes given as dimension names
     (``X`` of ``Nxd``); otherwise they are refused with a clear error.
     """
-    if not isinstance(limits, Limits):
-        raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
     declared = _functions(functions)
     reading = Reading()
-    shape_map = normalize_shapes(shapes, limits)
-    components = _components(of, limits, declared, set(shape_map), reading)
-    let_nodes = _lets(lets, limits, declared, set(shape_map), reading)
+    shape_map = normalize_shapes(shapes)
+    components = _components(of, declared, set(shape_map), reading)
+    let_nodes = _lets(lets, declared, set(shape_map), reading)
     for name, shape in reading.shapes.items():
         if shape_map.get(name, shape) != shape:
             raise JacobianError(f"{name} is a {shape_text(shape)} MatrixSymbol but "
@@ -160,7 +159,7 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
             raise JacobianError(f"{name!r} is both declared with {{{{shapes}}}} and defined "
                                 "by {{lets}}")
     order = _let_order(let_nodes)
-    problem = Problem(components, shape_map, let_nodes, order, limits,
+    problem = Problem(components, shape_map, let_nodes, order,
                       frozenset(declared | reading.functions), reading.symbols,
                       reading.function_classes, matrix_input=isinstance(of, sp.MatrixBase),
                       origins=reading.origins)
@@ -176,7 +175,7 @@ def prepare(of: ExprLike | Sequence[ExprLike], *, shapes: Mapping | None = None,
 
 def _source(node: Node, problem: Problem) -> str:
     cost = problem.costs.nodes.get(node) if problem.costs is not None else None
-    if cost is not None and cost.size > problem.limits.max_length:
+    if cost is not None and cost.size > active_limits().max_length:
         return f"<an expression of about {cost.size:,.0f} nodes>"
     return to_source(node)
 
@@ -214,7 +213,7 @@ def _functions(functions) -> set[str]:
     return {declared_name(getattr(f, "__name__", f), "function name") for f in items}
 
 
-def _components(of, limits: Limits, functions: set, variables: set,
+def _components(of, functions: set, variables: set,
                 reading: Reading) -> list[Node]:
     if isinstance(of, sp.MatrixBase):
         items = list(of)
@@ -230,7 +229,7 @@ def _components(of, limits: Limits, functions: set, variables: set,
     out: list[Node] = []
     for item in items:
         if isinstance(item, str):
-            out.extend(parse(item, limits, functions, variables))
+            out.extend(parse(item, functions=functions, variables=variables))
         elif isinstance(item, Node):
             out.append(item)
         elif isinstance(item, (sp.Basic, int, float)) and not isinstance(item, bool):
@@ -241,7 +240,7 @@ def _components(of, limits: Limits, functions: set, variables: set,
     return out
 
 
-def _lets(lets, limits: Limits, functions: set, variables: set,
+def _lets(lets, functions: set, variables: set,
           reading: Reading) -> dict[str, Node]:
     if lets is None:
         return {}
@@ -256,7 +255,7 @@ def _lets(lets, limits: Limits, functions: set, variables: set,
         elif isinstance(value, sp.Basic):
             out[name] = read(value, reading)
         elif isinstance(value, str) and value.strip():
-            parts = parse(value, limits, functions, variables)
+            parts = parse(value, functions=functions, variables=variables)
             if len(parts) != 1:
                 raise JacobianError(f"intermediate {name!r} must be one expression, "
                                     f"got {len(parts)} components")
@@ -379,7 +378,7 @@ def _check_dimensions(problem: Problem, allowed: bool) -> None:
 
 def _check_sizes(problem: Problem) -> None:
     """Infer every shape (errors surface here) and refuse oversized intermediate arrays."""
-    limits = problem.limits
+    limits = active_limits()
     for sub, shape in problem.subtree_shapes()[1].items():
         if not concrete(shape):
             continue  # a symbolic size is never written out

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..core.budget import active_limits
 from ..core.grid import Grid, Shape, ndindex
-from ..core.limits import Limits
 from ..core.tree import Node, Num, names
 from ..ops.text import to_source
 from ..results.backprop import AGREES, DIFFERS, PROVED, BackwardStep, Check
@@ -35,7 +35,8 @@ def _numbers():
     return backprop_numbers
 
 
-def _checked(rule: _Rule, graph: _Graph, limits: Limits, simplify: bool) -> BackwardStep:
+def _checked(rule: _Rule, graph: _Graph, simplify: bool) -> BackwardStep:
+    limits = active_limits()
     local = _Local.build(rule, graph)
     explicit = local.explicit()
     compact = local.compact(rule.tree)
@@ -47,6 +48,7 @@ def _checked(rule: _Rule, graph: _Graph, limits: Limits, simplify: bool) -> Back
         upstream="1" if isinstance(rule.upstream, Num) else rule.upstream.id,
         tree=rule.tree, text=to_source(rule.tree), accumulate=rule.accumulate,
         fused=tuple((n, to_source(t)) for n, t in rule.fused),
+        fused_trees=tuple((n, t) for n, t in rule.fused),
         contraction=_contraction_text(rule, graph), explicit=shown,
         symbols=local.legend(shown), check=check)
 

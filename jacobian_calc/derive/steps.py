@@ -353,7 +353,8 @@ class _Graph:
     @classmethod
     def build(cls, problem: Problem, request: _Request) -> "_Graph":
         root = request.root
-        shapes = {n: tuple(problem.shapes.get(n, ())) for n in names(root) | set(request.wrt)}
+        shapes = {n: tuple(problem.shapes.get(n, ()))  # sorted: the random points drawn in order
+                  for n in sorted(names(root) | set(request.wrt))}
         found = node_shapes(root, shapes)
         root, request.lets = _group_affine(root, found, request.lets)
         found = node_shapes(root, shapes)

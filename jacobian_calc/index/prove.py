@@ -244,8 +244,9 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     tex_sums = "".join(rf"\sum_{{{s}=1}}^{{{sp.latex(I.size(d))}}} "
                        for s, d in zip(out, v["shapes"][v["top"]]))
     tex_head = f"{_tex_entry(upstream, out)} " if upstream else ""
-    tex = [rf"{_tex_entry('d' + target, mine)} = {tex_sums}{tex_head}"
-           rf"{latex(jac, order)}", f"= {latex(summed, mine)}"]
+    tex_factor = _factor_tex(jac, order) if upstream else latex(jac, order)
+    tex = [rf"{_tex_entry('d' + target, mine)} = {tex_sums}{tex_head}{tex_factor}",
+           f"= {latex(summed, mine)}"]
     ranges = tuple(f"{s} = 1..{d}" for s, d in zip(mine, v["shapes"].get(target, ())))
     return StepProof(decision.verdict, tuple(lines), tuple(tex), decision.note,
                      decision.witness, ranges, summed, tuple(mine))
@@ -260,6 +261,13 @@ def _atomic(node: Node) -> bool:
 def _factor_text(e: sp.Expr, order) -> str:
     body = text(e, order)
     return f"({body})" if isinstance(e, sp.Add) or e.could_extract_minus_sign() else body
+
+
+def _factor_tex(e: sp.Expr, order) -> str:
+    """The Jacobian's entry after the upstream factor, in parentheses as in the text."""
+    body = latex(e, order)
+    return rf"\left({body}\right)" if isinstance(e, sp.Add) or e.could_extract_minus_sign() \
+        else body
 
 
 def _brackets(indices) -> str:

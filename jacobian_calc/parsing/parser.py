@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from fractions import Fraction
 from typing import Iterable
 
+from ..core.budget import active_limits, entry_point
 from ..core.errors import JacobianError, LimitError
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import NAME_RE, PYTHON_BUILTINS, suggest
@@ -76,6 +77,7 @@ _BINOPS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "div",
 CHAIN_FACTOR = 3
 
 
+@entry_point
 def parse(text: str, limits: Limits = DEFAULT_LIMITS,
           functions: Iterable[str] = (), variables: Iterable[str] = ()) -> list[Node]:
     """Parse a comma-separated list of expressions.
@@ -85,7 +87,8 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS,
     text : str
         Untrusted user text, e.g. ``"sin(x1-x2), cos(x1-x2)"``.
     limits : Limits
-        Length, depth and number-size bounds.
+        Length, depth and number-size bounds (default: the active request's, else
+        :data:`DEFAULT_LIMITS`).
     functions : iterable of str
         Names of undefined functions the caller declared (``f`` in ``f(g(x))``).
     variables : iterable of str
@@ -107,24 +110,30 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS,
     >>> [to_source(c) for c in parse("x^2, f(a, b)", functions={"f"})]
     ['x**2', 'f(a, b)']
     """
+    return _parse(text, functions, variables)
+
+
+def _parse(text: str, functions: Iterable[str], variables: Iterable[str]) -> list[Node]:
+    """:func:`parse` within the active limits."""
     if not isinstance(text, str):
         raise JacobianError(f"expression must be a string, not {type(text).__name__}")
-    _check_length(text, limits)
+    _check_length(text)
     _check_characters(text)
-    _check_nesting(text, limits)
+    _check_nesting(text)
     spans = _split_components(text)
     names = (frozenset(functions), frozenset(variables))
     shared: dict[Node, Node] = {}  # equal subtrees of all components become one object
     checked = _Checked()  # and are checked once
-    with int_digits(limits.max_digits):
-        return [_parse_component(text, start, end, limits, names, shared, checked)
+    with int_digits(active_limits().max_digits):
+        return [_parse_component(text, start, end, names, shared, checked)
                 for start, end in spans]
 
 
+@entry_point
 def parse_expression(text: str, limits: Limits = DEFAULT_LIMITS,
                      functions: Iterable[str] = (), variables: Iterable[str] = ()) -> Node:
-    """Parse exactly one expression (no top-level commas)."""
-    parts = parse(text, limits, functions, variables)
+    """Parse exactly one expression (no top-level commas), as :func:`parse`."""
+    parts = _parse(text, functions, variables)
     if len(parts) != 1:
         raise JacobianError(f"expected one expression, got {len(parts)} components",
                             source=text)
@@ -151,7 +160,8 @@ def int_digits(digits: int):
 
 # -- text-level checks ---------------------------------------------------------
 
-def _check_length(text: str, limits: Limits) -> None:
+def _check_length(text: str) -> None:
+    limits = active_limits()
     if len(text) > limits.max_length:
         raise LimitError(f"expression is {len(text):,} characters long, over the limit of "
                          f"{limits.max_length:,}", limit="max_length")
@@ -175,8 +185,9 @@ def _check_characters(text: str) -> None:
         raise JacobianError(message, source=text, col=col)
 
 
-def _check_nesting(text: str, limits: Limits) -> None:
+def _check_nesting(text: str) -> None:
     """Refuse brackets nested deeper than ``max_depth`` (calls count: ``f(`` opens one)."""
+    limits = active_limits()
     level = 0
     for col, ch in enumerate(text):
         if ch in "([{":
@@ -235,27 +246,28 @@ class _Checked:
         self.magnitude: dict[Node, tuple[float, float | None] | None] = {}
 
 
-def _parse_component(full: str, start: int, end: int, limits: Limits,
+def _parse_component(full: str, start: int, end: int,
                      names: tuple[frozenset, frozenset], shared: dict,
                      checked: _Checked) -> Node:
+    limits = active_limits()
     raw = full[start:end]
     # '^' is power, as mathematicians write it; keep a map to report columns.
     text, colmap = _caret_to_pow(raw.replace("\n", " ").replace("\r", " "), start)
     stripped = len(text) - len(text.lstrip())
     text = text.strip()
     colmap = colmap[stripped:]
-    tree = _ast_parse(text, full, colmap, limits)
+    tree = _ast_parse(text, full, colmap)
     try:
-        node = _Converter(full, text, colmap, limits, *names, shared).convert(tree.body)
+        node = _Converter(full, text, colmap, *names, shared).convert(tree.body)
     except RecursionError:
-        raise _too_deep(limits) from None
+        raise _too_deep() from None
     if nesting(node, checked.nesting) > limits.max_depth:
         raise LimitError(f"expression nested deeper than {limits.max_depth} levels",
                          limit="max_depth")
     if fold(node, lambda n, kids: 1 + max(kids, default=0), checked.depth) \
             > CHAIN_FACTOR * limits.max_depth:
-        raise _too_deep(limits)
-    fold(node, lambda n, kids: _estimate(n, kids, limits, full), checked.magnitude)
+        raise _too_deep()
+    fold(node, lambda n, kids: _estimate(n, kids, full), checked.magnitude)
     return node
 
 
@@ -284,9 +296,9 @@ def _chained(n: Node, i: int, child: Node) -> bool:
             and lookup(n.op).syntax.form == "infix" and n.op != "pow")
 
 
-def _too_deep(limits: Limits) -> JacobianError:
+def _too_deep() -> JacobianError:
     return LimitError(f"expression has operators chained more than "
-                      f"{CHAIN_FACTOR * limits.max_depth} deep", limit="max_depth",
+                      f"{CHAIN_FACTOR * active_limits().max_depth} deep", limit="max_depth",
                       hint="split it up with {{lets}}, or raise {{max_depth}}")
 
 
@@ -305,7 +317,7 @@ def _caret_to_pow(text: str, offset: int) -> tuple[str, list[int]]:
     return "".join(out), colmap
 
 
-def _ast_parse(text: str, full: str, colmap: list[int], limits: Limits) -> ast.Expression:
+def _ast_parse(text: str, full: str, colmap: list[int]) -> ast.Expression:
     try:
         return ast.parse(text, mode="eval")
     except SyntaxError as exc:
@@ -320,7 +332,7 @@ def _ast_parse(text: str, full: str, colmap: list[int], limits: Limits) -> ast.E
         if "integer string conversion" in message:
             long = max(re.finditer(r"[0-9_]+", text), key=lambda m: len(m.group()))
             raise LimitError(f"number {long.group()[:20]}... has more than "
-                             f"{limits.max_digits} digits", source=full,
+                             f"{active_limits().max_digits} digits", source=full,
                              col=colmap[long.start()], limit="max_digits") from None
         if "limit" in message or "never closed" in message or "unmatched" in message \
                 or "does not match" in message:
@@ -445,9 +457,9 @@ def unknown_function(name: str, declared: Iterable[str] = ()) -> str:
 class _Converter:
     """ast -> tree through the allow-list. One method per allowed node type."""
 
-    def __init__(self, full: str, text: str, colmap: list[int], limits: Limits,
+    def __init__(self, full: str, text: str, colmap: list[int],
                  functions: frozenset, variables: frozenset, shared: dict | None = None):
-        self.full, self.text, self.colmap, self.limits = full, text, colmap, limits
+        self.full, self.text, self.colmap = full, text, colmap
         self.functions, self.variables = functions, variables
         self.shared = {} if shared is None else shared
         self.condition = False  # converting the condition of where(): a comparison
@@ -518,9 +530,9 @@ class _Converter:
             raise LimitError(f"number {literal[:20]} has an exponent of more than 6 digits",
                              source=self.full, col=self.col(node), limit="max_digits")
         digits = len(mantissa.strip("0").replace(".", "")) + abs(int(exponent or 0))
-        if digits > self.limits.max_digits:
+        if digits > active_limits().max_digits:
             raise LimitError(f"number {literal[:20]} has more than "
-                             f"{self.limits.max_digits} digits", source=self.full,
+                             f"{active_limits().max_digits} digits", source=self.full,
                              col=self.col(node), limit="max_digits")
         return Fraction(literal)
 
@@ -766,7 +778,7 @@ def _op_text(op: ast.AST) -> str:
 
 # -- number-size guard ---------------------------------------------------------------
 
-def _estimate(n: Node, kids: list, limits: Limits, full: str):
+def _estimate(n: Node, kids: list, full: str):
     """(log10 |value|, value if small) of a constant node, from its arguments'; None
     if not constant.
 
@@ -786,9 +798,9 @@ def _estimate(n: Node, kids: list, limits: Limits, full: str):
     if rule is None or any(k is None for k in kids):
         return None
     size = rule([k[0] for k in kids], [k[1] for k in kids])
-    if size > limits.max_digits:
+    if size > active_limits().max_digits:
         raise LimitError(f"number too large: about 10^{_fmt(size)} "
-                         f"(limit {limits.max_digits} digits)", source=full, col=n.col,
+                         f"(limit {active_limits().max_digits} digits)", source=full, col=n.col,
                          limit="max_digits")
     return size, None
 

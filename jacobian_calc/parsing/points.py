@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from ..core.errors import JacobianError
 from ..core.json_input import loads, read_text_file
-from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import check_name
 from ..core.tree import Call, Declared, Node, Num, walk
 from .parser import comma_spans, parse_expression
@@ -18,7 +17,7 @@ from .parser import comma_spans, parse_expression
 Value = Node | list
 
 
-def parse_point(text: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Value]:
+def parse_point(text: str) -> dict[str, Value]:
     """``"x1=0.5,A=[[1,2],[3,4]]"`` -> ``{"x1": tree, "A": [[tree, tree], [tree, tree]]}``.
 
     ``"@FILE"`` reads a JSON object of numbers and nested lists of numbers.
@@ -31,7 +30,7 @@ def parse_point(text: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Value]:
     if not isinstance(text, str) or not text.strip():
         raise JacobianError("{{at}} is empty: expected NAME=VALUE,...")
     if text.strip().startswith("@"):
-        return read_point_file(text.strip()[1:], limits)
+        return read_point_file(text.strip()[1:])
     out: dict[str, Value] = {}
     for part in _split(text):
         name, sep, value = part.partition("=")
@@ -41,7 +40,7 @@ def parse_point(text: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Value]:
         name = check_name(name.strip(), "{{at}} name")
         if name in out:
             raise JacobianError(f"{name} is given twice in {{{{at}}}}")
-        out[name] = _value(value.strip(), name, limits)
+        out[name] = _value(value.strip(), name)
     return out
 
 
@@ -54,7 +53,7 @@ def _split(text: str) -> list[str]:
 NUMBER_OPS = frozenset({"add", "sub", "neg", "pos", "mul", "div", "pow", "pi", "E"})
 
 
-def number_tree(text: str, name: str, limits: Limits = DEFAULT_LIMITS) -> Node:
+def number_tree(text: str, name: str) -> Node:
     """A value written in the expression language: numbers, ``pi``, ``E`` and arithmetic
     only (no names, no functions: ``det(1)`` or ``sum(2)`` is not a number).
 
@@ -67,7 +66,7 @@ def number_tree(text: str, name: str, limits: Limits = DEFAULT_LIMITS) -> Node:
     ...
     jacobian_calc.core.errors.JacobianError: value of x must be a number: det() is not allowed in a value (numbers, pi, E and + - * / ** only)
     """
-    tree = parse_expression(text, limits)
+    tree = parse_expression(text)
     for node in walk(tree):
         if isinstance(node, Num):
             continue
@@ -80,20 +79,20 @@ def number_tree(text: str, name: str, limits: Limits = DEFAULT_LIMITS) -> Node:
     return tree
 
 
-def _value(text: str, name: str, limits: Limits) -> Value:
+def _value(text: str, name: str) -> Value:
     if not text.startswith("["):
-        return number_tree(text, name, limits)
+        return number_tree(text, name)
     if not text.endswith("]"):
         raise JacobianError(f"value of {name} starts a list with '[' but does not end with ']'")
     inner = text[1:-1].strip()
     if not inner:
         raise JacobianError(f"value of {name} is an empty list")
-    return [_value(item.strip(), name, limits) for item in _split(inner)]
+    return [_value(item.strip(), name) for item in _split(inner)]
 
 
-def read_point_file(path: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Value]:
+def read_point_file(path: str) -> dict[str, Value]:
     """A JSON file ``{"x": 0.5, "A": [[1, 2], [3, 4]]}`` as a point."""
-    data = loads(read_text_file(path, limits), path, limits)
+    data = loads(read_text_file(path), path)
     if not isinstance(data, dict):
         raise JacobianError(f"{path} must hold a JSON object of NAME: value")
     return {check_name(k, "{{at}} name"): _json_value(v, k) for k, v in data.items()}

@@ -11,9 +11,9 @@ import operator
 import re
 from typing import Mapping
 
+from ..core.budget import active_limits
 from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Shape
-from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.names import check_name
 from ..ops import lookup
 
@@ -152,7 +152,7 @@ def _api_dim(d: object) -> int | str:
     return operator.index(d)
 
 
-def normalize_shapes(shapes: Mapping | None, limits: Limits = DEFAULT_LIMITS) -> dict[str, Shape]:
+def normalize_shapes(shapes: Mapping | None) -> dict[str, Shape]:
     """Validate a ``{name: dims}`` mapping (dims as tuple, int or ``"2x3"``)."""
     if shapes is None:
         return {}
@@ -168,9 +168,9 @@ def normalize_shapes(shapes: Mapping | None, limits: Limits = DEFAULT_LIMITS) ->
             out[name] = shape
             continue
         size = math.prod(shape)
-        if size > limits.max_size:
+        if size > active_limits().max_size:
             raise LimitError(f"{name} declared with {size:,} entries, over the limit of "
-                             f"{limits.max_size:,}", limit="max_size")
+                             f"{active_limits().max_size:,}", limit="max_size")
         out[name] = shape
     _check_dimension_names(out)
     return out

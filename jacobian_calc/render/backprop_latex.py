@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import re
 
-from ..core.errors import JacobianError
 from ..core.grid import Grid
 from ..core.tree import Node
-from ..parsing import parse_expression
 from ..results.backprop import (AGREES, CHECKED, DIFFERS, PROVED, BackpropResult, BackwardStep,
                                 Gradient)
 from .latex import block_printer, make_style, render_blocks, resolve_settings
@@ -131,8 +129,9 @@ def _header(r: BackpropResult, options: LatexOptions) -> list[Block]:
     may be too long for a title)."""
     out = name_tex(r.output, options)
     wrt = ", ".join(f"${name_tex(v, options)}$" for v in r.gradients)
+    trees = [r.of_tree] if r.of_tree is not None else []
     return [Block("section", f"Backpropagation of ${out}$ with respect to {wrt}"),
-            Block("math", f"{out} = {of_tex([r.of], options)}")]
+            Block("math", f"{out} = {of_tex(trees, options, _arrays(r), [r.of])}")]
 
 
 def _forward(r: BackpropResult, options: LatexOptions) -> list[Block]:
@@ -213,18 +212,17 @@ def _step_heading(r: BackpropResult, b: BackwardStep, options: LatexOptions) -> 
     text = (rf"\textbf{{Backward step ${name_tex(b.name, options)}$}}, back through "
             f"{through} to ${name_tex(b.target, options)}$")
     if b.fused:
-        fused = ", ".join(f"${name_tex(n, options)} = {_text_formula(t, options)}$"
-                          for n, t in b.fused)
+        formulas = ([formula_tex(t, options) for _, t in b.fused_trees] if b.fused_trees
+                    else [of_tex([], text=[t]) for _, t in b.fused])  # a step made by hand
+        fused = ", ".join(f"${name_tex(n, options)} = {f}$"
+                          for (n, _), f in zip(b.fused, formulas))
         text += f" (one step: {fused} is eliminated)"
     return text + ":"
 
 
-def _text_formula(text: str, options: LatexOptions) -> str:
-    """A formula given as calculator text, in LaTeX (verbatim if it cannot be read)."""
-    try:
-        return formula_tex(parse_expression(text), options)
-    except (JacobianError, ValueError):
-        return r"\texttt{" + escape(text) + "}"
+def _arrays(r: BackpropResult) -> dict:
+    """Shapes of the names that are arrays (a product of scalars is written ``x y``)."""
+    return {n: s for n, s in r.shapes.items() if s}
 
 
 def contraction_tex(r: BackpropResult, b: BackwardStep,
@@ -294,11 +292,11 @@ def entry_blocks(name: str, values: Grid, style: Style) -> list[Block]:
     whole = f"${name_tex(name, o)}$ (${shape_tex(values.shape)}$)"
     if not shown:
         return [Block("text", f"The {values.size} entries of {whole} are too long to "
-                              r"typeset; \texttt{--format json} lists them.")]
+                              r"typeset; \texttt{{{format_json}}} lists them.")]
     rest = values.size - len(shown)
     return shown + [Block("text", f"\\ldots\\ and {rest} more "
                                   f"{'entries' if rest > 1 else 'entry'} of {whole}; "
-                                  r"\texttt{--format json} lists every entry.")]
+                                  r"\texttt{{{format_json}}} lists every entry.")]
 
 
 def _printed_within(values: Grid, options: LatexOptions, budget: int) -> list[str]:

@@ -8,6 +8,7 @@ proved.
 
 from __future__ import annotations
 
+from ..core.errors import marked
 from ..core.grid import Grid, shape_text
 from ..results.backprop import BackpropResult, BackwardStep, Gradient
 from ..results.base import printer
@@ -146,7 +147,7 @@ def backprop_dict(r: BackpropResult, values: dict | None = None, at: str | None 
 def gradient_values_text(r: BackpropResult, values: dict, at: str) -> str:
     """Every gradient at a point, by both routes."""
     lines = [f"At {at}:"]
-    lines += [f"  {message}" for message in r.onehot_breaks(at)]
+    lines += [f"  {marked(message)}" for message in r.onehot_breaks(at)]
     for name, v in values.items():
         g = r.gradients[name]
         if v.agree:

@@ -8,6 +8,7 @@ derivation, the words: how it was found and that it was proved entry by entry.
 
 from __future__ import annotations
 
+from ..core.errors import marked, outside_markers
 from ..core.tree import Name
 from ..results.compact import LINEAR_MAP, CompactJacobian
 from .jacobian_latex import JACOBIAN_EXTRAS, jacobian_name
@@ -21,8 +22,8 @@ def compact_blocks(J, style: Style) -> list[Block]:
         return []
     o = style.options
     if not c.found:
-        return [Block("text", f"No compact form: {escape(c.reason)}.")] if style.derivation \
-            else []
+        reason = outside_markers(marked(c.reason), escape)  # its markers name arguments
+        return [Block("text", f"No compact form: {reason}.")] if style.derivation else []
     if c.kind == LINEAR_MAP:
         lhs = name_tex(c.label, o)
         maths = [f"{lhs} = {formula_tex(c.tree, o)}"]

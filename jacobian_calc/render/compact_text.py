@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..core.errors import marked
 from ..core.grid import shape_text
 from ..results.compact import LINEAR_MAP, VEC_CONVENTION, CompactJacobian
 from .entries import aligned_equations, check_text
@@ -20,7 +21,7 @@ def compact_jacobian_text(c: CompactJacobian, wrt: str = "x") -> str:
     Verified against the explicit Jacobian: proved (symbolically, entry by entry)
     """
     if not c.found:
-        return f"Compact Jacobian: none ({c.reason})."
+        return f"Compact Jacobian: none ({marked(c.reason)})."
     if c.kind == LINEAR_MAP:
         head = f"Compact Jacobian, as a linear map of {c.direction}"
     else:
@@ -34,7 +35,7 @@ def compact_jacobian_text(c: CompactJacobian, wrt: str = "x") -> str:
                          f"({VEC_CONVENTION}):")
             lines += aligned_equations([("J_vec", c.vec_text, _shape(c.vec_shape))])
         elif c.reason:
-            lines.append(f"({c.reason})")
+            lines.append(f"({marked(c.reason)})")
     lines.append(f"Verified against the explicit Jacobian: {verdict_text(c)}")
     return "\n".join(lines)
 
@@ -49,7 +50,7 @@ def verdict_text(c: CompactJacobian) -> str:
 
 def compact_jacobian_dict(c: CompactJacobian) -> dict:
     """The compact Jacobian in a JSON document."""
-    out = {"kind": c.kind, "reason": c.reason}
+    out = {"kind": c.kind, "reason": marked(c.reason)}
     if c.found:
         out.update(label=c.label, layout=c.layout, compact=c.text, inline=c.inline_text,
                    shape=list(c.shape),

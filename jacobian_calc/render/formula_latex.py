@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping
 
 import sympy as sp
 
-from ..core.tree import Call, Declared, Name, Node, Num
+from ..core.tree import Call, Declared, Name, Node, Num, fold
 from ..ops.printing import TreePrinter
 from ..ops.registry import PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Op, get
 from ..ops.printing import decimal_text
@@ -109,7 +109,8 @@ def symbol_tex(name: str) -> str:
 
 
 def formula_latex(node: Node, transpose: str = r"^{\top}",
-                  name: Callable[[str], str] = symbol_tex) -> str:
+                  name: Callable[[str], str] = symbol_tex,
+                  shapes: Mapping[str, Any] | None = None) -> str:
     r"""LaTeX of an expression tree.
 
     Parameters
@@ -120,6 +121,11 @@ def formula_latex(node: Node, transpose: str = r"^{\top}",
         The transpose mark (``^{\top}``, ``^T``, ``^{T}`` or ``^{\intercal}``).
     name : callable
         LaTeX of a variable's name (SymPy's symbol names by default).
+    shapes : mapping, optional
+        Shapes of the names that are arrays. Given, a product of scalars (names
+        not in it, numbers, element-wise functions of them) is written as a
+        mathematician writes it, by juxtaposition: ``2 \pi t``, not
+        ``2 \pi \odot t``. Not given, every product is element-wise (``\odot``).
 
     Examples
     --------
@@ -133,11 +139,43 @@ def formula_latex(node: Node, transpose: str = r"^{\top}",
     '\\operatorname{sum}_{\\text{rows}}\\left(dY - 2 X\\right)'
     >>> formula_latex(fn.inv(X).T)
     '\\left(X^{-1}\\right)^{\\top}'
+    >>> t = Name("t")
+    >>> formula_latex(fn.cos(2 * fn.pi() * t) * t**2 / 3, shapes={})
+    '\\frac{\\cos\\left(2 \\pi t\\right) t^{2}}{3}'
+    >>> formula_latex(Name("a") * X * dY, shapes={"X": (2, 2), "dY": (2, 2)})
+    'a \\odot X \\odot dY'
     """
     if transpose not in TRANSPOSES:
         raise ValueError(f"unknown transpose notation {transpose!r}: use one of "
                          + ", ".join(TRANSPOSES))
-    return _FormulaPrinter(transpose, name).doprint(node)
+    return _FormulaPrinter(transpose, name, shapes).doprint(node)
+
+
+#: Categories of operations whose result is a scalar when their arguments are: entry by
+#: entry (``cos``, ``*``, ``**``) or constants (``pi``).
+_SCALAR_CATEGORIES = ("arithmetic", "elementwise", "constant")
+
+
+def is_scalar(node: Node, shapes: Mapping[str, Any], memo: dict | None = None) -> bool:
+    """Whether ``node`` is known to be a scalar: a number, a name not in ``shapes`` (or
+    of shape ``()``), an undefined function, an entry-by-entry operation of scalars.
+    ``memo`` keeps the answers for subtrees.
+
+    Examples
+    --------
+    >>> from jacobian_calc.core.tree import Name, fn
+    >>> X, t = Name("X"), Name("t")
+    >>> is_scalar(fn.cos(t) * 2, {"X": (2, 3)}), is_scalar(fn.cos(t) * X, {"X": (2, 3)})
+    (True, False)
+    """
+    def scalar(n: Node, args: list[bool]) -> bool:
+        if isinstance(n, Name):
+            return not tuple(shapes.get(n.id, ()))
+        if isinstance(n, Call):
+            op = get(n.op)
+            return op.category in _SCALAR_CATEGORIES and not op.tensor_valued and all(args)
+        return isinstance(n, (Num, Declared)) and all(args)
+    return fold(node, scalar, memo)
 
 
 def is_negation(op: Op) -> bool:
@@ -154,8 +192,14 @@ def _is_product(op: Op) -> bool:
 class _FormulaPrinter(TreePrinter):
     printer = "latex"
 
-    def __init__(self, transpose: str, name: Callable[[str], str]) -> None:
-        self.transpose, self.name = transpose, name
+    def __init__(self, transpose: str, name: Callable[[str], str],
+                 shapes: Mapping[str, Any] | None = None) -> None:
+        self.transpose, self.name, self.shapes = transpose, name, shapes
+        self._scalar: dict[Node, bool] = {}
+
+    def is_scalar(self, node: Node) -> bool:
+        """Known to be a scalar (never, without the shapes of the names)."""
+        return self.shapes is not None and is_scalar(node, self.shapes, self._scalar)
 
     def _print(self, node: Node) -> str:
         if isinstance(node, Call) and callable(get(node.op).latex):
@@ -189,6 +233,8 @@ class _FormulaPrinter(TreePrinter):
         """A product writes a numeric coefficient first: ``\\frac{1}{8} Y \\odot Y``."""
         if self.op_precedence(op) == PREC_ADD:
             return self._print_sum(op, node)
+        if _is_product(op) and self.is_scalar(node):
+            return self._print_scalar_product(op, node)
         if not (_is_product(op) and len(node.args) > 1 and isinstance(node.args[0], Num)):
             return super()._print_infix(op, node)
         prec = self.op_precedence(op)
@@ -196,6 +242,25 @@ class _FormulaPrinter(TreePrinter):
         # after the coefficient a sign would read as a difference: 3 \\left(-x\\right)
         text = number_tex(lead.value) + " " + self.parenthesize(first, PREC_POW, node)
         return text + "".join(op.latex + self.parenthesize(a, prec + 1, node) for a in rest)
+
+    def _print_scalar_product(self, op: Op, node: Call) -> str:
+        """A product of scalars, juxtaposed: ``2 \\pi t``, with ``\\cdot`` before a
+        factor that is a number and does not lead (``x \\cdot 2``)."""
+        prec = self.op_precedence(op)
+        first, *rest = node.args
+        if isinstance(first, Num) and abs(first.value) == 1 and rest:  # -t, not -1 t
+            sign = "-" if first.value < 0 else ""
+            first, *rest = rest
+            out = [sign + self.parenthesize(first, prec)]
+        else:
+            out = [number_tex(first.value) if isinstance(first, Num) else
+                   self.parenthesize(first, prec)]
+        for factor in rest:
+            text = self.parenthesize(factor, prec + 1)
+            if text.startswith("-"):  # x \left(-y\right), never x -y
+                text = self.bracket(text)
+            out.append((r" \cdot " if text[:1].isdigit() else " ") + text)
+        return "".join(out)
 
     def negated(self, term: Node) -> tuple[bool, Node]:
         """Also a product with a negative coefficient: ``-2 * x`` is ``-`` ``2 x``."""
@@ -243,4 +308,4 @@ _SYMPY_LEVELS = {PREC_ADD: 40, PREC_MUL: 50, PREC_NEG: 51, PREC_POW: 60, PREC_AT
 
 
 __all__ = ["LatexParts", "apply_latex", "formula_latex", "number_tex",
-           "symbol_tex", "sympy_parts", "is_negation", "TRANSPOSES"]
+           "symbol_tex", "sympy_parts", "is_negation", "is_scalar", "TRANSPOSES"]

@@ -62,7 +62,7 @@ def hessian_blocks(H: HessianResult, style: Style, values: dict | None = None) -
     blocks: list[Block] = []
     if style.headers:
         wrt = ", ".join(name_tex(v, o) for v in H.wrt)
-        of = of_tex(H.of, o, shapes=dict(H.arrays))
+        of = of_tex(H.of_trees, o, H.of_shapes, H.of)
         blocks.append(Block("section", f"Hessian of ${name_tex(H.out_name, o)} = {of}$ with "
                                        f"respect to ${wrt}$"))
     if style.derivation:

@@ -12,7 +12,6 @@ import re
 from typing import Any, Callable
 
 import sympy as sp
-from sympy.core.function import AppliedUndef
 
 from ..core.grid import Grid, strides
 from ..results.jacobian import JacobianResult
@@ -135,21 +134,8 @@ def _numbered(names: list[str]) -> bool:
         [int(f.group(2)) for f in found] == list(range(1, len(names) + 1))
 
 
-def _declared_functions(J: JacobianResult) -> frozenset:
-    """Names of the undefined functions (``f(x1, x2)``) the entries mention."""
-    found = set()
-    for expr in J.entries.values():
-        found |= {type(f).__name__ for f in expr.atoms(AppliedUndef)}
-    return frozenset(found)
-
-
 def _jacobian_of_tex(J: JacobianResult, options: LatexOptions) -> str:
-    return of_tex(J.of, options, _scalar_inputs(J), dict(J.arrays), _declared_functions(J))
-
-
-def _scalar_inputs(J: JacobianResult) -> bool:
-    """Differentiated w.r.t. scalars (not the entries of a declared array)."""
-    return all(s.name in J.wrt for s in J.in_symbols)
+    return of_tex(J.of_trees, options, J.of_shapes, J.of)
 
 
 def _jacobian_header(J: JacobianResult, style: Style) -> list[Block]:

@@ -23,10 +23,13 @@ import contextvars
 import re
 from typing import Any, Callable
 
-from ..core.errors import JacobianError
-from ..results.base import printer
-from .tex import Block, LatexOptions, Style
+from ..core.errors import WORDS, JacobianError, Message
+from ..results.base import load_missing_printers, printer
+from .tex import Block, LatexOptions, Style, escape
 
+#: The API's names of arguments, as LaTeX text (``to\_json()``): what a ``{{marker}}``
+#: in a document says to a Python user (the ``jac`` command writes its options).
+_TEX_WORDS = {marker: escape(text) for marker, text in WORDS.items()}
 
 # -- block functions per result type ----------------------------------------------------------
 
@@ -65,10 +68,13 @@ def unregister_block_printer(cls: type) -> None:
 
 def result_blocks(result: Any, style: Style) -> list[Block]:
     """The blocks of one result, by the function registered for its class."""
-    for cls in type(result).__mro__:
-        func = _BLOCK_PRINTERS.get(cls)
-        if func is not None:
-            return func(result, style)
+    for _ in range(2):  # again after loading the printers not loaded yet, if any
+        for cls in type(result).__mro__:
+            func = _BLOCK_PRINTERS.get(cls)
+            if func is not None:
+                return func(result, style)
+        if not load_missing_printers():
+            break
     raise JacobianError(f"cannot print a {type(result).__name__} as LaTeX")
 
 
@@ -252,7 +258,9 @@ def to_latex(result, derivation: bool | None = None, standalone: bool | None = N
     Without ``derivation`` or ``standalone`` the result is maths without
     delimiters (a matrix for a Jacobian); otherwise text with ``\[...\]``
     displays. Unset parameters come from :func:`printoptions`, else the
-    defaults (``False``, ``"pmatrix"``, ``"^{\top}"``, ``"upper"``).
+    defaults (``False``, ``"pmatrix"``, ``"^{\top}"``, ``"upper"``). The text is a
+    :class:`~jacobian_calc.Message`: where it says what to do, it names the API's
+    arguments (``to\_json()``).
 
     Examples
     --------
@@ -268,7 +276,7 @@ def to_latex(result, derivation: bool | None = None, standalone: bool | None = N
     results = list(result) if isinstance(result, (list, tuple)) else [result]
     style.shared["several"] = len(results) > 1
     blocks = [b for r in results for b in result_blocks(r, style)]
-    return render_blocks(blocks, s)
+    return Message(render_blocks(blocks, s), _TEX_WORDS)
 
 
 __all__ = ["to_latex", "printoptions", "block_printer", "unregister_block_printer",

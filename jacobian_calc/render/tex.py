@@ -18,18 +18,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from ..core.errors import JacobianError
 from ..core.grid import Grid
-from ..core.tree import Node
-from ..parsing import parse
+from ..core.tree import Node, fold
 from ..ops.registry import PREC_ATOM
 from ..symbolic.classes import function_ops, is_ours, registry_cached
-from ..symbolic.evaluate import Env, evaluate
 from ..symbolic.symbols import entry_name
 from .formula_latex import TRANSPOSES, apply_latex, formula_latex, sympy_parts
 from ..symbolic.trusted import as_sympy
@@ -437,28 +435,47 @@ def _dimension_tex(d) -> str:
     return r"\mathit{" + d.replace("_", r"\_") + "}"
 
 
-def of_tex(sources: list[str], options: LatexOptions = LatexOptions(), scalar: bool = False,
-           shapes: dict | None = None, functions: frozenset = frozenset()) -> str:
-    r"""The differentiated expression(s), printed from the calculator's syntax.
+#: A differentiated expression larger than this many nodes (as a tree: shared parts
+#: counted each time they are printed) is named by its size, not printed.
+MAX_OF_NODES = 2_000
+#: ... or nested deeper than this (the printer recurses; nobody reads it either).
+MAX_OF_DEPTH = 200
 
-    Scalar expressions go through SymPy (``2 \pi t``); matrix expressions
-    through the formula printer, where ``*`` is the Hadamard product. What
-    cannot be read back is shown verbatim.
+
+def of_tex(trees: Sequence[Node], options: LatexOptions = LatexOptions(),
+           shapes: Mapping[str, Any] | None = None, text: Sequence[str] = ()) -> str:
+    r"""The differentiated expression(s), printed from their trees.
+
+    ``shapes`` (of the names that are arrays) lets a product of scalars be
+    written as a mathematician writes it (``2 \pi t``); in a product of
+    arrays ``*`` is the Hadamard product. An expression too large to read is
+    named by its size. A result made without trees (by hand) shows its ``text``
+    verbatim: nothing is parsed back.
 
     Examples
     --------
-    >>> of_tex(["cos(2*pi*t)"], scalar=True), of_tex(["sigmoid(X@W + b)"])
-    ('\\cos{\\left(2 \\pi t \\right)}', '\\sigma\\left(X W + b\\right)')
+    >>> from jacobian_calc.core.tree import Name, fn
+    >>> t, X, W, b = Name("t"), Name("X"), Name("W"), Name("b")
+    >>> of_tex([fn.cos(2 * fn.pi() * t)], shapes={})
+    '\\cos\\left(2 \\pi t\\right)'
+    >>> of_tex([fn.sigmoid(X @ W + b)], shapes={"X": (2, 3), "W": (3, 2), "b": (2,)})
+    '\\sigma\\left(X W + b\\right)'
+    >>> of_tex([t, t**2], shapes={})
+    '\\left(t, t^{2}\\right)'
+    >>> of_tex([], text=["x_1 * y"])
+    '\\texttt{x\\_1 * y}'
     """
-    try:
-        nodes = [node for source in sources for node in parse(source, functions=functions)]
-        parts = []
-        for node in nodes:
-            value = evaluate(node, Env(shapes or {})) if scalar else None
-            parts.append(latex_expr(value.item(), options) if value is not None
-                         and value.shape == () else formula_latex(node, options.transpose))
-    except (JacobianError, ValueError, TypeError, IndexError, ZeroDivisionError):
-        return r"\texttt{" + escape(", ".join(sources)) + "}"
+    if not trees:
+        return r"\texttt{" + escape(", ".join(text)) + "}"
+    parts = []
+    for tree in trees:
+        nodes, depth = fold(tree, lambda n, kids: (1 + sum(k[0] for k in kids),
+                                                   1 + max((k[1] for k in kids), default=0)))
+        if nodes > MAX_OF_NODES or depth > MAX_OF_DEPTH:
+            parts.append(rf"\text{{an expression of about {nodes:,} nodes}}")
+        else:
+            parts.append(formula_latex(tree, options.transpose,
+                                       lambda name: name_tex(name, options), shapes))
     return parts[0] if len(parts) == 1 else r"\left(" + ", ".join(parts) + r"\right)"
 
 
@@ -487,4 +504,4 @@ __all__ = ["LatexOptions", "Block", "Style", "latex_expr", "name_tex", "entry_te
            "frac", "matrix", "grid_latex", "print_cells", "value_blocks", "broken_equation",
            "check_typesettable", "number_tex", "shape_tex", "of_tex", "escape",
            "registry_functions", "EntryPrinter", "formula_latex", "formula_tex",
-           "INDEX_LETTERS", "MAX_TYPESET_SIDE"]
+           "INDEX_LETTERS", "MAX_TYPESET_SIDE", "MAX_OF_NODES"]

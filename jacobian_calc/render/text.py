@@ -234,6 +234,7 @@ def render_chain(c: ChainResult, **options) -> str:
 
 
 def chain_text(c: ChainResult) -> str:
+    """The chain rule's line and its factor Jacobians (after the direct one)."""
     names = [_factor_name(f) for f in c.factors]
     wrt = c.direct.wrt[0] if len(c.direct.wrt) == 1 else "(" + ", ".join(c.direct.wrt) + ")"
     lines = [f"Chain rule: ∂f/∂{wrt} = " + " · ".join(names)]

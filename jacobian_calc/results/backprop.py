@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.errors import JacobianError
+from ..core.errors import JacobianError, Message
 from ..core.grid import Grid, Shape
 from ..core.tree import Node
 from .base import Result
@@ -100,6 +100,8 @@ class BackwardStep:
         when the input is used by several steps.
     fused : tuple of (str, str)
         Backward steps eliminated into this one: ``(("dP", "-T / (12 * P)"),)``.
+    fused_trees : tuple of (str, Node)
+        The same with the formulas as trees (what the renderers print).
     contraction : str
         What the explicit route computes: ``dW2[k,l] = Σ_ij dZ2[i,j] ∂Z2[i,j]/∂W2[k,l]``.
     explicit : Grid
@@ -127,6 +129,7 @@ class BackwardStep:
     check: Check
     at: str = ""
     derivation_tex: tuple[str, ...] = ()
+    fused_trees: tuple[tuple[str, Node], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,8 @@ class BackpropResult(Result):
     ----------
     of : str
         The expression, in the calculator's syntax.
+    of_tree : Node or None
+        The same as a tree (what the renderers print).
     output : str
         The output's name in every label (``L`` for a scalar loss).
     out_shape : tuple of int
@@ -256,6 +261,7 @@ class BackpropResult(Result):
     inline: bool = False
     onehot: tuple[str, ...] = ()
     sizes: str = ""
+    of_tree: Node | None = None
 
     def __repr__(self) -> str:
         names = ", ".join(g.name for g in self.gradients.values())
@@ -314,9 +320,10 @@ class BackpropResult(Result):
             if row is not None:
                 index, total = row
                 where = f"row {index}" if len(shapes[name]) > 1 else "its entries"
-                out.append(f"{name} is not one-hot at this point ({where} sums to {total:.6g}, "
-                           "not 1): --onehot promised rows summing to 1, which the compact "
-                           "gradients use and the explicit ones do not, so the two routes differ")
+                out.append(Message(f"{name} is not one-hot at this point ({where} sums to "
+                                   f"{total:.6g}, not 1): {{{{onehot}}}} promised rows summing "
+                                   "to 1, which the compact gradients use and the explicit "
+                                   "ones do not, so the two routes differ"))
         return out
 
     def disagreement(self) -> str:

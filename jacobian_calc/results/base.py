@@ -17,7 +17,7 @@ import sympy as sp
 from ..core.grid import Grid, Shape
 
 from ..core import budget
-from ..core.errors import JacobianTypeError, LimitError, Message
+from ..core.errors import LimitError, Message
 from ..core.limits import Limits
 
 _PRINTERS: dict[tuple[str, type], Callable[..., Any]] = {}
@@ -31,6 +31,34 @@ def printer(kind: str, cls: type):
     return register
 
 
+#: Run once, at the first printer not found: ``import jacobian_calc`` installs one that
+#: loads every printer, so a result from the package's names always prints.
+_ON_MISSING: list[Callable[[], Any]] = []
+
+
+def on_missing_printer(load: Callable[[], Any]) -> None:
+    """Call ``load`` (once) when a printer is looked up and not found, then look again."""
+    if load not in _ON_MISSING:
+        _ON_MISSING.append(load)
+
+
+def load_missing_printers() -> bool:
+    """Run the loaders :func:`on_missing_printer` installed (once each): whether any ran,
+    so that a printer not found may be looked up again."""
+    ran = bool(_ON_MISSING)
+    while _ON_MISSING:
+        _ON_MISSING.pop()()
+    return ran
+
+
+def _printer_of(kind: str, result: Any) -> Callable[..., Any] | None:
+    for cls in type(result).__mro__:
+        func = _PRINTERS.get((kind, cls))
+        if func is not None:
+            return func
+    return None
+
+
 def render(kind: str, result: Any, **options) -> Any:
     """Print ``result`` with the printer registered for its class (or a base class).
 
@@ -39,25 +67,24 @@ def render(kind: str, result: Any, **options) -> Any:
     of one already; text longer than the limit is refused, never printed.
     """
     limits = _print_limits(options.pop("limits", None), options.pop("max_output", None))
-    for cls in type(result).__mro__:
-        func = _PRINTERS.get((kind, cls))
-        if func is not None:
-            with budget.request(limits) as active, budget.stage("printing"):
-                out = func(result, **options)
-                if isinstance(out, str) and len(out) > active.limits.max_output:
-                    raise LimitError(f"the output would be {len(out):,} characters, over the "
-                                     f"limit of {active.limits.max_output:,}",
-                                     limit="max_output")
-                return out
+    func = _printer_of(kind, result)
+    if func is None and load_missing_printers():
+        func = _printer_of(kind, result)
+    if func is not None:
+        with budget.request(limits), budget.stage("printing"):
+            out = func(result, **options)
+            most = budget.active_limits().max_output
+            if isinstance(out, str) and len(out) > most:
+                raise LimitError(f"the output would be {len(out):,} characters, over the "
+                                 f"limit of {most:,}", limit="max_output")
+            return out
     raise LookupError(f"no {kind} printer for {type(result).__name__} is loaded; "
                       "import jacobian_calc to load them")
 
 
-def _print_limits(limits: Any, max_output: Any) -> Limits:
-    if limits is None:
-        limits = budget.active_limits()
-    if not isinstance(limits, Limits):
-        raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
+def _print_limits(given: Any, max_output: Any) -> Limits:
+    """The printing options ``limits=`` and ``max_output=`` as the limits to enter."""
+    limits = budget.active_limits() if given is None else budget.checked_limits(given)
     if max_output is None:
         return limits
     return Limits(**{**{f.name: getattr(limits, f.name) for f in fields(limits)},
@@ -75,7 +102,7 @@ class Result:
 
     def to_text(self, **options) -> str:
         """Plain-text display, as ``jac`` prints it (a :class:`~jacobian_calc.core.errors.Message`:
-        what it says to do names the API's arguments, its ``cli_message()`` the options)."""
+        what it says to do names the API's arguments; ``jac`` writes its options)."""
         return Message(render("text", self, **options))
 
     def to_latex(self, **options) -> str:

@@ -223,6 +223,11 @@ class HessianResult(Result):
     ----------
     of : list of str
         The expression(s), in the calculator's syntax.
+    of_trees : tuple of Node
+        The same as trees (what the renderers print); see
+        :attr:`JacobianResult.of_trees <jacobian_calc.results.jacobian.JacobianResult.of_trees>`.
+    of_shapes : dict
+        Shapes of the array names those trees mention.
     out_name : str
         ``f``'s name in labels.
     out_shape : tuple of int
@@ -265,6 +270,8 @@ class HessianResult(Result):
     signs: tuple[str, ...] = ()
     onehot: tuple[str, ...] = ()
     tree: Node | None = None
+    of_trees: tuple[Node, ...] = ()
+    of_shapes: Mapping[str, Shape] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         wrt = ",".join(v.name for v in self.variables)
@@ -391,7 +398,7 @@ class HessianResult(Result):
                 of=self.of, wrt=list(V.names), out_shape=self.out_shape + U.shape,
                 in_shape=V.shape, entries=dict(b.entries), out_name=f"(∂{self.out_name}/∂{u})",
                 in_name=v, in_symbols=V.symbols, out_labels=rows, arrays=dict(self.arrays),
-                variables=self.names))
+                variables=self.names, of_trees=self.of_trees, of_shapes=self.of_shapes))
         return out
 
 

@@ -35,7 +35,15 @@ class JacobianResult(Result, SparseTensor):
     Attributes
     ----------
     of : list of str
-        The differentiated expression(s), in the calculator's syntax.
+        The differentiated expression(s), in the calculator's syntax (a summary
+        for a huge SymPy input): text for JSON and the plain output.
+    of_trees : tuple of Node
+        The differentiated expression(s) as trees, intermediates unsubstituted:
+        what every renderer prints (nothing is parsed back from :attr:`of`).
+    of_shapes : dict
+        Shapes of the names those trees mention that are arrays (declared
+        variables and array intermediates): a product of scalars is printed by
+        juxtaposition (``2 π t``), one of arrays with ``⊙``.
     wrt : list of str
         The input: several scalar names forming one vector, or one declared
         variable's name.
@@ -94,6 +102,8 @@ class JacobianResult(Result, SparseTensor):
     compact: Any = None
     index: Any = None
     outputs: tuple = ()
+    of_trees: tuple = ()
+    of_shapes: Mapping[str, Shape] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (f"<JacobianResult ∂{self.out_name}/∂{','.join(self.wrt)} {self.layout} "
@@ -131,8 +141,7 @@ class JacobianResult(Result, SparseTensor):
 
     def _index(self):
         if self.index is None:
-            raise JacobianError("the index form was not asked for: "
-                                "jacobian(..., index_form=True) or --index-form")
+            raise JacobianError("the index form was not asked for: {{ask_index_form}}")
         return self.index
 
     def as_object_array(self):

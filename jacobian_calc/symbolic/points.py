@@ -76,7 +76,7 @@ def to_float(value, name: str) -> float:
     """One finite real number from a number, an exact SymPy number, text or a parsed tree."""
     if isinstance(value, str):
         try:
-            value = number_tree(value, name, budget.active_limits())
+            value = number_tree(value, name)
         except JacobianError as exc:
             raise JacobianError(f"value for {name}: {str(exc)}") from None
     if isinstance(value, Node):
@@ -132,7 +132,8 @@ def known_names(variables, arrays: Mapping[str, Shape]) -> set[str]:
 def resolve_point(at, known: set[str], arrays: Mapping[str, Shape]) -> dict[str, float]:
     """A point given as text or mapping, checked against the names a result has."""
     if isinstance(at, str):
-        at = parse_point(at)
+        with budget.request():  # the text of a point: within the request's limits
+            at = parse_point(at)
     keys = {k.name if isinstance(k, sp.Symbol) else k for k in at} \
         if isinstance(at, Mapping) else set()
     unknown = sorted(k for k in keys if isinstance(k, str) and k not in known)
@@ -202,7 +203,7 @@ def evaluate_entries(entries: Mapping[tuple, sp.Expr], at, known: set[str],
 
     ``defined`` symbols (intermediates, outputs) are computed from the point first.
     """
-    with budget.request(budget.active_limits()):
+    with budget.request():
         return _evaluate_entries(entries, at, known, arrays, defined)
 
 
@@ -234,7 +235,7 @@ def check_defined(outputs, name: str, at, known: set[str], arrays, defined=()) -
     Skipped when the point does not give every value the function needs."""
     if not outputs:
         return
-    with budget.request(budget.active_limits()):
+    with budget.request():
         values = with_defined(resolve_point(at, known, arrays or {}), defined)
         symbols = free_symbols(outputs)
         if any(s.name not in values for s in symbols):

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 import sympy as sp
 
 from ..core import budget
+from ..core.budget import active_limits, entry_point
 from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Grid
 from ..core.json_input import loads
@@ -33,6 +34,7 @@ from .trusted import as_sympy
 ENTRY_KEYS = ("entries", "explicit", "expanded")
 
 
+@entry_point
 def read_entry(text: str, functions: Iterable[str] = (),
                limits: Limits = DEFAULT_LIMITS, shared: Mapping | None = None) -> sp.Expr:
     """One printed entry as a SymPy expression (symbols are real, as the calculator's).
@@ -52,14 +54,11 @@ def read_entry(text: str, functions: Iterable[str] = (),
         raise JacobianTypeError(f"an entry must be a string, not {type(text).__name__}")
     if isinstance(functions, str) or not all(isinstance(f, str) for f in functions):
         raise JacobianTypeError("functions must be a list of names")
-    if not isinstance(limits, Limits):
-        raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
     if shared is not None and not isinstance(shared, Mapping):
         raise JacobianTypeError(f"shared must be a dict of NAME: expression, "
                                 f"not {type(shared).__name__}")
-    with budget.request(limits):
-        scope = _Scope.read(shared or {}, functions, limits, _Scope.empty(), strict=False)
-        return scope.entry(text, functions, limits)
+    scope = _Scope.read(shared or {}, functions, _Scope.empty(), strict=False)
+    return scope.entry(text, functions)
 
 
 class _Scope:
@@ -74,7 +73,7 @@ class _Scope:
         return cls({}, {})
 
     @classmethod
-    def read(cls, definitions: Mapping, functions, limits: Limits, outer: "_Scope",
+    def read(cls, definitions: Mapping, functions, outer: "_Scope",
              strict: bool = True) -> "_Scope":
         """Read ``definitions`` in any order, each in terms of the others and of ``outer``.
 
@@ -89,24 +88,24 @@ class _Scope:
                 raise JacobianError(f"shared subexpression {name} is defined twice (here and "
                                     "in an enclosing object)")
             if isinstance(value, str):
-                trees[name] = parse_expression(value, limits, functions)
+                trees[name] = parse_expression(value, functions=functions)
             elif strict:
                 raise JacobianError(f"shared subexpression {name} must be a string")
             else:
                 values[name] = as_sympy(value, f"shared subexpression {name}")
-                sizes[name] = _sympy_size(values[name], limits)
+                sizes[name] = tree_size(values[name])
         env = Env({}, {k: Grid.scalar(v) for k, v in values.items()})
         for name in _in_order(trees):
             budget.check()
-            sizes[name] = _expanded_size(trees[name], sizes, limits, f"shared subexpression {name}")
+            sizes[name] = _expanded_size(trees[name], sizes, f"shared subexpression {name}")
             values[name] = evaluate(trees[name], env).item()
             env.values[name] = Grid.scalar(values[name])
         return cls(values, sizes)
 
-    def entry(self, text: str, functions, limits: Limits) -> sp.Expr:
+    def entry(self, text: str, functions) -> sp.Expr:
         """One entry read in this scope (its expansion's size checked first)."""
-        tree = parse_expression(text, limits, functions)
-        _expanded_size(tree, self.sizes, limits, "an entry")
+        tree = parse_expression(text, functions=functions)
+        _expanded_size(tree, self.sizes, "an entry")
         env = Env({}, {n: Grid.scalar(self.values[n]) for n in tree_names(tree)
                        if n in self.values})
         value = evaluate(tree, env).item()
@@ -143,9 +142,10 @@ def _in_order(trees: dict[str, Node]) -> list[str]:
     return order
 
 
-def _expanded_size(tree: Node, sizes: Mapping[str, int], limits: Limits, what: str) -> int:
+def _expanded_size(tree: Node, sizes: Mapping[str, int], what: str) -> int:
     """Nodes of ``tree`` once every shared name is written out, counted on the DAG (never
     expanded); more than ``limits.max_nodes`` is refused."""
+    limits = active_limits()
     total = fold(tree, lambda n, kids: sizes.get(n.id, 1) if isinstance(n, Name)
                  else 1 + sum(kids))
     if total > limits.max_nodes:
@@ -155,10 +155,7 @@ def _expanded_size(tree: Node, sizes: Mapping[str, int], limits: Limits, what: s
     return total
 
 
-def _sympy_size(expr: sp.Basic, limits: Limits) -> int:
-    return tree_size(expr)
-
-
+@entry_point
 def read_json(text: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """A ``jac --format json`` document with its entries as SymPy objects.
 
@@ -175,46 +172,42 @@ def read_json(text: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> dict[str
     """
     if not isinstance(text, (str, bytes)):
         raise JacobianTypeError(f"read_json reads a JSON string, not {type(text).__name__}")
-    if not isinstance(limits, Limits):
-        raise JacobianTypeError(f"limits must be a Limits object, not {type(limits).__name__}")
-    if len(text) > limits.max_output:
-        raise JacobianError(f"the document is longer than {limits.max_output:,} characters",
-                            hint="raise {{max_output}}")
-    with budget.request(limits):
-        doc = loads(text, "the document", limits)  # duplicate keys, digits, depth refused
+    if len(text) > active_limits().max_output:
+        raise JacobianError(f"the document is longer than {active_limits().max_output:,} "
+                            "characters", hint="raise {{max_output}}")
+    doc = loads(text, "the document")  # duplicate keys, digits, depth refused
     functions = doc.get("functions", []) if isinstance(doc, dict) else []
     if not isinstance(functions, list) or not all(isinstance(f, str) for f in functions):
         raise JacobianError("\"functions\" must be a list of names")
     for name in functions:
         declared_name(name, "function name")
     try:
-        with budget.request(limits):
-            return _convert(doc, functions, limits, _Scope.empty())
+        return _convert(doc, functions, _Scope.empty())
     except RecursionError:
         raise JacobianError("the document is nested too deeply") from None
 
 
-def _convert(value, functions, limits, scope: "_Scope"):
+def _convert(value, functions, scope: "_Scope"):
     if isinstance(value, dict):
         if "shared" in value:
             if not isinstance(value["shared"], dict):
                 raise JacobianError("\"shared\" must be an object of NAME: expression")
-            scope = _Scope.read(value["shared"], functions, limits, scope)
-        return {k: (_entries(v, functions, limits, scope) if k in ENTRY_KEYS else
+            scope = _Scope.read(value["shared"], functions, scope)
+        return {k: (_entries(v, functions, scope) if k in ENTRY_KEYS else
                     {name: scope.values[name] for name in v} if k == "shared" else
-                    _convert(v, functions, limits, scope)) for k, v in value.items()}
+                    _convert(v, functions, scope)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_convert(v, functions, limits, scope) for v in value]
+        return [_convert(v, functions, scope) for v in value]
     return value
 
 
-def _entries(value, functions, limits, scope: "_Scope"):
+def _entries(value, functions, scope: "_Scope"):
     try:
         grid = Grid.from_nested(value)
     except ValueError:
         raise JacobianError("ragged entries in the document") from None
     if any(isinstance(v, str) for v in grid.flat):
-        grid = grid.map(lambda v: scope.entry(v, functions, limits) if isinstance(v, str)
+        grid = grid.map(lambda v: scope.entry(v, functions) if isinstance(v, str)
                         else sp.Float(v) if _is_number(v) else _bad(v))
     elif not all(_is_number(v) for v in grid.flat):
         _bad(next(v for v in grid.flat if not _is_number(v)))

@@ -62,7 +62,7 @@ _Timeout = budget.OutOfTime
 @contextmanager
 def time_budget(seconds: float):
     """Raise ``OutOfTime`` inside the block after ``seconds`` (main thread, POSIX only)."""
-    with budget.request(budget.active_limits()), budget.limited(seconds):
+    with budget.request(), budget.limited(seconds):
         yield
 
 
