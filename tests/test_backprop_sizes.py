@@ -347,6 +347,19 @@ def test_latex_derivation_at_symbolic_sizes_shows_the_index_notation_and_is_asci
     assert all(ord(c) < 128 for c in tex), sorted({c for c in tex if ord(c) >= 128})
 
 
+@pytest.mark.parametrize("wrong", [lambda v: (v.g,), lambda v: (fn.flip(v.g) * Num(2),)],
+                         ids=["not flipped", "a factor 2"])
+def test_a_wrong_flip_rule_is_caught_at_symbolic_sizes(monkeypatch, wrong):
+    shapes = {"X": "Nxd", "W": "dxh"}
+    r = backprop("sum(tanh(flip(X) @ W))", "X", shapes=shapes)
+    assert r.agree and {b.check.verdict for b in r.backward} == {"proved"}
+    patch_rule(monkeypatch, "flip", wrong)
+    r = backprop("sum(tanh(flip(X) @ W))", "X", shapes=shapes)
+    assert not r.agree
+    bad = [b for b in r.backward if b.check.verdict != "proved"]
+    assert [b.name for b in bad] == ["dX"] and bad[0].check.verdict == "differs"
+
+
 @pytest.mark.parametrize("expr, wrt, shapes, upstream, expected", [
     ("softmax(l)", "l", {"l": ("K",)}, "dp",
      r"dl_{k} = \sum_{i=1}^{K} dp_{i} \left(\frac{e^{l_{i}} \delta_{ik}}{\sum_{m=1}^{K} e^{l_{m}}}"
@@ -362,3 +375,13 @@ def test_the_latex_contraction_keeps_the_parentheses_of_the_text(expr, wrt, shap
     dp_i a - b; a lone product needs none."""
     [s] = backprop(expr, wrt, shapes=shapes, upstream=upstream).backward
     assert s.derivation_tex[0] == expected
+
+
+def test_a_rule_that_forgets_relus_mask_is_caught(monkeypatch):
+    """relu's mask is 1 wherever the entries are positive: a rule without it must
+    still differ at symbolic sizes."""
+    patch_rule(monkeypatch, "relu", lambda v: (v.g,))
+    r = backprop("mean(relu(X@W))", "W", shapes={"X": "Nxd", "W": "dxh"})
+    assert not r.agree
+    bad = [b for b in r.backward if b.check.verdict == "differs"]
+    assert [b.name for b in bad] == ["dZ"]

@@ -114,3 +114,11 @@ def test_jacobian_claims_and_compact_at_symbolic_sizes_are_refused_plainly():
         check_claims(r, ["J = X"])
     with pytest.raises(JacobianError, match="the compact Jacobian needs numbers for the sizes"):
         jacobian("X@w", wrt="w", shapes=shapes, compact=True)
+
+
+def test_a_claim_without_relus_mask_is_refuted_at_symbolic_sizes():
+    r = backprop("mean(relu(X@W))", "W", shapes={"X": ("N", "d"), "W": ("d", "h")})
+    [right, wrong] = check_claims(r, ["dW = X.T @ (step(X@W)/(N*h))",
+                                      "dW = X.T @ (ones_like(X@W)/(N*h))"])
+    assert right.verdict == "proved"
+    assert wrong.verdict == "refuted" and wrong.reason.startswith("differs at dW[")

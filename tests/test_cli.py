@@ -319,7 +319,7 @@ def test_text_is_the_default_format():
 def test_shape_declares_arrays():
     out = jac("A@x", "--wrt", "A", "--shape", "A=2x3", "--shape", "x=3").stdout
     assert "shape 2 x 2 x 3, 6 non-zero of 12" in out
-    assert "∂Y/∂A[i=1] =" in out and "∂Y/∂A[i=2] =" in out
+    assert "∂y/∂A[i=1] =" in out and "∂y/∂A[i=2] =" in out
 
 
 @pytest.mark.parametrize("spec", ["A=2x3", "A=2,3", "A=2×3", "A=2*3", "A = 2x3"])

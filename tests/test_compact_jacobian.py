@@ -175,7 +175,7 @@ def test_compact_applies_to_jacobians_only():
 def test_latex_shows_the_compact_jacobian_next_to_the_explicit_one():
     J = jacobian("softmax(l)", "l", shapes={"l": 3}, compact=True)
     tex = J.to_latex()
-    assert tex.endswith(r"\begin{gathered} \frac{\partial Y}{\partial l} = "
+    assert tex.endswith(r"\begin{gathered} \frac{\partial y}{\partial l} = "
                         r"\operatorname{diag}\left(p\right) - p p^{\top} \\ "
                         r"p = \operatorname{softmax}\left(l\right) \end{gathered} "
                         r"\end{gathered}")

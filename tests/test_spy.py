@@ -65,7 +65,7 @@ def test_denominator_layout_swaps_the_axes():
     J = jacobian("A@x", wrt="x", shapes={"A": (2, 3), "x": 3}, layout="denominator")
     [ax] = spy_figure(J).axes
     assert [t.get_text() for t in ax.get_yticklabels()] == ["x1", "x2", "x3"]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["Y1", "Y2"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["y1", "y2"]
 
 
 def test_many_entries_are_labelled_sparsely():

@@ -323,5 +323,8 @@ def _out_name(problem: Problem) -> str:
         source = problem.sources()[0]
         if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", source):
             return source
-        return "Y" if problem.component_shapes()[0] else "f"
+        shape = problem.component_shapes()[0]
+        if len(shape) == 1 and "y" not in problem.used_names():
+            return "y"  # y = A @ x, as the lectures write a vector output
+        return "Y" if shape else "f"
     return "f"

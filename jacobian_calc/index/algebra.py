@@ -14,6 +14,13 @@ and works on that form:
   ``Piecewise`` range conditions instead; here ``b`` is in range by
   construction. A sum whose body does not depend on its index is a factor
   ``n``: ``Σ_a 1 = n`` (``mean``'s ``1/(N*h)``).
+* **affine indices**: a δ whose arguments are integer combinations of indices
+  (``δ[i + r - 1, k]``, ``δ[k, n + 1 - i]``) is summed out over an index with
+  coefficient ±1, ``Σ_a f(a) δ[a + c, e] = [1 ≤ e - c ≤ n] f(e - c)``; the
+  bracket (:class:`InRange`, an Iverson bracket) stays where the ranges of the
+  other indices do not decide it, and a bracket on one summation index narrows
+  its range. A δ with another coefficient (``δ[k, 2 a - 1]``) stays. A summation
+  index read backwards (``w[k - r + 1]``) may be reflected, ``r -> n + 1 - r``.
 * **differentiation** (:func:`derivative`): ``∂X[a,b]/∂X[k,l] = δ[a,k] δ[b,l]``.
 * **canonical form** (:func:`canonical`): summation indices renamed by a rule
   (the smallest printed form over their orders), factors merged by base,
@@ -43,6 +50,7 @@ from ..core import budget
 _ONE, _ZERO = sp.S.One, sp.S.Zero
 _MAX_PERMUTED = 5  # dummies per term renamed by trying every order; beyond, first use
 MAX_TERMS = 5000  # terms of one multiplied-out expression before giving up
+MAX_ELIMINATIONS = 64  # δs summed out of one term, at most (each takes one away)
 
 
 class TooLarge(Exception):
@@ -79,6 +87,79 @@ def entry(name: str, indices: Sequence[sp.Expr]) -> sp.Expr:
 def delta(a: sp.Expr, b: sp.Expr) -> sp.Expr:
     """``δ[a,b]``."""
     return sp.KroneckerDelta(a, b)
+
+
+class InRange(sp.Function):
+    """The Iverson bracket ``[lo ≤ e ≤ hi]``: 1 when the integer ``e`` lies in
+    ``lo..hi``, else 0 (a padding's border, a shifted window's edge).
+
+    It evaluates itself wherever SymPy can tell (numbers, or a size known
+    positive), and :meth:`rewrite` gives the ``Piecewise`` it stands for.
+
+    Examples
+    --------
+    >>> k, n = index("k"), size("n")
+    >>> InRange(k - 1, 1, n)
+    InRange(k - 1, 1, n)
+    >>> InRange(k - 1, 1, n).subs({k: 1}), InRange(n, 1, n)
+    (0, 1)
+    """
+
+    nargs = 3
+    is_integer = True
+    is_nonnegative = True
+
+    @classmethod
+    def eval(cls, e, lo, hi):
+        below, above = e - lo, hi - e
+        if below.is_negative or above.is_negative or (hi - lo).is_negative:
+            return _ZERO
+        if below.is_nonnegative and above.is_nonnegative:
+            return _ONE
+        return None
+
+    def _eval_rewrite_as_Piecewise(self, e, lo, hi, **kwargs):
+        return sp.Piecewise((_ONE, sp.And(sp.Le(lo, e), sp.Le(e, hi))), (_ZERO, True))
+
+    def _eval_derivative(self, s):
+        return _ZERO  # a step in an integer: constant wherever it is defined
+
+    def _latex(self, printer):
+        e, lo, hi = (printer._print(a) for a in self.args)
+        return rf"\left[{lo} \le {e} \le {hi}\right]"
+
+
+def in_range(e: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
+    """``[lo ≤ e ≤ hi]`` in a canonical form: the indices' part alone in the middle,
+    its first index with a positive coefficient (``[1 ≤ n + 1 - k ≤ n]`` is
+    ``[1 ≤ k ≤ n]``).
+
+    Examples
+    --------
+    >>> k, n = index("k"), size("n")
+    >>> in_range(n + 1 - k, 1, n)
+    InRange(k, 1, n)
+    """
+    e, lo, hi = (sp.expand(x) for x in (e, lo, hi))
+    shift = sp.Add(*(a for a in sp.Add.make_args(e) if not (a.free_symbols & _indices(a))))
+    e, lo, hi = e - shift, lo - shift, hi - shift
+    first = min(_indices(e), key=str, default=None)
+    if first is not None and e.coeff(first).could_extract_minus_sign():
+        e, lo, hi = -e, -hi, -lo
+    return InRange(e, lo, hi)
+
+
+def _bracket(e: sp.Expr, lo: sp.Expr, hi: sp.Expr, ctx: "Context") -> sp.Expr:
+    """``[lo ≤ e ≤ hi]``: canonical for deciding, as it arises for reading
+    (``[1 ≤ k − i + 1 ≤ 3]``)."""
+    if ctx.display:
+        return InRange(sp.expand(e), lo, hi)
+    return in_range(e, lo, hi)
+
+
+def _indices(e: sp.Expr) -> set:
+    """The index symbols of ``e`` (integers not known positive; sizes are positive)."""
+    return {s for s in e.free_symbols if s.is_integer and not s.is_positive}
 
 
 def summation(body: sp.Expr, *limits: tuple[sp.Symbol, sp.Expr]) -> sp.Expr:
@@ -256,7 +337,7 @@ def _product(left: list[Term], right: list[Term]) -> list[Term]:
 
 
 def _indexed(expr: sp.Expr) -> bool:
-    return expr.has(sp.Indexed, sp.KroneckerDelta, sp.Sum)
+    return expr.has(sp.Indexed, sp.KroneckerDelta, sp.Sum, InRange)
 
 
 def _is_atom(expr: sp.Expr, ctx: Context, depth: int) -> bool:
@@ -323,6 +404,8 @@ def _atom(expr: sp.Expr, ctx: Context, depth: int) -> sp.Expr:
     """A factor that is not multiplied out: its arguments in canonical form."""
     if isinstance(expr, (sp.Indexed, sp.KroneckerDelta, sp.Symbol)):
         return expr
+    if isinstance(expr, InRange):
+        return _bracket(*expr.args, ctx)
     if isinstance(expr, sp.Sum):
         return canonical(expr, ctx, depth + 1)
     return expr.func(*(canonical(a, ctx, depth + 1) for a in expr.args))
@@ -335,11 +418,15 @@ def eliminate(t: Term, ctx: Context) -> Term | None:
     written once (the later index replaced by the earlier in the rest), sums whose
     body does not use their index made factors, one-hot rows summed to 1;
     ``None`` when the term vanishes (``δ[1,2]``)."""
-    t = _unit_ranges(Term(t.coeff, list(t.sums), dict(t.factors)), ctx)
-    changed = True
-    while changed:
-        changed = False
-        for base in list(t.factors):
+    t = _settled(_unit_ranges(Term(t.coeff, list(t.sums), dict(t.factors)), ctx), ctx)
+    if t.coeff == 0:
+        return None
+    changed, rounds = True, 0
+    while changed and rounds <= MAX_ELIMINATIONS + len(t.factors):
+        changed, rounds = False, rounds + 1
+        budget.check()
+        deltas = [b for b in t.factors if isinstance(b, sp.KroneckerDelta)]
+        for base in sorted(deltas, key=lambda b: not all(_plain(a) for a in b.args)):
             if isinstance(base, sp.KroneckerDelta):
                 result = _eliminate_delta(t, base, ctx)
                 if result is None:
@@ -347,6 +434,12 @@ def eliminate(t: Term, ctx: Context) -> Term | None:
                 if result is not t:
                     t, changed = result, True
                     break
+    if t.coeff == 0:
+        return None
+    if not ctx.display:
+        t = _tightened(t, ctx)
+        if t is None:
+            return None
     t = _merge_exps(t, ctx)
     return _onehot_rows(_drop_unused(t), ctx)
 
@@ -370,16 +463,19 @@ def _range(a: sp.Expr, t: Term, ctx: Context) -> sp.Expr | None:
 
 def _eliminate_delta(t: Term, d: sp.KroneckerDelta, ctx: Context) -> Term | None:
     a, b = d.args
+    if not _plain(a) or not _plain(b):
+        return _eliminate_affine(t, d, ctx)
     dummies = [s for s, _ in t.sums]
     if a not in dummies and b in dummies:
         a, b = b, a
     if a in dummies:
         ra, rb = _range(a, t, ctx), _range(b, t, ctx)
-        if rb is not None and ra is not None and sp.simplify(ra - rb) != 0:
-            return t  # different ranges: δ stays
         rest = Term(t.coeff, [(s, n) for s, n in t.sums if s != a],
                     {f: k for f, k in t.factors.items() if f != d})
-        return rest.xreplace({a: b})
+        if rb is not None and ra is not None and sp.simplify(ra - rb) != 0 \
+                and _bounded(in_range(b, 1, ra), rest, ctx) != 1:
+            return t  # different ranges, b not surely in a's: δ stays
+        return _settled(rest.xreplace({a: b}), ctx)
     if a.is_Integer and b.is_Integer:
         if a != b:
             return None
@@ -393,6 +489,162 @@ def _eliminate_delta(t: Term, d: sp.KroneckerDelta, ctx: Context) -> Term | None
         return t
     replaced.factors[delta(first, later)] = _ONE
     return replaced
+
+
+def _plain(a: sp.Expr) -> bool:
+    return isinstance(a, sp.Symbol) or a.is_Integer
+
+
+def _eliminate_affine(t: Term, d: sp.KroneckerDelta, ctx: Context) -> Term | None:
+    """``Σ_a f(a) δ[a + c, e] = [1 ≤ e - c ≤ n] f(e - c)`` for a summation index ``a``
+    of range ``1..n`` with coefficient ±1 in the δ; the bracket is left out where
+    the indices' ranges keep ``e - c`` in ``1..n``. A δ between free indices only
+    is written ``δ[k, e]`` for its last index ``k`` (coefficient ±1), and ``k``
+    replaced by ``e`` in the rest of the term; any other δ stays as it is."""
+    diff = sp.expand(d.args[0] - d.args[1])
+    if diff.is_Integer:
+        return None if diff != 0 else Term(t.coeff, t.sums,
+                                          {f: k for f, k in t.factors.items() if f != d})
+    others = {f: k for f, k in t.factors.items() if f != d}
+    dummies = [s for s, _ in t.sums]
+    choices = []
+    for a in dummies:
+        solved = _solve(diff, [a])
+        if solved is None:
+            continue
+        a, value = solved
+        rest = Term(t.coeff, [(s, m) for s, m in t.sums if s != a], others)
+        cond = _bounded(_bracket(value, 1, _range(a, t, ctx), ctx), rest, ctx)
+        if cond == 0:
+            return None
+        choices.append((cond != 1, len(choices), rest, cond, a, value))
+    if choices:  # a summation index whose value is surely in range first
+        _, _, rest, cond, a, value = min(choices, key=lambda c: c[:2])
+        if cond != 1:
+            rest.factors[cond] = rest.factors.get(cond, _ZERO) + 1
+        return _settled(rest.xreplace({a: value}), ctx)
+    free = sorted(_indices(diff), key=_index_key, reverse=True)
+    solved = _solve(diff, free)
+    if solved is None:
+        return t
+    later, value = solved
+    canonical_delta = delta(later, value)
+    replaced = Term(t.coeff, t.sums, others).xreplace({later: value})
+    if replaced.factors == others and canonical_delta == d:
+        return t
+    replaced.factors[canonical_delta] = replaced.factors.get(canonical_delta, _ZERO) + 1
+    return _settled(replaced, ctx)
+
+
+def _solve(diff: sp.Expr, candidates: Sequence[sp.Symbol]) -> tuple | None:
+    """The first of ``candidates`` with coefficient ±1 in the affine ``diff = 0``, and
+    the integer it equals; None where none has (``2 a - k``: a is not an integer
+    function of ``k``)."""
+    if not _affine(diff):
+        return None
+    for a in candidates:
+        if a not in diff.free_symbols:
+            continue
+        c = diff.coeff(a)
+        if c in (_ONE, -_ONE):
+            return a, sp.expand(-(diff - c * a) * c)
+    return None
+
+
+def _affine(e: sp.Expr) -> bool:
+    """``e`` is an integer combination of integer symbols (``i + 2 k - n - 1``)."""
+    for part in sp.Add.make_args(e):
+        c, rest = part.as_coeff_Mul()
+        if not c.is_Integer or not (rest == 1 or (isinstance(rest, sp.Symbol)
+                                                  and rest.is_integer)):
+            return False
+    return True
+
+
+def _bounds(e: sp.Expr, t: Term, ctx: Context) -> tuple | None:
+    """Least and greatest values of the affine ``e`` over the ranges of its indices
+    (sizes kept as symbols), or None where an index has no known range or ``e`` is
+    not affine in its indices."""
+    lo = hi = _ZERO
+    for part in sp.Add.make_args(sp.expand(e)):
+        found = _indices(part)
+        if not found:
+            lo, hi = lo + part, hi + part
+            continue
+        if len(found) > 1:
+            return None
+        (a,) = found
+        c = part / a
+        n = _range(a, t, ctx)
+        if n is None or c.free_symbols or not c.is_Integer:
+            return None
+        ends = (c, c * n)
+        lo, hi = lo + (ends[0] if c > 0 else ends[1]), hi + (ends[1] if c > 0 else ends[0])
+    return sp.expand(lo), sp.expand(hi)
+
+
+def _bounded(cond: sp.Expr, t: Term, ctx: Context) -> sp.Expr:
+    """A bracket decided by the ranges of its indices where they decide it: 1 when
+    every value in range is inside, 0 when none is; else the bracket itself."""
+    if not isinstance(cond, InRange):
+        return cond
+    e, lo, hi = cond.args
+    bounds = _bounds(e, t, ctx)
+    if bounds is None:
+        return cond
+    least, most = bounds
+    if (least - lo).is_nonnegative and (hi - most).is_nonnegative:
+        return _ONE
+    if (lo - most).is_positive or (least - hi).is_positive:
+        return _ZERO
+    return cond
+
+
+def _tightened(t: Term, ctx: Context) -> Term | None:
+    """``Σ_{a=1..n} [lo ≤ a ≤ hi] f(a) = Σ_{a=1..hi-lo+1} f(a + lo - 1)`` where the
+    bounds use no index and ``1 ≤ lo``, ``hi ≤ n`` are known (else clipped to them):
+    a sum over the part of a range a bracket selects (``dY[:, 3:6]`` against
+    ``[4 ≤ j ≤ 6]``); None when that part is empty."""
+    for _ in range(len(t.sums)):
+        found = None
+        for b in t.factors:
+            if isinstance(b, InRange) and t.factors[b] == 1:
+                a, lo, hi = b.args
+                n = next((m for s, m in t.sums if s == a), None)
+                if n is not None and not (_indices(lo) | _indices(hi)):
+                    found = (b, a, lo, hi, n)
+                    break
+        if found is None:
+            return t
+        b, a, lo, hi, n = found
+        lo = lo if (lo - 1).is_nonnegative else _ONE if (1 - lo).is_nonnegative else None
+        hi = hi if (n - hi).is_nonnegative else n if (hi - n).is_nonnegative else None
+        if lo is None or hi is None or not (hi - lo + 1).is_nonnegative:
+            if lo is not None and hi is not None and (lo - hi - 1).is_positive:
+                return None
+            return t
+        rest = Term(t.coeff, [s for s in t.sums if s[0] != a],
+                    {f: k for f, k in t.factors.items() if f != b}).xreplace({a: a + lo - 1})
+        rest.sums = [(s, m) if s != a else (a, sp.expand(hi - lo + 1)) for s, m in t.sums]
+        t = _settled(rest, ctx)
+        if t.coeff == 0:
+            return None
+    return t
+
+
+def _settled(t: Term, ctx: Context) -> Term:
+    """Every bracket of ``t`` in canonical form and decided where the ranges decide it."""
+    brackets = [b for b in t.factors if isinstance(b, InRange)]
+    if not brackets:
+        return t
+    out = Term(t.coeff, t.sums, {f: k for f, k in t.factors.items() if f not in brackets})
+    for b in brackets:
+        cond = _bounded(_bracket(*b.args, ctx), out, ctx)
+        if cond == 0:
+            out.coeff = _ZERO
+        elif cond != 1:
+            out.factors[cond] = _ONE  # a bracket squared is itself
+    return out
 
 
 def _index_key(a: sp.Expr) -> tuple:
@@ -455,7 +707,9 @@ def normal(expr: sp.Expr, ctx: Context, depth: int = 0, whole: bool = True) -> l
         t = eliminate(t, ctx)
         if t is None:
             continue
-        t = rename(t, depth)
+        t = rename(t, depth, ctx)
+        if t.coeff == 0:
+            continue
         key = _key(t)
         if key in collected:
             old = collected[key]
@@ -484,11 +738,56 @@ def _key(t: Term) -> str:
     return f"{[n for _, n in t.sums]}|{'*'.join(parts)}"
 
 
-def rename(t: Term, depth: int) -> Term:
+def rename(t: Term, depth: int, ctx: Context | None = None) -> Term:
     """The term with its summation indices named ``_<depth>_1, _<depth>_2, ...`` in
-    the order that prints smallest (every order for a few, else first use)."""
+    the order that prints smallest (every order for a few, else first use); a
+    summation index read backwards somewhere (``w[k - r + 1]``) is also tried
+    reflected, ``r -> k + 1 - r`` (the same sum), and the smallest print kept."""
     if not t.sums:
         return t
+    best = None
+    for variant in _reflections(t, ctx):
+        candidate = _renamed(variant, depth)
+        key = _key(candidate)
+        if best is None or key < best[0]:
+            best = (key, candidate)
+    return best[1]
+
+
+_MAX_REFLECTED = 3  # summation indices per term tried both ways
+
+
+def _reflections(t: Term, ctx: Context | None) -> list[Term]:
+    """``t`` with its summation indices oriented: ``a -> n + 1 - a`` where the entries
+    read ``a`` backwards on balance (its coefficients in their indices sum below 0;
+    a reflection negates that sum, so equal terms get the same orientation), and
+    both ways where they are balanced (``dF[k - a + 1] w[a]``)."""
+    if ctx is not None and ctx.display:
+        return [t]  # read as written
+    fixed, both = {}, []
+    for a, n in t.sums:
+        weight = sum((sp.expand(arg).coeff(a) * k for b, k in t.factors.items()
+                      for x in b.atoms(sp.Indexed) for arg in x.indices), _ZERO)
+        if weight.is_negative:
+            fixed[a] = n + 1 - a
+        elif weight == 0 and any(a in b.free_symbols for b in t.factors):
+            both.append((a, n))
+    if len(both) > _MAX_REFLECTED:
+        both = []
+    out = []
+    for chosen in itertools.product((False, True), repeat=len(both)):
+        mapping = dict(fixed)
+        mapping.update({a: n + 1 - a for (a, n), flip in zip(both, chosen) if flip})
+        if not mapping:
+            out.append(t)
+            continue
+        variant = Term(t.coeff, [], t.factors).xreplace(mapping)
+        variant.sums = list(t.sums)  # the same indices, each over the same range
+        out.append(_settled(variant, ctx or Context()))
+    return out
+
+
+def _renamed(t: Term, depth: int) -> Term:
     names = [index(f"_{depth}_{n + 1}") for n in range(len(t.sums))]
     if len(t.sums) <= _MAX_PERMUTED:
         orders = itertools.permutations(range(len(t.sums)))
@@ -557,6 +856,7 @@ def _readable_term(term: sp.Expr, taken: set[str]) -> sp.Expr:
 # -- decision ---------------------------------------------------------------------------------
 
 PROVED, DIFFERS, UNDECIDED = "proved", "differs", "undecided"
+_POINTS = 3  # index points tried at each concrete size
 
 
 @dataclass(frozen=True)
@@ -642,14 +942,18 @@ def _search(a: sp.Expr, b: sp.Expr, ctx: Context, tries: int, seed: int,
     for attempt in range(tries):
         values = {s: 2 + (n + attempt) % max(len(sizes), 1) + (attempt if len(sizes) < 2 else 0)
                   for n, s in enumerate(sizes)}
-        point = _instantiate(a, b, ctx, values, rng)
-        if point is None:
-            continue
-        left, right, indices = point
-        if abs(left - right) > 1e-9 * (1 + abs(left) + abs(right)):
-            return Decision(DIFFERS, {"sizes": {str(s): v for s, v in values.items()},
-                                      "indices": indices, "left": left, "right": right},
-                            "at a concrete size")
+        for _ in range(_POINTS):  # a few indices: a shifted rule may agree at one
+            for signs in (POSITIVE, MIXED):  # mixed signs: relu's step(Z) is not always 1
+                point = _instantiate(a, b, ctx, values, rng, signs)
+                if point is None:
+                    continue
+                left, right, indices = point
+                if abs(left - right) > 1e-9 * (1 + abs(left) + abs(right)):
+                    return Decision(DIFFERS, {"sizes": {str(s): v for s, v in values.items()},
+                                              "indices": indices, "left": left,
+                                              "right": right}, "at a concrete size")
+            if not ctx.ranges:
+                break
     return Decision(UNDECIDED, {}, f"{why}not proved for all sizes; agrees at {tries} "
                                    "concrete sizes")
 
@@ -679,7 +983,17 @@ def _write_out(e: sp.Expr) -> sp.Expr:
     return e.func(*(_write_out(x) for x in e.args))
 
 
-def _instantiate(a, b, ctx, values, rng):
+#: How the entries of a witness search are drawn: inside every log's and sqrt's domain
+#: first, then with both signs (a point outside a domain is skipped, never a witness).
+POSITIVE, MIXED = "positive", "mixed"
+
+
+def _draw(rng, signs: str) -> float:
+    value = rng.uniform(0.2, 0.9)
+    return value if signs == POSITIVE or rng.random() < 0.5 else -value
+
+
+def _instantiate(a, b, ctx, values, rng, signs: str = POSITIVE):
     indices = {}
     for s, n in ctx.ranges.items():
         upper = int(sp.sympify(n).xreplace(values))
@@ -688,12 +1002,12 @@ def _instantiate(a, b, ctx, values, rng):
     entries = {}
     for e in exprs:
         for x in sorted(e.atoms(sp.Indexed), key=str):
-            entries.setdefault(x, rng.uniform(0.2, 0.9))
+            entries.setdefault(x, _draw(rng, signs))
     for name in ctx.onehot:
         _onehot_values(entries, name, rng)
     for e in exprs:
         for x in e.free_symbols - set(entries):
-            entries[x] = rng.uniform(0.2, 0.9)
+            entries[x] = _draw(rng, signs)
     entries = {x: sp.Float(v) for x, v in entries.items()}
     try:
         left, right = (complex(sp.sympify(e.xreplace(entries)).evalf()) for e in exprs)

@@ -73,6 +73,10 @@ class IndexContext:
     def delta(self, a, b) -> sp.Expr:
         return I.delta(a, b)
 
+    def in_range(self, e, n) -> sp.Expr:
+        """The bracket ``[1 ≤ e ≤ n]`` (an entry of a padding's border is 0)."""
+        return I.InRange(sp.expand(e), sp.S.One, I.size(n))
+
     def reduce(self, n: int, body, axis: int | None, keepdims: bool) -> sp.Expr:
         """``Σ`` of ``body(entry)`` over argument ``n``'s entries along ``axis`` (all
         axes for ``None``), the other axes at the output's indices."""

@@ -39,10 +39,30 @@ class IndexPrinter:
 
     # -- leaves --------------------------------------------------------------------------
     def _print_Indexed(self, e: sp.Indexed) -> str:
-        return f"{e.base}[{','.join(self.show(i) for i in e.indices)}]"
+        return f"{e.base}[{','.join(self.index(i) for i in e.indices)}]"
 
     def _print_KroneckerDelta(self, e) -> str:
-        return f"δ[{self.show(e.args[0])},{self.show(e.args[1])}]"
+        return f"δ[{self.index(e.args[0])},{self.index(e.args[1])}]"
+
+    def _print_InRange(self, e) -> str:
+        x, lo, hi = (self.index(a) for a in e.args)
+        return f"[{lo} ≤ {x} ≤ {hi}]"
+
+    def index(self, e: sp.Expr) -> str:
+        """An index position: sizes first, then added indices, a positive constant,
+        subtracted indices, a negative constant (``n + 1 − j``, ``2 i − 1``)."""
+        minus = _MINUS if type(self) is IndexPrinter else "-"
+        if e.is_Number and e.is_negative:
+            return minus + self.show(-e)
+        if not isinstance(e, sp.Add):
+            return self.show(e)
+        out = ""
+        for n, t in enumerate(sorted(e.args, key=_index_part_key)):
+            negative = t.could_extract_minus_sign()
+            body = self.show(-t if negative else t)
+            out += (minus if negative else "") + body if n == 0 else \
+                f" {minus if negative else '+'} {body}"
+        return out
 
     def _print_Symbol(self, e) -> str:
         return e.name
@@ -148,13 +168,17 @@ class IndexLatexPrinter(IndexPrinter):
     """LaTeX of an index expression: ``X_{ik} \\delta_{jl}``, ``\\sum_{i=1}^{N}``."""
 
     def _print_Indexed(self, e: sp.Indexed) -> str:
-        return entry_tex(str(e.base), [self.show(i) for i in e.indices])
+        return entry_tex(str(e.base), [self.index(i) for i in e.indices])
 
     def subscript(self, indices) -> str:
-        return _joined([self.show(i) for i in indices])
+        return _joined([self.index(i) for i in indices])
 
     def _print_KroneckerDelta(self, e) -> str:
         return rf"\delta_{{{self.subscript(e.args)}}}"
+
+    def _print_InRange(self, e) -> str:
+        x, lo, hi = (self.index(a) for a in e.args)
+        return rf"\left[{lo} \le {x} \le {hi}\right]"
 
     def _print_Symbol(self, e) -> str:
         return sp.latex(e)
@@ -241,13 +265,23 @@ def _joined(parts: list[str]) -> str:
     return ("" if all(len(p) == 1 for p in parts) else ",").join(parts)
 
 
+def _index_part_key(t: sp.Expr) -> tuple:
+    """Sizes (positive symbols) first, then added indices, a positive constant,
+    subtracted indices, a negative constant: ``n + 1 − j``, ``i + r − 1``, ``3 − i``."""
+    if t.is_Number:
+        return (4 if t.is_negative else 2, "")
+    if all(s.is_positive for s in t.free_symbols):
+        return (0, str(t.as_coeff_Mul()[1]))
+    return (3 if t.could_extract_minus_sign() else 1, str(t.as_coeff_Mul()[1]))
+
+
 def _rank(e: sp.Expr) -> int:
     """Among factors with the same indices: entries, then functions, deltas, sums."""
     if e.is_Number:
         return -1
     if isinstance(e, sp.Indexed):
         return 0
-    if isinstance(e, sp.KroneckerDelta):
+    if isinstance(e, sp.KroneckerDelta) or type(e).__name__ == "InRange":
         return 2
     return 3 if isinstance(e, (sp.Add, sp.Sum)) else 1
 

@@ -33,8 +33,17 @@ ROWS = Keyword("rows", "size")
 COLS = Keyword("cols", "size")
 
 
-_NO_INDEX = NoIndexForm("conv(X, W)[i] is Σ_r W[r] X[s (i - 1) + r - p] (zero outside X "
-                        "with padding): " + index_forms.AFFINE)
+def _conv_index(c):
+    """``conv(X, W)[i] = Σ_r W[r] [1 ≤ s (i - 1) + r - p ≤ n] X[s (i - 1) + r - p]``, one
+    sum per axis (the bracket only with padding: without, the window is inside X)."""
+    stride, padding = c.kw.get("stride", 1), c.kw.get("padding", 0)
+    kernel = [c.fresh() for _ in c.out]
+    sources = [stride * (i - 1) + r - padding for i, r in zip(c.out, kernel)]
+    body = c.arg(1, *kernel) * c.arg(0, *sources)
+    if padding:
+        for axis, source in enumerate(sources):
+            body = body * c.in_range(source, c.shapes[0][axis])
+    return c.sum(body, *((r, c.size(1, axis)) for axis, r in enumerate(kernel)))
 
 
 def _conv_shape(ndim: int):
@@ -43,6 +52,7 @@ def _conv_shape(ndim: int):
         what = "vectors" if ndim == 1 else "matrices"
         if len(x) != ndim or len(w) != ndim:
             raise s.fail(f"needs two {what} (input and kernel), got {s.arg(0)} and {s.arg(1)}")
+        _concrete(s, x + w, "the output's length n + 2 p - k over the stride")
         stride, padding = s.kw.get("stride", 1), s.kw.get("padding", 0)
         if padding >= min(w):
             raise s.fail(f"needs padding less than the kernel size {min(w)}, got {padding}")
@@ -51,6 +61,14 @@ def _conv_shape(ndim: int):
                          f"for {s.arg(0)}")
         return tuple(windows.out_len(n, k, stride, padding) for n, k in zip(x, w))
     return shape
+
+
+def _concrete(s, dims, length: str) -> None:
+    """A symbolic dimension here is refused plainly: ``length`` is not a dimension name."""
+    named = [d for d in dims if isinstance(d, str)]
+    if named:
+        raise s.fail(f"needs concrete sizes, not {named[0]} ({length} is not a dimension "
+                     "name)")
 
 
 def _conv(S, X, W, stride, padding):
@@ -140,7 +158,7 @@ for _dims in (1, 2):
         arity=(2, 2), keywords=(STRIDE, PADDING), shape=_conv_shape(_dims),
         evaluate=lambda S, args, kw: _conv(S, args[0], args[1], kw.get("stride", 1),
                                            kw.get("padding", 0)),
-        cost=_conv_cost, vjp=_conv_vjp(f"conv{_dims}d"), index=_NO_INDEX,
+        cost=_conv_cost, vjp=_conv_vjp(f"conv{_dims}d"), index=_conv_index,
         numpy=lambda np, x, w, **kw: windows.conv(np, x, w, kw.get("stride", 1),
                                                   kw.get("padding", 0)),
         code=_conv_code(_dims), latex=_conv_latex, latex_precedence=PREC_MUL,
@@ -166,7 +184,7 @@ register(Op(
     rule="dX = flip(dY)",
     arity=(1, 1), shape=_array_shape,
     evaluate=lambda S, args, kw: _flip(S, args[0]), cost=lambda c: (0.0, c.sizes[0]),
-    index=NoIndexForm("flip(X)[i] is X[n + 1 - i]: " + index_forms.AFFINE),
+    index=lambda c: c.arg(0, *(c.size(0, a) + 1 - o for a, o in enumerate(c.out))),
     vjp=lambda v: (fn.flip(v.g),),
     numpy=lambda np, x, **kw: np.flip(x),
     code={"numpy": "np.flip({0})", "torch": "torch.flip({0}, tuple(range({0}.dim())))"},
@@ -179,7 +197,13 @@ def _pad_shape(s):
         raise s.fail(f"needs a vector or a matrix, got {s.arg(0)}")
     if len(shape) == 1 and s.kw.get("cols"):
         raise s.fail(f"takes no cols for a vector, got {s.arg(0)}")
-    return tuple(n + 2 * s.kw.get(key, 0) for n, key in zip(shape, ("rows", "cols")))
+    out = []
+    for axis, (n, key) in enumerate(zip(shape, ("rows", "cols"))):
+        w = s.kw.get(key, 0)
+        if w and isinstance(n, str):
+            raise s.fail(f"needs the concrete length of axis {axis} to pad it, not {n}")
+        out.append(n + 2 * w if w else n)
+    return tuple(out)
 
 
 def _pad(S, G, widths):
@@ -205,6 +229,17 @@ def _widths(kw, ndim):
     return (kw.get("rows", 0), kw.get("cols", 0))[:ndim]
 
 
+def _pad_index(c):
+    """``pad(G)[i, j] = [1 ≤ i - a ≤ n] [1 ≤ j - b ≤ m] G[i - a, j - b]``."""
+    widths = _widths(c.kw, len(c.out))
+    sources = [o - w for o, w in zip(c.out, widths)]
+    entry = c.arg(0, *sources)
+    for axis, (w, source) in enumerate(zip(widths, sources)):
+        if w:
+            entry = entry * c.in_range(source, c.shapes[0][axis])
+    return entry
+
+
 def _pad_vjp(v):
     widths = _widths(v.kw, len(v.shapes[0]))
     index = tuple((w or None, (w + n) if w else None, None) for w, n in zip(widths, v.shapes[0]))
@@ -220,7 +255,7 @@ register(Op(
     shape=_pad_shape,
     evaluate=lambda S, args, kw: _pad(S, args[0], _widths(kw, args[0].ndim)),
     cost=lambda c: (0.0, c.sizes[0]), vjp=_pad_vjp,
-    index=NoIndexForm("pad(G)[i] is G[i - w] inside its border: " + index_forms.AFFINE),
+    index=lambda c: _pad_index(c),
     numpy=lambda np, g, **kw: np.pad(np.asarray(g, dtype=float),
                                      [(w, w) for w in _widths(kw, np.ndim(g))]),
     code={"numpy": lambda a, kw: _pad_code("np.pad", a[0], kw, numpy=True),
@@ -235,6 +270,7 @@ def _target(s, per_entry, plus):
         raise s.fail(f"needs a vector or a matrix, got {s.arg(0)}")
     if len(shape) == 1 and s.kw.get("cols") is not None:
         raise s.fail(f"takes no cols for a vector, got {s.arg(0)}")
+    _concrete(s, shape, "the spread length")
     out = []
     for n, key in zip(shape, ("rows", "cols")):
         least = (n - 1) * per_entry + 1 if plus else n * per_entry
@@ -282,8 +318,7 @@ register(Op(
     evaluate=lambda S, args, kw: _dilate(S, args[0], kw.get("stride", 1),
                                          _sizes(kw, args[0].shape, kw.get("stride", 1), True)),
     cost=lambda c: (0.0, c.sizes[0]), vjp=_dilate_vjp,
-    index=NoIndexForm("dilate(G)[i] is G[(i - 1)/s + 1] where s divides i - 1: "
-                      + index_forms.AFFINE),
+    index=lambda c: _spread_index(c, lambda o, r: c.kw.get("stride", 1) * (o - 1) + 1, ()),
     numpy=lambda np, g, **kw: windows.dilate(np, g, kw.get("stride", 1),
                                              _sizes(kw, np.shape(g), kw.get("stride", 1), True)),
     code={lang: (lambda a, kw: f"_dilate({a[0]}, {kw.get('stride', 1)}, "
@@ -311,13 +346,27 @@ register(Op(
     evaluate=lambda S, args, kw: _upsample(S, args[0], kw["k"],
                                            _sizes(kw, args[0].shape, kw["k"], False)),
     cost=lambda c: (0.0, c.sizes[0]),
-    index=NoIndexForm("upsample(G)[i] is G[floor((i - 1)/k) + 1]: " + index_forms.AFFINE),
+    index=lambda c: _spread_index(c, lambda o, r: c.kw["k"] * (o - 1) + r, (c.kw["k"],)),
     vjp=lambda v: (_block_sum(v.g, v.kw["k"]),),
     numpy=lambda np, g, **kw: windows.upsample(np, g, kw["k"],
                                                _sizes(kw, np.shape(g), kw["k"], False)),
     code={lang: (lambda a, kw: f"_upsample({a[0]}, {kw['k']}, {_size_code(kw, None)})")
           for lang in ("numpy", "torch")},
     latex=lambda p: rf"\operatorname{{upsample}}_{{{p.kw('k')}}}\left({p.arg(0)}\right)"))
+
+
+def _spread_index(c, at, block):
+    """``dilate``/``upsample`` at the output's indices: ``Σ_o G[o] δ[i, at(o)]`` per axis
+    (``at(o) = s (o - 1) + 1`` for dilate; upsample also sums ``r = 1..k`` in
+    ``at(o, r) = k (o - 1) + r``), so the zeros beyond G's entries need no bracket."""
+    fresh = [c.fresh() for _ in c.out]
+    inner = [c.fresh() for _ in c.out] if block else [None] * len(c.out)
+    body = c.arg(0, *fresh)
+    for i, o, r in zip(c.out, fresh, inner):
+        body = body * c.delta(i, at(o, r))
+    limits = [(o, c.size(0, axis)) for axis, o in enumerate(fresh)]
+    limits += [(r, block[0]) for r in inner if r is not None]
+    return c.sum(body, *limits)
 
 
 def _block_sum(g, k):
@@ -338,6 +387,7 @@ def _pool_shape(s):
     shape = s.shapes[0]
     if len(shape) != 2:
         raise s.fail(f"needs a matrix, got {s.arg(0)}")
+    _concrete(s, shape, "the pooled length n // k")
     if k > min(shape):
         raise s.fail(f"window {k}x{k} is larger than {s.arg(0)}")
     return tuple(n // k for n in shape)
@@ -350,6 +400,14 @@ def _pool(S, X, k, reduce):
         block = [X[index[0] * k + a, index[1] * k + b] for a in range(k) for b in range(k)]
         return reduce(block)
     return S.Grid.from_function(shape, entry)
+
+
+def _avgpool_index(c):
+    """``avgpool2d(X, k)[i, j] = Σ_r Σ_t X[k (i - 1) + r, k (j - 1) + t] / k**2``."""
+    k = c.kw["k"]
+    r, t = c.fresh(), c.fresh()
+    body = c.arg(0, k * (c.out[0] - 1) + r, k * (c.out[1] - 1) + t)
+    return c.sum(body, (r, k), (t, k)) / (k * k)
 
 
 def _pad_to(v) -> dict:
@@ -383,8 +441,9 @@ register(Op(
     arity=(1, 1), keywords=(K,), shape=_pool_shape,
     evaluate=lambda S, args, kw: _pool(S, args[0], kw["k"], lambda xs: S.Max(*xs)),
     cost=lambda c: (c.reduced, c.reduced * c.sizes[0] + 1), vjp=_maxpool_vjp,
-    index=NoIndexForm("the largest entry of each k x k window is not a sum over an index, "
-                      "and " + index_forms.AFFINE),
+    index=NoIndexForm("the largest entry of each k x k window is not a sum of products of "
+                      "entries (its derivative selects the window's maxima, a comparison "
+                      "between entries, not between indices)"),
     numpy=lambda np, x, **kw: windows.pool(np, x, kw["k"], np.max),
     code=_pool_code("max_pool2d", "max"),
     latex=lambda p: rf"\operatorname{{maxpool}}_{{{p.kw('k')}}}\left({p.arg(0)}\right)"))
@@ -397,8 +456,7 @@ register(Op(
     evaluate=lambda S, args, kw: _pool(
         S, args[0], kw["k"], lambda xs: S.div(S.add(*xs), S.Integer(len(xs)))),
     cost=lambda c: (c.reduced + 1, c.reduced * c.sizes[0] + 2),
-    index=NoIndexForm("avgpool2d(X)[i, j] is Σ_r Σ_t X[k (i - 1) + r, k (j - 1) + t] / k**2: "
-                      + index_forms.AFFINE),
+    index=lambda c: _avgpool_index(c),
     vjp=lambda v: (fn.upsample(v.g, k=v.kw["k"], **_pad_to(v)) / Num(v.kw["k"] ** 2),),
     numpy=lambda np, x, **kw: windows.pool(np, x, kw["k"], np.mean),
     code=_pool_code("avg_pool2d", "mean"),

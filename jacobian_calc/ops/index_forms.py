@@ -1,10 +1,12 @@
-"""Index forms of indexing and scatter with integers and full slices.
+"""Index forms of indexing and scatter: integers, full and partial slices.
 
 ``X[-1, :]`` is ``X[N, i]`` and ``scatter(G, X[-1, :])`` is ``δ[k, N] G[l]``:
 integer indices (1-based, a negative one counted from the axis's end) and
-the output's own index symbols only. A partial slice (``1:``, ``::2``) would
-address entries by affine index arithmetic (``X[2 i - 1]``), whose Kronecker
-deltas the index algebra does not eliminate: it has no index form, and says so.
+the output's own index symbols. A partial slice of an axis of concrete length
+addresses entries by affine index arithmetic: ``x[1:]`` is ``x[i + 1]``,
+``x[::2]`` is ``x[2 i - 1]``, ``x[::-1]`` is ``x[n + 1 - i]`` (a partial slice
+of an axis of symbolic length has no length to write, and is refused by the
+shape rule).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from typing import Any
 
 from .registry import NoIndexFormError
 
-#: Why the operations that address entries by index arithmetic have no index form.
-AFFINE = ("its entries are addressed by affine index arithmetic (like X[2 i - 1] or "
-          "x[s (i - 1) + r - p]), whose Kronecker deltas the index algebra does not eliminate")
+#: Why a partial slice of an axis of symbolic length has no index form.
+AFFINE = ("its entries are addressed by affine index arithmetic (like X[2 i - 1]) over a "
+          "range whose length needs the axis's concrete length")
 
 
 def item_text(item) -> str:
@@ -37,6 +39,9 @@ def _item_source(c, item, arg: int, axis: int, out_index):
         return (c.S.Integer(item + 1) if item >= 0 else c.size(arg, axis) + item + 1), False
     if tuple(item) in ((None, None, None), (None, None, 1)):
         return out_index, True
+    if isinstance(n, int) and out_index is not None:
+        start, _, step = slice(*item).indices(n)
+        return start + 1 + step * (out_index - 1), True
     raise NoIndexFormError(f"a partial slice ({item_text(item)}) has no index form: {AFFINE}")
 
 

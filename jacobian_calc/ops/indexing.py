@@ -21,7 +21,7 @@ from ..core.grid import shape_text
 from ..core.tree import Call
 from . import index_forms
 from .index_forms import item_text
-from .registry import PREC_ATOM, Keyword, NoIndexForm, Op, Syntax, register
+from .registry import PREC_ATOM, Keyword, Op, Syntax, register
 
 #: An index item: an integer, or (start, stop, step) of a slice (each int or None).
 INDEX = Keyword("index", "index", ())
@@ -201,7 +201,31 @@ def _concat_shape(s):
                                            enumerate(zip(shape, first)) if k != axis):
             raise s.fail(f"needs operands that agree except along axis {axis}, got "
                          f"{s.arg(0)} and {s.arg(i)}")
+    named = [sh[axis] for sh in s.shapes if isinstance(sh[axis], str)]
+    if named:
+        raise s.fail(f"needs the concrete lengths along axis {axis}, not {named[0]} (their "
+                     "sum is not a dimension name)")
     return first[:axis] + (sum(sh[axis] for sh in s.shapes),) + first[axis + 1:]
+
+
+def _concat_index(c):
+    """``concat([A, B])[i, j] = [1 ≤ i ≤ a] A[i, j] + [1 ≤ i − a ≤ b] B[i − a, j]``."""
+    axis = c.kw.get("axis", 0) % len(c.out)
+    terms, offset = [], 0
+    for n, shape in enumerate(c.shapes):
+        at = list(c.out)
+        at[axis] = c.out[axis] - offset
+        terms.append(c.in_range(at[axis], shape[axis]) * c.arg(n, *at))
+        offset += shape[axis]
+    return c.S.add(*terms)
+
+
+def _stack_index(c):
+    """``stack([A, B], axis=0)[i, j, k] = δ[i,1] A[j, k] + δ[i,2] B[j, k]``."""
+    axis = c.kw.get("axis", 0) % len(c.out)
+    rest = c.out[:axis] + c.out[axis + 1:]
+    return c.S.add(*(c.delta(c.out[axis], n + 1) * c.arg(n, *rest)
+                     for n in range(len(c.shapes))))
 
 
 def _stack_shape(s):
@@ -266,9 +290,7 @@ register(Op(
     arity=(2, 64), keywords=(AXIS0,), shape=_concat_shape,
     evaluate=lambda S, args, kw: _concat(S, args, kw.get("axis", 0)),
     cost=lambda c: (0.0, max(c.sizes)),
-    index=NoIndexForm("an entry of concat is a different argument's entry in each range of "
-                      "the axis (an index offset by the earlier parts' lengths), which an index "
-                      "form would write with range indicators, and " + index_forms.AFFINE),
+    index=_concat_index,
     vjp=_concat_vjp,
     numpy=lambda np, *xs, **kw: np.concatenate(xs, axis=kw.get("axis", 0)),
     code={"numpy": _list_code("np", "concatenate"), "torch": _list_code("torch", "cat")},
@@ -284,9 +306,7 @@ register(Op(
     arity=(2, 64), keywords=(AXIS0,), shape=_stack_shape,
     evaluate=lambda S, args, kw: _stack(S, args, kw.get("axis", 0)),
     cost=lambda c: (0.0, max(c.sizes)),
-    index=NoIndexForm("an entry of stack is a different argument's entry for each value of "
-                      "the new axis's index (Σ_k δ[i, k] X_k[...] over a list of arrays), which "
-                      "the index notation's entries of named arrays do not express"),
+    index=_stack_index,
     vjp=lambda v: tuple(_part(v, k, None) for k in range(len(v.args))),
     numpy=lambda np, *xs, **kw: np.stack(xs, axis=kw.get("axis", 0)),
     code={"numpy": _list_code("np", "stack"), "torch": _list_code("torch", "stack")},

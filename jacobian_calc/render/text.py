@@ -124,8 +124,23 @@ def index_text(J: JacobianResult) -> str:
     if J.index is None:
         return ""
     ranges = f" ({J.index.ranges})" if J.index.ranges else ""
-    return (f"\n\nIndex form, the same at every size{ranges}:\n"
+    where = "at these sizes" if _shifted_at_concrete_sizes(J.index) else \
+        "the same at every size"
+    return (f"\n\nIndex form, {where}{ranges}:\n"
             f"  {J.index.text()}")
+
+
+def _shifted_at_concrete_sizes(index) -> bool:
+    """An index form with shifted indices or range brackets (``pad``, ``conv1d``) at a
+    concrete size holds that size's numbers (``[1 ≤ i − 1 ≤ 3]``)."""
+    import sympy as sp  # noqa: PLC0415
+    from ..index.algebra import InRange  # noqa: PLC0415
+    form = index.index_form
+    shifted = form.has(InRange) or any(
+        not (a.is_Symbol or a.is_Integer)
+        for e in form.atoms(sp.Indexed, sp.KroneckerDelta)
+        for a in (e.indices if isinstance(e, sp.Indexed) else e.args))
+    return shifted and any(getattr(n, "is_Integer", False) for n in index.sizes)
 
 
 def _explicit_text(J: JacobianResult, full: bool, flatten: bool, shared: bool | None) -> str:
