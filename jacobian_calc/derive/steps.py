@@ -101,12 +101,6 @@ def _inline_lets(problem: Problem) -> tuple[Node, dict[Node, str]]:
 
 # -- forward steps ------------------------------------------------------------------------
 
-#: Reductions whose backward rule reads their output: always a step of their own.
-NAMED_REDUCTIONS = ("max", "min")
-
-#: Comparisons, the conditions of where(): read inside their step, never a step.
-CONDITIONS = ("less", "less_equal", "greater", "greater_equal")
-
 #: Letters of generated names, by what the step is, in order of preference.
 LETTERS = {"loss": "LJC", "output": "YFG", "layer": "ZUV", "activation": "YHA",
            "softmax": "PQ", "log_softmax": "SR", "other": "HGK",
@@ -156,7 +150,7 @@ def _is_activation(node: Node) -> bool:
 def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> bool:
     """Whether a lecture names ``node``, an argument of ``parent`` (``steps``: subtrees
     already known to be named, which read as names)."""
-    if isinstance(node, Call) and node.op in CONDITIONS:  # where(abs(r) <= 1, ...) keeps it
+    if _role(node) == "condition":  # where(abs(r) <= 1, ...) keeps it
         return False
     if _atomic(node) or isinstance(parent, Declared) or (
             isinstance(node, Call) and node.op == "transpose"):
@@ -166,7 +160,7 @@ def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> 
     if parent.op == "matmul":
         return not (isinstance(node, Call) and node.op == "matmul")  # chains stay whole
     arithmetic = _role(parent) == "arithmetic"
-    if isinstance(node, Call) and node.op in NAMED_REDUCTIONS:  # sum(max(X, axis=1))
+    if _role(node) == "own step":  # sum(max(X, axis=1))
         return True
     if _is_layer(node):  # (X@W - T)**2 names X@W; trace(A@X) and X@W + b keep it
         return arithmetic and not _is_layer(parent)

@@ -196,10 +196,6 @@ ANY = ("*",)
 
 # -- what is known of a value's sign ------------------------------------------------------
 
-#: Operations whose value is positive wherever it is defined.
-POSITIVE_OPS = ("exp", "softmax", "sigmoid", "softplus", "cosh")
-
-
 def positive(node: Node) -> bool:
     """Whether ``node`` is proved positive entry by entry (exp, softmax, sigmoid, positive
     numbers, and sums, products, quotients and powers of positives). Names are not:
@@ -208,7 +204,7 @@ def positive(node: Node) -> bool:
         return node.value > 0
     if not isinstance(node, Call):
         return False
-    if node.op in POSITIVE_OPS:
+    if get(node.op).value_sign == "positive":  # exp, softmax, sigmoid, ...
         return True
     if node.op in ("add", "mul", "div", "mean", "sum"):
         return all(positive(a) for a in node.args)
@@ -228,7 +224,7 @@ def nonnegative(node: Node) -> bool:
         return node.value >= 0
     if not isinstance(node, Call):
         return False
-    if node.op in ("abs", "sqrt", "relu", "norm"):
+    if get(node.op).value_sign == "nonnegative":  # abs, sqrt, relu, norm
         return True
     if node.op == "pow" and isinstance(node.args[1], Num):
         k = node.args[1].value

@@ -25,7 +25,7 @@ def _vjp(derivative):
 
 
 def elementwise(name, doc, entry, derivative, numpy, torch, latex, aliases=(),
-                entry_derivative=None, latex_precedence=None) -> Op:
+                entry_derivative=None, latex_precedence=None, value_sign=None) -> Op:
     """Declare an element-wise function of one argument (``latex_precedence`` where its
     LaTeX is no function application, as ``x^{3}``)."""
     return register(Op(
@@ -37,7 +37,8 @@ def elementwise(name, doc, entry, derivative, numpy, torch, latex, aliases=(),
         numpy=lambda np, x, **kw: numpy(np, x),
         code=call_code(*torch) if isinstance(torch, tuple) else torch,
         latex=latex, aliases=aliases, entry=entry, derivative=derivative,
-        entry_derivative=entry_derivative, latex_precedence=latex_precedence))
+        entry_derivative=entry_derivative, latex_precedence=latex_precedence,
+        value_sign=value_sign))
 
 
 ONE = Num(1)
@@ -112,8 +113,14 @@ ENTRY_DERIVATIVES = {
     "sign": lambda S, x: S.Integer(0),  # SymPy leaves Derivative(sign(x), x)
 }
 
+#: The sign of the values, where it is known (``Op.value_sign``).
+VALUE_SIGNS = {"exp": "positive", "sigmoid": "positive", "softplus": "positive",
+               "cosh": "positive", "abs": "nonnegative", "sqrt": "nonnegative",
+               "relu": "nonnegative"}
+
 for _name, _doc, _entry, _d, _np, _code, _latex, _aliases in TABLE:
     elementwise(_name, _doc, _entry, _d, _np, _code, _latex, _aliases,
-                entry_derivative=ENTRY_DERIVATIVES.get(_name))
+                entry_derivative=ENTRY_DERIVATIVES.get(_name),
+                value_sign=VALUE_SIGNS.get(_name))
 
 __all__ = ["TABLE", "elementwise", "NotDifferentiable"]

@@ -143,7 +143,7 @@ register(Op(
     name="norm", category="reduction",
     doc="2-norm of a vector, Frobenius norm of a matrix; norm(x, 1) = sum(abs(x))",
     rule="dX = dY * X / Y  (norm(X, 1): dX = dY * sign(X))",
-    arity=(1, 1), keywords=(Keyword("ord", "ord", 2),), shape=_norm_shape,
+    arity=(1, 1), keywords=(Keyword("ord", "ord", 2),), shape=_norm_shape, value_sign="nonnegative",
     evaluate=lambda S, args, kw: S.Grid.scalar(_norm_entry(S, args[0], kw)),
     index=lambda c: (c.reduce(0, c.S.Abs, None, False) if c.kw.get("ord") == 1 else
                      c.S.sqrt(c.reduce(0, lambda e: e ** 2, None, False))),
@@ -193,6 +193,7 @@ register(Op(
     rule="dX = Y * (dY - sum(dY * Y, axis=axis, keepdims=True))",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,
     evaluate=lambda S, args, kw: _softmax(S, args[0], kw), cost=lambda c: _softmax_cost(c),
+    value_sign="positive",
     index=_softmax_index,
     vjp=lambda v: (v.out * (v.g - _sum_along(v, v.g * v.out)),),
     numpy=lambda np, x, **kw: _softmax_np(np, x, kw.get("axis", -1)),

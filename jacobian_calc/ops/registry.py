@@ -21,6 +21,7 @@ category, doc ``jac --help`` and ``jac --rules``; ``rule`` is the rule's line
 cost          size estimates, checked against the limits before evaluating
 sympy_classes the reader of SymPy input (``Inverse`` is ``inv``)
 linear        simplification (a sign moves through a linear operation)
+value_sign    simplification (``sqrt(exp(x)**2)`` is ``exp(x)``: its values are positive)
 step_role     naming backprop steps (an activation's argument is a step)
 tensor_valued code export (a constant call that is already an array)
 index         the entry at symbolic indices (index notation, all sizes at once)
@@ -53,6 +54,8 @@ PRINTERS = ("text", "latex", "code")
 
 CATEGORIES = ("arithmetic", "elementwise", "reduction", "linear algebra", "neural network",
               "structure", "constant")
+#: What a step of an operation is when backprop names steps (see :attr:`Op.step_role`).
+STEP_ROLES = ("activation", "arithmetic", "own step", "condition")
 LANGUAGES = ("numpy", "torch")
 
 
@@ -246,9 +249,15 @@ class Op:
     #: Linear in its arguments: a minus sign moves through it (``-(A @ B)`` = ``(-A) @ B``).
     linear: bool = False
     #: What a step of it is when backprop names steps: ``"activation"`` (``Y = f(Z)``
-    #: names ``Z``), ``"arithmetic"`` (entry by entry, as ``1 - y``) or None; by default
-    #: ``"activation"`` for element-wise and neural-network operations (see :attr:`role`).
+    #: names ``Z``), ``"arithmetic"`` (entry by entry, as ``1 - y``), ``"own step"``
+    #: (always a step of its own: ``max``, whose backward rule reads its output),
+    #: ``"condition"`` (a comparison, read inside the step of its ``where``, never a step)
+    #: or None; by default ``"activation"`` for element-wise and neural-network
+    #: operations (see :attr:`role`).
     step_role: str | None = None
+    #: The sign of every value wherever it is defined: ``"positive"`` (``exp``),
+    #: ``"nonnegative"`` (``abs``) or None (not known); read when simplifying.
+    value_sign: str | None = None
     #: A call of constants whose generated code is already an array (``np.eye(3)``).
     tensor_valued: bool = False
     #: ``index(IndexContext) -> SymPy entry``: one output entry at the output's index
@@ -327,6 +336,10 @@ def register(op: Op) -> Op:
         raise TypeError(f"operation {op.name!r} is missing {', '.join(missing)}")
     if op.category not in CATEGORIES:
         raise TypeError(f"operation {op.name!r} has unknown category {op.category!r}")
+    if op.step_role is not None and op.step_role not in STEP_ROLES:
+        raise TypeError(f"operation {op.name!r} has unknown step_role {op.step_role!r}")
+    if op.value_sign not in (None, "positive", "nonnegative"):
+        raise TypeError(f"operation {op.name!r} has unknown value_sign {op.value_sign!r}")
     for name in (op.name, *op.aliases):
         if name in _OPS or name in _ALIASES:
             raise TypeError(f"operation name {name!r} is registered twice")

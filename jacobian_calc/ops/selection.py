@@ -114,7 +114,7 @@ def _extreme(name: str, largest: bool, torch_name: str) -> Op:
         evaluate=lambda S, args, kw: args[0].reduce(
             lambda xs: (S.Max if largest else S.Min)(*xs), kw.get("axis"),
             bool(kw.get("keepdims"))),
-        cost=lambda c: (c.reduced, c.reduced * c.sizes[0] + 1),
+        cost=lambda c: (c.reduced, c.reduced * c.sizes[0] + 1), step_role="own step",
         index=NoIndexForm(f"the {word} of a symbolic number of entries is not a sum over "
                           "an index; the explicit Jacobian at concrete sizes has it"),
         vjp=_extreme_vjp(largest),
@@ -214,5 +214,5 @@ for _name, _symbol, _tex, _np_name in COMPARISONS:
         index=(lambda c, n=_name: _INDICATORS[n](c.S, c.bcast(0), c.bcast(1))),
         vjp=lambda v: (None, None),  # the condition of where() is not differentiated
         numpy=(lambda np, a, b, f=_np_name, **kw: getattr(np, f)(a, b)),
-        code={"numpy": _symbol, "torch": _symbol}, latex=_tex,
+        code={"numpy": _symbol, "torch": _symbol}, latex=_tex, step_role="condition",
         syntax=Syntax("infix", f" {_symbol} ", PREC_COMPARE)))

@@ -33,6 +33,7 @@ from ..core.errors import LimitError
 from ..core.grid import Grid
 from ..core.progress import advance, stage
 from ..symbolic.measure import Measures, atom_length, composite_length
+from ..symbolic.walk import post_order
 from .entries import EntryPrinter, entry_text
 
 #: A subexpression is named only if it prints to at least this many characters.
@@ -77,18 +78,13 @@ class Sharing:
             return expr
         if not top and id(expr) in self.names:
             return self.names[id(expr)]
-        stack, root = [expr], id(expr)
-        while stack:  # post-order, stopping at named subexpressions
-            node = stack[-1]
-            if id(node) in memo:
-                stack.pop()
-                continue
-            pending = [a for a in node.args if id(a) not in memo and id(a) not in self.names]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            args = [self.names.get(id(a)) or memo[id(a)] for a in node.args]
+        root, names = id(expr), self.names
+
+        def unnamed(node: sp.Basic) -> list:
+            return [a for a in node.args if id(a) not in names]
+
+        for node in post_order(expr, memo, args=unnamed):  # stopping at named subexpressions
+            args = [names.get(id(a)) or memo[id(a)] for a in node.args]
             memo[id(node)] = node if all(a is b for a, b in zip(args, node.args)) \
                 else _rebuild(node, args)
         value = memo[root]

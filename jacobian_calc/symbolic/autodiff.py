@@ -49,6 +49,7 @@ from .plain import finite, positive_finite
 from ..core import budget
 from .trusted import as_sympy
 from .selection import CONVENTIONS
+from .walk import post_order
 
 
 @registry_cached
@@ -150,28 +151,9 @@ class Differentiator:
         found = nodes.get(expr, _MISSING)
         if found is not _MISSING:
             return found
-        if not expr.args:
-            found = nodes[expr] = _Node.leaf(expr) if expr in wanted else None
-            return found
-        stack = [expr]
-        while stack:
-            e = stack[-1]
-            if e in nodes:  # reached twice through shared children
-                stack.pop()
-                continue
-            children, pending = [], False
-            for a in e.args:
-                child = nodes.get(a, _MISSING)
-                if child is _MISSING:
-                    if a.args:
-                        stack.append(a)
-                        pending = True
-                        continue
-                    child = nodes[a] = _Node.leaf(a) if a in wanted else None
-                children.append(child)
-            if not pending:
-                stack.pop()
-                nodes[e] = _Node.build(e, children, wanted)
+        for e in post_order(expr, nodes, key=None):
+            nodes[e] = _Node.build(e, [nodes[a] for a in e.args], wanted) if e.args \
+                else _Node.leaf(e) if e in wanted else None
         return nodes[expr]
 
     # -- derivatives ------------------------------------------------------------
@@ -207,19 +189,23 @@ _MAX_DEPTH = 200
 
 
 def _derive_iteratively(node: _Node, symbol) -> sp.Expr:
-    stack = [node]
-    while stack:
-        top = stack[-1]
-        if symbol in top.memo:
-            stack.pop()
-            continue
-        pending = [c for c in top.dependent_children(symbol) if symbol not in c.memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
+    """:func:`_derive` over the analysed nodes, a node done once its ``memo`` has ``symbol``."""
+    for top in post_order(node, _Derived(symbol), key=None,
+                          args=lambda n: n.dependent_children(symbol)):
         top.memo[symbol] = _RULES[top.kind](top, symbol)
     return node.memo[symbol]
+
+
+class _Derived:
+    """The analysed nodes whose derivative by ``symbol`` is known (``node in done``)."""
+
+    __slots__ = ("symbol",)
+
+    def __init__(self, symbol) -> None:
+        self.symbol = symbol
+
+    def __contains__(self, node: _Node) -> bool:
+        return self.symbol in node.memo
 
 
 class _Node:

@@ -15,6 +15,7 @@ from typing import Iterable
 import sympy as sp
 from sympy.core.function import AppliedUndef
 from .trusted import as_sympy
+from .walk import distinct_nodes, post_order
 
 
 class Measures:
@@ -49,17 +50,7 @@ class Measures:
     def add(self, expr: sp.Basic) -> None:
         """Measure ``expr`` and its subexpressions (post-order, no recursion)."""
         sizes, lengths = self.sizes, self.lengths
-        stack = [expr]
-        while stack:
-            node = stack[-1]
-            if id(node) in sizes:
-                stack.pop()
-                continue
-            pending = [a for a in node.args if id(a) not in sizes]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
+        for node in post_order(expr, sizes):
             self.keep.append(node)
             args = node.args
             sizes[id(node)] = 1 + sum(sizes[id(a)] for a in args)
@@ -135,19 +126,13 @@ def expanded_terms(expr: sp.Basic, memo: dict | None = None) -> float:
     (8.0, 1.0)
     """
     memo = {} if memo is None else memo
-    stack = [expr]
-    while stack:
-        node = stack[-1]
-        if id(node) in memo:
-            stack.pop()
-            continue
-        pending = [a for a in node.args if id(a) not in memo] if _expands(node) else []
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
+    for node in post_order(expr, memo, args=_expanding_args):
         memo[id(node)] = _terms(node, memo)
     return memo[id(expr)]
+
+
+def _expanding_args(node: sp.Basic) -> tuple:
+    return node.args if _expands(node) else ()
 
 
 def _expands(node: sp.Basic) -> bool:
@@ -181,20 +166,12 @@ def free_symbols(exprs: Iterable[sp.Basic]) -> set:
     >>> sorted(free_symbols([sp.sin(x) * y, x]), key=str)
     [x, y]
     """
-    seen: set[int] = set()  # ids: every node stays reachable from exprs meanwhile
     found: set = set()
-    stack = [as_sympy(e) for e in exprs]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in distinct_nodes([as_sympy(e) for e in exprs], _union_args):
         if node.is_Symbol:
             found.add(node)
-        elif isinstance(node, _UNION_OF_ARGS):
-            stack.extend(node.args)
-        else:  # numbers; bound variables (Integral, Lambda) need SymPy's own rule
-            found |= node.free_symbols
+        elif not isinstance(node, _UNION_OF_ARGS):  # numbers; bound variables (Integral,
+            found |= node.free_symbols              # Lambda) need SymPy's own rule
     return found
 
 
@@ -202,21 +179,14 @@ def free_symbols(exprs: Iterable[sp.Basic]) -> set:
 _UNION_OF_ARGS = (sp.Add, sp.Mul, sp.Pow, sp.Function)
 
 
+def _union_args(node: sp.Basic) -> tuple:
+    return node.args if isinstance(node, _UNION_OF_ARGS) else ()
+
+
 def applied_functions(exprs: Iterable[sp.Basic]) -> set[str]:
     """Names of the undefined functions (``f`` in ``f(x)``) in ``exprs``, each distinct
     subexpression looked at once."""
-    seen: set[int] = set()
-    found: set[str] = set()
-    stack = list(exprs)
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, AppliedUndef):
-            found.add(str(node.func))
-        stack.extend(node.args)
-    return found
+    return {str(node.func) for node in distinct_nodes(exprs) if isinstance(node, AppliedUndef)}
 
 
 def replace_symbols(expr: sp.Basic, values: dict, functions: dict | None = None,
@@ -238,21 +208,10 @@ def replace_symbols(expr: sp.Basic, values: dict, functions: dict | None = None,
     (x + 1)**2 + sin(x + 1)
     """
     memo = {} if memo is None else memo
-    stack = [expr]
-    while stack:
-        node = stack[-1]
-        if id(node) in memo:
-            stack.pop()
-            continue
+    for node in post_order(expr, memo):
         if node.is_Symbol or not node.args:
             memo[id(node)] = values.get(node, node)
-            stack.pop()
             continue
-        pending = [a for a in node.args if id(a) not in memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
         args = [memo[id(a)] for a in node.args]
         func = (functions or {}).get(node.func, node.func)
         if func is node.func and all(a is b for a, b in zip(args, node.args)):

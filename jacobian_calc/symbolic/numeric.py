@@ -17,6 +17,7 @@ from ..core.errors import JacobianError
 from . import selection
 from .classes import function_ops, registry_cached
 from .measure import free_symbols, short_text  # noqa: F401 - free_symbols is offered here too
+from .walk import post_order
 
 
 @registry_cached
@@ -58,29 +59,10 @@ def float_eval(exprs: Sequence[sp.Expr], values: Mapping[sp.Symbol, np.ndarray |
 
 def _eval(expr: sp.Basic, values: Mapping, memo: dict, table: dict):
     """Post-order evaluation without recursion; leaves valued when first reached."""
-    stack = [expr]
-    while stack:
-        node = stack[-1]
-        if node in memo:
-            stack.pop()
-            continue
+    for node in post_order(expr, memo, key=None):
         args = node.args
-        if not args:
-            memo[node] = _leaf_value(node, values, table)
-            stack.pop()
-            continue
-        pending = False
-        for a in args:
-            if a in memo:
-                continue
-            if a.args:
-                stack.append(a)
-                pending = True
-            else:
-                memo[a] = _leaf_value(a, values, table)
-        if not pending:
-            memo[node] = _node_value(node, [memo[a] for a in args], table)
-            stack.pop()
+        memo[node] = _node_value(node, [memo[a] for a in args], table) if args \
+            else _leaf_value(node, values, table)
     return memo[expr]
 
 

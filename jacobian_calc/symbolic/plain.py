@@ -98,7 +98,8 @@ def factor_common(expr: sp.Expr, max_nodes: int = TIDY_NODES) -> sp.Expr:
 def finite(expr: sp.Expr) -> bool:
     """Whether ``expr.is_finite`` is True: read from the structure for
     polynomials in finite symbols (one walk, no assumption queries on the
-    sums and products), asked of SymPy otherwise.
+    sums and products), asked of SymPy otherwise. The walk is its own, not
+    :func:`~.walk.post_order`: it stops at the first node it cannot read.
 
     Examples
     --------
@@ -125,7 +126,8 @@ def positive_finite(expr: sp.Expr) -> bool:
     """Whether ``expr`` is known, from its structure alone, to be positive and finite:
     positive numbers and symbols, ``exp`` of a real polynomial, and sums, products
     and rational powers of those (softmax's ``Σ exp(l_i)``). False means "not
-    shown here", not "not positive".
+    shown here", not "not positive". The walk is its own, not :func:`~.walk.post_order`:
+    what a node needs depends on where it occurs, and it stops at the first failure.
 
     Examples
     --------

@@ -31,6 +31,7 @@ import sympy as sp
 from ..core.grid import Shape, ndindex
 from .numeric import float_eval
 from .symbols import symbol_grid
+from .walk import post_order
 
 #: Kinds of random arrays, in the order the checks use them.
 KINDS = ("signed", "positive", "near one")
@@ -129,16 +130,14 @@ def constraints(exprs: Iterable[sp.Expr]) -> list[Constraint]:
     """
     found: dict[tuple, Constraint] = {}
     seen: set[sp.Basic] = set()
-    stack = list(exprs)
-    while stack:
-        node = stack.pop()
-        if node in seen or not isinstance(node, sp.Basic) or not node.args:
+    for expr in exprs:
+        if not isinstance(expr, sp.Basic):
             continue
-        seen.add(node)
-        for k in _needs(node):
-            if k.arg.free_symbols:
-                found.setdefault((k.arg, k.need), k)
-        stack.extend(reversed(node.args))
+        for node in post_order(expr, seen, key=None):
+            seen.add(node)
+            for k in _needs(node):
+                if k.arg.free_symbols:
+                    found.setdefault((k.arg, k.need), k)
     return sorted(found.values(), key=lambda k: (sp.count_ops(k.arg), str(k.arg), k.need))
 
 
