@@ -459,3 +459,15 @@ def test_a_rule_that_forgets_relus_mask_is_caught(monkeypatch):
     assert not r.agree
     bad = [b for b in r.backward if b.check.verdict == "differs"]
     assert [b.name for b in bad] == ["dZ"]
+
+
+def test_a_derivation_keeps_typed_decimals_and_writes_the_step_by_name():
+    """GELU's tanh step: the derivation reads y[i], not tanh(...) again, and the typed
+    0.7978845608 is not printed as 997355701/250000000000000."""
+    r = backprop("mean(0.5*x*(1 + tanh(0.7978845608 * (x + 0.044715 * x**3))))", "x",
+                 shapes={"x": ("n",)})
+    assert r.agree
+    [through_y] = [b for b in r.backward if b.accumulate]
+    text = through_y.contraction
+    assert "y[k]**2" in text and "tanh" not in text
+    assert "250000000000000" not in text and "0.000003989422804" in text

@@ -307,13 +307,14 @@ def test_dz_dx_is_w_transposed():
     assert J.text() == "(∂z/∂x)[i,j] = W[j,i]"
 
 
-#: dX = dY * f'(X) for each element-wise function, and the δ-eliminated contraction.
+#: dX = dY * f'(X) for each element-wise function, and the δ-eliminated contraction (the
+#: step's own entries written as Y, as the rule writes them).
 ELEMENTWISE_STEPS = {
-    "exp": ("dY * Y", "= dY[k,l] exp(X[k,l])"),
+    "exp": ("dY * Y", "= Y[k,l] dY[k,l]"),
     "log": ("dY * (1 / X)", "= dY[k,l] / X[k,l]"),
     "sqrt": ("dY * (1 / (2 * Y))", "= dY[k,l] / (2 sqrt(X[k,l]))"),
-    "sigmoid": ("dY * (Y * (1 - Y))", "= dY[k,l] sigmoid(X[k,l]) (1 − sigmoid(X[k,l]))"),
-    "tanh": ("dY * (1 - Y**2)", "= dY[k,l] (1 − tanh(X[k,l])**2)"),
+    "sigmoid": ("dY * (Y * (1 - Y))", "= Y[k,l] dY[k,l] (1 − Y[k,l])"),
+    "tanh": ("dY * (1 - Y**2)", "= dY[k,l] (1 − Y[k,l]**2)"),
     "relu": ("dY * step(X)", "= dY[k,l] step(X[k,l])"),
     "step": None,
     "softplus": ("dY * sigmoid(X)", "= dY[k,l] sigmoid(X[k,l])"),
@@ -322,9 +323,9 @@ ELEMENTWISE_STEPS = {
     "sin": ("dY * cos(X)", "= dY[k,l] cos(X[k,l])"),
     "cos": ("dY * -sin(X)", "= −dY[k,l] sin(X[k,l])"),
     "tan": ("dY * sec(X)**2", "= dY[k,l] sec(X[k,l])**2"),
-    "sec": ("dY * (Y * tan(X))", "= dY[k,l] sec(X[k,l]) tan(X[k,l])"),
-    "csc": ("dY * -(Y * cot(X))", "= −dY[k,l] cot(X[k,l]) csc(X[k,l])"),
-    "cot": ("dY * -csc(X)**2", "= −dY[k,l] (1 + cot(X[k,l])**2)"),
+    "sec": ("dY * (Y * tan(X))", "= Y[k,l] dY[k,l] tan(X[k,l])"),
+    "csc": ("dY * -(Y * cot(X))", "= −Y[k,l] dY[k,l] cot(X[k,l])"),
+    "cot": ("dY * -csc(X)**2", "= −dY[k,l] (1 + Y[k,l]**2)"),
     "asin": ("dY * (1 / sqrt(1 - X**2))", "= dY[k,l] / sqrt(1 − X[k,l]**2)"),
     "acos": ("dY * -(1 / sqrt(1 - X**2))", "= −dY[k,l] / sqrt(1 − X[k,l]**2)"),
     "atan": ("dY * (1 / (1 + X**2))", "= dY[k,l] / (1 + X[k,l]**2)"),

@@ -15,6 +15,31 @@ import sympy as sp
 _MINUS = "−"
 
 
+def decimal(r: sp.Rational) -> str | None:
+    """A typed decimal's exact digits (``3989422804/5000000000`` -> ``0.7978845608``):
+    a fraction whose denominator is a power of 2 and 5 above 1000; None for any other
+    (``1/8`` stays a fraction, as the lectures write it).
+
+    Examples
+    --------
+    >>> decimal(sp.Rational(3989422804, 5000000000)), decimal(sp.Rational(1, 8))
+    ('0.7978845608', None)
+    """
+    if not isinstance(r, sp.Rational) or r.q <= 1000:
+        return None
+    q, twos, fives = r.q, 0, 0
+    while q % 2 == 0:
+        q, twos = q // 2, twos + 1
+    while q % 5 == 0:
+        q, fives = q // 5, fives + 1
+    if q != 1:
+        return None
+    places = max(twos, fives)
+    digits = str(abs(r.p) * 10 ** places // r.q).rjust(places + 1, "0")
+    text = f"{digits[:-places]}.{digits[-places:]}".rstrip("0")
+    return ("-" if r.p < 0 else "") + text
+
+
 class IndexPrinter:
     """Text of an index expression; ``order`` lists the free indices in axis order."""
 
@@ -68,7 +93,7 @@ class IndexPrinter:
         return e.name
 
     def _print_Rational(self, e) -> str:
-        return str(e)
+        return decimal(e) or str(e)
 
     def _print_Exp1(self, e) -> str:
         return "E"
@@ -115,7 +140,7 @@ class IndexPrinter:
                 bottom.append(sp.Pow(base, -k))
             else:
                 top.append(f)
-        if not coeff.is_Rational:
+        if not coeff.is_Rational or decimal(coeff):
             top.insert(0, coeff)
         else:
             if coeff.q != 1:
@@ -184,7 +209,7 @@ class IndexLatexPrinter(IndexPrinter):
         return sp.latex(e)
 
     def _print_Rational(self, e) -> str:
-        return sp.latex(e)
+        return decimal(e) or sp.latex(e)
 
     def _print_Exp1(self, e) -> str:
         return "e"
@@ -207,7 +232,7 @@ class IndexLatexPrinter(IndexPrinter):
             base, k = f.as_base_exp()
             (bottom.append(sp.Pow(base, -k)) if k.is_Rational and k.is_negative
              else top.append(f))
-        if not coeff.is_Rational:
+        if not coeff.is_Rational or decimal(coeff):
             top.insert(0, coeff)
         else:
             if coeff.q != 1:

@@ -30,7 +30,7 @@ from ..ops.text import to_source
 from ..symbolic.evaluate import node_shapes
 from . import algebra as I
 from .forms import NoIndexFormError, entry_of, index_symbols, without_index_form
-from .printing import entry_tex, latex, text
+from .printing import decimal, entry_tex, latex, text
 
 #: Verdicts: the three of :class:`~.algebra.Decision`, and no index form at all.
 PROVED, DIFFERS, UNDECIDED, UNAVAILABLE = I.PROVED, I.DIFFERS, I.UNDECIDED, "unavailable"
@@ -233,15 +233,16 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     out, mine, target, upstream = v["out"], v["mine"], v["target"], v["upstream"]
     taken = {str(s) for s in mine} | v["taken"]
     order = out + mine
+    own = {v["y"]: I.entry(v["top"], out)} if out else {v["y"]: sp.Symbol(v["top"])}
+    raw_jac, raw_summed = (v[k].xreplace(own) for k in ("jac", "contraction"))  # tanh(..) -> y
     try:
-        jac = I.eliminated(v["jac"], ctx, taken | {str(s) for s in out})
-        summed = I.eliminated(v["contraction"], ctx, taken)
+        jac = _readable(I.eliminated(raw_jac, ctx, taken | {str(s) for s in out}))
+        summed = _readable(I.eliminated(raw_summed, ctx, taken))
     except I.TooLarge:  # shown as differentiated, not multiplied out
         jac, summed = v["jac"], v["contraction"]
     numbers = {I.size(d): sp.Integer(n) for d, n in (v["at"] or {}).items()}
     if numbers:  # read at the requested sizes: 2 (Z - T) / (N K) -> (Z - T) / 32
-        jac, summed = (e if e.subs(numbers) == e else sp.factor_terms(e.subs(numbers))
-                       for e in (jac, summed))
+        jac, summed = (_at_sizes(e, numbers) for e in (jac, summed))
     if v["shown"] is not None:
         v = {**v, "rule": v["shown"]}
     lhs = f"d{target}{_brackets(mine)} {'+=' if v['accumulate'] else '='}"
@@ -265,6 +266,26 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
                    for s, d in zip(mine, v["shapes"].get(target, ())))
     return StepProof(decision.verdict, tuple(lines), tuple(tex), decision.note,
                      decision.witness, ranges, summed, tuple(mine))
+
+
+def _at_sizes(e: sp.Expr, numbers: dict) -> sp.Expr:
+    """``e`` with the requested sizes put in, its numbers gathered where that reads
+    shorter (``2 Z / 32 - 2 T / 32`` -> ``(Z - T) / 16``, but not ``0.79 + 0.11 x**2``
+    -> ``997355701 (200000 + 26829 x**2) / 250000000000000``)."""
+    at = e.subs(numbers)
+    if at == e:
+        return e
+    gathered = sp.factor_terms(at)
+    return gathered if len(text(gathered)) <= len(text(at)) else at
+
+
+def _readable(e: sp.Expr) -> sp.Expr:
+    """Typed decimals kept as typed: ``0.79 + 0.11 x**2`` rather than the normal form's
+    ``3.9e-6 (200000 + 26829 x**2)``, where multiplying out reads shorter."""
+    if not any(decimal(r) for r in e.atoms(sp.Rational)):
+        return e
+    spread = sp.expand(e)
+    return spread if len(text(spread)) < len(text(e)) else e
 
 
 def _atomic(node: Node) -> bool:
