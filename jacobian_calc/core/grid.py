@@ -43,8 +43,18 @@ def shape_text(shape: Shape) -> str:
     --------
     >>> shape_text((2, 3)), shape_text((4,)), shape_text(())
     ('2x3', '4', 'scalar')
+    >>> from jacobian_calc.core.dims import as_dim, symbol
+    >>> shape_text((as_dim(symbol("n") - symbol("k") + 1), 1))
+    '(n-k+1)x1'
     """
-    return "x".join(map(str, shape)) if shape else "scalar"
+    return "x".join(map(_dim_text, shape)) if shape else "scalar"
+
+
+def _dim_text(d: Dim) -> str:
+    """A dimension in a shape's text: ``n``, ``3``, or ``(n-k+1)`` for an expression."""
+    text = str(d)
+    return f"({text.replace(' ', '')})" if not text.isidentifier() and \
+        not text.isdigit() else text
 
 
 def ndindex(shape: Shape) -> Iterator[tuple[int, ...]]:

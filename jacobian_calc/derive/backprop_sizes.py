@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Sequence
 
+from ..core import dims as D
 from ..core.errors import JacobianError, LimitError
 from ..core.grid import Grid, Shape
 from ..core.progress import advance, stage
@@ -31,7 +32,7 @@ from ..index.prove import UNAVAILABLE, prove_step
 from ..ops.text import to_source
 from ..results.backprop import (ALL_SIZES, AT_REQUESTED, CHECKED, DIFFERS, PROVED,
                                 BackpropResult, BackwardStep, Check, EndToEnd, ForwardStep)
-from ..symbolic.evaluate import Env, evaluate
+from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.float_tree import float_evaluate
 from .problem import absence_warnings, prepare
 from .generalize import generalize
@@ -61,6 +62,21 @@ def graph_at(graph, sizes: Mapping[str, int]):
                                shapes=at(graph.shapes), variables=at(graph.variables))
 
 
+def fitting(graph):
+    """Whether an assignment of sizes suits ``graph``: every size computed from the names
+    (a convolution's ``n - k + 1``) at least 1, and every shape rule satisfied there."""
+    def fits(sizes: Mapping[str, int]) -> bool:
+        if any(D.at(d, sizes) < 1 for s in graph.shapes.values() for d in s):
+            return False
+        try:
+            g = graph_at(graph, sizes)
+            node_shapes(g.root, g.variables)
+        except (JacobianError, ValueError, KeyError):
+            return False
+        return True
+    return fits
+
+
 def rule_at(rule, sizes: Mapping[str, int]):
     """A backward rule with every dimension a number (``/ N`` -> ``/ 2``)."""
     return dataclasses.replace(rule, tree=node_at(rule.tree, sizes),
@@ -78,7 +94,7 @@ def check_steps(route, rules: list, graph, dims: Sequence[str],
     shown (at the requested sizes ``at``), one per rule, in ``shown_graph``;
     ``requested(i)``, where given, checks the i-th step at the requested sizes instead
     of the instantiated ones."""
-    sizes = assignments(dims)
+    sizes = assignments(dims, fits=fitting(graph))
     graphs = None
     out = []
     with stage("proving backward steps for all sizes", len(rules)):

@@ -46,6 +46,7 @@ from sympy.functions.elementary.trigonometric import TrigonometricFunction
 Dim = int | str
 
 from ..core import budget
+from ..core.dims import DimExpr
 
 _ONE, _ZERO = sp.S.One, sp.S.Zero
 _MAX_PERMUTED = 5  # dummies per term renamed by trying every order; beyond, first use
@@ -67,6 +68,8 @@ def size(d: Dim | sp.Expr) -> sp.Expr:
     >>> size("N").is_positive, size(3)
     (True, 3)
     """
+    if isinstance(d, DimExpr):
+        return d.expr  # n - k + 1
     if isinstance(d, str):
         return sp.Symbol(d, integer=True, positive=True)
     return sp.sympify(d)

@@ -26,7 +26,7 @@ from ..ops import NotDifferentiable, Vjp, get
 from ..symbolic.evaluate import node_shapes
 from . import algebra as I
 from .forms import entry_of, index_symbols
-from .printing import entry_tex, latex, text
+from .printing import entry_tex, latex, size_text, text
 
 LETTERS = "ijklmnpqrstuvw"
 
@@ -82,7 +82,7 @@ class IndexJacobian:
     @property
     def ranges(self) -> str:
         """``i = 1..N, j = 1..h``."""
-        return ", ".join(f"{s} = 1..{n}" for s, n in zip(self.indices, self.sizes))
+        return ", ".join(f"{s} = 1..{size_text(n)}" for s, n in zip(self.indices, self.sizes))
 
     @property
     def lhs(self) -> str:

@@ -295,8 +295,8 @@ def _index_part_key(t: sp.Expr) -> tuple:
     subtracted indices, a negative constant: ``n + 1 − j``, ``i + r − 1``, ``3 − i``."""
     if t.is_Number:
         return (4 if t.is_negative else 2, "")
-    if all(s.is_positive for s in t.free_symbols):
-        return (0, str(t.as_coeff_Mul()[1]))
+    if all(s.is_positive for s in t.free_symbols):  # n − k + 1: subtracted sizes after
+        return (0.5 if t.could_extract_minus_sign() else 0, str(t.as_coeff_Mul()[1]))
     return (3 if t.could_extract_minus_sign() else 1, str(t.as_coeff_Mul()[1]))
 
 
@@ -316,6 +316,18 @@ def _function_name(e) -> str:
     from ..symbolic.classes import function_ops  # noqa: PLC0415
     op = function_ops().get(type(e))
     return op.name if op is not None else type(e).__name__
+
+
+def size_text(n) -> str:
+    """An index range's upper end: ``N``, ``4``, ``n − k + 1``.
+
+    Examples
+    --------
+    >>> n, k = (sp.Symbol(c, integer=True, positive=True) for c in "nk")
+    >>> size_text(1 - k + n)
+    'n − k + 1'
+    """
+    return IndexPrinter().index(sp.sympify(n))
 
 
 def text(e: sp.Expr, order: Sequence[sp.Symbol] = ()) -> str:

@@ -23,6 +23,7 @@ from typing import Iterable, Mapping, Sequence
 
 import sympy as sp
 
+from ..core import dims as D
 from ..core.errors import JacobianError
 from ..core.grid import Shape, broadcast_shapes, shape_text
 from ..core.tree import Call, Name, Node, names
@@ -30,7 +31,7 @@ from ..ops.text import to_source
 from ..symbolic.evaluate import node_shapes
 from . import algebra as I
 from .forms import NoIndexFormError, entry_of, index_symbols, without_index_form
-from .printing import decimal, entry_tex, latex, text
+from .printing import decimal, entry_tex, latex, size_text, text
 
 #: Verdicts: the three of :class:`~.algebra.Decision`, and no index form at all.
 PROVED, DIFFERS, UNDECIDED, UNAVAILABLE = I.PROVED, I.DIFFERS, I.UNDECIDED, "unavailable"
@@ -146,7 +147,8 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
     for name, e in steps:
         if name in names(e):
             raise JacobianError(f"the step {name} = {to_source(e)} uses its own name")
-    taken = set().union(*(names(e) for _, e in steps), names(rule), [top, target])
+    taken = set().union(*(names(e) for _, e in steps), names(rule), [top, target],
+                        *(D.names_of(d) for s in shapes.values() for d in s))  # not k for k
     out = index_symbols(OUT_LETTERS, len(shapes[top]), taken)
     mine = index_symbols(TARGET_LETTERS, len(shapes.get(target, ())), taken | {str(s) for s in out})
     inner = {name: e for name, e in steps[1:]}
@@ -262,7 +264,7 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     tex_factor = _factor_tex(jac, order) if upstream else latex(jac, order)
     tex = [rf"{_tex_entry('d' + target, mine)} {sign} {tex_sums}{tex_head}{tex_factor}",
            f"= {latex(summed, mine)}"]
-    ranges = tuple(f"{s} = 1..{I.size(d).subs(numbers)}"
+    ranges = tuple(f"{s} = 1..{size_text(I.size(d).subs(numbers))}"
                    for s, d in zip(mine, v["shapes"].get(target, ())))
     return StepProof(decision.verdict, tuple(lines), tuple(tex), decision.note,
                      decision.witness, ranges, summed, tuple(mine))

@@ -22,6 +22,7 @@ first maximum; the two agree wherever a window has one maximum).
 
 from __future__ import annotations
 
+from ..core import dims as D
 from ..core.tree import Num, fn
 from . import index_forms, windows
 from .registry import PREC_MUL, Keyword, NoIndexForm, Op, register
@@ -38,7 +39,7 @@ def _conv_index(c):
     sum per axis (the bracket only with padding: without, the window is inside X)."""
     stride, padding = c.kw.get("stride", 1), c.kw.get("padding", 0)
     kernel = [c.fresh() for _ in c.out]
-    sources = [stride * (i - 1) + r - padding for i, r in zip(c.out, kernel)]
+    sources = [stride * (i - 1) + r - D.as_sympy(padding) for i, r in zip(c.out, kernel)]
     body = c.arg(1, *kernel) * c.arg(0, *sources)
     if padding:
         for axis, source in enumerate(sources):
@@ -52,8 +53,9 @@ def _conv_shape(ndim: int):
         what = "vectors" if ndim == 1 else "matrices"
         if len(x) != ndim or len(w) != ndim:
             raise s.fail(f"needs two {what} (input and kernel), got {s.arg(0)} and {s.arg(1)}")
-        _concrete(s, x + w, "the output's length n + 2 p - k over the stride")
         stride, padding = s.kw.get("stride", 1), s.kw.get("padding", 0)
+        if not D.concrete_dims((*x, *w, padding)):
+            return _symbolic_conv_shape(s, x, w, stride, padding)
         if padding >= min(w):
             raise s.fail(f"needs padding less than the kernel size {min(w)}, got {padding}")
         if any(n + 2 * padding < k for n, k in zip(x, w)):
@@ -61,6 +63,26 @@ def _conv_shape(ndim: int):
                          f"for {s.arg(0)}")
         return tuple(windows.out_len(n, k, stride, padding) for n, k in zip(x, w))
     return shape
+
+
+def _symbolic_conv_shape(s, x, w, stride, padding):
+    """``n + 2 p - k + 1`` per axis, at symbolic sizes (stride 1 only: a stride divides)."""
+    if stride != 1:
+        named = next(d for d in (*x, *w, padding) if isinstance(d, str))
+        raise s.fail(f"with stride {stride} needs concrete sizes, not {named} (the output's "
+                     f"length (n + 2 p - k) / {stride} + 1 needs a division)")
+    p = D.as_sympy(padding)
+    for k in w:
+        if D.known(p >= D.as_sympy(k)) is True:
+            raise s.fail(f"needs padding less than the kernel size {k}, got {padding}")
+    out = []
+    for n, k in zip(x, w):
+        length = D.as_sympy(n) + 2 * p - D.as_sympy(k) + 1
+        if D.known(length >= 1) is False:
+            raise s.fail(f"needs a kernel no larger than the (padded) input, got {s.arg(1)} "
+                         f"for {s.arg(0)}")
+        out.append(D.as_dim(length))
+    return tuple(out)
 
 
 def _concrete(s, dims, length: str) -> None:
@@ -89,7 +111,8 @@ def _conv(S, X, W, stride, padding):
 def _spread(v, g):
     """``dY``, dilated by the stride and padded to the length the backward rules need."""
     stride, padding = v.kw.get("stride", 1), v.kw.get("padding", 0)
-    size = tuple(n + 2 * padding - k + 1 for n, k in zip(v.shapes[0], v.shapes[1]))
+    size = tuple(D.add(n, padding, padding, D.as_dim(-D.as_sympy(k)), 1)
+                 for n, k in zip(v.shapes[0], v.shapes[1]))
     if stride == 1 and size == tuple(v.out_shape):
         return g
     return fn.dilate(g, stride=stride, **_size_kw(size))
@@ -106,7 +129,8 @@ def _conv_vjp(name: str):
         g = _spread(v, v.g)
         outer = {"padding": padding} if padding else {}
         conv = getattr(fn, name)
-        full = [k - 1 - padding for k in kernel]  # the full convolution's padding, per axis
+        full = [D.as_dim(D.as_sympy(k) - 1 - D.as_sympy(padding))  # the full convolution's
+                for k in kernel]                                     # padding, per axis
         if len(set(full)) == 1:
             inner = {"padding": full[0]} if full[0] else {}
             return (conv(g, fn.flip(w), **inner), conv(x, g, **outer))
@@ -200,9 +224,7 @@ def _pad_shape(s):
     out = []
     for axis, (n, key) in enumerate(zip(shape, ("rows", "cols"))):
         w = s.kw.get(key, 0)
-        if w and isinstance(n, str):
-            raise s.fail(f"needs the concrete length of axis {axis} to pad it, not {n}")
-        out.append(n + 2 * w if w else n)
+        out.append(D.add(n, w, w) if w else n)
     return tuple(out)
 
 
@@ -232,7 +254,7 @@ def _widths(kw, ndim):
 def _pad_index(c):
     """``pad(G)[i, j] = [1 ≤ i - a ≤ n] [1 ≤ j - b ≤ m] G[i - a, j - b]``."""
     widths = _widths(c.kw, len(c.out))
-    sources = [o - w for o, w in zip(c.out, widths)]
+    sources = [o - D.as_sympy(w) for o, w in zip(c.out, widths)]
     entry = c.arg(0, *sources)
     for axis, (w, source) in enumerate(zip(widths, sources)):
         if w:
