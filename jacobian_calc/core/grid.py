@@ -47,10 +47,10 @@ def shape_text(shape: Shape) -> str:
     >>> shape_text((as_dim(symbol("n") - symbol("k") + 1), 1))
     '(n-k+1)x1'
     """
-    return "x".join(map(_dim_text, shape)) if shape else "scalar"
+    return "x".join(map(dim_label, shape)) if shape else "scalar"
 
 
-def _dim_text(d: Dim) -> str:
+def dim_label(d: Dim) -> str:
     """A dimension in a shape's text: ``n``, ``3``, or ``(n-k+1)`` for an expression."""
     text = str(d)
     return f"({text.replace(' ', '')})" if not text.isidentifier() and \

@@ -42,7 +42,7 @@ from .instantiate import assignments, node_at, one_size_text, shape_at, sizes_te
 def ordered_dimensions(shapes: Mapping[str, Shape], dims: set[str]) -> list[str]:
     """The dimension names in the order they are first declared (``N, d, h``), then
     any other (``eye(e)``) in sorted order."""
-    out = [d for shape in shapes.values() for d in shape if isinstance(d, str)]
+    out = [n for shape in shapes.values() for d in shape for n in D.names_of(d)]
     out = list(dict.fromkeys(out))
     return out + sorted(dims - set(out))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..core.dims import names_of
 from ..core.errors import JacobianError
 from ..core.grid import shape_text
 from ..core.tree import Name, Node, names
@@ -99,7 +100,7 @@ def _used(target: str, tree: Node, defs) -> set:
 
 
 def _dims(shapes) -> set:
-    return {d for s in shapes.values() for d in s if isinstance(d, str)}
+    return {n for s in shapes.values() for d in s for n in names_of(d)}
 
 
 def _words(shape) -> str:

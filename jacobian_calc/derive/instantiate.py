@@ -123,6 +123,8 @@ def _at(node: Node, kids: list, sizes: Mapping[str, int]) -> Node:
 
 def _kw_at(v, sizes: Mapping[str, int]):
     """A keyword's value at ``sizes``: ``padding=k - 1`` at ``k = 3`` is ``padding=2``."""
+    if isinstance(v, tuple):  # getitem's index: x[w:w + n]
+        return tuple(_kw_at(x, sizes) for x in v)
     if isinstance(v, D.DimExpr):
         return v.at(sizes) if set(v.names) <= set(sizes) else v
     return sizes.get(v, v) if isinstance(v, str) else v

@@ -15,6 +15,7 @@ from typing import Iterable, Mapping, Sequence, Union
 
 import sympy as sp
 
+from ..core.dims import names_of
 from ..core.budget import active_limits
 from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
 from ..core.grid import Grid, Shape, SymbolicSizeError, concrete, shape_text
@@ -120,8 +121,8 @@ class Problem:
     def dimensions(self) -> set[str]:
         """The dimension names of the declared shapes (``N``, ``d``), and of ``eye(d)``."""
         if "dimensions" not in self._cache:
-            found = {d for shape in self.subtree_shapes()[1].values() for d in shape
-                     if isinstance(d, str)}
+            found = {n for shape in self.subtree_shapes()[1].values() for d in shape
+                     for n in names_of(d)}  # n and k of a convolution's n - k + 1
             self._cache["dimensions"] = found | dimension_names(self.shapes)
         return set(self._cache["dimensions"])
 

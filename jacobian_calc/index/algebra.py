@@ -799,12 +799,27 @@ def _renamed(t: Term, depth: int) -> Term:
     best = None
     for order in orders:
         mapping = {t.sums[p][0]: names[n] for n, p in enumerate(order)}
-        candidate = t.xreplace(mapping)
+        candidate = _rebracketed(t.xreplace(mapping))
         candidate.sums = sorted(candidate.sums, key=lambda s: str(s[0]))
         key = _key(candidate)
         if best is None or key < best[0]:
             best = (key, candidate)
     return best[1]
+
+
+def _rebracketed(t: Term) -> Term:
+    """``t`` with its brackets in canonical form again after a renaming (which index
+    comes first, and so the bracket's orientation, depends on the names)."""
+    if not any(isinstance(b, InRange) for b in t.factors):
+        return t
+    out = Term(t.coeff, t.sums, {})
+    for b, k in t.factors.items():
+        new = in_range(*b.args) if isinstance(b, InRange) else b
+        if new.is_Number:
+            out.coeff *= new ** k
+        else:
+            out.factors[new] = out.factors.get(new, _ZERO) + k
+    return out
 
 
 def eliminated(expr: sp.Expr, ctx: Context, taken: Iterable[str] = ()) -> sp.Expr:

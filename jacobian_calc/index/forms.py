@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 
 import sympy as sp
 
+from ..core.dims import names_of
 from ..core.errors import JacobianError
 from ..core.grid import Shape
 from ..core.tree import Call, Declared, Name, Node, Num, fold
@@ -129,7 +130,7 @@ def entry_of(node: Node, out: Sequence, shapes: Mapping[str, Shape],
     X[j, i]
     """
     defs = dict(defs or {})
-    dims = {d for s in shapes.values() for d in s if isinstance(d, str)} - set(shapes)
+    dims = {n for s in shapes.values() for d in s for n in names_of(d)} - set(shapes)
     if found is None:
         from ..symbolic.evaluate import node_shapes  # noqa: PLC0415
         found = node_shapes(node, shapes)

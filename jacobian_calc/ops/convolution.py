@@ -264,7 +264,8 @@ def _pad_index(c):
 
 def _pad_vjp(v):
     widths = _widths(v.kw, len(v.shapes[0]))
-    index = tuple((w or None, (w + n) if w else None, None) for w, n in zip(widths, v.shapes[0]))
+    index = tuple((w or None, D.add(w, n) if w else None, None)
+                  for w, n in zip(widths, v.shapes[0]))
     return (fn.getitem(v.g, index=index),)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core import dims as D
 from .registry import NoIndexFormError
 
 #: Why a partial slice of an axis of symbolic length has no index form.
@@ -39,6 +40,9 @@ def _item_source(c, item, arg: int, axis: int, out_index):
         return (c.S.Integer(item + 1) if item >= 0 else c.size(arg, axis) + item + 1), False
     if tuple(item) in ((None, None, None), (None, None, 1)):
         return out_index, True
+    if item[2] in (None, 1) and out_index is not None and (
+            isinstance(n, str) or any(isinstance(x, str) for x in item[:2])):
+        return D.as_sympy(item[0] or 0) + out_index, True  # x[w:w + n] at symbolic sizes
     if isinstance(n, int) and out_index is not None:
         start, _, step = slice(*item).indices(n)
         return start + 1 + step * (out_index - 1), True

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 
+from ..core import dims as D
 from ..core.grid import shape_text
 from ..core.tree import Call
 from . import index_forms
@@ -91,6 +92,9 @@ def _symbolic_selection(s, shape, index) -> tuple:
             if isinstance(n, int) and not -n <= item < n:
                 raise s.fail(f"index {item} is out of range for axis {axis} of length {n}")
             continue
+        if _named_slice(n, item):
+            out.append(_named_length(s, axis, n, item))
+            continue
         if isinstance(n, str) and tuple(item) not in ((None, None, None), (None, None, 1)):
             raise s.fail(f"the slice {item_text(item)} of axis {axis} needs its concrete "
                          f"length, not {n}")
@@ -98,8 +102,29 @@ def _symbolic_selection(s, shape, index) -> tuple:
     return tuple(out)
 
 
+def _named_slice(n, item) -> bool:
+    """A slice ``start:stop`` with a bound or the axis's length a dimension name."""
+    return not isinstance(item, int) and item[2] in (None, 1) and \
+        tuple(item) != (None, None, None) and \
+        (isinstance(n, str) or any(isinstance(x, str) for x in item[:2]))
+
+
+def _named_length(s, axis: int, n, item):
+    """``stop - start`` of a slice at symbolic sizes, where ``0 ≤ start ≤ stop ≤ n`` holds
+    for every size (``dY[w:w + n]`` of a padding's gradient, a part of a concat)."""
+    start = 0 if item[0] is None else item[0]
+    stop = n if item[1] is None else item[1]
+    a, b, m = (D.as_sympy(x) for x in (start, stop, n))
+    if not all(D.known(c) is True for c in (a >= 0, b - a >= 0, m - b >= 0)):
+        raise s.fail(f"the slice {item_text(item)} of axis {axis} needs bounds within its "
+                     f"length {n} at every size")
+    return D.as_dim(b - a)
+
+
 def _getitem_shape(s):
-    if any(isinstance(n, str) for n in s.shapes[0]):
+    if any(isinstance(n, str) for n in s.shapes[0]) or any(
+            not isinstance(i, int) and any(isinstance(x, str) for x in i)
+            for i in s.kw["index"]):
         return _symbolic_selection(s, s.shapes[0], s.kw["index"])
     try:
         return positions(s.shapes[0], s.kw["index"])[1]
@@ -201,11 +226,7 @@ def _concat_shape(s):
                                            enumerate(zip(shape, first)) if k != axis):
             raise s.fail(f"needs operands that agree except along axis {axis}, got "
                          f"{s.arg(0)} and {s.arg(i)}")
-    named = [sh[axis] for sh in s.shapes if isinstance(sh[axis], str)]
-    if named:
-        raise s.fail(f"needs the concrete lengths along axis {axis}, not {named[0]} (their "
-                     "sum is not a dimension name)")
-    return first[:axis] + (sum(sh[axis] for sh in s.shapes),) + first[axis + 1:]
+    return first[:axis] + (D.add(*(sh[axis] for sh in s.shapes)),) + first[axis + 1:]
 
 
 def _concat_index(c):
@@ -216,7 +237,7 @@ def _concat_index(c):
         at = list(c.out)
         at[axis] = c.out[axis] - offset
         terms.append(c.in_range(at[axis], shape[axis]) * c.arg(n, *at))
-        offset += shape[axis]
+        offset = offset + c.size(n, axis)
     return c.S.add(*terms)
 
 
@@ -270,7 +291,7 @@ def _part(v, start, stop):
 
 def _concat_vjp(v):
     axis = v.kw.get("axis", 0) % len(v.out_shape)
-    bounds = list(itertools.accumulate(s[axis] for s in v.shapes))
+    bounds = list(itertools.accumulate((s[axis] for s in v.shapes), D.add))
     return tuple(_part(v, a, b) for a, b in zip([0] + bounds[:-1], bounds))
 
 

@@ -38,6 +38,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import sympy as sp
+
+from ..core.dims import DimExpr
 from ..core.errors import JacobianError
 from ..core.grid import Shape, broadcast_shapes, shape_text
 from ..core.names import is_name, suggest
@@ -406,12 +409,39 @@ def size_node(dims) -> Node:
     """
     number, names_ = 1, []
     for d in dims:
-        if isinstance(d, str):
+        if isinstance(d, DimExpr):
+            names_.append(dim_node(d))
+        elif isinstance(d, str):
             names_.append(Name(d))
         else:
             number *= d
     factors = ([Num(number)] if number != 1 or not names_ else []) + names_
     return factors[0] if len(factors) == 1 else Call("mul", tuple(factors))
+
+
+def dim_node(d: DimExpr) -> Node:
+    """A size that is an expression of names as a tree: ``n - k + 1``.
+
+    Examples
+    --------
+    >>> from jacobian_calc.core.dims import as_dim, symbol
+    >>> from jacobian_calc.ops.text import to_source
+    >>> to_source(size_node((as_dim(symbol("n") - symbol("k") + 1), "h")))
+    '(n - k + 1) * h'
+    """
+    expr = sp.expand(d.expr)
+    number, rest = expr.as_coeff_Add()
+    parts = sorted(sp.Add.make_args(rest) if rest != 0 else (),
+                   key=lambda t: (bool(t.as_coeff_Mul()[0] < 0), str(t.as_coeff_Mul()[1])))
+    terms = []
+    for t in parts:
+        c, name = t.as_coeff_Mul()
+        node = Name(str(name)) if abs(c) == 1 else Call("mul", (Num(int(abs(c))),
+                                                                 Name(str(name))))
+        terms.append(Call("neg", (node,)) if c < 0 else node)
+    if number:
+        terms.append(Call("neg", (Num(int(-number)),)) if number < 0 else Num(int(number)))
+    return terms[0] if len(terms) == 1 else Call("add", tuple(terms))
 
 
 def square_matrix(s: ShapeContext, i: int = 0) -> int | str:

@@ -11,6 +11,7 @@ import operator
 import re
 from typing import Mapping
 
+from ..core.dims import names_of
 from ..core.budget import active_limits
 from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Shape
@@ -87,7 +88,7 @@ def dimension_names(shapes: Mapping[str, Shape]) -> set[str]:
     >>> sorted(dimension_names({"X": ("N", "d"), "W": ("d", 3)}))
     ['N', 'd']
     """
-    return {d for shape in shapes.values() for d in shape if isinstance(d, str)}
+    return {n for shape in shapes.values() for d in shape for n in names_of(d)}
 
 
 def is_symbolic(shapes: Mapping[str, Shape]) -> bool:

@@ -6,7 +6,7 @@ import math
 
 import sympy as sp
 
-from ..core.grid import Grid, ndindex
+from ..core.grid import Grid, dim_label, ndindex
 from ..core.names import entry_label
 from ..results.base import printer
 from ..results.chain import ChainResult
@@ -44,7 +44,7 @@ def labels(J: JacobianResult) -> tuple[list[str], list[str]]:
 
 
 def header(J: JacobianResult) -> str:
-    shape = " x ".join(map(str, J.shape)) or "1"
+    shape = " x ".join(map(dim_label, J.shape)) or "1"
     of = ", ".join(J.of)
     if len(of) > 70:
         of = of[:67] + "..."
@@ -113,7 +113,7 @@ def render_jacobian(J: JacobianResult, full: bool = False, flatten: bool = False
 
 def generic_header(J: JacobianResult) -> str:
     """The first lines for a Jacobian at symbolic sizes (no entries to count)."""
-    shape = " x ".join(map(str, J.shape)) or "1"
+    shape = " x ".join(map(dim_label, J.shape)) or "1"
     return (f"Jacobian ∂{J.out_name}/∂{J.in_name} of {', '.join(J.of)}\n"
             f"{J.layout} layout, shape {shape}, for every size")
 
