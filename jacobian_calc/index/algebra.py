@@ -957,9 +957,16 @@ def _search(a: sp.Expr, b: sp.Expr, ctx: Context, tries: int, seed: int,
     sizes = sorted({s for e in (a, b) for s in e.free_symbols if s.is_positive and s.is_integer}
                    | {s for n in ctx.ranges.values() for s in sp.sympify(n).free_symbols},
                    key=str)
-    for attempt in range(tries):
-        values = {s: 2 + (n + attempt) % max(len(sizes), 1) + (attempt if len(sizes) < 2 else 0)
+    bounds = _size_bounds(a, b, ctx)
+    valid, attempt = 0, -1
+    while valid < tries and attempt < 4 * tries:
+        attempt += 1
+        grow = attempt if len(sizes) < 2 else attempt // len(sizes) if bounds else 0
+        values = {s: 2 + (n + attempt) % max(len(sizes), 1) + grow
                   for n, s in enumerate(sizes)}
+        if any((bound.xreplace(values) - 1).is_negative is not False for bound in bounds):
+            continue  # a size such as n - k + 1 below 1: no such arrays
+        valid += 1
         for _ in range(_POINTS):  # a few indices: a shifted rule may agree at one
             for signs in (POSITIVE, MIXED):  # mixed signs: relu's step(Z) is not always 1
                 point = _instantiate(a, b, ctx, values, rng, signs)
@@ -974,6 +981,16 @@ def _search(a: sp.Expr, b: sp.Expr, ctx: Context, tries: int, seed: int,
                 break
     return Decision(UNDECIDED, {}, f"{why}not proved for all sizes; agrees at {tries} "
                                    "concrete sizes")
+
+
+def _size_bounds(a: sp.Expr, b: sp.Expr, ctx: Context) -> list[sp.Expr]:
+    """The sizes ``a`` and ``b`` are stated at that are expressions of names (``n - k +
+    1``): a witness is only searched where each is at least 1."""
+    found = {sp.sympify(n) for n in ctx.ranges.values()}
+    for e in (a, b):
+        for s in e.atoms(sp.Sum):
+            found |= {hi - lo + 1 for _, lo, hi in s.limits}
+    return [n for n in found if n.free_symbols and not _indices(n) and not n.is_Symbol]
 
 
 def written_out(expr: sp.Expr, values: Mapping) -> sp.Expr:
