@@ -129,6 +129,11 @@ def concrete_dims(dims) -> bool:
     return not any(isinstance(d, str) for d in dims)
 
 
+def dimension_names(shapes) -> set[str]:
+    """Every dimension name of a mapping of shapes (the names inside ``n - k + 1``)."""
+    return {n for s in shapes.values() for d in s for n in names_of(d)}
+
+
 def known(condition) -> bool | None:
     """Whether a relation between dimensions (``as_sympy(n) >= as_sympy(k)``) holds
     for every size (True), for none (False) or depends on the sizes (None)."""
@@ -139,4 +144,5 @@ def known(condition) -> bool | None:
 
 
 __all__ = ["DimExpr", "as_dim", "as_sympy", "add", "names_of", "at", "dim_text", "symbol",
-           "known", "concrete_dims"]
+           "known", "concrete_dims",
+           "dimension_names"]

@@ -294,9 +294,11 @@ class Context:
     which arrays are one-hot along their last axis."""
 
     def __init__(self, ranges: Mapping[sp.Symbol, sp.Expr] | None = None,
-                 onehot: Iterable[str] = ()):
+                 onehot: Iterable[str] = (), premises: Iterable[sp.Expr] = ()):
         self.ranges = dict(ranges or {})
         self.onehot = set(onehot)
+        #: Sizes that are expressions of names (``n - k + 1``), each at least 1.
+        self.premises = sorted(set(premises), key=str)
         self.atoms: set[str] = set()
         self.display = False  # keep atoms and names as written (for reading, not deciding)
         self.memo: dict = {}  # (expr, depth, whole) -> canonical form
@@ -596,11 +598,27 @@ def _bounded(cond: sp.Expr, t: Term, ctx: Context) -> sp.Expr:
     if bounds is None:
         return cond
     least, most = bounds
-    if (least - lo).is_nonnegative and (hi - most).is_nonnegative:
+    if _nonnegative(least - lo, ctx) and _nonnegative(hi - most, ctx):
         return _ONE
-    if (lo - most).is_positive or (least - hi).is_positive:
+    if _nonnegative(lo - most - 1, ctx) or _nonnegative(least - hi - 1, ctx):
         return _ZERO
     return cond
+
+
+def _nonnegative(e: sp.Expr, ctx: Context) -> bool:
+    """Whether the integer ``e`` is at least 0 for all sizes: SymPy's answer from the
+    sizes being positive, else ``e`` less a few of the premises ``P - 1 ≥ 0`` (every
+    size such as ``n - k + 1`` is at least 1) is nonnegative by SymPy's answer."""
+    e = sp.expand(e)
+    if e.is_nonnegative:
+        return True
+    if e.is_negative or not ctx.premises or not e.free_symbols:
+        return False
+    steps = [p - 1 for p in ctx.premises]
+    for c in itertools.product(range(3), repeat=min(len(steps), 3)):
+        if any(c) and sp.expand(e - sum(k * q for k, q in zip(c, steps))).is_nonnegative:
+            return True
+    return False
 
 
 def _tightened(t: Term, ctx: Context) -> Term | None:
@@ -620,10 +638,10 @@ def _tightened(t: Term, ctx: Context) -> Term | None:
         if found is None:
             return t
         b, a, lo, hi, n = found
-        lo = lo if (lo - 1).is_nonnegative else _ONE if (1 - lo).is_nonnegative else None
-        hi = hi if (n - hi).is_nonnegative else n if (hi - n).is_nonnegative else None
-        if lo is None or hi is None or not (hi - lo + 1).is_nonnegative:
-            if lo is not None and hi is not None and (lo - hi - 1).is_positive:
+        lo = lo if _nonnegative(lo - 1, ctx) else _ONE if _nonnegative(1 - lo, ctx) else None
+        hi = hi if _nonnegative(n - hi, ctx) else n if _nonnegative(hi - n, ctx) else None
+        if lo is None or hi is None or not _nonnegative(hi - lo + 1, ctx):
+            if lo is not None and hi is not None and _nonnegative(lo - hi - 2, ctx):
                 return None
             return t
         rest = Term(t.coeff, [s for s in t.sums if s[0] != a],
@@ -835,7 +853,7 @@ def eliminated(expr: sp.Expr, ctx: Context, taken: Iterable[str] = ()) -> sp.Exp
     >>> eliminated(e, Context({k: size("d")})) == entry("X", (i, k)) * delta(j, l)
     True
     """
-    shown = Context(ctx.ranges, ctx.onehot)
+    shown = Context(ctx.ranges, ctx.onehot, ctx.premises)
     shown.display = True
     shown.note_atoms(expr)
     out = []

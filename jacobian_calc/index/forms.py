@@ -10,11 +10,11 @@ output entry, e.g. ``A @ B`` -> ``Sum(A[i, r]*B[r, j], (r, 1, n))``.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import sympy as sp
 
-from ..core.dims import names_of
+from ..core.dims import DimExpr, names_of
 from ..core.errors import JacobianError
 from ..core.grid import Shape
 from ..core.tree import Call, Declared, Name, Node, Num, fold
@@ -158,6 +158,12 @@ def entry_of(node: Node, out: Sequence, shapes: Mapping[str, Shape],
     return at(node, tuple(out))
 
 
+def premises(shapes: Iterable[Shape]) -> set[sp.Expr]:
+    """The sizes of ``shapes`` that are expressions of names (``n - k + 1``): each is at
+    least 1 wherever the arrays exist, which the index algebra may assume."""
+    return {d.expr for s in shapes for d in s if isinstance(d, DimExpr)}
+
+
 def has_index_form(node: Node) -> bool:
     """Whether every operation in ``node`` declares an index form."""
     def ok(n: Node, kids: list) -> bool:
@@ -186,5 +192,5 @@ def without_index_form(node: Node) -> list[str]:
     return sorted(missing)
 
 
-__all__ = ["IndexContext", "entry_of", "index_symbols", "has_index_form", "without_index_form",
+__all__ = ["IndexContext", "entry_of", "premises", "index_symbols", "has_index_form", "without_index_form",
            "NoIndexFormError"]

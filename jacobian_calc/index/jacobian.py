@@ -20,12 +20,13 @@ from typing import Mapping
 import sympy as sp
 
 from ..core.errors import JacobianError
+from ..core.dims import dimension_names
 from ..core.grid import Shape
 from ..core.tree import Call, Name, Node, names
 from ..ops import NotDifferentiable, Vjp, get
 from ..symbolic.evaluate import node_shapes
 from . import algebra as I
-from .forms import entry_of, index_symbols
+from .forms import entry_of, index_symbols, premises
 from .printing import entry_tex, latex, size_text, text
 
 LETTERS = "ijklmnpqrstuvw"
@@ -154,7 +155,7 @@ def index_jacobian(expr: Node, wrt: str, shapes: Mapping[str, Shape], *,
     """
     found = node_shapes(expr, shapes)
     out_shape, in_shape = found[expr], tuple(shapes.get(wrt, ()))
-    taken = names(expr) | {wrt}
+    taken = names(expr) | {wrt} | dimension_names(shapes)  # no index k where a size is k
     letters = index_symbols(LETTERS, len(out_shape) + len(in_shape), taken)
     out, mine = letters[:len(out_shape)], letters[len(out_shape):]
     name = out_name or ("Y" if out_shape else "f")
@@ -163,7 +164,8 @@ def index_jacobian(expr: Node, wrt: str, shapes: Mapping[str, Shape], *,
     else:
         form = I.derivative(entry_of(expr, out, shapes, found), I.entry(wrt, mine))
     ranges = dict(zip(out + mine, (I.size(d) for d in out_shape + in_shape)))
-    form = I.eliminated(form, I.Context(ranges), {str(s) for s in letters} | taken)
+    form = I.eliminated(form, I.Context(ranges, premises=premises(found.values())),
+                        {str(s) for s in letters} | taken)
     return IndexJacobian(of, name, wrt, out, mine, form,
                          tuple(I.size(d) for d in out_shape),
                          tuple(I.size(d) for d in in_shape), layout, tuple(out_shape))

@@ -30,7 +30,7 @@ from ..core.tree import Call, Name, Node, names
 from ..ops.text import to_source
 from ..symbolic.evaluate import node_shapes
 from . import algebra as I
-from .forms import NoIndexFormError, entry_of, index_symbols, without_index_form
+from .forms import NoIndexFormError, entry_of, index_symbols, premises, without_index_form
 from .printing import decimal, entry_tex, latex, size_text, text
 
 #: Verdicts: the three of :class:`~.algebra.Decision`, and no index form at all.
@@ -165,7 +165,10 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
     sizes = [I.size(d) for d in shapes[top]]
     g = I.entry(upstream, out) if upstream else sp.S.One
     contraction = I.summation(g * jac, *zip(out, sizes))
-    ctx = I.Context(dict(zip(mine, (I.size(d) for d in shapes.get(target, ())))), onehot)
+    found = [*shapes.values(), *(s for node in [rule, *(e for _, e in steps)]
+                                 for s in node_shapes(node, shapes).values())]
+    ctx = I.Context(dict(zip(mine, (I.size(d) for d in shapes.get(target, ())))), onehot,
+                    premises(found))
     decision = I.decide(contraction, compact, ctx)
     return _proof(decision, ctx, locals())
 

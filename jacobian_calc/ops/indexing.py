@@ -103,19 +103,21 @@ def _symbolic_selection(s, shape, index) -> tuple:
 
 
 def _named_slice(n, item) -> bool:
-    """A slice ``start:stop`` with a bound or the axis's length a dimension name."""
+    """A slice ``start:stop`` with a bound that is a size (``dY[w:w + n]``, the gradient
+    of a padding or a part of a concat: the calculator writes them, the parser does not
+    read them)."""
     return not isinstance(item, int) and item[2] in (None, 1) and \
-        tuple(item) != (None, None, None) and \
-        (isinstance(n, str) or any(isinstance(x, str) for x in item[:2]))
+        any(isinstance(x, str) for x in item[:2])
 
 
 def _named_length(s, axis: int, n, item):
-    """``stop - start`` of a slice at symbolic sizes, where ``0 ≤ start ≤ stop ≤ n`` holds
-    for every size (``dY[w:w + n]`` of a padding's gradient, a part of a concat)."""
+    """``stop - start`` of a slice at symbolic sizes, with ``0 ≤ start ≤ stop ≤ n`` where
+    the sizes' expressions are at least 1 (as they are wherever the calculator writes
+    such a slice): refused where that cannot hold at any size."""
     start = 0 if item[0] is None else item[0]
     stop = n if item[1] is None else item[1]
     a, b, m = (D.as_sympy(x) for x in (start, stop, n))
-    if not all(D.known(c) is True for c in (a >= 0, b - a >= 0, m - b >= 0)):
+    if any(D.known(c) is False for c in (a >= 0, b - a >= 0, m - b >= 0)):
         raise s.fail(f"the slice {item_text(item)} of axis {axis} needs bounds within its "
                      f"length {n} at every size")
     return D.as_dim(b - a)
