@@ -144,6 +144,8 @@ def in_range(e: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
     InRange(k, 1, n)
     """
     e, lo, hi = (sp.expand(x) for x in (e, lo, hi))
+    if hi == lo and _indices(e):
+        return delta(*sorted((e, lo), key=str))  # [lo ≤ e ≤ lo] = δ[e, lo]
     shift = sp.Add(*(a for a in sp.Add.make_args(e) if not (a.free_symbols & _indices(a))))
     e, lo, hi = e - shift, lo - shift, hi - shift
     first = min(_indices(e), key=str, default=None)

@@ -155,7 +155,9 @@ def index_jacobian(expr: Node, wrt: str, shapes: Mapping[str, Shape], *,
     """
     found = node_shapes(expr, shapes)
     out_shape, in_shape = found[expr], tuple(shapes.get(wrt, ()))
-    taken = names(expr) | {wrt} | dimension_names(shapes)  # no index k where a size is k
+    taken = names(expr) | {wrt}
+    if premises(found.values()):  # sizes such as n - k + 1: no index is called k too
+        taken |= dimension_names(shapes)
     letters = index_symbols(LETTERS, len(out_shape) + len(in_shape), taken)
     out, mine = letters[:len(out_shape)], letters[len(out_shape):]
     name = out_name or ("Y" if out_shape else "f")

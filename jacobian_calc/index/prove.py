@@ -148,7 +148,7 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
         if name in names(e):
             raise JacobianError(f"the step {name} = {to_source(e)} uses its own name")
     taken = set().union(*(names(e) for _, e in steps), names(rule), [top, target],
-                        *(D.names_of(d) for s in shapes.values() for d in s))  # not k for k
+                        _sizes_in_indices(shapes, [rule, *(e for _, e in steps)]))
     out = index_symbols(OUT_LETTERS, len(shapes[top]), taken)
     mine = index_symbols(TARGET_LETTERS, len(shapes.get(target, ())), taken | {str(s) for s in out})
     inner = {name: e for name, e in steps[1:]}
@@ -171,6 +171,16 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
                     premises(found))
     decision = I.decide(contraction, compact, ctx)
     return _proof(decision, ctx, locals())
+
+
+def _sizes_in_indices(shapes: Mapping[str, Shape], nodes) -> set[str]:
+    """The dimension names, where sizes are expressions of them (``n - k + 1``): they are
+    then written in indices and brackets (``[1 ≤ l + 1 − m ≤ n − k + 1]``), and no index
+    may be called ``k`` too."""
+    found = [*shapes.values(), *(s for node in nodes for s in node_shapes(node, shapes).values())]
+    if not premises(found):
+        return set()
+    return {n for s in found for d in s for n in D.names_of(d)}
 
 
 def prove_backward(step, forward: Sequence, shapes: Mapping[str, Shape],
