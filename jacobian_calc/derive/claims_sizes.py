@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..core.dims import names_of
+from ..core.dims import at as dim_at, names_of
 from ..core.errors import JacobianError
 from ..core.grid import shape_text
 from ..core.tree import Name, Node, names
 from ..index import algebra as I
-from ..index.forms import NoIndexFormError, entry_of, index_symbols, without_index_form
-from ..symbolic.evaluate import infer_shape
+from ..index.forms import (NoIndexFormError, entry_of, index_symbols, premises,
+                           without_index_form)
+from ..symbolic.evaluate import infer_shape, node_shapes
 
 #: The verdict when neither proved nor refuted.
 CLAIM_UNDECIDED = "undecided"
@@ -55,7 +56,8 @@ def decide_claim(verdict, target: str, tree: Node, context, onehot=(), concrete=
         return _instantiated(verdict, target, tree, context, missing, concrete)
     taken = set(shapes) | set(defs) | _dims(shapes)
     ix = index_symbols(_LETTERS, len(want), taken)
-    ctx = I.Context(dict(zip(ix, (I.size(d) for d in want))), onehot)
+    found = [*shapes.values(), *node_shapes(tree, shapes).values()]
+    ctx = I.Context(dict(zip(ix, (I.size(d) for d in want))), onehot, premises(found))
     try:
         correct = entry_of(Name(target), ix, shapes, defs=defs)
         if mine != want:
@@ -163,8 +165,11 @@ def _instantiated(verdict, target: str, tree: Node, context, missing, concrete):
 
     from .instantiate import assignments, node_at, one_size_text, shapes_at  # noqa: PLC0415
     dims = sorted(_dims(context.shapes))  # the same order every run (N, d, h)
+
+    def fits(sizes) -> bool:  # every size, n - k + 1 too, at least 1
+        return all(dim_at(d, sizes) >= 1 for shape in context.shapes.values() for d in shape)
     try:
-        for sizes in assignments(dims):
+        for sizes in assignments(dims, fits=fits):
             at = replace(context, shapes=shapes_at(context.shapes, sizes),
                          inputs=shapes_at(context.inputs, sizes),
                          definitions={n: node_at(t, sizes) for n, t in context.definitions.items()},
@@ -179,5 +184,6 @@ def _instantiated(verdict, target: str, tree: Node, context, missing, concrete):
         return verdict.with_(CLAIM_UNDECIDED, f"no index form for {', '.join(missing)}, and "
                              f"not decided at concrete sizes ({exc.message})")
     return verdict.with_("agrees", f"equal to {target} at 3 size assignments "
-                         f"({'; '.join(one_size_text(a) for a in assignments(dims))}); no index "
+                         f"({'; '.join(one_size_text(a) for a in assignments(dims, fits=fits))}); "
+                         "no index "
                          f"form for {', '.join(missing)}, so not proved for all sizes")
