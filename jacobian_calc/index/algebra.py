@@ -876,9 +876,17 @@ def readable(expr: sp.Expr, taken: Iterable[str] = ()) -> sp.Expr:
     return sp.Add(*(_readable_term(t, taken) for t in sp.Add.make_args(expr)))
 
 
+def _made(a: sp.Symbol) -> tuple:
+    """When a summation index was made (``_s17`` before ``_s23``): ties broken the same
+    way in every run, not by the order of a set."""
+    digits = str(a)[2:]
+    return (0, int(digits)) if str(a).startswith("_s") and digits.isdigit() else (1, str(a))
+
+
 def _readable_term(term: sp.Expr, taken: set[str]) -> sp.Expr:
     dummies = sorted({a for s in term.atoms(sp.Sum) for a, _, _ in s.limits
-                      if str(a).startswith("_")}, key=lambda a: str(_ORIGIN.get(a, a)))
+                      if str(a).startswith("_")}, key=lambda a: (str(_ORIGIN.get(a, a)),
+                                                                 _made(a)))
     used = set(taken)
     mapping = {}
     for a in dummies:
