@@ -56,7 +56,8 @@ def decide_claim(verdict, target: str, tree: Node, context, onehot=(), concrete=
         return _instantiated(verdict, target, tree, context, missing, concrete)
     taken = set(shapes) | set(defs) | _dims(shapes)
     ix = index_symbols(_LETTERS, len(want), taken)
-    found = [*shapes.values(), *node_shapes(tree, shapes).values()]
+    found = [*shapes.values(), *(s for n in _used(target, tree, defs)
+                                 for s in node_shapes(defs[n], shapes).values())]
     ctx = I.Context(dict(zip(ix, (I.size(d) for d in want))), onehot, premises(found))
     try:
         correct = entry_of(Name(target), ix, shapes, defs=defs)

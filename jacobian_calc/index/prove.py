@@ -165,8 +165,7 @@ def prove_step(rule: Node, *, target: str, steps: Sequence[tuple[str, Node]],
     sizes = [I.size(d) for d in shapes[top]]
     g = I.entry(upstream, out) if upstream else sp.S.One
     contraction = I.summation(g * jac, *zip(out, sizes))
-    found = [*shapes.values(), *(s for node in [rule, *(e for _, e in steps)]
-                                 for s in node_shapes(node, shapes).values())]
+    found = [*shapes.values(), *(s for _, e in steps for s in node_shapes(e, shapes).values())]
     ctx = I.Context(dict(zip(mine, (I.size(d) for d in shapes.get(target, ())))), onehot,
                     premises(found))
     decision = I.decide(contraction, compact, ctx)
