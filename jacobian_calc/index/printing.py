@@ -330,6 +330,11 @@ def size_text(n) -> str:
     return IndexPrinter().index(sp.sympify(n))
 
 
+def size_latex(n) -> str:
+    """An index range's upper end in LaTeX: ``N``, ``n - k + 1``."""
+    return IndexLatexPrinter().index(sp.sympify(n))
+
+
 def text(e: sp.Expr, order: Sequence[sp.Symbol] = ()) -> str:
     """The text of an index expression.
 

@@ -31,7 +31,7 @@ from ..ops.text import to_source
 from ..symbolic.evaluate import node_shapes
 from . import algebra as I
 from .forms import NoIndexFormError, entry_of, index_symbols, premises, without_index_form
-from .printing import decimal, entry_tex, latex, size_text, text
+from .printing import decimal, entry_tex, latex, size_latex, size_text, text
 
 #: Verdicts: the three of :class:`~.algebra.Decision`, and no index form at all.
 PROVED, DIFFERS, UNDECIDED, UNAVAILABLE = I.PROVED, I.DIFFERS, I.UNDECIDED, "unavailable"
@@ -269,7 +269,7 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
              f"= {rule}{_brackets(mine)}"]
     if lines[1][2:] == lines[0][len(lhs) + 1:]:
         del lines[1]
-    tex_sums = "".join(rf"\sum_{{{s}=1}}^{{{sp.latex(I.size(d).subs(numbers))}}} "
+    tex_sums = "".join(rf"\sum_{{{s}=1}}^{{{size_latex(I.size(d).subs(numbers))}}} "
                        for s, d in zip(out, v["shapes"][v["top"]]))
     tex_head = f"{_tex_entry(upstream, out)} " if upstream else ""
     sign = r"\mathrel{+}=" if v["accumulate"] else "="

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import sympy as sp
 
 from ..core.grid import Grid, strides
+from ..index.printing import size_latex
 from ..results.jacobian import JacobianResult
 from .latex import block_printer, make_style, render_blocks, resolve_settings
 from .tex import (INDEX_LETTERS, MAX_DEFINITION_ENTRIES, Block, LatexOptions, Style,
@@ -230,7 +231,7 @@ def _index_blocks(J: JacobianResult) -> list[Block]:
     """The index form, when asked for, with its index ranges."""
     if J.index is None:
         return []
-    ranges = ", ".join(rf"{s} = 1, \dots, {sp.latex(n)}"
+    ranges = ", ".join(rf"{s} = 1, \dots, {size_latex(n)}"
                        for s, n in zip(J.index.indices, J.index.sizes))
     return [Block("math", rf"{J.index.latex()} \qquad ({ranges})")]
 

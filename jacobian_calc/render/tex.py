@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
+from ..core.dims import DimExpr
 from ..core.errors import JacobianError
 from ..core.grid import Grid
 from ..core.tree import Node, fold
@@ -429,7 +430,11 @@ def shape_tex(shape: tuple[int, ...]) -> str:
 
 
 def _dimension_tex(d) -> str:
-    r"""A size, or a dimension name (``N``; ``\mathit{X\_rows}``)."""
+    r"""A size, or a dimension name (``N``; ``\mathit{X\_rows}``), or an expression of
+    names (``(n - k + 1)``)."""
+    if isinstance(d, DimExpr):
+        return "(" + re.sub(r"\b([a-zA-Z]\w+)", lambda m: _dimension_tex(m.group(1)),
+                            str(d).replace("*", " ")) + ")"
     if not isinstance(d, str) or len(d) == 1:
         return str(d)
     return r"\mathit{" + d.replace("_", r"\_") + "}"
