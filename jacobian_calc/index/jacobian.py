@@ -20,7 +20,7 @@ from typing import Mapping
 import sympy as sp
 
 from ..core.errors import JacobianError
-from ..core.dims import dimension_names
+from ..core.dims import dim_text, dimension_names
 from ..core.grid import Shape
 from ..core.tree import Call, Name, Node, names
 from ..ops import NotDifferentiable, Vjp, get
@@ -108,7 +108,7 @@ class IndexJacobian:
         return {"text": self.text(), "latex": self.latex(),
                 "sympy": sp.srepr(self.index_form),
                 "indices": [str(s) for s in self.indices],
-                "ranges": {str(s): str(n) for s, n in zip(self.indices, self.sizes)}}
+                "ranges": {str(s): dim_text(n) for s, n in zip(self.indices, self.sizes)}}
 
     def at(self, sizes: Mapping[str, int], indices: Mapping) -> sp.Expr:
         """The entry at concrete sizes and 1-based indices (sums written out)."""
