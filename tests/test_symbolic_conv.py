@@ -19,10 +19,9 @@ from click.testing import CliRunner
 
 from jacobian_calc import JacobianError, backprop, jacobian
 from jacobian_calc.cli.main import main
-from jacobian_calc.core.dims import DimExpr, as_dim, symbol
+from jacobian_calc.core.dims import DimExpr, as_dim, as_sympy, symbol
 from jacobian_calc.core.grid import shape_text
 from jacobian_calc.core.tree import Name, Num, fn
-from jacobian_calc.derive.backprop_sizes import rule_at
 from jacobian_calc.derive.instantiate import assignments, node_at, shape_at
 from jacobian_calc.index.jacobian import index_jacobian
 from jacobian_calc.index.prove import prove_step
@@ -229,19 +228,15 @@ def _patch(monkeypatch, name, vjp):
     monkeypatch.setitem(registry._OPS, name, dataclasses.replace(registry._OPS[name], vjp=vjp))
 
 
-def _full(w, kernel):
-    return as_dim(as_sympy_dim(kernel) - 1)
-
-
-def as_sympy_dim(d):
-    from jacobian_calc.core.dims import as_sympy
-    return as_sympy(d)
+def _full(kernel):
+    """The full convolution's padding ``k - 1``."""
+    return as_dim(as_sympy(kernel) - 1)
 
 
 @pytest.mark.parametrize("vjp, bad", [
-    (lambda v: (fn.conv1d(v.g, v.args[1], padding=_full(v.args[1], v.shapes[1][0])),
+    (lambda v: (fn.conv1d(v.g, v.args[1], padding=_full(v.shapes[1][0])),
                 fn.conv1d(v.args[0], v.g)), "dx"),  # flipped kernel left out
-    (lambda v: (fn.conv1d(v.g, fn.flip(v.args[1]), padding=_full(v.args[1], v.shapes[1][0])),
+    (lambda v: (fn.conv1d(v.g, fn.flip(v.args[1]), padding=_full(v.shapes[1][0])),
                 fn.conv1d(fn.getitem(fn.pad(v.args[0], rows=1), index=((2, as_dim(n + 2), None),)),
                           v.g)), "dw"),  # shifted by one
 ])
@@ -277,7 +272,7 @@ def test_instantiated_checks_pick_sizes_where_the_output_exists(monkeypatch):
     assert r.agree and {b.check.verdict for b in r.backward} == {"checked"}
     for text in r.sizes.split("= ", 1)[1].split("), ("):
         a, b = (int(v) for v in text.strip("()").split(", "))
-        assert a > b  # n > k: the output has n - k + 1 >= 1 entries... and n, k differ
+        assert a > b  # n > k: the output's n - k + 1 entries at least 1, n and k apart
 
 
 # -- PyTorch ---------------------------------------------------------------------------------------

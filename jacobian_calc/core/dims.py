@@ -21,15 +21,17 @@ Examples
 
 from __future__ import annotations
 
-from typing import Mapping
-
-import sympy as sp
+from typing import TYPE_CHECKING, Mapping
 
 from .errors import JacobianError
 
+if TYPE_CHECKING:
+    import sympy as sp
 
-def symbol(name: str) -> sp.Symbol:
+
+def symbol(name: str) -> "sp.Symbol":
     """The dimension name ``name`` as SymPy sees it: a positive integer."""
+    import sympy as sp  # noqa: PLC0415 - --help and --rules load no SymPy
     return sp.Symbol(name, integer=True, positive=True)
 
 
@@ -58,6 +60,7 @@ class DimExpr(str):
 
     def at(self, sizes: Mapping[str, int]) -> int:
         """Its value with the names at ``sizes``."""
+        import sympy as sp  # noqa: PLC0415
         value = self.expr.xreplace({symbol(n): sp.Integer(v) for n, v in sizes.items()})
         if not value.is_Integer:
             raise JacobianError(f"the size {self} is not a whole number at "
@@ -67,7 +70,8 @@ class DimExpr(str):
 
 def dim_text(expr: sp.Expr) -> str:
     """``n - k + 1``: positive terms first (names sorted), negative ones, the number last."""
-    expr = sp.expand(expr)
+    import sympy as sp  # noqa: PLC0415
+    expr = sp.expand(expr) if isinstance(expr, sp.Basic) else sp.Integer(expr)
     number, rest = expr.as_coeff_Add()
     terms = sorted(sp.Add.make_args(rest) if rest != 0 else (),
                    key=lambda t: (bool(t.as_coeff_Mul()[0] < 0), str(t.as_coeff_Mul()[1])))
@@ -87,6 +91,7 @@ def dim_text(expr: sp.Expr) -> str:
 
 def as_sympy(d) -> sp.Expr:
     """A dimension (number, name or :class:`DimExpr`) as a SymPy expression."""
+    import sympy as sp  # noqa: PLC0415
     if isinstance(d, DimExpr):
         return d.expr
     if isinstance(d, str):
@@ -97,7 +102,8 @@ def as_sympy(d) -> sp.Expr:
 def as_dim(expr) -> "int | str":
     """A SymPy expression of dimension names as a dimension: a number as ``int``, one
     name as its ``str``, else a :class:`DimExpr`."""
-    expr = sp.expand(sp.sympify(expr))
+    import sympy as sp  # noqa: PLC0415
+    expr = sp.expand(expr) if isinstance(expr, sp.Basic) else sp.Integer(expr)
     if expr.is_Integer:
         return int(expr)
     if isinstance(expr, sp.Symbol):
@@ -107,6 +113,7 @@ def as_dim(expr) -> "int | str":
 
 def add(*dims) -> "int | str":
     """The sum of dimensions (``n1 + n2``; ``n - k`` with a negative coefficient)."""
+    import sympy as sp  # noqa: PLC0415
     return as_dim(sp.Add(*(as_sympy(d) for d in dims)))
 
 
@@ -137,9 +144,9 @@ def dimension_names(shapes) -> set[str]:
 def known(condition) -> bool | None:
     """Whether a relation between dimensions (``as_sympy(n) >= as_sympy(k)``) holds
     for every size (True), for none (False) or depends on the sizes (None)."""
-    value = sp.sympify(condition)
-    if value in (sp.true, sp.false):
-        return bool(value)
+    import sympy as sp  # noqa: PLC0415
+    if condition in (True, False, sp.true, sp.false):
+        return bool(condition)
     return None
 
 

@@ -15,8 +15,8 @@ from typing import Iterable, Mapping, Sequence, Union
 
 import sympy as sp
 
-from ..core.dims import names_of
 from ..core.budget import active_limits
+from ..core.dims import names_of
 from ..core.errors import JacobianError, JacobianTypeError, LimitError, warn
 from ..core.grid import Grid, Shape, SymbolicSizeError, concrete, shape_text
 from ..core.names import natural_key

@@ -1014,7 +1014,7 @@ def _search(a: sp.Expr, b: sp.Expr, ctx: Context, tries: int, seed: int,
 def _size_bounds(a: sp.Expr, b: sp.Expr, ctx: Context) -> list[sp.Expr]:
     """The sizes ``a`` and ``b`` are stated at that are expressions of names (``n - k +
     1``): a witness is only searched where each is at least 1."""
-    found = {sp.sympify(n) for n in ctx.ranges.values()}
+    found = {n if isinstance(n, sp.Basic) else sp.Integer(n) for n in ctx.ranges.values()}
     for e in (a, b):
         for s in e.atoms(sp.Sum):
             found |= {hi - lo + 1 for _, lo, hi in s.limits}

@@ -327,12 +327,12 @@ def size_text(n) -> str:
     >>> size_text(1 - k + n)
     'n − k + 1'
     """
-    return IndexPrinter().index(sp.sympify(n))
+    return IndexPrinter().index(n if isinstance(n, sp.Basic) else sp.Integer(n))
 
 
 def size_latex(n) -> str:
     """An index range's upper end in LaTeX: ``N``, ``n - k + 1``."""
-    return IndexLatexPrinter().index(sp.sympify(n))
+    return IndexLatexPrinter().index(n if isinstance(n, sp.Basic) else sp.Integer(n))
 
 
 def text(e: sp.Expr, order: Sequence[sp.Symbol] = ()) -> str:

@@ -38,8 +38,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-import sympy as sp
-
 from ..core.dims import DimExpr
 from ..core.errors import JacobianError
 from ..core.grid import Shape, broadcast_shapes, shape_text
@@ -429,6 +427,7 @@ def dim_node(d: DimExpr) -> Node:
     >>> to_source(size_node((as_dim(symbol("n") - symbol("k") + 1), "h")))
     '(n - k + 1) * h'
     """
+    import sympy as sp  # noqa: PLC0415 - --help and --rules load no SymPy
     expr = sp.expand(d.expr)
     number, rest = expr.as_coeff_Add()
     parts = sorted(sp.Add.make_args(rest) if rest != 0 else (),

@@ -11,8 +11,8 @@ import operator
 import re
 from typing import Mapping
 
-from ..core.dims import names_of
 from ..core.budget import active_limits
+from ..core.dims import names_of
 from ..core.errors import JacobianError, JacobianTypeError, LimitError
 from ..core.grid import Shape
 from ..core.names import check_name
