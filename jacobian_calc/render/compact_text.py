@@ -36,7 +36,7 @@ def compact_jacobian_text(c: CompactJacobian, wrt: str = "x") -> str:
             lines += aligned_equations([("J_vec", c.vec_text, _shape(c.vec_shape))])
         elif c.reason:
             lines.append(f"({marked(c.reason)})")
-    lines.append(f"Verified against the explicit Jacobian: {verdict_text(c)}")
+    lines.append(f"Verified against {c.against}: {verdict_text(c)}")
     return "\n".join(lines)
 
 
