@@ -61,6 +61,8 @@ def compact_jacobian_dict(c: CompactJacobian) -> dict:
                        vec_convention="column-major")
     if c.check is not None:
         out.update(verdict=c.check.verdict, how=c.check.how)
+        if c.against != CompactJacobian.against:  # at symbolic sizes
+            out["against"] = c.against
     return out
 
 
