@@ -261,3 +261,17 @@ def test_cli_jacobian_claims_at_symbolic_sizes_as_json():
     assert doc["jacobians"][0]["compact"]["against"] == "the Jacobian's index form"
     assert [(c["verdict"], c["kind"]) for c in doc["claims"]] == \
         [("proved", ""), ("refuted", "sign")]
+
+
+def test_flattening_at_symbolic_sizes_is_a_clear_error_not_a_crash():
+    p = run("kron(A,B)", "--wrt", "A", "--shape", "A=mxn", "--shape", "B=pxq")
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr == ("Error: kron() needs numbers for the sizes: its shape is a product of "
+                        "sizes (N*h), which a symbolic shape cannot hold\n")
+
+
+def test_a_claim_with_kron_about_j_is_decided_at_sizes():
+    J = jacobian("X@W", "W", shapes={"X": ("N", "d"), "W": ("d", "h")})
+    v = check_claims(J, "J = kron(eye(h), X)")[0]
+    assert v.line == ("refuted  J = kron(eye(h), X): 8x12, but J is 2x4x3x4 (when N=2, d=3, "
+                      "h=4)")

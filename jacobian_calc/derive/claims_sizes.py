@@ -51,6 +51,9 @@ def decide_claim(verdict, target: str, tree: Node, context, onehot=(), concrete=
     try:
         mine = tuple(infer_shape(tree, shapes))
     except JacobianError as exc:
+        if without_index_form(tree):  # kron(), vec(): shapes of products of sizes (N*h)
+            return _instantiated(verdict, target, tree, context, without_index_form(tree),
+                                 concrete)
         return verdict.refuted(exc.message, "shape")
     want = tuple(shapes[target]) if target in shapes else \
         tuple(infer_shape(context.definitions[target], shapes))

@@ -140,8 +140,8 @@ def _map_form(root, x, d, shapes, result, out_name, correct, ix, ranges, problem
         try:
             k = tidy_compact(k, shapes)
             vec_shape = (_product(ys), _product(xs))
-        except (JacobianError, TypeError):  # an operation whose shape needs numbers
-            k, why = None, "its shape needs numbers for the sizes"
+        except JacobianError as exc:  # vec(D) of a matrix: a size N*h
+            k, why = None, exc.message
     if k is not None and check.ok:
         vec = _vec_at_sizes(root, x, d, k, problem)
         if not vec.ok:
