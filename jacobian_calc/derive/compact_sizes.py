@@ -22,7 +22,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..core.errors import JacobianError
-from ..core.tree import Name, Node, Num, names
+from ..core.tree import Call, Name, Node, Num, names, substitute
 from ..index import algebra as I
 from ..index.forms import entry_of, index_symbols, without_index_form
 from ..ops.registry import size_node
@@ -31,8 +31,7 @@ from ..results.backprop import Check
 from ..results.compact import LINEAR_MAP, MATRIX, CompactJacobian
 from ..results.jacobian import JacobianResult
 from ..symbolic.evaluate import node_shapes
-from .compact_jacobian import (_named, _output_name, _row, _tangent, column_major,  # noqa: F401
-                               matrix_of)
+from .compact_jacobian import _named, _output_name, _row, _tangent, matrix_of
 from .compact_rules import tidy_compact
 from .hessian_compact import RESERVED, inlined
 from .naming import Namer, numbered
@@ -85,10 +84,11 @@ def compact_jacobian_sizes(result: JacobianResult, problem: Problem) -> CompactJ
 
 
 def _matrix_form(root, x, v, shapes, result, out_name, correct, ix, ranges):
+    """``J = diag(p) - outer(p, p)`` read off the tangent, its entry decided against
+    ``correct`` (the Jacobian's index form); ``None`` when no matrix is read off."""
     xs, ys = shapes[x], tuple(result.out_shape)
     t = _tangent(root, x, v, shapes)
     if xs == ():
-        from ..core.tree import substitute  # noqa: PLC0415
         m = substitute(t, {v: Num(1)})
     elif ys == ():
         m = _row(t, v, shapes, Name(x))
@@ -100,7 +100,7 @@ def _matrix_form(root, x, v, shapes, result, out_name, correct, ix, ranges):
     out_ix, in_ix = ix
     order = out_ix + in_ix
     if result.layout == "denominator" and len(xs) == 1 and len(ys) == 1:
-        m = tidy_compact(sp_transpose(m), shapes)
+        m = tidy_compact(Call("transpose", (m,)), shapes)
         order = in_ix + out_ix
     _require_index_form(m)
     found = node_shapes(m, shapes)[m]
@@ -117,12 +117,9 @@ def _matrix_form(root, x, v, shapes, result, out_name, correct, ix, ranges):
                            tuple(result.shape), where, check=check, against=AGAINST)
 
 
-def sp_transpose(m: Node) -> Node:
-    from ..core.tree import Call  # noqa: PLC0415
-    return Call("transpose", (m,))
-
-
 def _map_form(root, x, d, shapes, result, out_name, correct, ix, ranges, problem):
+    """``dY = X @ dW``: its derivative by the entry ``dW[k,l]`` decided against ``correct``;
+    the vec form, where one is read off, checked at 3 size assignments."""
     t = _tangent(root, x, d, shapes)
     ys, xs = tuple(result.out_shape), shapes[x]
     out_ix, in_ix = ix
