@@ -150,6 +150,8 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
         Also find the compact Jacobian (``diag(p) - outer(p, p)``, ``W.T``; for
         a matrix input or output the linear map ``dY = X @ dW`` and its vec
         form ``kron(eye(2), X)``), proved equal to the entries: ``.compact``.
+        At symbolic sizes it is proved for all sizes against the index form
+        (the vec form, ``kron``, checked at 3 size assignments).
     index_form : bool
         Also give the Jacobian in index notation, for every size:
         ``.index_form`` (``X[i, k]*KroneckerDelta(j, l)``) and ``.indices``.
