@@ -186,7 +186,7 @@ def _decided(mine: sp.Expr, correct: sp.Expr, ranges, label: str, order) -> Chec
 def _vec_at_sizes(root: Node, x: str, d: str, k: Node, problem: Problem) -> Check:
     """The vec form against the explicit Jacobian at 3 size assignments (no index form
     for ``kron``), all sizes distinct within each."""
-    from .. import jacobian  # noqa: PLC0415
+    from .jacobian import jacobian  # noqa: PLC0415
     from .compact_jacobian import _check_vec  # noqa: PLC0415
     from .instantiate import assignments, node_at, one_size_text, shapes_at, sizes_text  # noqa
     dims = sorted(problem.dimensions)
