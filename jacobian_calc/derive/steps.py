@@ -101,9 +101,10 @@ def _inline_lets(problem: Problem) -> tuple[Node, dict[Node, str]]:
 
 # -- forward steps ------------------------------------------------------------------------
 
-#: Letters of generated names, by what the step is, in order of preference.
+#: Letters of generated names, by what the step is, in order of preference; a step of an
+#: operation that declares its own (``Op.step_letters``: ``P = softmax(Z)``) takes those.
 LETTERS = {"loss": "LJC", "output": "YFG", "layer": "ZUV", "activation": "YHA",
-           "softmax": "PQ", "log_softmax": "SR", "other": "HGK",
+           "other": "HGK",
            "mean": ("mu", "m"), "variance": ("v", "s"), "statistic": ("s", "t"),
            "centred": ("c", "xc")}
 #: Kinds of steps named in lower case whatever their shape (``mu``, ``v``).
@@ -316,9 +317,14 @@ def _kind(node: Node, is_root: bool, shape: Shape, cuts: Container[Node] = ()) -
             isinstance(a, Call) and a.op == "neg" and a.args[0] in cuts and
             isinstance(a.args[0], Call) and a.args[0].op == "mean" for a in node.args):
         return "centred"
-    if isinstance(node, Call) and node.op in ("softmax", "log_softmax"):
-        return node.op
+    if isinstance(node, Call) and get(node.op).step_letters:
+        return f"{node.op}()"  # named by the operation's own letters
     return "activation" if _is_activation(node) else "other"
+
+
+def _letters(kind: str):
+    """The letters of a step of this kind (``_kind``), in order of preference."""
+    return get(kind[:-2]).step_letters if kind.endswith("()") else LETTERS[kind]
 
 
 def _suffixes(cuts: list[Node], kinds: dict[Node, str]) -> dict[Node, str]:
@@ -402,7 +408,7 @@ def _step_names(cuts: list[Node], root: Node, found, request: _Request) -> dict[
         if n in request.lets:
             name = request.lets[n]
             if f"d{name}" in request.user:
-                names_[n] = namer.first_free(repeated(LETTERS[kinds[n]], suffix[n]))
+                names_[n] = namer.first_free(repeated(_letters(kinds[n]), suffix[n]))
                 request.notes.append(f"the step {name} is written {names_[n]} here: its "
                                      f"gradient d{name} would be the name d{name} of the "
                                      "expression")
@@ -417,7 +423,7 @@ def _step_names(cuts: list[Node], root: Node, found, request: _Request) -> dict[
     for n in cuts:
         if n not in names_:
             lower = (len(found[n]) < 2 and kinds[n] != "loss") or kinds[n] in STATISTIC_KINDS
-            names_[n] = namer.first_free(repeated(LETTERS[kinds[n]], suffix[n], lower))
+            names_[n] = namer.first_free(repeated(_letters(kinds[n]), suffix[n], lower))
     return names_
 
 

@@ -23,6 +23,9 @@ sympy_classes the reader of SymPy input (``Inverse`` is ``inv``)
 linear        simplification (a sign moves through a linear operation)
 value_sign    simplification (``sqrt(exp(x)**2)`` is ``exp(x)``: its values are positive)
 step_role     naming backprop steps (an activation's argument is a step)
+step_letters  naming backprop steps (``P = softmax(Z)``: the letters of its step)
+rational      checking backprop exactly (its values at rational points are rational)
+shape_only    backprop (a gradient of it alone depends on shapes only: ``ones_like``)
 tensor_valued code export (a constant call that is already an array)
 index         the entry at symbolic indices (index notation, all sizes at once)
 ============  =================================================================
@@ -258,6 +261,15 @@ class Op:
     #: The sign of every value wherever it is defined: ``"positive"`` (``exp``),
     #: ``"nonnegative"`` (``abs``) or None (not known); read when simplifying.
     value_sign: str | None = None
+    #: Letters of the name of a backprop step of it, in order of preference (``"PQ"``:
+    #: ``P = softmax(Z)``); empty: named as what the step is (an activation ``Y``, ...).
+    step_letters: str = ""
+    #: Its values at rational points are rational (``add``, ``inv``, ``relu``; not ``exp``):
+    #: backprop's end-to-end check runs in exact rational arithmetic when every operation is.
+    rational: bool = False
+    #: Its value depends on its arguments' shapes only (``ones_like``, ``eye_like``): a
+    #: gradient made of it is a constant, which backprop keeps as a step of its own.
+    shape_only: bool = False
     #: A call of constants whose generated code is already an array (``np.eye(3)``).
     tensor_valued: bool = False
     #: ``index(IndexContext) -> SymPy entry``: one output entry at the output's index
@@ -340,6 +352,9 @@ def register(op: Op) -> Op:
         raise TypeError(f"operation {op.name!r} has unknown step_role {op.step_role!r}")
     if op.value_sign not in (None, "positive", "nonnegative"):
         raise TypeError(f"operation {op.name!r} has unknown value_sign {op.value_sign!r}")
+    if not (op.step_letters == "" or (op.step_letters.isalpha() and op.step_letters.isascii())):
+        raise TypeError(f"operation {op.name!r} has step_letters {op.step_letters!r}, "
+                        "not letters")
     for name in (op.name, *op.aliases):
         if name in _OPS or name in _ALIASES:
             raise TypeError(f"operation name {name!r} is registered twice")
