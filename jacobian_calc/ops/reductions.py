@@ -191,7 +191,7 @@ def _softmax_np(np, x, axis=-1, log=False):
 
 register(Op(
     name="softmax", category="neural network",
-    step_letters="PQ",
+    step_letters="PQ", output_name="p", hessian_letters="pq",
     doc="exp(X) / sum(exp(X)) along the last axis (each row of a matrix; axis= to choose)",
     rule="dX = Y * (dY - sum(dY * Y, axis=axis, keepdims=True))",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,
@@ -206,7 +206,7 @@ register(Op(
 
 register(Op(
     name="log_softmax", category="neural network",
-    step_letters="SR",
+    step_letters="SR", hessian_letters="rq",
     doc="X - logsumexp(X) along the last axis (axis= to choose)",
     rule="dX = dY - exp(Y) * sum(dY, axis=axis, keepdims=True)",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,

@@ -24,6 +24,8 @@ linear        simplification (a sign moves through a linear operation)
 value_sign    simplification (``sqrt(exp(x)**2)`` is ``exp(x)``: its values are positive)
 step_role     naming backprop steps (an activation's argument is a step)
 step_letters  naming backprop steps (``P = softmax(Z)``: the letters of its step)
+output_name   formulas written through the output (``p`` of ``softmax(l)``)
+hessian_letters  naming a compact Hessian's subexpressions (``s = sigmoid(u)``)
 rational      checking backprop exactly (its values at rational points are rational)
 shape_only    backprop (a gradient of it alone depends on shapes only: ``ones_like``)
 tensor_valued code export (a constant call that is already an array)
@@ -264,6 +266,12 @@ class Op:
     #: Letters of the name of a backprop step of it, in order of preference (``"PQ"``:
     #: ``P = softmax(Z)``); empty: named as what the step is (an activation ``Y``, ...).
     step_letters: str = ""
+    #: The name a lecture gives its output, lower case (``"p"``: ``p = softmax(l)``, ``P``
+    #: for a matrix), where a Jacobian is written through the output; empty: ``Y``.
+    output_name: str = ""
+    #: Letters of the name of a subexpression of it in a compact Hessian, in order of
+    #: preference, lower case (``"sg"``: ``s = sigmoid(u)``); empty: ``h``, ``g``, ``k``.
+    hessian_letters: str = ""
     #: Its values at rational points are rational (``add``, ``inv``, ``relu``; not ``exp``):
     #: backprop's end-to-end check runs in exact rational arithmetic when every operation is.
     rational: bool = False
@@ -352,9 +360,10 @@ def register(op: Op) -> Op:
         raise TypeError(f"operation {op.name!r} has unknown step_role {op.step_role!r}")
     if op.value_sign not in (None, "positive", "nonnegative"):
         raise TypeError(f"operation {op.name!r} has unknown value_sign {op.value_sign!r}")
-    if not (op.step_letters == "" or (op.step_letters.isalpha() and op.step_letters.isascii())):
-        raise TypeError(f"operation {op.name!r} has step_letters {op.step_letters!r}, "
-                        "not letters")
+    for part in ("step_letters", "output_name", "hessian_letters"):
+        letters = getattr(op, part)
+        if letters and not (letters.isalpha() and letters.isascii()):
+            raise TypeError(f"operation {op.name!r} has {part} {letters!r}, not letters")
     for name in (op.name, *op.aliases):
         if name in _OPS or name in _ALIASES:
             raise TypeError(f"operation name {name!r} is registered twice")
