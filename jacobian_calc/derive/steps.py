@@ -165,7 +165,7 @@ def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> 
         return True
     if _is_layer(node):  # (X@W - T)**2 names X@W; trace(A@X) and X@W + b keep it
         return arithmetic and not _is_layer(parent)
-    if isinstance(node, Call) and node.op == "softmax" and arithmetic:
+    if isinstance(node, Call) and get(node.op).step_in_arithmetic and arithmetic:
         return True  # P = softmax(z) in sum(P * (log_softmax(z) - log(q)))
     if _is_activation(node) and arithmetic:  # 1 + tanh(u) names t = tanh(u) when u is not
         return _nonlinear(node.args[0], steps)  # linear: its derivative repeats it (GELU)

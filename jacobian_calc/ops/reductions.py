@@ -191,7 +191,7 @@ def _softmax_np(np, x, axis=-1, log=False):
 
 register(Op(
     name="softmax", category="neural network",
-    step_letters="PQ", output_name="p", hessian_letters="pq",
+    step_letters="PQ", output_name="p", hessian_letters="pq", step_in_arithmetic=True,
     doc="exp(X) / sum(exp(X)) along the last axis (each row of a matrix; axis= to choose)",
     rule="dX = Y * (dY - sum(dY * Y, axis=axis, keepdims=True))",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,

@@ -24,6 +24,7 @@ linear        simplification (a sign moves through a linear operation)
 value_sign    simplification (``sqrt(exp(x)**2)`` is ``exp(x)``: its values are positive)
 step_role     naming backprop steps (an activation's argument is a step)
 step_letters  naming backprop steps (``P = softmax(Z)``: the letters of its step)
+step_in_arithmetic  naming backprop steps (``P = softmax(z)`` even inside ``P * log(P)``)
 output_name   formulas written through the output (``p`` of ``softmax(l)``)
 hessian_letters  naming a compact Hessian's subexpressions (``s = sigmoid(u)``)
 rational      checking backprop exactly (its values at rational points are rational)
@@ -266,6 +267,10 @@ class Op:
     #: Letters of the name of a backprop step of it, in order of preference (``"PQ"``:
     #: ``P = softmax(Z)``); empty: named as what the step is (an activation ``Y``, ...).
     step_letters: str = ""
+    #: A step of its own even as an operand of arithmetic (``P = softmax(z)`` in
+    #: ``sum(P * (log_softmax(z) - log(q)))``), where an activation of a name is kept
+    #: inside it (``1 + tanh(u)``).
+    step_in_arithmetic: bool = False
     #: The name a lecture gives its output, lower case (``"p"``: ``p = softmax(l)``, ``P``
     #: for a matrix), where a Jacobian is written through the output; empty: ``Y``.
     output_name: str = ""
