@@ -109,8 +109,6 @@ LETTERS = {"loss": "LJC", "output": "YFG", "layer": "ZUV", "activation": "YHA",
            "centred": ("c", "xc")}
 #: Kinds of steps named in lower case whatever their shape (``mu``, ``v``).
 STATISTIC_KINDS = ("mean", "variance", "statistic")
-#: Reductions whose result, broadcast back against the data, is a normalisation statistic.
-STATISTICS = ("mean", "sum")
 
 
 def _atomic(node: Node) -> bool:
@@ -228,7 +226,7 @@ def _statistics(root: Node, found: Mapping[Node, Shape]) -> set[Node]:
         if (node, top) in seen:
             return
         seen.add((node, top))
-        if isinstance(node, Call) and node.op in STATISTICS and tuple(top) != tuple(found[node]):
+        if _role(node) == "statistic" and tuple(top) != tuple(found[node]):
             out.add(node)
         for child in node.children():
             visit(child, top if _elementwise(node) else found[child])
@@ -295,7 +293,7 @@ def _find_cuts(root: Node, lets: Mapping[Node, str], steps: set[Node],
         for child in node.children():
             visit(child, through)
         loss_argument = parent is root and isinstance(parent, Call) and \
-            parent.op in STATISTICS and _is_layer(node)  # h = H @ v in L = mean(h)
+            _role(parent) == "statistic" and _is_layer(node)  # h = H @ v in L = mean(h)
         if parent is None or node in lets or node in shared or loss_argument or \
                 _named_by_lecture(node, parent, steps):
             found[node] = None
@@ -309,7 +307,7 @@ def _kind(node: Node, is_root: bool, shape: Shape, cuts: Container[Node] = ()) -
         return "loss" if shape == () else "output"
     if _is_layer(node):
         return "layer"
-    if isinstance(node, Call) and node.op in STATISTICS:
+    if _role(node) == "statistic":  # a normalisation statistic (Op.step_role)
         square = isinstance(node.args[0], Call) and node.args[0].op == "pow" and \
             node.args[0].args[1] == Num(2)
         return "variance" if square else ("mean" if node.op == "mean" else "statistic")

@@ -87,7 +87,7 @@ def _axis_latex(name: str):
 
 register(Op(
     name="sum", category="reduction",
-    rational=True,
+    rational=True, step_role="statistic",
     linear=True,
     doc="sum of the entries; sum(X, axis=0) sums each column, axis=1 each row",
     rule="dX = dY * ones_like(X)  (sum(X, axis=1): dX = expand_dims(dY, 1) * ones_like(X))",
@@ -101,7 +101,7 @@ register(Op(
 
 register(Op(
     name="mean", category="reduction", doc="mean of the entries (axis and keepdims as for sum)",
-    rational=True,
+    rational=True, step_role="statistic",
     linear=True,
     rule="dX = dY / n * ones_like(X), n the number of entries averaged",
     arity=(1, 1), keywords=(AXIS, KEEPDIMS), shape=reduced_shape,

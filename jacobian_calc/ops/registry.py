@@ -6,6 +6,7 @@ An :class:`Op` holds what every layer needs to know about an operation:
 part          used by
 ============  =================================================================
 name, aliases the parser (``arcsin`` is ``asin``) and every printer
+pairwise      the parser (``max(0, t)``, with two operands, is ``maximum(0, t)``)
 arity,        the parser (argument counts, ``sum(X, axis=0)``)
 keywords
 shape         shape inference, before anything is evaluated
@@ -61,7 +62,7 @@ PRINTERS = ("text", "latex", "code")
 CATEGORIES = ("arithmetic", "elementwise", "reduction", "linear algebra", "neural network",
               "structure", "constant")
 #: What a step of an operation is when backprop names steps (see :attr:`Op.step_role`).
-STEP_ROLES = ("activation", "arithmetic", "own step", "condition")
+STEP_ROLES = ("activation", "arithmetic", "own step", "condition", "statistic")
 LANGUAGES = ("numpy", "torch")
 
 
@@ -257,8 +258,10 @@ class Op:
     #: What a step of it is when backprop names steps: ``"activation"`` (``Y = f(Z)``
     #: names ``Z``), ``"arithmetic"`` (entry by entry, as ``1 - y``), ``"own step"``
     #: (always a step of its own: ``max``, whose backward rule reads its output),
-    #: ``"condition"`` (a comparison, read inside the step of its ``where``, never a step)
-    #: or None; by default ``"activation"`` for element-wise and neural-network
+    #: ``"condition"`` (a comparison, read inside the step of its ``where``, never a step),
+    #: ``"statistic"`` (a reduction that, broadcast back against the data, is a step of
+    #: its own: ``mu = mean(x)`` in ``x - mu``; a loss of it names a layer, ``h = H @ v``
+    #: in ``L = mean(h)``) or None; by default ``"activation"`` for element-wise and neural-network
     #: operations (see :attr:`role`).
     step_role: str | None = None
     #: The sign of every value wherever it is defined: ``"positive"`` (``exp``),
@@ -290,6 +293,9 @@ class Op:
     #: :mod:`jacobian_calc.index.forms`. :class:`NoIndexForm` says there is none
     #: (``det``); ``None``: not declared.
     index: Callable[[Any], Any] | NoIndexForm | None = None
+    #: The element-wise operation that a call of it with two operands is (``max(0, t)``
+    #: is ``maximum(0, t)``; ``max(X, 1)``, which could be an axis, is refused).
+    pairwise: str = ""
     #: Names of the arguments in ``--rules`` (``clip(X, lo, hi)``); default X, Y.
     params: tuple[str, ...] = ()
 
