@@ -39,6 +39,7 @@ from ..core.errors import JacobianError
 from ..core.grid import Grid, shape_text
 from ..core.names import suggest
 from ..core.tree import Call, Name, Node, names, substitute
+from ..ops import get
 from ..ops.text import to_source
 from ..parsing import parse_expression
 from ..results.backprop import AGREES, PROVED, BackpropResult
@@ -267,10 +268,9 @@ def vec_jacobian(J: JacobianResult) -> Grid:
 
 
 def _output_names(J: JacobianResult, tree: Node) -> list[str]:
-    from .compact_jacobian import OUTPUT_NAMES  # noqa: PLC0415
     found = [J.out_name]
-    if isinstance(tree, Call) and tree.op in OUTPUT_NAMES:
-        name = OUTPUT_NAMES[tree.op]
+    if isinstance(tree, Call) and get(tree.op).output_name:  # Op.output_name
+        name = get(tree.op).output_name
         found.append(name if len(J.out_shape) < 2 else name.upper())
     if J.compact is not None:
         found += [name for name, _, _ in J.compact.where]
