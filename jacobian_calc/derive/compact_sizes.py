@@ -19,6 +19,8 @@ plainly: nothing is shown that was not decided.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import sympy as sp
 
 from ..core.errors import JacobianError
@@ -43,8 +45,19 @@ _LETTERS = "ijklmnqrst"
 AGAINST = "the Jacobian's index form"
 
 
-def compact_jacobian_sizes(result: JacobianResult, problem: Problem) -> CompactJacobian:
+def compact_jacobian_sizes(result: JacobianResult, problem: Problem,
+                           explicit: Callable[..., JacobianResult]) -> CompactJacobian:
     """The compact form of a Jacobian at symbolic sizes, proved for all sizes.
+
+    Parameters
+    ----------
+    result : JacobianResult
+        The Jacobian at symbolic sizes (its index form).
+    problem : Problem
+        The request it answers.
+    explicit : callable
+        ``explicit(of, wrt, shapes)``: the explicit Jacobian at concrete sizes (the
+        vec form is checked against it at 3 size assignments).
 
     Raises
     ------
@@ -80,7 +93,7 @@ def compact_jacobian_sizes(result: JacobianResult, problem: Problem) -> CompactJ
             return form
     d = f"d{x}" if namer.free(f"d{x}") else namer.first_free(numbered("vuh", len(xs) < 2))
     return _map_form(root, x, d, {**shapes, d: xs}, result, out_name, correct,
-                     (out_ix, in_ix), ranges, problem)
+                     (out_ix, in_ix), ranges, problem, explicit)
 
 
 def _matrix_form(root, x, v, shapes, result, out_name, correct, ix, ranges):
@@ -117,7 +130,7 @@ def _matrix_form(root, x, v, shapes, result, out_name, correct, ix, ranges):
                            tuple(result.shape), where, check=check, against=AGAINST)
 
 
-def _map_form(root, x, d, shapes, result, out_name, correct, ix, ranges, problem):
+def _map_form(root, x, d, shapes, result, out_name, correct, ix, ranges, problem, explicit):
     """``dY = X @ dW``: its derivative by the entry ``dW[k,l]`` decided against ``correct``;
     the vec form, where one is read off, checked at 3 size assignments."""
     t = _tangent(root, x, d, shapes)
@@ -140,7 +153,7 @@ def _map_form(root, x, d, shapes, result, out_name, correct, ix, ranges, problem
         except JacobianError as exc:  # vec(D) of a matrix: a size N*h
             k, why = None, exc.message
     if k is not None and check.ok:
-        vec = _vec_at_sizes(root, x, d, k, problem)
+        vec = _vec_at_sizes(root, x, d, k, problem, explicit)
         if not vec.ok:
             check = vec
         else:
@@ -183,18 +196,17 @@ def _decided(mine: sp.Expr, correct: sp.Expr, ranges, label: str, order) -> Chec
     return Check("undecided", f"in index notation: {decision.note}")
 
 
-def _vec_at_sizes(root: Node, x: str, d: str, k: Node, problem: Problem) -> Check:
+def _vec_at_sizes(root: Node, x: str, d: str, k: Node, problem: Problem, explicit) -> Check:
     """The vec form against the explicit Jacobian at 3 size assignments (no index form
     for ``kron``), all sizes distinct within each."""
-    from .jacobian import jacobian  # noqa: PLC0415
     from .compact_jacobian import _check_vec  # noqa: PLC0415
     from .instantiate import assignments, node_at, one_size_text, shapes_at, sizes_text  # noqa
     dims = sorted(problem.dimensions)
     chosen = assignments(dims)
     for sizes in chosen:
         shapes = shapes_at(problem.shapes, sizes)
-        J = jacobian(to_source(node_at(root, sizes)), wrt=x,
-                     shapes={n: s for n, s in shapes.items() if n in names(root) | {x}})
+        J = explicit(to_source(node_at(root, sizes)), x,
+                     {n: s for n, s in shapes.items() if n in names(root) | {x}})
         check = _check_vec(node_at(k, sizes), J, {**shapes, d: shapes[x]})
         if not check.ok:
             label, a, b = check.mismatch

@@ -106,7 +106,8 @@ def _with_compact_sizes(result: JacobianResult, problem: Problem) -> JacobianRes
     from ..results.compact import CompactJacobian  # noqa: PLC0415
     from .compact_sizes import compact_jacobian_sizes  # noqa: PLC0415 - only when asked for
     try:
-        form = compact_jacobian_sizes(result, problem)
+        form = compact_jacobian_sizes(result, problem, lambda of, wrt, shapes:
+                                      jacobian(of, wrt, shapes=shapes))
     except JacobianError as exc:
         form = CompactJacobian(None, reason=Message(exc.marked))
     return replace(result, compact=form)
