@@ -34,6 +34,10 @@ DOCUMENTS = [
     ("hessian at a point", ["x.T@A@x", "--wrt", "x", "--shape", "x=2", "--shape", "A=2x2",
                             "--hessian", "--at", "x=[1,2],A=[[1,2],[3,4]]"]),
     ("hessian, no compact form", ["sum(x)*x_1", "--wrt", "x", "--shape", "x=3", "--hessian"]),
+    ("compact map at symbolic sizes", ["X@W", "--wrt", "W", "--shape", "X=Nxd", "--shape",
+                                       "W=dxh", "--compact"]),
+    ("compact matrix at symbolic sizes", ["softmax(l)", "--wrt", "l", "--shape", "l=K",
+                                          "--compact"]),
 ]
 
 
