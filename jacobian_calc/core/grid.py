@@ -12,6 +12,7 @@ import itertools
 import math
 from typing import Any, Callable, Iterator, Sequence, Union
 
+from .dims import DimExpr
 from .errors import JacobianError
 
 #: A dimension is a size or a dimension name (``"N"``): the same name, the same size.
@@ -52,9 +53,7 @@ def shape_text(shape: Shape) -> str:
 
 def dim_label(d: Dim) -> str:
     """A dimension in a shape's text: ``n``, ``3``, or ``(n-k+1)`` for an expression."""
-    text = str(d)
-    return f"({text.replace(' ', '')})" if not text.isidentifier() and \
-        not text.isdigit() else text
+    return f"({str(d).replace(' ', '')})" if isinstance(d, DimExpr) else str(d)
 
 
 def ndindex(shape: Shape) -> Iterator[tuple[int, ...]]:
