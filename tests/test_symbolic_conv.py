@@ -159,6 +159,26 @@ def test_a_concrete_request_is_proved_for_all_sizes_too():
                                             "conv1d(x, 2 * conv1d(x, w))"]
 
 
+def test_json_and_latex_write_the_sizes_as_expressions():
+    jsonschema = pytest.importorskip("jsonschema")
+    import json
+
+    from jacobian_calc.schema import schema
+    args = ["sum(tanh(concat([x, conv1d(x, w)])))", "--wrt", "x,w", "--shape", "x=n",
+            "--shape", "w=k", "--backprop"]
+    r = run(*args, "--format", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    jsonschema.validate(doc, schema())
+    assert [s["shape"] for s in doc["steps"]][:2] == [["n - k + 1"], ["2*n - k + 1"]]
+    assert doc["summary"].startswith("6 steps proved for all sizes")
+    one = ["conv1d(x, w)", "--wrt", "x", "--shape", "x=n", "--shape", "w=k", "--index-form"]
+    doc = json.loads(run(*one, "--format", "json").output)
+    jsonschema.validate(doc, schema())
+    assert doc["jacobians"][0]["shape"][0] == "n - k + 1"
+    assert r"i = 1, \dots, n - k + 1" in run(*one, "--format", "latex").output
+
+
 # -- the index forms against the explicit Jacobians --------------------------------------------
 
 def _as_symbols(expr):
