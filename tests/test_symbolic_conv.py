@@ -313,3 +313,9 @@ def test_proved_rules_agree_with_pytorch_at_instantiated_sizes():
         for step, want in ((s, {"x": xt, "w": wt}[s.target].grad) for s in r.backward):
             got = float_evaluate(node_at(step.tree, at), values)
             assert np.allclose(got, want.numpy(), rtol=1e-12, atol=1e-12), step.text
+
+
+def test_a_derivation_reads_the_same_every_time():
+    texts = {backprop("sum(conv1d(x, w)**2)", "x", shapes=VECTORS).backward[0].contraction
+             for _ in range(3)}
+    assert len(texts) == 1
