@@ -471,3 +471,37 @@ def test_a_derivation_keeps_typed_decimals_and_writes_the_step_by_name():
     text = through_y.contraction
     assert "y[k]**2" in text and "tanh" not in text
     assert "250000000000000" not in text and "0.000003989422804" in text
+
+
+# -- warnings at symbolic sizes, as at concrete ones ------------------------------------------
+
+@pytest.mark.parametrize("expr, word", [("sum(X@W)", "does not appear in the expression"),
+                                        ("sum(X@W + b - b)", "cancels out of the output")])
+def test_an_absent_variable_warns_at_symbolic_sizes_as_at_concrete_ones(expr, word):
+    symbolic = {"X": ("N", "d"), "W": ("d", "h"), "b": ("h",)}
+    concrete = {"X": (2, 3), "W": (3, 4), "b": (4,)}
+    want = [f"b {word}; its derivatives are all zero"]
+    for shapes in (symbolic, concrete):
+        with pytest.warns(UserWarning, match=f"b {word}"):
+            r = backprop(expr, "W,b", shapes=shapes)
+        assert r.warnings == want
+    assert "X_1_1" not in " ".join(r.warnings)
+
+
+def test_a_renamed_step_is_said_at_symbolic_sizes_as_at_concrete_ones():
+    """dZ names an input, so the step the caller named Z is written otherwise, and the
+    note says so at symbolic sizes too."""
+    notes = []
+    for shapes in ({"X": "Nxd", "W": "dxh", "dZ": "Nxh"},
+                   {"X": "2x3", "W": "3x4", "dZ": "2x4"}):
+        r = backprop("sum(tanh(X@W)) + sum(dZ)", "W", shapes=shapes, lets={"Z": "X@W"})
+        notes.append(r.warnings)
+    assert notes[0] == notes[1]
+    assert any("the step Z is written" in w for w in notes[0])
+
+
+def test_the_cli_prints_the_warnings_at_symbolic_sizes():
+    result = CliRunner().invoke(main, ["sum(X@W)", "--shape", "X=Nxd", "--shape", "W=dxh",
+                                       "--shape", "b=h", "--backprop", "--wrt", "W,b"])
+    assert result.exit_code == 0, result.output
+    assert "b does not appear in the expression; its derivatives are all zero" in result.output

@@ -228,11 +228,15 @@ def backprop_at_sizes(route, problem, request, graph, rules: list, *, expand: bo
     backward, sizes = check_steps(route, rules, graph, dims, simplify)
     end = end_to_end(route, graph, rules, sizes, points, seed)
     gradients = route.gradients(graph, rules, {n: None for n in graph.wrt}, False, False)
+    small = graph_at(graph, sizes[0])  # which variables the output depends on: any size
+    output = evaluate(small.root, Env(small.variables))
     return BackpropResult(
         of=to_source(graph.root), of_tree=graph.root, output=graph.output,
         out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
-        gradients=gradients, end_to_end=end, warnings=[],
+        gradients=gradients, end_to_end=end,
+        warnings=request.notes + absence_warnings(graph.wrt, small.variables, output.flat,
+                                                  problem.used_names()),
         shapes={n: s for n, s in graph.shapes.items() if n not in problem.dimensions},
         inline=inline, onehot=tuple(sorted(request.onehot)), sizes=sizes_text(sizes))
 
