@@ -184,7 +184,7 @@ def _merged(route, rule, graph, checked: list[BackwardStep], sizes, proof=None
         fused=tuple((n, to_source(t)) for n, t in rule.fused),
         fused_trees=tuple((n, t) for n, t in rule.fused),
         contraction=route.contraction(rule, graph), check=check,
-        at=one_size_text(sizes[k]))
+        at=one_size_text(sizes[k]), sizes=tuple(dict(s) for s in sizes))
 
 
 def end_to_end(route, graph, rules: list, sizes: list[dict[str, int]], points: int,
@@ -202,9 +202,9 @@ def end_to_end(route, graph, rules: list, sizes: list[dict[str, int]], points: i
                                      seed, exact)
     except ValueError as exc:  # a rule of the wrong shape at these sizes
         return EndToEnd(Check(DIFFERS, f"cannot be evaluated at {one_size_text(s)} ({exc})",
-                              mismatch=("the gradients", "-", "-")), 0)
+                              mismatch=("the gradients", "-", "-")), 0, sizes=dict(s))
     return dataclasses.replace(e, check=dataclasses.replace(
-        e.check, how=f"{e.check.how}, at {one_size_text(s)}"))
+        e.check, how=f"{e.check.how}, at {one_size_text(s)}"), sizes=dict(s))
 
 
 #: Operations whose values at rational points are rational.

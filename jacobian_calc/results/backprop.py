@@ -116,6 +116,11 @@ class BackwardStep:
         The compact rule against the explicit contraction.
     at : str
         At symbolic sizes, the sizes of ``explicit`` (``N=2, d=3``); else ``""``.
+    sizes : tuple of dict
+        The instantiated sizes the step was checked at by its explicit contraction,
+        by dimension name (``({"N": 2, "d": 3}, {"N": 3, "d": 4}, ...)``; ``at`` says
+        which one a difference was found at); empty for a step proved for all sizes
+        or checked at the requested sizes.
     """
 
     name: str
@@ -133,6 +138,7 @@ class BackwardStep:
     at: str = ""
     derivation_tex: tuple[str, ...] = ()
     fused_trees: tuple[tuple[str, Node], ...] = ()
+    sizes: tuple[dict, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,10 @@ class EndToEnd:
     at : str
         The small sizes compared at, for a request at concrete sizes too large to
         write out (``X_rows=2, X_cols=3``); ``""`` at the requested sizes.
+    sizes : dict of str to int
+        The instantiated sizes compared at, by dimension name (``{"N": 2, "d": 3}``),
+        at symbolic sizes or for a request too large to write out; empty at the
+        requested sizes.
     """
 
     check: Check
@@ -216,6 +226,7 @@ class EndToEnd:
     exact_points: int = 0
     chosen: str = ""  # how the points were chosen, when not simply drawn at random
     at: str = ""
+    sizes: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, repr=False)
