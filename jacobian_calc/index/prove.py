@@ -251,14 +251,16 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     factor = _factor_text(jac, order) if upstream else text(jac, order)
     rule = to_source(v["rule"])
     rule = rule if _atomic(v["rule"]) else f"({rule})"
-    rhs = _distinct([f"{sums}{head}{factor}", text(summed, mine), f"{rule}{_brackets(mine)}"])
+    first = (upstream,) if upstream else ()  # dY[k,l] Y[k,l], as the lectures write it
+    rhs = _distinct([f"{sums}{head}{factor}", text(summed, mine, first),
+                     f"{rule}{_brackets(mine)}"])
     lines = [f"{lhs} {rhs[0]}"] + [f"= {r}" for r in rhs[1:]]
     tex_sums = "".join(rf"\sum_{{{s}=1}}^{{{sp.latex(I.size(d).subs(numbers))}}} "
                        for s, d in zip(out, v["shapes"][v["top"]]))
     tex_head = f"{_tex_entry(upstream, out)} " if upstream else ""
     sign = r"\mathrel{+}=" if v["accumulate"] else "="
     tex_factor = _factor_tex(jac, order) if upstream else latex(jac, order)
-    tex_rhs = _distinct([f"{tex_sums}{tex_head}{tex_factor}", latex(summed, mine)])
+    tex_rhs = _distinct([f"{tex_sums}{tex_head}{tex_factor}", latex(summed, mine, first)])
     tex = [rf"{_tex_entry('d' + target, mine)} {sign} {tex_rhs[0]}"] + \
         [f"= {r}" for r in tex_rhs[1:]]
     ranges = tuple(f"{s} = 1..{I.size(d).subs(numbers)}"
