@@ -188,13 +188,13 @@ def _merged(route, rule, graph, checked: list[BackwardStep], sizes, proof=None
 
 
 def end_to_end(route, graph, rules: list, sizes: list[dict[str, int]], points: int,
-               seed: int) -> EndToEnd:
+               seed: int, small=None) -> EndToEnd:
     """The composed gradients against the explicit derivative of the whole expression at
     the first (smallest) instantiated sizes; exactly at rational points only where the
-    expression can be rational (no exp, log, tanh ...)."""
+    expression can be rational (no exp, log, tanh ...). ``small``: the graph at those
+    sizes and its output, where already evaluated."""
     s = sizes[0]
-    g = graph_at(graph, s)
-    output = evaluate(g.root, Env(g.variables))
+    g, output = small or _at_first(graph, sizes)
     explicit = route.explicit(g, output)
     exact = 2 if _maybe_rational(g.root) else 0
     try:
@@ -205,6 +205,12 @@ def end_to_end(route, graph, rules: list, sizes: list[dict[str, int]], points: i
                               mismatch=("the gradients", "-", "-")), 0, sizes=dict(s))
     return dataclasses.replace(e, check=dataclasses.replace(
         e.check, how=f"{e.check.how}, at {one_size_text(s)}"), sizes=dict(s))
+
+
+def _at_first(graph, sizes: list[dict[str, int]]):
+    """The graph at the first instantiated sizes, and its output's entries there."""
+    g = graph_at(graph, sizes[0])
+    return g, evaluate(g.root, Env(g.variables))
 
 
 #: Operations whose values at rational points are rational.
@@ -226,10 +232,9 @@ def backprop_at_sizes(route, problem, request, graph, rules: list, *, expand: bo
                             "({{shape_example}})")
     dims = ordered_dimensions(problem.shapes, problem.dimensions)
     backward, sizes = check_steps(route, rules, graph, dims, simplify)
-    end = end_to_end(route, graph, rules, sizes, points, seed)
+    small, output = _at_first(graph, sizes)  # which variables the output depends on, too
+    end = end_to_end(route, graph, rules, sizes, points, seed, (small, output))
     gradients = route.gradients(graph, rules, {n: None for n in graph.wrt}, False, False)
-    small = graph_at(graph, sizes[0])  # which variables the output depends on: any size
-    output = evaluate(small.root, Env(small.variables))
     return BackpropResult(
         of=to_source(graph.root), of_tree=graph.root, output=graph.output,
         out_shape=graph.out_shape,
@@ -307,9 +312,9 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
         end = route.numbers().end_to_end(graph, shown, explicit, points, seed)
         variables, at = graph.variables, ""
     else:
-        small = graph_at(g_graph, sizes[0])  # which variables the output depends on
-        output, variables = evaluate(small.root, Env(small.variables)), small.variables
-        end = end_to_end(route, g_graph, g_rules, sizes, points, seed)
+        small, output = _at_first(g_graph, sizes)  # which variables the output depends on
+        variables = small.variables
+        end = end_to_end(route, g_graph, g_rules, sizes, points, seed, (small, output))
         end = dataclasses.replace(end, at=one_size_text(sizes[0]))
         gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False)
         at = f"{sizes_text(sizes)} (the requested ({wanted}) not written out)"
