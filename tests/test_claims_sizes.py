@@ -105,15 +105,18 @@ def test_cli_claims_at_symbolic_sizes_as_json_follow_the_schema():
         [("proved", ""), ("refuted", "sign")]
 
 
-def test_jacobian_claims_and_compact_at_symbolic_sizes_are_refused_plainly():
-    """Not a verdict and not a misleading message: what works at symbolic sizes is said."""
-    from jacobian_calc import JacobianError, check_claims, jacobian
+def test_jacobian_claims_and_compact_at_symbolic_sizes_are_decided_for_all_sizes():
+    """No longer refused: the compact form and claims about J are proved in index notation
+    (more in test_compact_sizes.py)."""
+    from jacobian_calc import jacobian
     shapes = {"X": ("N", "d"), "w": ("d",)}
-    r = jacobian("X@w", wrt="w", shapes=shapes)
-    with pytest.raises(JacobianError, match="claims about a Jacobian need numbers for the sizes"):
-        check_claims(r, ["J = X"])
-    with pytest.raises(JacobianError, match="the compact Jacobian needs numbers for the sizes"):
-        jacobian("X@w", wrt="w", shapes=shapes, compact=True)
+    r = jacobian("X@w", wrt="w", shapes=shapes, compact=True)
+    assert (r.compact.text, r.compact.check.verdict) == ("X", "proved")
+    assert r.compact.check.how == "for all sizes, in index notation"
+    right, transposed = check_claims(r, ["J = X", "J = X.T"])
+    assert right.line == "proved   J = X: equal to J for all sizes"
+    assert transposed.line == ("refuted  J = X.T: dxN, but J is Nxd; your formula is the "
+                               "transpose of J")
 
 
 def test_a_claim_without_relus_mask_is_refuted_at_symbolic_sizes():

@@ -38,6 +38,10 @@ DOCUMENTS = [
                                     "--shape", "W=dxh", "--shape", "b=h", "--backprop"]),
     ("backprop checked by instantiation", ["det(X)", "--wrt", "X", "--shape", "X=dxd",
                                            "--backprop"]),
+    ("compact map at symbolic sizes", ["X@W", "--wrt", "W", "--shape", "X=Nxd", "--shape",
+                                       "W=dxh", "--compact"]),
+    ("compact matrix at symbolic sizes", ["softmax(l)", "--wrt", "l", "--shape", "l=K",
+                                          "--compact"]),
 ]
 
 

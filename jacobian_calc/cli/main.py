@@ -141,7 +141,8 @@ class ExpressionFirstCommand(click.Command):
                    "--format numpy|torch: also run the code and compare it.")
 @click.option("--compact", is_flag=True,
               help="Also the compact Jacobian (diag(p) - outer(p, p), W.T; for a matrix "
-                   "the linear map dY = X @ dW and its vec form), proved entry by entry.")
+                   "the linear map dY = X @ dW and its vec form), proved entry by entry; at "
+                   "symbolic sizes (X=Nxd) proved for all sizes in index notation.")
 @click.option("--claim", "claims", multiple=True, metavar="NAME=FORMULA",
               help="Check your answer, e.g. --claim \"dW = X.T @ dY\" (repeatable): "
                    "proved or refuted, and why; exit 1 if any is refuted.")

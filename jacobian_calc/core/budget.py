@@ -39,6 +39,7 @@ import inspect
 import signal
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Iterator
@@ -224,9 +225,26 @@ def _on_alarm(signum, frame):
     if time.monotonic() < _INTENDED[0] - _LONGEST / 2:  # a capped interval ran out: wait on
         _arm(_INTENDED[0])
         return
+    if _unsafe_to_interrupt(frame):  # the repeating alarm fires again in _REPEAT s
+        return
     if budget is not None:  # the stage is named now: unwinding will leave it
         budget.stopped_in = budget.stage
     raise Interrupted
+
+
+#: Code an exception must not interrupt: an import (an interrupted ``import numpy`` leaves
+#: its submodules bound to a half-made ``numpy``, broken for the life of the process) and
+#: a weakref callback (Python ignores its exceptions, so the interruption would be lost).
+_UNSAFE_FILES = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>",
+                 weakref.__file__)
+
+
+def _unsafe_to_interrupt(frame) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename in _UNSAFE_FILES:
+            return True
+        frame = frame.f_back
+    return False
 
 
 @contextmanager

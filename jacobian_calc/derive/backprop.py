@@ -40,6 +40,7 @@ from ..core.errors import JacobianTypeError
 from ..core.limits import DEFAULT_LIMITS, Limits
 from ..core.progress import advance, stage
 from ..core.tree import Call, Name, Node, Num, substitute
+from ..ops import get
 from ..ops.text import to_source
 from ..results.backprop import BackpropResult
 from ..symbolic.evaluate import Env, evaluate
@@ -238,7 +239,7 @@ def _constant(tree: Node, dims: frozenset = frozenset()) -> bool:
     symbolic sizes): a sum's or a mean's, which Lecture 9 shows as a step of its own."""
     if isinstance(tree, Name):
         return tree.id in dims
-    if isinstance(tree, Call) and tree.op in ("ones_like", "eye_like"):
+    if isinstance(tree, Call) and get(tree.op).shape_only:
         return True
     return all(_constant(k, dims) for k in tree.children())
 

@@ -28,6 +28,7 @@ from ..core.grid import Grid, Shape
 from ..core.progress import advance, stage
 from ..core.tree import Call, Num, names, walk
 from ..index.prove import UNAVAILABLE, prove_step
+from ..ops import get
 from ..ops.text import to_source
 from ..results.backprop import (ALL_SIZES, AT_REQUESTED, CHECKED, DIFFERS, PROVED,
                                 BackpropResult, BackwardStep, Check, EndToEnd, ForwardStep)
@@ -213,15 +214,9 @@ def _at_first(graph, sizes: list[dict[str, int]]):
     return g, evaluate(g.root, Env(g.variables))
 
 
-#: Operations whose values at rational points are rational.
-RATIONAL = frozenset({"add", "neg", "mul", "div", "pow", "matmul", "transpose", "hadamard",
-                      "sum", "mean", "trace", "det", "inv", "diag", "outer", "eye",
-                      "eye_like", "ones_like", "expand_dims", "relu", "step", "abs",
-                      "sign"})
-
-
 def _maybe_rational(root) -> bool:
-    return all(not isinstance(n, Call) or n.op in RATIONAL for n in walk(root))
+    """Whether every operation of ``root`` declares rational values (``Op.rational``)."""
+    return all(not isinstance(n, Call) or get(n.op).rational for n in walk(root))
 
 
 def backprop_at_sizes(route, problem, request, graph, rules: list, *, expand: bool,

@@ -39,6 +39,7 @@ from ..core.errors import JacobianError
 from ..core.grid import Grid, shape_text
 from ..core.names import suggest
 from ..core.tree import Call, Name, Node, names, substitute
+from ..ops import get
 from ..ops.text import to_source
 from ..parsing import parse_expression
 from ..results.backprop import AGREES, PROVED, BackpropResult
@@ -124,6 +125,7 @@ class _Context:
     targets: dict           # name -> Grid of the correct entries (in the inputs' entries)
     kinds: str              # what the left-hand side may name, for messages
     onehot: tuple = ()      # one-hot names (rows sum to 1), for symbolic sizes
+    jacobian: tuple | None = None  # (tree, wrt, out shape, in shape, layout) of a Jacobian
 
 
 def check_claims(result, claims: str | Iterable[str]) -> list[ClaimVerdict]:
@@ -169,10 +171,6 @@ def _context(result) -> _Context:
     if isinstance(result, BackpropResult):
         return _backprop_context(result)
     if isinstance(result, JacobianResult):
-        if result.symbolic:
-            raise JacobianError("claims about a Jacobian need numbers for the sizes in "
-                                "{{shapes}}; at symbolic sizes, claims about {{backprop}}'s "
-                                "gradients and steps are decided for all sizes")
         return _jacobian_context(result)
     if isinstance(result, HessianResult):
         return _hessian_context(result)
@@ -225,6 +223,8 @@ def _jacobian_context(J: JacobianResult) -> _Context:
     if "J" in inputs:
         raise JacobianError("J is an input here; claims about the Jacobian call it J")
     shapes["J"] = tuple(J.shape)
+    if J.symbolic:  # no entries: J is its index form, J_vec is decided at sizes
+        return _symbolic_jacobian_context(J, tree, shapes, inputs, definitions)
     targets = {"J": J.as_grid()}
     if len(J.out_shape) == 2 or len(J.in_shape) == 2:  # a matrix Jacobian: its vec form too
         if "J_vec" in inputs:
@@ -234,6 +234,24 @@ def _jacobian_context(J: JacobianResult) -> _Context:
     kinds = "J (the Jacobian)" + (", J_vec (its vec form, columns stacked)"
                                   if "J_vec" in targets else "")
     return _Context(shapes, inputs, definitions, targets, kinds)
+
+
+def _symbolic_jacobian_context(J: JacobianResult, tree, shapes, inputs, definitions) -> _Context:
+    """Claims about a Jacobian at symbolic sizes: ``J`` is decided against its index form
+    (:mod:`.claims_sizes`), ``J_vec`` at 3 size assignments."""
+    if tree is None or len(J.wrt) != 1:
+        raise JacobianError("claims about a Jacobian at symbolic sizes need one expression "
+                            "and one variable")
+    targets: dict = {"J": None}
+    if len(J.out_shape) == 2 or len(J.in_shape) == 2:
+        if "J_vec" in inputs:
+            raise JacobianError("J_vec is an input here; claims about the vec form call it J_vec")
+        targets["J_vec"] = None
+        shapes["J_vec"] = ()  # flattened sizes (N*h) have no shape of their own here
+    kinds = "J (the Jacobian)" + (", J_vec (its vec form, columns stacked)"
+                                  if "J_vec" in targets else "")
+    jac = (tree, J.wrt[0], tuple(J.out_shape), tuple(J.in_shape), J.layout)
+    return _Context(shapes, inputs, definitions, targets, kinds, jacobian=jac)
 
 
 def vec_jacobian(J: JacobianResult) -> Grid:
@@ -250,10 +268,9 @@ def vec_jacobian(J: JacobianResult) -> Grid:
 
 
 def _output_names(J: JacobianResult, tree: Node) -> list[str]:
-    from .compact_jacobian import OUTPUT_NAMES  # noqa: PLC0415
     found = [J.out_name]
-    if isinstance(tree, Call) and tree.op in OUTPUT_NAMES:
-        name = OUTPUT_NAMES[tree.op]
+    if isinstance(tree, Call) and get(tree.op).output_name:  # Op.output_name
+        name = get(tree.op).output_name
         found.append(name if len(J.out_shape) < 2 else name.upper())
     if J.compact is not None:
         found += [name for name, _, _ in J.compact.where]
@@ -348,9 +365,21 @@ class _Verdict:
 
 def _correct(target: str, context: _Context) -> Grid:
     grid = context.targets.get(target)
+    if grid is None and context.jacobian is not None and target in ("J", "J_vec"):
+        grid = _jacobian_at(target, context)
     if grid is None:
         grid = evaluate(substitute(Name(target), context.definitions), Env(context.inputs))
     return grid
+
+
+def _jacobian_at(target: str, context: _Context) -> Grid:
+    """``J`` or ``J_vec`` of a Jacobian stated at symbolic sizes, at one concrete size
+    assignment (``context.jacobian`` with numbers for the sizes)."""
+    from .jacobian import jacobian  # noqa: PLC0415
+    tree, x, _, _, layout = context.jacobian
+    shapes = {n: s for n, s in context.inputs.items() if n in names(tree) | {x}}
+    J = jacobian(to_source(tree), wrt=x, shapes=shapes, layout=layout)
+    return J.as_grid() if target == "J" else vec_jacobian(J.with_layout("numerator"))
 
 
 def _shape_words(grid: Grid) -> str:

@@ -16,6 +16,8 @@ indices (:func:`~jacobian_calc.index.forms.entry_of`) with
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 from ..core.errors import JacobianError
@@ -41,22 +43,31 @@ def decide_claim(verdict, target: str, tree: Node, context, onehot=(), concrete=
     decides a claim at concrete sizes (``claims._decide``), for operations without an
     index form."""
     shapes = context.shapes
+    jac = getattr(context, "jacobian", None)
+    if jac is not None and target == "J_vec":  # vec flattens two indices into one
+        missing = sorted(set(without_index_form(tree)) | set(without_index_form(jac[0]))
+                         | {"vec"})
+        return _instantiated(verdict, target, tree, context, missing, concrete)
     try:
         mine = tuple(infer_shape(tree, shapes))
     except JacobianError as exc:
+        if without_index_form(tree):  # kron(), vec(): shapes of products of sizes (N*h)
+            return _instantiated(verdict, target, tree, context, without_index_form(tree),
+                                 concrete)
         return verdict.refuted(exc.message, "shape")
     want = tuple(shapes[target]) if target in shapes else \
         tuple(infer_shape(context.definitions[target], shapes))
     defs = context.definitions
     missing = sorted(set(without_index_form(tree)).union(
-        *(without_index_form(defs[n]) for n in _used(target, tree, defs))))
+        *(without_index_form(defs[n]) for n in _used(target, tree, defs)),
+        without_index_form(jac[0]) if jac and target == "J" else ()))
     if missing:
         return _instantiated(verdict, target, tree, context, missing, concrete)
     taken = set(shapes) | set(defs) | _dims(shapes)
     ix = index_symbols(_LETTERS, len(want), taken)
     ctx = I.Context(dict(zip(ix, (I.size(d) for d in want))), onehot)
     try:
-        correct = entry_of(Name(target), ix, shapes, defs=defs)
+        correct = _correct(target, ix, context)
         if mine != want:
             words = f"{_words(mine)}, but {target} is {_words(want)}"
             if len(mine) == 2 and mine[::-1] == want:
@@ -85,6 +96,20 @@ def decide_claim(verdict, target: str, tree: Node, context, onehot=(), concrete=
         return _differs(verdict, decision.witness, ix)
     return verdict.with_(CLAIM_UNDECIDED, f"not proved for all sizes, and no size found where "
                          f"it differs from {target} ({decision.note})")
+
+
+def _correct(target: str, ix: tuple, context) -> sp.Expr:
+    """The entry of ``target`` at the indices ``ix``: a defined name's through its
+    definition, a Jacobian's ``J`` its index form (the output's entry differentiated by
+    the input's, in the layout's order of indices)."""
+    jac = getattr(context, "jacobian", None)
+    if jac is not None and target == "J":
+        root, x, ys, xs, layout = jac
+        out, mine = (ix[:len(ys)], ix[len(ys):]) if layout == "numerator" else \
+            (ix[len(xs):], ix[:len(xs)])
+        return I.derivative(entry_of(root, out, context.shapes, defs=context.definitions),
+                            I.entry(x, mine))
+    return entry_of(Name(target), ix, context.shapes, defs=context.definitions)
 
 
 def _used(target: str, tree: Node, defs) -> set:
@@ -160,7 +185,8 @@ def _instantiated(verdict, target: str, tree: Node, context, missing, concrete):
     within each; refuted at one of them, or agreeing at all (not proved)."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from .instantiate import assignments, node_at, one_size_text, shapes_at  # noqa: PLC0415
+    from .instantiate import (assignments, node_at, one_size_text, shape_at,  # noqa: PLC0415
+                              shapes_at)
     dims = sorted(_dims(context.shapes))  # the same order every run (N, d, h)
     try:
         for sizes in assignments(dims):
@@ -168,6 +194,12 @@ def _instantiated(verdict, target: str, tree: Node, context, missing, concrete):
                          inputs=shapes_at(context.inputs, sizes),
                          definitions={n: node_at(t, sizes) for n, t in context.definitions.items()},
                          targets={n: None for n in context.targets})
+            if getattr(context, "jacobian", None) is not None:  # J at these sizes
+                root, x, ys, xs, layout = context.jacobian
+                at = replace(at, jacobian=(node_at(root, sizes), x, shape_at(ys, sizes),
+                                           shape_at(xs, sizes), layout))
+                if target == "J_vec":
+                    at.shapes["J_vec"] = (math.prod(at.jacobian[2]), math.prod(at.jacobian[3]))
             v = concrete(target, node_at(tree, sizes), verdict.claim, at)
             if v.refuted:
                 return verdict.refuted(f"{v.reason} (when {one_size_text(sizes)})", v.kind,

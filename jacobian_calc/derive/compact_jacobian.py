@@ -25,6 +25,7 @@ import sympy as sp
 from ..core.errors import JacobianError, Message
 from ..core.grid import Shape, ndindex
 from ..core.tree import Call, Name, Node, Num, names, substitute
+from ..ops import get
 from ..ops.text import to_source
 from ..results.compact import LINEAR_MAP, MATRIX, CompactJacobian
 from ..results.jacobian import JacobianResult
@@ -38,10 +39,6 @@ from .jvp import jvp
 from .linear_map import NotLinear, _Reader, matrix_of
 from .problem import Problem
 from .vec_form import vec_form
-
-#: Operations whose output a lecture names, and the name (lower case for a vector).
-OUTPUT_NAMES = {"softmax": "p"}
-
 
 def compact_jacobian(result: JacobianResult, problem: Problem) -> CompactJacobian:
     """The compact form of ``result`` (any layout), proved against its entries.
@@ -83,8 +80,8 @@ def _output_name(result: JacobianResult, problem: Problem, root: Node,
     or the lecture's (``p`` for a softmax)."""
     if result.out_name in problem.lets:
         return result.out_name, root
-    if isinstance(root, Call) and root.op in OUTPUT_NAMES:
-        name = OUTPUT_NAMES[root.op]
+    if isinstance(root, Call) and get(root.op).output_name:  # Op.output_name
+        name = get(root.op).output_name
         name = name if len(result.out_shape) < 2 else name.upper()
         if namer.free(name):
             return name, root
@@ -221,4 +218,4 @@ def with_compact(result: JacobianResult, problem: Problem) -> JacobianResult:
     return replace(result, compact=form)
 
 
-__all__ = ["compact_jacobian", "with_compact", "column_major", "OUTPUT_NAMES"]
+__all__ = ["compact_jacobian", "with_compact", "column_major"]

@@ -171,9 +171,11 @@ def _directions(variables: list[Variable], taken: set[str]) -> dict[str, str]:
     return out
 
 
-#: Letters of subexpression names, by operation (upper case for matrices).
-LETTERS = {"softmax": "pq", "log_softmax": "rq", "sigmoid": "sg", "tanh": "yh", "exp": "eg",
-           "relu": "ha", "step": "dg"}
+#: Letters of subexpression names where the operation declares none (``Op.hessian_letters``;
+#: upper case for matrices).
+LETTERS = "hgk"
+
+
 def name_subexpressions(trees: list[Node], shapes: Mapping[str, Shape], taken: set[str]
                         ) -> tuple[list[Node], list[tuple[str, Node, str]]]:
     """Name the functions' applications that a lecture would name: those used more
@@ -191,7 +193,7 @@ def name_subexpressions(trees: list[Node], shapes: Mapping[str, Shape], taken: s
         if counts[node] < 2 and all(isinstance(a, (Name, Num)) for a in node.args):
             continue
         shape = node_shapes(node, shapes)[node]
-        name = namer.first_free(numbered(LETTERS.get(node.op, "hgk"), len(shape) < 2))
+        name = namer.first_free(numbered(get(node.op).hessian_letters or LETTERS, len(shape) < 2))
         definition = _replaced(node, chosen, top=False)
         chosen[node] = Name(name)
         where.append((name, definition, to_source(definition)))

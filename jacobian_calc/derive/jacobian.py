@@ -53,13 +53,15 @@ def jacobians(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = No
     names = parse_wrt(wrt) or default_wrt(problem)
     groups = wrt_groups(names, problem)
     if problem.symbolic:  # sizes are names: the index form is the result
-        if compact:
-            raise JacobianError("the compact Jacobian needs numbers for the sizes in "
-                                "{{shapes}}; at symbolic sizes the index form is the "
-                                "result, and {{backprop}} proves its steps for all sizes")
         with budget.stage("the index form"):
-            return [_generic(problem, group, in_terms_of_output).with_layout(layout)
-                    for group in groups]
+            results = [_generic(problem, group, in_terms_of_output).with_layout(layout)
+                       for group in groups]
+        if len(problem.components) == 1:
+            results = [replace(r, tree=_inlined(problem)) for r in results]
+        if compact:
+            with budget.stage("the compact Jacobian"):
+                results = [_with_compact_sizes(r, problem) for r in results]
+        return results
     check_sizes(problem, groups)
     with budget.stage("evaluating the expression"):
         arrays = problem.evaluate()
@@ -96,6 +98,19 @@ def _inlined(problem: Problem):
 def _with_compact(result: JacobianResult, problem: Problem) -> JacobianResult:
     from .compact_jacobian import with_compact  # noqa: PLC0415 - only when asked for
     return with_compact(result, problem)
+
+
+def _with_compact_sizes(result: JacobianResult, problem: Problem) -> JacobianResult:
+    """At symbolic sizes: the compact form proved for all sizes, or why there is none."""
+    from ..core.errors import Message  # noqa: PLC0415
+    from ..results.compact import CompactJacobian  # noqa: PLC0415
+    from .compact_sizes import compact_jacobian_sizes  # noqa: PLC0415 - only when asked for
+    try:
+        form = compact_jacobian_sizes(result, problem, lambda of, wrt, shapes:
+                                      jacobian(of, wrt, shapes=shapes))
+    except JacobianError as exc:
+        form = CompactJacobian(None, reason=Message(exc.marked))
+    return replace(result, compact=form)
 
 
 @budget.entry_point
@@ -136,6 +151,8 @@ def jacobian(of: ExprLike | Sequence[ExprLike], wrt: str | Iterable | None = Non
         Also find the compact Jacobian (``diag(p) - outer(p, p)``, ``W.T``; for
         a matrix input or output the linear map ``dY = X @ dW`` and its vec
         form ``kron(eye(2), X)``), proved equal to the entries: ``.compact``.
+        At symbolic sizes it is proved for all sizes against the index form
+        (the vec form, ``kron``, checked at 3 size assignments).
     index_form : bool
         Also give the Jacobian in index notation, for every size:
         ``.index_form`` (``X[i, k]*KroneckerDelta(j, l)``) and ``.indices``.

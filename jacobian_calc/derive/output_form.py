@@ -37,7 +37,8 @@ def rewrite_in_terms_of_output(J: JacobianResult, problem, group: list[str]) -> 
     inner = evaluate(node.args[0], env)
     if inner.shape != J.out_shape or not inner.shape:
         raise JacobianError("{{in_terms_of_output}} needs an array-valued output")
-    name = ("p" if inner.ndim == 1 else "P") if op.name == "softmax" else "Y"
+    name = (op.output_name if inner.ndim == 1 else op.output_name.upper()) \
+        if op.output_name else "Y"
     _check_output_name(name, problem)
     Y = symbol_grid(name, inner.shape)
     rows = _output_rows(op, node, inner, Y)

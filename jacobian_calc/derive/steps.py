@@ -101,15 +101,14 @@ def _inline_lets(problem: Problem) -> tuple[Node, dict[Node, str]]:
 
 # -- forward steps ------------------------------------------------------------------------
 
-#: Letters of generated names, by what the step is, in order of preference.
+#: Letters of generated names, by what the step is, in order of preference; a step of an
+#: operation that declares its own (``Op.step_letters``: ``P = softmax(Z)``) takes those.
 LETTERS = {"loss": "LJC", "output": "YFG", "layer": "ZUV", "activation": "YHA",
-           "softmax": "PQ", "log_softmax": "SR", "other": "HGK",
+           "other": "HGK",
            "mean": ("mu", "m"), "variance": ("v", "s"), "statistic": ("s", "t"),
            "centred": ("c", "xc")}
 #: Kinds of steps named in lower case whatever their shape (``mu``, ``v``).
 STATISTIC_KINDS = ("mean", "variance", "statistic")
-#: Reductions whose result, broadcast back against the data, is a normalisation statistic.
-STATISTICS = ("mean", "sum")
 
 
 def _atomic(node: Node) -> bool:
@@ -164,7 +163,7 @@ def _named_by_lecture(node: Node, parent: Node, steps: Container[Node] = ()) -> 
         return True
     if _is_layer(node):  # (X@W - T)**2 names X@W; trace(A@X) and X@W + b keep it
         return arithmetic and not _is_layer(parent)
-    if isinstance(node, Call) and node.op == "softmax" and arithmetic:
+    if isinstance(node, Call) and get(node.op).step_in_arithmetic and arithmetic:
         return True  # P = softmax(z) in sum(P * (log_softmax(z) - log(q)))
     if _is_activation(node) and arithmetic:  # 1 + tanh(u) names t = tanh(u) when u is not
         return _nonlinear(node.args[0], steps)  # linear: its derivative repeats it (GELU)
@@ -227,7 +226,7 @@ def _statistics(root: Node, found: Mapping[Node, Shape]) -> set[Node]:
         if (node, top) in seen:
             return
         seen.add((node, top))
-        if isinstance(node, Call) and node.op in STATISTICS and tuple(top) != tuple(found[node]):
+        if _role(node) == "statistic" and tuple(top) != tuple(found[node]):
             out.add(node)
         for child in node.children():
             visit(child, top if _elementwise(node) else found[child])
@@ -294,7 +293,7 @@ def _find_cuts(root: Node, lets: Mapping[Node, str], steps: set[Node],
         for child in node.children():
             visit(child, through)
         loss_argument = parent is root and isinstance(parent, Call) and \
-            parent.op in STATISTICS and _is_layer(node)  # h = H @ v in L = mean(h)
+            _role(parent) == "statistic" and _is_layer(node)  # h = H @ v in L = mean(h)
         if parent is None or node in lets or node in shared or loss_argument or \
                 _named_by_lecture(node, parent, steps):
             found[node] = None
@@ -308,7 +307,7 @@ def _kind(node: Node, is_root: bool, shape: Shape, cuts: Container[Node] = ()) -
         return "loss" if shape == () else "output"
     if _is_layer(node):
         return "layer"
-    if isinstance(node, Call) and node.op in STATISTICS:
+    if _role(node) == "statistic":  # a normalisation statistic (Op.step_role)
         square = isinstance(node.args[0], Call) and node.args[0].op == "pow" and \
             node.args[0].args[1] == Num(2)
         return "variance" if square else ("mean" if node.op == "mean" else "statistic")
@@ -316,9 +315,14 @@ def _kind(node: Node, is_root: bool, shape: Shape, cuts: Container[Node] = ()) -
             isinstance(a, Call) and a.op == "neg" and a.args[0] in cuts and
             isinstance(a.args[0], Call) and a.args[0].op == "mean" for a in node.args):
         return "centred"
-    if isinstance(node, Call) and node.op in ("softmax", "log_softmax"):
-        return node.op
+    if isinstance(node, Call) and get(node.op).step_letters:
+        return f"{node.op}()"  # named by the operation's own letters
     return "activation" if _is_activation(node) else "other"
+
+
+def _letters(kind: str):
+    """The letters of a step of this kind (``_kind``), in order of preference."""
+    return get(kind[:-2]).step_letters if kind.endswith("()") else LETTERS[kind]
 
 
 def _suffixes(cuts: list[Node], kinds: dict[Node, str]) -> dict[Node, str]:
@@ -402,7 +406,7 @@ def _step_names(cuts: list[Node], root: Node, found, request: _Request) -> dict[
         if n in request.lets:
             name = request.lets[n]
             if f"d{name}" in request.user:
-                names_[n] = namer.first_free(repeated(LETTERS[kinds[n]], suffix[n]))
+                names_[n] = namer.first_free(repeated(_letters(kinds[n]), suffix[n]))
                 request.notes.append(f"the step {name} is written {names_[n]} here: its "
                                      f"gradient d{name} would be the name d{name} of the "
                                      "expression")
@@ -417,7 +421,7 @@ def _step_names(cuts: list[Node], root: Node, found, request: _Request) -> dict[
     for n in cuts:
         if n not in names_:
             lower = (len(found[n]) < 2 and kinds[n] != "loss") or kinds[n] in STATISTIC_KINDS
-            names_[n] = namer.first_free(repeated(LETTERS[kinds[n]], suffix[n], lower))
+            names_[n] = namer.first_free(repeated(_letters(kinds[n]), suffix[n], lower))
     return names_
 
 

@@ -58,7 +58,10 @@ def vec_form(t: Node, d: str, shapes: Mapping[str, Shape]) -> tuple[Node | None,
         k = reader.matrix(t)
     except _NoForm as exc:
         return None, str(exc) or "the map is not one the vec rules read"
-    return (fn.eye(n=reader.size) if k is None else k), ""
+    try:
+        return reader._explicit(k), ""
+    except _NoForm as exc:
+        return None, str(exc)
 
 
 def _rows(x: Node) -> Node:
@@ -85,7 +88,12 @@ class _Reader:
     def __init__(self, d: str, shapes, root: Node) -> None:
         self.d, self.shapes = d, dict(shapes)
         self.found = node_shapes(root, self.shapes)
-        self.size = math.prod(self.shapes[d])
+        dims = self.shapes[d]
+        symbolic = [n for n in dims if isinstance(n, str)]
+        # the identity's size: a number, or one size name (``eye(n=h)``); a product of
+        # size names (N*h entries) has no ``eye`` of its own
+        self.size = math.prod(dims) if not symbolic else \
+            (symbolic[0] if len(dims) == 1 else None)
 
     def shape(self, node: Node) -> Shape:
         if node not in self.found:
@@ -106,6 +114,8 @@ class _Reader:
         return method(t)
 
     def _explicit(self, k: Node | None) -> Node:
+        if k is None and self.size is None:
+            raise _NoForm("the identity of a matrix of symbolic size has no eye() of its own")
         return fn.eye(n=self.size) if k is None else k
 
     def _times(self, a: Node, k: Node | None) -> Node:

@@ -178,7 +178,8 @@ def _through_output(expr, wrt, shapes, found, out, mine, taken):
         raise JacobianError("{{in_terms_of_output}} needs an element-wise function or "
                             "softmax applied last, e.g. sigmoid(X@W + b) or softmax(l)")
     shape = found[expr]
-    name = ("p" if len(shape) == 1 else "P") if op.name == "softmax" else "Y"
+    name = (op.output_name if len(shape) == 1 else op.output_name.upper()) \
+        if op.output_name else "Y"
     if name in taken:
         raise JacobianError(f"{{{{in_terms_of_output}}}} writes the output as {name}, "
                             f"which is already a name in the expression; rename it")

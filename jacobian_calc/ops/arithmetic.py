@@ -31,6 +31,7 @@ def _others(v, i):
 
 register(Op(
     name="add", category="arithmetic", doc="sum of two or more terms, a + b (a - b is a + (-b))",
+    rational=True,
     sympy_classes=("Add", "MatAdd"), step_role="arithmetic",
     rule=("dA = dY, dB = dY, each summed over the axes its operand was broadcast along  "
           "(B a row added to every row of A: dB = sum(dY, axis=0))"),
@@ -45,6 +46,7 @@ register(Op(
 
 register(Op(
     name="neg", category="arithmetic", doc="negation, -a", rule="dA = -dY",
+    rational=True,
     step_role="arithmetic",
     arity=(1, 1), shape=lambda s: s.shapes[0],
     evaluate=lambda S, args, kw: args[0].map(S.neg),
@@ -57,6 +59,7 @@ register(Op(
 
 register(Op(
     name="mul", category="arithmetic",
+    rational=True,
     sympy_classes=("Mul", "HadamardProduct"), step_role="arithmetic",
     doc="element-wise (Hadamard) product, a * b; a scalar times an array",
     rule="dA = dY * B, dB = dY * A",
@@ -71,6 +74,7 @@ register(Op(
 
 register(Op(
     name="div", category="arithmetic", doc="element-wise quotient, a / b",
+    rational=True,
     step_role="arithmetic",
     rule="dA = dY / B, dB = -dY * A / B**2",
     arity=(2, 2), shape=broadcast, broadcasts=True,
@@ -96,6 +100,7 @@ def _pow_vjp(v):
 
 register(Op(
     name="pow", category="arithmetic", doc="element-wise power, a ** b (also a ^ b)",
+    rational=True,
     sympy_classes=("Pow",), step_role="arithmetic",
     rule="dA = dY * B * A**(B - 1), dB = dY * Y * log(A)",
     arity=(2, 2), shape=broadcast, broadcasts=True,
@@ -140,6 +145,7 @@ def _matmul_index(c):
 
 register(Op(
     name="matmul", category="arithmetic", doc="matrix product, A @ B (vectors as in NumPy)",
+    rational=True,
     sympy_classes=("MatMul",), linear=True,
     rule="dA = dY @ B.T, dB = A.T @ dY  (A @ x, x a vector: dA = outer(dY, x), dx = A.T @ dY)",
     arity=(2, 2), shape=_matmul_shape,
@@ -153,6 +159,7 @@ register(Op(
 
 register(Op(
     name="transpose", category="arithmetic", doc="transpose, A.T (a vector is unchanged)",
+    rational=True,
     sympy_classes=("Transpose",), linear=True, step_role="arithmetic",
     rule="dA = dY.T",
     arity=(1, 1), shape=lambda s: s.shapes[0][::-1],
@@ -166,6 +173,7 @@ register(Op(
 
 register(Op(
     name="hadamard", category="arithmetic", doc="element-wise product, the same as a * b",
+    rational=True,
     step_role="arithmetic",
     rule="dA = dY * B, dB = dY * A",
     arity=(2, 2), shape=broadcast, broadcasts=True,

@@ -25,7 +25,8 @@ def _vjp(derivative):
 
 
 def elementwise(name, doc, entry, derivative, numpy, torch, latex, aliases=(),
-                entry_derivative=None, latex_precedence=None, value_sign=None) -> Op:
+                entry_derivative=None, latex_precedence=None, value_sign=None,
+                rational=False, hessian_letters="") -> Op:
     """Declare an element-wise function of one argument (``latex_precedence`` where its
     LaTeX is no function application, as ``x^{3}``)."""
     return register(Op(
@@ -38,7 +39,7 @@ def elementwise(name, doc, entry, derivative, numpy, torch, latex, aliases=(),
         code=call_code(*torch) if isinstance(torch, tuple) else torch,
         latex=latex, aliases=aliases, entry=entry, derivative=derivative,
         entry_derivative=entry_derivative, latex_precedence=latex_precedence,
-        value_sign=value_sign))
+        value_sign=value_sign, rational=rational, hessian_letters=hessian_letters))
 
 
 ONE = Num(1)
@@ -118,9 +119,15 @@ VALUE_SIGNS = {"exp": "positive", "sigmoid": "positive", "softplus": "positive",
                "cosh": "positive", "abs": "nonnegative", "sqrt": "nonnegative",
                "relu": "nonnegative"}
 
+#: Functions whose values at rational points are rational (``Op.rational``).
+RATIONAL = ("relu", "step", "abs", "sign")
+#: Letters of a compact Hessian's names for them (``Op.hessian_letters``).
+HESSIAN_LETTERS = {"sigmoid": "sg", "tanh": "yh", "exp": "eg", "relu": "ha", "step": "dg"}
+
 for _name, _doc, _entry, _d, _np, _code, _latex, _aliases in TABLE:
     elementwise(_name, _doc, _entry, _d, _np, _code, _latex, _aliases,
                 entry_derivative=ENTRY_DERIVATIVES.get(_name),
-                value_sign=VALUE_SIGNS.get(_name))
+                value_sign=VALUE_SIGNS.get(_name), rational=_name in RATIONAL,
+                hessian_letters=HESSIAN_LETTERS.get(_name, ""))
 
 __all__ = ["TABLE", "elementwise", "NotDifferentiable"]

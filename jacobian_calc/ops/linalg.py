@@ -86,6 +86,7 @@ def _trace_shape(s):
 
 register(Op(
     name="trace", category="linear algebra", doc="trace of a square matrix, sum of its diagonal",
+    rational=True,
     sympy_classes=("Trace",),
     rule="dX = dY * eye_like(X)",
     arity=(1, 1), shape=_trace_shape,
@@ -100,6 +101,7 @@ register(Op(
 
 register(Op(
     name="det", category="linear algebra", doc="determinant of a square matrix",
+    rational=True,
     sympy_classes=("Determinant",),
     rule="dX = dY * Y * inv(X).T",
     arity=(1, 1), shape=_square_scalar,
@@ -112,6 +114,7 @@ register(Op(
 
 register(Op(
     name="inv", category="linear algebra", doc="inverse of a square matrix",
+    rational=True,
     sympy_classes=("Inverse",),
     rule="dX = -(Y.T @ dY @ Y.T)",
     arity=(1, 1), shape=_square_same,
@@ -153,6 +156,7 @@ def _diag(S, X):
 
 register(Op(
     name="diag", category="linear algebra",
+    rational=True,
     linear=True,
     doc="diag(v): the diagonal matrix of a vector; diag(X): the diagonal of a square matrix",
     rule=("dX = diag(dY)  (the diagonal of dY for a vector X, the diagonal matrix of dY for "
@@ -173,6 +177,7 @@ def _outer_shape(s):
 
 register(Op(
     name="outer", category="linear algebra", doc="outer product of two vectors, a b^T",
+    rational=True,
     rule="dA = dY @ B, dB = dY.T @ A",
     arity=(2, 2), shape=_outer_shape,
     evaluate=lambda S, args, kw: S.Grid.from_function(
@@ -199,6 +204,7 @@ def _eye_shape(s):
 
 register(Op(
     name="eye", category="structure", doc="eye(n): the n x n identity matrix",
+    rational=True,
     sympy_classes=("Identity",), tensor_valued=True,
     rule="constant: no gradient",
     arity=(0, 0), keywords=(Keyword("n", "size"),), shape=_eye_shape,
@@ -219,6 +225,7 @@ def _matrix_shape(s):
 
 register(Op(
     name="eye_like", category="structure",
+    rational=True, shape_only=True,
     doc="eye_like(X): the identity matrix of X's shape (ones on the diagonal)",
     rule="constant: no gradient",
     arity=(1, 1), shape=_matrix_shape,
@@ -232,6 +239,7 @@ register(Op(
 
 register(Op(
     name="ones_like", category="structure", doc="ones_like(X): an array of ones of X's shape",
+    rational=True, shape_only=True,
     rule="constant: no gradient",
     arity=(1, 1), shape=same_shape,
     evaluate=lambda S, args, kw: S.Grid.full(args[0].shape, S.Integer(1)), cost=_constant,
@@ -253,6 +261,7 @@ def _expand_shape(s):
 
 register(Op(
     name="expand_dims", category="structure",
+    rational=True,
     linear=True,
     doc="expand_dims(y, 1): y with a new axis of length 1 (a column), for broadcasting",
     rule="dX = sum(dY, axis=axis)",

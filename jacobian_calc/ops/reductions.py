@@ -87,6 +87,7 @@ def _axis_latex(name: str):
 
 register(Op(
     name="sum", category="reduction",
+    rational=True, step_role="statistic",
     linear=True,
     doc="sum of the entries; sum(X, axis=0) sums each column, axis=1 each row",
     rule="dX = dY * ones_like(X)  (sum(X, axis=1): dX = expand_dims(dY, 1) * ones_like(X))",
@@ -100,6 +101,7 @@ register(Op(
 
 register(Op(
     name="mean", category="reduction", doc="mean of the entries (axis and keepdims as for sum)",
+    rational=True, step_role="statistic",
     linear=True,
     rule="dX = dY / n * ones_like(X), n the number of entries averaged",
     arity=(1, 1), keywords=(AXIS, KEEPDIMS), shape=reduced_shape,
@@ -189,6 +191,7 @@ def _softmax_np(np, x, axis=-1, log=False):
 
 register(Op(
     name="softmax", category="neural network",
+    step_letters="PQ", output_name="p", hessian_letters="pq", step_in_arithmetic=True,
     doc="exp(X) / sum(exp(X)) along the last axis (each row of a matrix; axis= to choose)",
     rule="dX = Y * (dY - sum(dY * Y, axis=axis, keepdims=True))",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,
@@ -203,6 +206,7 @@ register(Op(
 
 register(Op(
     name="log_softmax", category="neural network",
+    step_letters="SR", hessian_letters="rq",
     doc="X - logsumexp(X) along the last axis (axis= to choose)",
     rule="dX = dY - exp(Y) * sum(dY, axis=axis, keepdims=True)",
     arity=(1, 1), keywords=(Keyword("axis", "axis", -1),), shape=needs_array,

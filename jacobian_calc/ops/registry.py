@@ -6,6 +6,7 @@ An :class:`Op` holds what every layer needs to know about an operation:
 part          used by
 ============  =================================================================
 name, aliases the parser (``arcsin`` is ``asin``) and every printer
+pairwise      the parser (``max(0, t)``, with two operands, is ``maximum(0, t)``)
 arity,        the parser (argument counts, ``sum(X, axis=0)``)
 keywords
 shape         shape inference, before anything is evaluated
@@ -23,6 +24,12 @@ sympy_classes the reader of SymPy input (``Inverse`` is ``inv``)
 linear        simplification (a sign moves through a linear operation)
 value_sign    simplification (``sqrt(exp(x)**2)`` is ``exp(x)``: its values are positive)
 step_role     naming backprop steps (an activation's argument is a step)
+step_letters  naming backprop steps (``P = softmax(Z)``: the letters of its step)
+step_in_arithmetic  naming backprop steps (``P = softmax(z)`` even inside ``P * log(P)``)
+output_name   formulas written through the output (``p`` of ``softmax(l)``)
+hessian_letters  naming a compact Hessian's subexpressions (``s = sigmoid(u)``)
+rational      checking backprop exactly (its values at rational points are rational)
+shape_only    backprop (a gradient of it alone depends on shapes only: ``ones_like``)
 tensor_valued code export (a constant call that is already an array)
 index         the entry at symbolic indices (index notation, all sizes at once)
 ============  =================================================================
@@ -55,7 +62,7 @@ PRINTERS = ("text", "latex", "code")
 CATEGORIES = ("arithmetic", "elementwise", "reduction", "linear algebra", "neural network",
               "structure", "constant")
 #: What a step of an operation is when backprop names steps (see :attr:`Op.step_role`).
-STEP_ROLES = ("activation", "arithmetic", "own step", "condition")
+STEP_ROLES = ("activation", "arithmetic", "own step", "condition", "statistic")
 LANGUAGES = ("numpy", "torch")
 
 
@@ -251,13 +258,34 @@ class Op:
     #: What a step of it is when backprop names steps: ``"activation"`` (``Y = f(Z)``
     #: names ``Z``), ``"arithmetic"`` (entry by entry, as ``1 - y``), ``"own step"``
     #: (always a step of its own: ``max``, whose backward rule reads its output),
-    #: ``"condition"`` (a comparison, read inside the step of its ``where``, never a step)
-    #: or None; by default ``"activation"`` for element-wise and neural-network
+    #: ``"condition"`` (a comparison, read inside the step of its ``where``, never a step),
+    #: ``"statistic"`` (a reduction that, broadcast back against the data, is a step of
+    #: its own: ``mu = mean(x)`` in ``x - mu``; a loss of it names a layer, ``h = H @ v``
+    #: in ``L = mean(h)``) or None; by default ``"activation"`` for element-wise and neural-network
     #: operations (see :attr:`role`).
     step_role: str | None = None
     #: The sign of every value wherever it is defined: ``"positive"`` (``exp``),
     #: ``"nonnegative"`` (``abs``) or None (not known); read when simplifying.
     value_sign: str | None = None
+    #: Letters of the name of a backprop step of it, in order of preference (``"PQ"``:
+    #: ``P = softmax(Z)``); empty: named as what the step is (an activation ``Y``, ...).
+    step_letters: str = ""
+    #: A step of its own even as an operand of arithmetic (``P = softmax(z)`` in
+    #: ``sum(P * (log_softmax(z) - log(q)))``), where an activation of a name is kept
+    #: inside it (``1 + tanh(u)``).
+    step_in_arithmetic: bool = False
+    #: The name a lecture gives its output, lower case (``"p"``: ``p = softmax(l)``, ``P``
+    #: for a matrix), where a Jacobian is written through the output; empty: ``Y``.
+    output_name: str = ""
+    #: Letters of the name of a subexpression of it in a compact Hessian, in order of
+    #: preference, lower case (``"sg"``: ``s = sigmoid(u)``); empty: ``h``, ``g``, ``k``.
+    hessian_letters: str = ""
+    #: Its values at rational points are rational (``add``, ``inv``, ``relu``; not ``exp``):
+    #: backprop's end-to-end check runs in exact rational arithmetic when every operation is.
+    rational: bool = False
+    #: Its value depends on its arguments' shapes only (``ones_like``, ``eye_like``): a
+    #: gradient made of it is a constant, which backprop keeps as a step of its own.
+    shape_only: bool = False
     #: A call of constants whose generated code is already an array (``np.eye(3)``).
     tensor_valued: bool = False
     #: ``index(IndexContext) -> SymPy entry``: one output entry at the output's index
@@ -265,6 +293,9 @@ class Op:
     #: :mod:`jacobian_calc.index.forms`. :class:`NoIndexForm` says there is none
     #: (``det``); ``None``: not declared.
     index: Callable[[Any], Any] | NoIndexForm | None = None
+    #: The element-wise operation that a call of it with two operands is (``max(0, t)``
+    #: is ``maximum(0, t)``; ``max(X, 1)``, which could be an axis, is refused).
+    pairwise: str = ""
     #: Names of the arguments in ``--rules`` (``clip(X, lo, hi)``); default X, Y.
     params: tuple[str, ...] = ()
 
@@ -340,6 +371,10 @@ def register(op: Op) -> Op:
         raise TypeError(f"operation {op.name!r} has unknown step_role {op.step_role!r}")
     if op.value_sign not in (None, "positive", "nonnegative"):
         raise TypeError(f"operation {op.name!r} has unknown value_sign {op.value_sign!r}")
+    for part in ("step_letters", "output_name", "hessian_letters"):
+        letters = getattr(op, part)
+        if letters and not (letters.isalpha() and letters.isascii()):
+            raise TypeError(f"operation {op.name!r} has {part} {letters!r}, not letters")
     for name in (op.name, *op.aliases):
         if name in _OPS or name in _ALIASES:
             raise TypeError(f"operation name {name!r} is registered twice")

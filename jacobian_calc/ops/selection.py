@@ -100,7 +100,7 @@ def _extreme_vjp(largest: bool):
     return vjp
 
 
-def _extreme(name: str, largest: bool, torch_name: str) -> Op:
+def _extreme(name: str, largest: bool, torch_name: str, pairwise: str) -> Op:
     word = "largest" if largest else "smallest"
     return register(Op(
         name=name, category="reduction",
@@ -120,11 +120,11 @@ def _extreme(name: str, largest: bool, torch_name: str) -> Op:
         vjp=_extreme_vjp(largest),
         numpy=lambda np, x, **kw: (np.max if largest else np.min)(x, **_np_kw(kw)),
         code=_reduce_code("np.max" if largest else "np.min", torch_name),
-        latex=_axis_latex(name)))
+        latex=_axis_latex(name), pairwise=pairwise))
 
 
-_extreme("max", True, "torch.amax")
-_extreme("min", False, "torch.amin")
+_extreme("max", True, "torch.amax", "maximum")
+_extreme("min", False, "torch.amin", "minimum")
 
 
 def _pair_vjp(largest: bool):

@@ -35,10 +35,18 @@ _NO_INDEX = NoIndexForm("its entries are addressed by index arithmetic")
 
 # -- kron --------------------------------------------------------------------------------
 
+def _numbers(s, i: int = 0) -> None:
+    """Flattening makes sizes such as ``N*h``, which a symbolic shape cannot hold."""
+    if any(isinstance(d, str) for k in range(i + 1) for d in s.shapes[k]):
+        raise s.fail("needs numbers for the sizes: its shape is a product of sizes (N*h), "
+                     "which a symbolic shape cannot hold")
+
+
 def _kron_shape(s):
     a, b = s.shapes
     if len(a) != len(b) or len(a) not in (1, 2):
         raise s.fail(f"needs two matrices or two vectors, got {s.arg(0)} and {s.arg(1)}")
+    _numbers(s, 1)
     return tuple(x * y for x, y in zip(a, b))
 
 
@@ -101,6 +109,8 @@ def _vec_shape(s):
     shape = s.shapes[0]
     if len(shape) not in (1, 2):
         raise s.fail(f"needs a vector or a matrix, got {s.arg(0)}")
+    if len(shape) == 2:
+        _numbers(s)
     return (math.prod(shape),)
 
 
@@ -149,6 +159,7 @@ def _reshape_shape(s):
     if rows is None:
         raise s.fail("needs the new shape, e.g. reshape(x, 2, 3) or reshape(X, 6)")
     new = (rows,) if cols is None else (rows, cols)
+    _numbers(s)
     if math.prod(new) != math.prod(shape):
         raise s.fail(f"cannot make {s.arg(0)} into {'x'.join(map(str, new))}: "
                      f"{math.prod(shape)} entries, not {math.prod(new)}")

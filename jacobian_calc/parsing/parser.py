@@ -65,10 +65,6 @@ _COMPARISONS = {ast.Lt: "less", ast.LtE: "less_equal", ast.Gt: "greater",
                 ast.GtE: "greater_equal"}
 _COMPARISON_MESSAGE = ("comparisons are only allowed as the condition of where(), e.g. "
                        "where(x > 0, x, 0)")
-#: max(a, b) with an expression as b is the element-wise maximum (the lectures' hinge
-#: max(0, 1 - y*s)); NumPy's max(X, 1) would be an axis, so an integer there is refused.
-_PAIRWISE = {"max": "maximum", "min": "minimum"}
-
 #: Python's binary operators -> the registry's operations.
 _BINOPS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "div",
            ast.Pow: "pow", ast.MatMult: "matmul"}
@@ -708,10 +704,10 @@ class _Converter:
         return value
 
     def _pairwise(self, name: str, node: ast.Call, op):
-        """``max(0, t)`` as the lectures write it is ``maximum(0, t)``; ``max(X, 1)`` is
-        ambiguous (NumPy's axis 1, or the maximum with 1) and refused."""
-        pairwise = _PAIRWISE.get(name)
-        if pairwise is None or len(node.args) < 2 or node.keywords:
+        """``max(0, t)`` as the lectures write it is ``maximum(0, t)`` (``Op.pairwise``);
+        ``max(X, 1)`` is ambiguous (NumPy's axis 1, or the maximum with 1) and refused."""
+        pairwise = op.pairwise if op is not None else ""
+        if not pairwise or len(node.args) < 2 or node.keywords:
             return op
         # an axis is an integer literal; a name is an operand (a dimension name is a size, never an axis)
         if not isinstance(_literal(node.args[1]), (_NotALiteral, str)):

@@ -44,9 +44,15 @@ def compact_blocks(J, style: Style) -> list[Block]:
         ", and in vec form (vec stacks columns, column-major)" if c.vec_tree is not None
         else "") if c.kind == LINEAR_MAP else f"in {c.layout} layout"
     words = (f"The compact form, {how}, from the operations' rules (forward mode over the "
-             f"formula); against the entries above: {escape(verdict)} "
+             f"formula); against {_against(c)}: {escape(verdict)} "
              f"({escape(c.check.how if c.check is not None else '')}).")
     return [Block("text", words), Block("math", math)]
+
+
+def _against(c: CompactJacobian) -> str:
+    """The entries above, or at symbolic sizes the index form above."""
+    return "the entries above" if c.against == CompactJacobian.against else \
+        "the index form above"
 
 
 JACOBIAN_EXTRAS.append(compact_blocks)  # shown after every Jacobian that has one

@@ -36,7 +36,9 @@ def compact_jacobian_text(c: CompactJacobian, wrt: str = "x") -> str:
             lines += aligned_equations([("J_vec", c.vec_text, _shape(c.vec_shape))])
         elif c.reason:
             lines.append(f"({marked(c.reason)})")
-    lines.append(f"Verified against the explicit Jacobian: {verdict_text(c)}")
+    verified = "Not verified" if c.check is not None and c.check.verdict == "undecided" \
+        else "Verified"
+    lines.append(f"{verified} against {c.against}: {verdict_text(c)}")
     return "\n".join(lines)
 
 
@@ -61,6 +63,8 @@ def compact_jacobian_dict(c: CompactJacobian) -> dict:
                        vec_convention="column-major")
     if c.check is not None:
         out.update(verdict=c.check.verdict, how=c.check.how)
+        if c.against != CompactJacobian.against:  # at symbolic sizes
+            out["against"] = c.against
     return out
 
 

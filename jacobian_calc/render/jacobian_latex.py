@@ -205,8 +205,8 @@ def _definition_blocks(J: JacobianResult, name: str, definitions: Grid,
 @block_printer(JacobianResult)
 def jacobian_blocks(J: JacobianResult, style: Style) -> list[Block]:
     """A Jacobian: its matrix; with ``derivation`` its definition first."""
-    if J.symbolic:  # no matrix at symbolic sizes: the index form
-        return _index_blocks(J)
+    if J.symbolic:  # no matrix at symbolic sizes: the index form (and its compact form)
+        return _index_blocks(J) + _after(J, style)
     if style.derivation or style.headers:
         header = _jacobian_header(J, style) if style.headers else []
         return (header + _jacobian_steps(J, style, style.derivation) + _after(J, style)

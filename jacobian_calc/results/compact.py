@@ -47,6 +47,9 @@ class CompactJacobian:
         entry by entry.
     reason : str
         Why no compact form (or no vec form) was found.
+    against : str
+        What ``check`` compared it with: the explicit Jacobian, or at symbolic
+        sizes the Jacobian's index form.
     """
 
     kind: str | None
@@ -64,6 +67,7 @@ class CompactJacobian:
     vec_shape: Shape = ()
     check: Check | None = None
     reason: str = ""
+    against: str = "the explicit Jacobian"
 
     @property
     def found(self) -> bool:
