@@ -109,7 +109,10 @@ class BackwardStep:
         What the explicit route computes: ``dW2[k,l] = Σ_ij dZ2[i,j] ∂Z2[i,j]/∂W2[k,l]``.
     explicit : Grid
         That contraction's entries (SymPy), in the symbols of the step's inputs,
-        outputs and upstream gradient (``Y1_1_1*dZ2_1_1 + ...``).
+        outputs and upstream gradient (``Y1_1_1*dZ2_1_1 + ...``). Written out only
+        where the step was checked by them: with ``explicit=True`` (or ``expand``),
+        for a step without an index form, or at small sizes (``at``); an empty grid
+        (shape ``(0,)``) for a step proved for all sizes in index notation.
     symbols : tuple of str
         Which entry symbols those are, ``("Y1_i_j", "dZ2_i_j")``.
     check : Check
