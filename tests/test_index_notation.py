@@ -694,3 +694,19 @@ def test_backprop_through_selections_and_conv_is_proved_and_through_maxpool_unav
     proofs = {s.target: prove_backward(s, r.steps, r.shapes, r.onehot) for s in r.backward}
     assert proofs["X"].verdict == "unavailable"  # through maxpool2d: said, not guessed
     assert proofs["X"].note.startswith("no index form for maxpool2d")
+
+
+def test_index_text_reads_as_written():
+    """A fractional power keeps its parentheses (x**3/2 would read (x**3)/2), a negative
+    number has the typographic minus, and a divided upstream factor reads dmu / n."""
+    from jacobian_calc import backprop
+    from jacobian_calc.index.printing import text as index_text
+    x = sp.Symbol("x")
+    assert index_text(x ** sp.Rational(3, 2)) == "x**(3/2)"
+    assert index_text(1 / x ** sp.Rational(3, 2)) == "1 / x**(3/2)"
+    assert index_text(sp.Integer(-1)) == "−1"
+    r = backprop("(x - mean(x)) / sqrt(mean((x - mean(x))**2) + 1e-5)", "x",
+                 shapes={"x": ("n",)})
+    lines = {b.name: b.contraction for b in r.backward}
+    assert "dmu / n" in " ".join(lines.values())
+    assert "(-1)" not in " ".join(lines.values())

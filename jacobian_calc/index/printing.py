@@ -105,6 +105,8 @@ class IndexPrinter:
         return e.name
 
     def _print_Rational(self, e) -> str:
+        if e.is_negative:
+            return _MINUS + self.show(-e)
         return decimal(e) or str(e)
 
     def _print_Exp1(self, e) -> str:
@@ -194,7 +196,8 @@ class IndexPrinter:
         b = self.show(base)
         if not isinstance(base, (sp.Indexed, sp.Symbol, sp.Function, sp.KroneckerDelta)):
             b = f"({b})"
-        return f"{b}**{self.show(k) if k.is_Atom else '(' + self.show(k) + ')'}"
+        plain = k.is_Atom and not (k.is_Rational and not k.is_Integer) and not k.is_negative
+        return f"{b}**{self.show(k) if plain else '(' + self.show(k) + ')'}"  # x**(3/2)
 
     def _print_Function(self, e) -> str:
         name = _function_name(e)

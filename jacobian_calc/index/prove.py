@@ -249,6 +249,8 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     sums = "".join(f"Σ_{s} " for s in out)
     head = f"{upstream}{_brackets(out)} " if upstream else ""
     factor = _factor_text(jac, order) if upstream else text(jac, order)
+    if head and factor.startswith("1 / "):  # dmu / n, not dmu 1 / n
+        head, factor = head.rstrip(), factor[1:]
     rule = to_source(v["rule"])
     rule = rule if _atomic(v["rule"]) else f"({rule})"
     first = (upstream,) if upstream else ()  # dY[k,l] Y[k,l], as the lectures write it
