@@ -470,7 +470,8 @@ assert same(dl_explicit, dl_compact)
 # ```
 
 # %%
-r = backprop("softmax(l)", "l", shapes={"l": K}, upstream="dp")
+r = backprop("softmax(l)", "l", shapes={"l": K}, upstream="dp",
+             explicit=True)  # each contraction also written out entry by entry
 [s] = r.backward
 print(f"{s.name} = {s.text}   {s.contraction}: {s.check.verdict}")
 print(r.summary())

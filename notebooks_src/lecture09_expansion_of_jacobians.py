@@ -85,7 +85,8 @@ assert same(dM, entry_symbols("M", (2, 3)))
 # %%
 N, L, K = 3, 2, 2
 layer_shapes = {"A": (N, L), "W": (L, K), "b": K}
-layer = backprop("A@W + b", "W,b,A", shapes=layer_shapes, upstream="dZ")
+layer = backprop("A@W + b", "W,b,A", shapes=layer_shapes, upstream="dZ",
+                 explicit=True)  # each contraction also written out entry by entry
 layer
 
 # %% [markdown]
@@ -379,7 +380,7 @@ alpha_, beta_ = 2, 3
 S = {"X": (alpha_, beta_)}
 ones = sp.ones(alpha_, beta_)
 
-total = backprop("sum(X)", "X", shapes=S)
+total = backprop("sum(X)", "X", shapes=S, explicit=True)
 average = backprop("mean(X)", "X", shapes=S, expand=True)
 show("dX", average.gradients["X"].expanded)
 print(total.summary())
@@ -455,7 +456,7 @@ lecture = {  # f'(X) as the slides write it, through X or through Y = f(X)
     "relu": X.applyfunc(step),  # [x >= 0]
 }
 for name, f_prime in lecture.items():
-    r = backprop(f"{name}(X)", "X", shapes=S)
+    r = backprop(f"{name}(X)", "X", shapes=S, explicit=True)
     [s] = r.backward
     print(f"Y = {name}(X):  dX = {s.text},  {s.contraction}: {s.check.verdict}")
     show(rf"\text{{{name}:}}\quad dX", s.explicit)
@@ -534,7 +535,7 @@ binary = {
     "M * N": (hadamard(dY, Nm), hadamard(dY, M)),
 }
 for expr, (expected_dM, expected_dN) in binary.items():
-    r = backprop(expr, "M,N", shapes=S2)
+    r = backprop(expr, "M,N", shapes=S2, explicit=True)
     print(f"Y = {expr}:  " + ",  ".join(f"{s.name} = {s.text} ({s.check.verdict})"
                                         for s in r.backward))
     found = {s.name: s.explicit for s in r.backward}

@@ -277,7 +277,7 @@ assert same(dE_dA_direct, X.T * dY)
 # ```
 
 # %%
-r = backprop("X@A", "A", shapes=bshapes)
+r = backprop("X@A", "A", shapes=bshapes, explicit=True)
 [s] = r.backward
 print(f"{s.name} = {s.text}   {s.contraction}: {s.check.verdict} ({s.check.how})")
 print(r.summary())

@@ -4,6 +4,7 @@ checked at instantiated sizes in which every dimension differs."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from fractions import Fraction
 
 import pytest
@@ -471,3 +472,81 @@ def test_a_derivation_keeps_typed_decimals_and_writes_the_step_by_name():
     text = through_y.contraction
     assert "y[k]**2" in text and "tanh" not in text
     assert "250000000000000" not in text and "0.000003989422804" in text
+
+
+# -- warnings at symbolic sizes, as at concrete ones ------------------------------------------
+
+@pytest.mark.parametrize("expr, word", [("sum(X@W)", "does not appear in the expression"),
+                                        ("sum(X@W + b - b)", "cancels out of the output")])
+def test_an_absent_variable_warns_at_symbolic_sizes_as_at_concrete_ones(expr, word):
+    symbolic = {"X": ("N", "d"), "W": ("d", "h"), "b": ("h",)}
+    concrete = {"X": (2, 3), "W": (3, 4), "b": (4,)}
+    want = [f"b {word}; its derivatives are all zero"]
+    for shapes in (symbolic, concrete):
+        with pytest.warns(UserWarning, match=f"b {word}"):
+            r = backprop(expr, "W,b", shapes=shapes)
+        assert r.warnings == want
+    assert "X_1_1" not in " ".join(r.warnings)
+
+
+def test_a_renamed_step_is_said_at_symbolic_sizes_as_at_concrete_ones():
+    """dZ names an input, so the step the caller named Z is written otherwise, and the
+    note says so at symbolic sizes too."""
+    notes = []
+    for shapes in ({"X": "Nxd", "W": "dxh", "dZ": "Nxh"},
+                   {"X": "2x3", "W": "3x4", "dZ": "2x4"}):
+        r = backprop("sum(tanh(X@W)) + sum(dZ)", "W", shapes=shapes, lets={"Z": "X@W"})
+        notes.append(r.warnings)
+    assert notes[0] == notes[1]
+    assert any("the step Z is written" in w for w in notes[0])
+
+
+def test_the_cli_prints_the_warnings_at_symbolic_sizes():
+    result = CliRunner().invoke(main, ["sum(X@W)", "--shape", "X=Nxd", "--shape", "W=dxh",
+                                       "--shape", "b=h", "--backprop", "--wrt", "W,b"])
+    assert result.exit_code == 0, result.output
+    assert "b does not appear in the expression; its derivatives are all zero" in result.output
+
+
+# -- derivations without a repeated line ----------------------------------------------------
+
+LN_ROW_MU = "mean(X, axis=1, keepdims=True)"
+#: (expression, wrt, shapes): layer norm, over rows, attention, a layer, an activation.
+DERIVATIONS = [
+    ("(x - mean(x)) / sqrt(mean((x - mean(x))**2) + 1e-5)", "x", {"x": "n"}),
+    (f"sum(G * (X - {LN_ROW_MU}) / sqrt(mean((X - {LN_ROW_MU})**2, axis=1, keepdims=True)"
+     " + eps))", "X", {"X": "Nxd", "G": "Nxd"}),
+    ("sum(softmax(Q@K.T/8, axis=1)@V)", "Q,K,V", {"Q": "Nxd", "K": "Nxd", "V": "Nxe"}),
+    (MLP_EXPR, "W1,b1,W2,b2", MLP),
+    ("sum(exp(X))", "X", {"X": "Nxd"}),
+]
+
+
+def _sides(line: str) -> list[str]:
+    """The sides of a chain of equalities, text (``=``, ``+=``) or LaTeX."""
+    return re.split(r" (?:=|\+=|\\mathrel\{\+\}=) ", line)
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", DERIVATIONS,
+                         ids=["layer norm", "layer norm rows", "attention", "MLP", "exp"])
+def test_no_derivation_repeats_a_line(expr, wrt, shapes):
+    r = backprop(expr, wrt, shapes=shapes, onehot="T" if "T" in shapes else None)
+    assert r.agree
+    for b in r.backward:
+        for sides in (_sides(b.contraction), _sides(" ".join(b.derivation_tex))):
+            assert all(a != c for a, c in zip(sides, sides[1:])), sides
+
+
+def test_a_step_that_only_renames_reads_as_one_elimination():
+    """``dx = dc`` is the δ-elimination alone, written once; a step with a real
+    elimination keeps all three sides, in text and LaTeX."""
+    r = backprop(*DERIVATIONS[0][:2], shapes=DERIVATIONS[0][2])
+    by = {(b.name, b.accumulate): b for b in r.backward}
+    assert by["dx", False].contraction == "dx[k] = Σ_i dc[i] δ[i,k] = dc[k]"
+    assert by["dx", False].derivation_tex == (r"dx_{k} = \sum_{i=1}^{n} dc_{i} \delta_{ik}",
+                                              "= dc_{k}")
+    [dY, _] = backprop("sum(exp(X))", "X", shapes={"X": "Nxd"}).backward
+    assert dY.contraction == "dY[k,l] = 1 = ones_like(Y)[k,l]"
+    assert dY.derivation_tex == ("dY_{kl} = 1",)
+    layer = backprop("A@W + b", "W", shapes=LAYER, upstream="dZ").backward[0]
+    assert len(_sides(layer.contraction)) == 4 and len(layer.derivation_tex) == 2

@@ -34,6 +34,10 @@ DOCUMENTS = [
     ("hessian at a point", ["x.T@A@x", "--wrt", "x", "--shape", "x=2", "--shape", "A=2x2",
                             "--hessian", "--at", "x=[1,2],A=[[1,2],[3,4]]"]),
     ("hessian, no compact form", ["sum(x)*x_1", "--wrt", "x", "--shape", "x=3", "--hessian"]),
+    ("backprop at symbolic sizes", ["X@W + b", "--wrt", "W,b", "--shape", "X=Nxd",
+                                    "--shape", "W=dxh", "--shape", "b=h", "--backprop"]),
+    ("backprop checked by instantiation", ["det(X)", "--wrt", "X", "--shape", "X=dxd",
+                                           "--backprop"]),
     ("compact map at symbolic sizes", ["X@W", "--wrt", "W", "--shape", "X=Nxd", "--shape",
                                        "W=dxh", "--compact"]),
     ("compact matrix at symbolic sizes", ["softmax(l)", "--wrt", "l", "--shape", "l=K",
@@ -98,3 +102,38 @@ def test_a_differing_code_check_validates(monkeypatch):
     jsonschema.validate(doc, schema())
     assert doc["explicit"]["verdict"] == "differs" and doc["explicit"]["mismatch"]
     assert doc["agree"] is False and doc["autograd"] is None
+
+
+def test_a_backprop_document_says_at_which_sizes_it_was_checked():
+    """At symbolic sizes the end-to-end comparison runs at small instantiated sizes, and
+    a step without an index form is checked at several: the document names them."""
+    doc = document(["X@W + b", "--wrt", "W,b", "--shape", "X=Nxd", "--shape", "W=dxh",
+                    "--shape", "b=h", "--backprop"])
+    assert doc["end_to_end"]["sizes"] == {"N": 2, "d": 3, "h": 4}
+    assert [b["sizes"] for b in doc["backward"]] == [None, None]  # proved for all sizes
+    doc = document(["det(X)", "--wrt", "X", "--shape", "X=dxd", "--backprop"])
+    assert doc["end_to_end"]["sizes"] == {"d": 2}
+    [step] = doc["backward"]
+    assert step["verdict"] == "checked" and step["sizes"] == [{"d": 2}, {"d": 3}, {"d": 4}]
+
+
+def test_a_backprop_at_the_requested_sizes_has_no_instantiated_sizes():
+    doc = document(DOCUMENTS[6][1])
+    assert doc["end_to_end"]["sizes"] is None
+    assert all(b["sizes"] is None for b in doc["backward"])
+
+
+def test_a_large_concrete_backprop_says_at_which_small_sizes_it_ran():
+    doc = document(["sum(tanh(X@W))", "--wrt", "W", "--shape", "X=40x30", "--shape",
+                    "W=30x20", "--backprop"])
+    assert doc["end_to_end"]["sizes"] == {"X_rows": 2, "X_cols": 3, "W_cols": 4}
+    jsonschema.validate(doc, schema())
+
+
+def test_the_schema_rejects_sizes_that_are_not_dimension_names_and_sizes():
+    doc = document(DOCUMENTS[7][1])
+    jsonschema.validate(doc, schema())
+    for bad in ({"N": 0}, {"N": "2"}, {"2N": 2}):
+        doc["end_to_end"]["sizes"] = bad
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(doc, schema())

@@ -21,6 +21,7 @@ from jacobian_calc.derive.vjp import local_vjps
 from jacobian_calc.index import algebra as I
 from jacobian_calc.index.forms import NoIndexFormError, entry_of, has_index_form
 from jacobian_calc.index.jacobian import index_jacobian
+from jacobian_calc.index.printing import text
 from jacobian_calc.index.prove import prove_step
 from jacobian_calc.ops import NoIndexForm, operations
 from jacobian_calc.ops.text import to_source
@@ -310,10 +311,10 @@ def test_dz_dx_is_w_transposed():
 #: dX = dY * f'(X) for each element-wise function, and the δ-eliminated contraction (the
 #: step's own entries written as Y, as the rule writes them).
 ELEMENTWISE_STEPS = {
-    "exp": ("dY * Y", "= Y[k,l] dY[k,l]"),
+    "exp": ("dY * Y", "= dY[k,l] Y[k,l]"),
     "log": ("dY * (1 / X)", "= dY[k,l] / X[k,l]"),
     "sqrt": ("dY * (1 / (2 * Y))", "= dY[k,l] / (2 sqrt(X[k,l]))"),
-    "sigmoid": ("dY * (Y * (1 - Y))", "= Y[k,l] dY[k,l] (1 − Y[k,l])"),
+    "sigmoid": ("dY * (Y * (1 - Y))", "= dY[k,l] Y[k,l] (1 − Y[k,l])"),
     "tanh": ("dY * (1 - Y**2)", "= dY[k,l] (1 − Y[k,l]**2)"),
     "relu": ("dY * step(X)", "= dY[k,l] step(X[k,l])"),
     "step": None,
@@ -323,8 +324,8 @@ ELEMENTWISE_STEPS = {
     "sin": ("dY * cos(X)", "= dY[k,l] cos(X[k,l])"),
     "cos": ("dY * -sin(X)", "= −dY[k,l] sin(X[k,l])"),
     "tan": ("dY * sec(X)**2", "= dY[k,l] sec(X[k,l])**2"),
-    "sec": ("dY * (Y * tan(X))", "= Y[k,l] dY[k,l] tan(X[k,l])"),
-    "csc": ("dY * -(Y * cot(X))", "= −Y[k,l] dY[k,l] cot(X[k,l])"),
+    "sec": ("dY * (Y * tan(X))", "= dY[k,l] Y[k,l] tan(X[k,l])"),
+    "csc": ("dY * -(Y * cot(X))", "= −dY[k,l] Y[k,l] cot(X[k,l])"),
     "cot": ("dY * -csc(X)**2", "= −dY[k,l] (1 + Y[k,l]**2)"),
     "asin": ("dY * (1 / sqrt(1 - X**2))", "= dY[k,l] / sqrt(1 − X[k,l]**2)"),
     "acos": ("dY * -(1 / sqrt(1 - X**2))", "= −dY[k,l] / sqrt(1 − X[k,l]**2)"),
@@ -358,6 +359,29 @@ def test_elementwise_steps_dx_is_dy_times_the_derivative(name):
     assert proof.verdict == "proved", proof.note
     if expected is not None:
         assert proof.lines[1] == expected[1]
+
+
+def test_the_upstream_gradient_leads_among_factors_with_the_same_indices():
+    """dY[k,l] Y[k,l] as the lectures write it, for the upstream name given to the
+    derivation (whatever its letters), in text and LaTeX."""
+    shapes = {"X": ("N", "d"), "A": ("N", "d"), "G": ("N", "d")}
+    proof = prove_step(parse("G * A"), target="X", steps=[("A", parse("exp(X)"))],
+                       upstream="G", shapes=shapes)
+    assert proof.verdict == "proved"
+    assert proof.lines[1] == "= G[k,l] A[k,l]" and proof.latex[1] == "= G_{kl} A_{kl}"
+    k, l = I.index("k"), I.index("l")
+    Y, dn, G = (I.entry(n, (k, l)) for n in ("Y", "dn", "G"))
+    assert text(Y * dn * G, (k, l), first=["G"]) == "G[k,l] Y[k,l] dn[k,l]"  # not by "d"
+    assert text(Y * dn, (k, l)) == "Y[k,l] dn[k,l]"
+
+
+@pytest.mark.parametrize("f, factor", [("exp", "dY[k,l] Y[k,l]"),
+                                       ("sigmoid", "dY[k,l] Y[k,l] (1 − Y[k,l])")])
+def test_a_backprop_at_symbolic_sizes_writes_the_upstream_gradient_first(f, factor):
+    from jacobian_calc import backprop
+    [step] = backprop(f"{f}(X)", "X", shapes={"X": "Nxd"}).backward
+    assert step.contraction.split(" = ")[2] == factor
+    assert step.derivation_tex[1].startswith("= dY_{kl} Y_{kl}")
 
 
 def test_softmax_with_cross_entropy_is_proved_with_one_hot_rows():
@@ -670,3 +694,19 @@ def test_backprop_through_selections_and_conv_is_proved_and_through_maxpool_unav
     proofs = {s.target: prove_backward(s, r.steps, r.shapes, r.onehot) for s in r.backward}
     assert proofs["X"].verdict == "unavailable"  # through maxpool2d: said, not guessed
     assert proofs["X"].note.startswith("no index form for maxpool2d")
+
+
+def test_index_text_reads_as_written():
+    """A fractional power keeps its parentheses (x**3/2 would read (x**3)/2), a negative
+    number has the typographic minus, and a divided upstream factor reads dmu / n."""
+    from jacobian_calc import backprop
+    from jacobian_calc.index.printing import text as index_text
+    x = sp.Symbol("x")
+    assert index_text(x ** sp.Rational(3, 2)) == "x**(3/2)"
+    assert index_text(1 / x ** sp.Rational(3, 2)) == "1 / x**(3/2)"
+    assert index_text(sp.Integer(-1)) == "−1"
+    r = backprop("(x - mean(x)) / sqrt(mean((x - mean(x))**2) + 1e-5)", "x",
+                 shapes={"x": ("n",)})
+    lines = {b.name: b.contraction for b in r.backward}
+    assert "dmu / n" in " ".join(lines.values())
+    assert "(-1)" not in " ".join(lines.values())

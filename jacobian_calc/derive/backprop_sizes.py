@@ -201,17 +201,17 @@ def _merged(route, rule, graph, checked: list[BackwardStep], sizes, proof=None
         fused=tuple((n, to_source(t)) for n, t in rule.fused),
         fused_trees=tuple((n, t) for n, t in rule.fused),
         contraction=route.contraction(rule, graph), check=check,
-        at=one_size_text(sizes[k]))
+        at=one_size_text(sizes[k]), sizes=tuple(dict(s) for s in sizes))
 
 
 def end_to_end(route, graph, rules: list, sizes: list[dict[str, int]], points: int,
-               seed: int) -> EndToEnd:
+               seed: int, small=None) -> EndToEnd:
     """The composed gradients against the explicit derivative of the whole expression at
     the first (smallest) instantiated sizes; exactly at rational points only where the
-    expression can be rational (no exp, log, tanh ...)."""
+    expression can be rational (no exp, log, tanh ...). ``small``: the graph at those
+    sizes and its output, where already evaluated."""
     s = sizes[0]
-    g = graph_at(graph, s)
-    output = evaluate(g.root, Env(g.variables))
+    g, output = small or _at_first(graph, sizes)
     explicit = route.explicit(g, output)
     exact = 2 if _maybe_rational(g.root) else 0
     try:
@@ -219,9 +219,15 @@ def end_to_end(route, graph, rules: list, sizes: list[dict[str, int]], points: i
                                      seed, exact)
     except ValueError as exc:  # a rule of the wrong shape at these sizes
         return EndToEnd(Check(DIFFERS, f"cannot be evaluated at {one_size_text(s)} ({exc})",
-                              mismatch=("the gradients", "-", "-")), 0)
+                              mismatch=("the gradients", "-", "-")), 0, sizes=dict(s))
     return dataclasses.replace(e, check=dataclasses.replace(
-        e.check, how=f"{e.check.how}, at {one_size_text(s)}"))
+        e.check, how=f"{e.check.how}, at {one_size_text(s)}"), sizes=dict(s))
+
+
+def _at_first(graph, sizes: list[dict[str, int]]):
+    """The graph at the first instantiated sizes, and its output's entries there."""
+    g = graph_at(graph, sizes[0])
+    return g, evaluate(g.root, Env(g.variables))
 
 
 def _maybe_rational(root) -> bool:
@@ -237,13 +243,16 @@ def backprop_at_sizes(route, problem, request, graph, rules: list, *, expand: bo
                             "({{shape_example}})")
     dims = ordered_dimensions(problem.shapes, problem.dimensions)
     backward, sizes = check_steps(route, rules, graph, dims, simplify)
-    end = end_to_end(route, graph, rules, sizes, points, seed)
+    small, output = _at_first(graph, sizes)  # which variables the output depends on, too
+    end = end_to_end(route, graph, rules, sizes, points, seed, (small, output))
     gradients = route.gradients(graph, rules, {n: None for n in graph.wrt}, False, False)
     return BackpropResult(
         of=to_source(graph.root), of_tree=graph.root, output=graph.output,
         out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
-        gradients=gradients, end_to_end=end, warnings=[],
+        gradients=gradients, end_to_end=end,
+        warnings=request.notes + absence_warnings(graph.wrt, small.variables, output.flat,
+                                                  problem.used_names()),
         shapes={n: s for n, s in graph.shapes.items() if n not in problem.dimensions},
         inline=inline, onehot=tuple(sorted(request.onehot)), sizes=sizes_text(sizes))
 
@@ -314,9 +323,9 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
         end = route.numbers().end_to_end(graph, shown, explicit, points, seed)
         variables, at = graph.variables, ""
     else:
-        small = graph_at(g_graph, sizes[0])  # which variables the output depends on
-        output, variables = evaluate(small.root, Env(small.variables)), small.variables
-        end = end_to_end(route, g_graph, g_rules, sizes, points, seed)
+        small, output = _at_first(g_graph, sizes)  # which variables the output depends on
+        variables = small.variables
+        end = end_to_end(route, g_graph, g_rules, sizes, points, seed, (small, output))
         end = dataclasses.replace(end, at=one_size_text(sizes[0]))
         gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False)
         at = f"{sizes_text(sizes)} (the requested ({wanted}) not written out)"

@@ -4,11 +4,14 @@
 Factors of a product are written in the order of their indices among the
 Jacobian's axes (``δ[i,j] x[k]``, ``X[i,k] δ[j,l]``, ``p[i] (δ[i,j] − p[j])``),
 so the same entry always reads the same way; divisors come last, after ``/``.
+Among factors with the same indices a gradient named by the caller (``first``:
+the upstream gradient of a backward step) comes first, as the lectures write
+it: ``dY[k,l] Y[k,l]``, not ``Y[k,l] dY[k,l]``.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import sympy as sp
 
@@ -41,10 +44,12 @@ def decimal(r: sp.Rational) -> str | None:
 
 
 class IndexPrinter:
-    """Text of an index expression; ``order`` lists the free indices in axis order."""
+    """Text of an index expression; ``order`` lists the free indices in axis order,
+    ``first`` the names of gradients written first among factors with the same indices."""
 
-    def __init__(self, order: Sequence[sp.Symbol] = ()):
+    def __init__(self, order: Sequence[sp.Symbol] = (), first: Iterable[str] = ()):
         self.order = {s: n for n, s in enumerate(order)}
+        self.first = frozenset(first)
 
     # -- dispatch ----------------------------------------------------------------------
     def doprint(self, e: sp.Expr) -> str:
@@ -60,7 +65,14 @@ class IndexPrinter:
     def key(self, e: sp.Expr) -> tuple:
         """Where a factor or term goes: by the positions of its free indices."""
         found = sorted(self.order[s] for s in e.free_symbols if s in self.order)
-        return (1 if found else 0, tuple(found), _rank(e), str(e))
+        rank = _GRADIENT if self.gradient(e) else _rank(e)
+        return (1 if found else 0, tuple(found), rank, str(e))
+
+    def gradient(self, e: sp.Expr) -> bool:
+        """Whether ``e`` is an entry of a gradient in ``first`` (``dY[i,j]``, or ``dz``)."""
+        if isinstance(e, sp.Indexed):
+            return str(e.base) in self.first
+        return isinstance(e, sp.Symbol) and e.name in self.first
 
     # -- leaves --------------------------------------------------------------------------
     def _print_Indexed(self, e: sp.Indexed) -> str:
@@ -93,6 +105,8 @@ class IndexPrinter:
         return e.name
 
     def _print_Rational(self, e) -> str:
+        if e.is_negative:
+            return _MINUS + self.show(-e)
         return decimal(e) or str(e)
 
     def _print_Exp1(self, e) -> str:
@@ -182,7 +196,8 @@ class IndexPrinter:
         b = self.show(base)
         if not isinstance(base, (sp.Indexed, sp.Symbol, sp.Function, sp.KroneckerDelta)):
             b = f"({b})"
-        return f"{b}**{self.show(k) if k.is_Atom else '(' + self.show(k) + ')'}"
+        plain = k.is_Atom and not (k.is_Rational and not k.is_Integer) and not k.is_negative
+        return f"{b}**{self.show(k) if plain else '(' + self.show(k) + ')'}"  # x**(3/2)
 
     def _print_Function(self, e) -> str:
         name = _function_name(e)
@@ -300,6 +315,10 @@ def _index_part_key(t: sp.Expr) -> tuple:
     return (3 if t.could_extract_minus_sign() else 1, str(t.as_coeff_Mul()[1]))
 
 
+#: The rank of a gradient's entry: after a number, before any other factor.
+_GRADIENT = -0.5
+
+
 def _rank(e: sp.Expr) -> int:
     """Among factors with the same indices: entries, then functions, deltas, sums."""
     if e.is_Number:
@@ -335,8 +354,9 @@ def size_latex(n) -> str:
     return IndexLatexPrinter().index(n if isinstance(n, sp.Basic) else sp.Integer(n))
 
 
-def text(e: sp.Expr, order: Sequence[sp.Symbol] = ()) -> str:
-    """The text of an index expression.
+def text(e: sp.Expr, order: Sequence[sp.Symbol] = (), first: Iterable[str] = ()) -> str:
+    """The text of an index expression; gradients named in ``first`` lead among factors
+    with the same indices.
 
     Examples
     --------
@@ -344,10 +364,14 @@ def text(e: sp.Expr, order: Sequence[sp.Symbol] = ()) -> str:
     >>> i, j, k, l = (index(c) for c in "ijkl")
     >>> text(delta(j, l) * entry("X", (i, k)), (i, j, k, l))
     'X[i,k] δ[j,l]'
+    >>> Y, dY = entry("Y", (k, l)), entry("dY", (k, l))
+    >>> text(Y * dY, (k, l)), text(Y * dY, (k, l), first=["dY"])
+    ('Y[k,l] dY[k,l]', 'dY[k,l] Y[k,l]')
     """
-    return IndexPrinter(order).doprint(e)
+    return IndexPrinter(order, first).doprint(e)
 
 
-def latex(e: sp.Expr, order: Sequence[sp.Symbol] = ()) -> str:
-    """The LaTeX of an index expression (``X_{ik} \\delta_{jl}``)."""
-    return IndexLatexPrinter(order).doprint(e)
+def latex(e: sp.Expr, order: Sequence[sp.Symbol] = (), first: Iterable[str] = ()) -> str:
+    """The LaTeX of an index expression (``X_{ik} \\delta_{jl}``); ``first`` as in
+    :func:`text`."""
+    return IndexLatexPrinter(order, first).doprint(e)

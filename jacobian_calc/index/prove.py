@@ -263,23 +263,32 @@ def _proof(decision: I.Decision, ctx: I.Context, v: dict) -> StepProof:
     sums = "".join(f"Σ_{s} " for s in out)
     head = f"{upstream}{_brackets(out)} " if upstream else ""
     factor = _factor_text(jac, order) if upstream else text(jac, order)
+    if head and factor.startswith("1 / "):  # dmu / n, not dmu 1 / n
+        head, factor = head.rstrip(), factor[1:]
     rule = to_source(v["rule"])
     rule = rule if _atomic(v["rule"]) else f"({rule})"
-    lines = [f"{lhs} {sums}{head}{factor}", f"= {text(summed, mine)}",
-             f"= {rule}{_brackets(mine)}"]
-    if lines[1][2:] == lines[0][len(lhs) + 1:]:
-        del lines[1]
+    first = (upstream,) if upstream else ()  # dY[k,l] Y[k,l], as the lectures write it
+    rhs = _distinct([f"{sums}{head}{factor}", text(summed, mine, first),
+                     f"{rule}{_brackets(mine)}"])
+    lines = [f"{lhs} {rhs[0]}"] + [f"= {r}" for r in rhs[1:]]
     tex_sums = "".join(rf"\sum_{{{s}=1}}^{{{size_latex(I.size(d).subs(numbers))}}} "
                        for s, d in zip(out, v["shapes"][v["top"]]))
     tex_head = f"{_tex_entry(upstream, out)} " if upstream else ""
     sign = r"\mathrel{+}=" if v["accumulate"] else "="
     tex_factor = _factor_tex(jac, order) if upstream else latex(jac, order)
-    tex = [rf"{_tex_entry('d' + target, mine)} {sign} {tex_sums}{tex_head}{tex_factor}",
-           f"= {latex(summed, mine)}"]
+    tex_rhs = _distinct([f"{tex_sums}{tex_head}{tex_factor}", latex(summed, mine, first)])
+    tex = [rf"{_tex_entry('d' + target, mine)} {sign} {tex_rhs[0]}"] + \
+        [f"= {r}" for r in tex_rhs[1:]]
     ranges = tuple(f"{s} = 1..{size_text(I.size(d).subs(numbers))}"
                    for s, d in zip(mine, v["shapes"].get(target, ())))
     return StepProof(decision.verdict, tuple(lines), tuple(tex), decision.note,
                      decision.witness, ranges, summed, tuple(mine))
+
+
+def _distinct(sides: list[str]) -> list[str]:
+    """The right-hand sides of a chain of equalities without a side that repeats the one
+    before it (``dx[k] = Σ_i dc[i] δ[i,k] = dc[k]``, not ``... = dc[k] = dc[k]``)."""
+    return [s for n, s in enumerate(sides) if n == 0 or s != sides[n - 1]]
 
 
 def _at_sizes(e: sp.Expr, numbers: dict) -> sp.Expr:

@@ -184,7 +184,8 @@ def _document(r: BackpropResult) -> dict:
                     "points": r.end_to_end.points,
                     "exact_points": r.end_to_end.exact_points,
                     "max_abs_error": r.end_to_end.check.max_abs_error,
-                    "mismatch": _mismatch(r.end_to_end.check.mismatch)},
+                    "mismatch": _mismatch(r.end_to_end.check.mismatch),
+                    "sizes": dict(r.end_to_end.sizes) or None},
         agree=r.agree, summary=r.summary(), warnings=list(r.warnings))
 
 
@@ -195,7 +196,8 @@ def _step_dict(b: BackwardStep) -> dict:
             "contraction": b.contraction, "symbols": list(b.symbols),
             **entries(b.explicit, "explicit"),
             "verdict": b.check.verdict, "how": b.check.how,
-            "max_abs_error": b.check.max_abs_error, "mismatch": _mismatch(b.check.mismatch)}
+            "max_abs_error": b.check.max_abs_error, "mismatch": _mismatch(b.check.mismatch),
+            "sizes": [dict(s) for s in b.sizes] or None}
 
 
 def _gradient_dict(g: Gradient) -> dict:

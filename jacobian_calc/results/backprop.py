@@ -109,13 +109,21 @@ class BackwardStep:
         What the explicit route computes: ``dW2[k,l] = Σ_ij dZ2[i,j] ∂Z2[i,j]/∂W2[k,l]``.
     explicit : Grid
         That contraction's entries (SymPy), in the symbols of the step's inputs,
-        outputs and upstream gradient (``Y1_1_1*dZ2_1_1 + ...``).
+        outputs and upstream gradient (``Y1_1_1*dZ2_1_1 + ...``). Written out only
+        where the step was checked by them: with ``explicit=True`` (or ``expand``),
+        for a step without an index form, or at small sizes (``at``); an empty grid
+        (shape ``(0,)``) for a step proved for all sizes in index notation.
     symbols : tuple of str
         Which entry symbols those are, ``("Y1_i_j", "dZ2_i_j")``.
     check : Check
         The compact rule against the explicit contraction.
     at : str
         At symbolic sizes, the sizes of ``explicit`` (``N=2, d=3``); else ``""``.
+    sizes : tuple of dict
+        The instantiated sizes the step was checked at by its explicit contraction,
+        by dimension name (``({"N": 2, "d": 3}, {"N": 3, "d": 4}, ...)``; ``at`` says
+        which one a difference was found at); empty for a step proved for all sizes
+        or checked at the requested sizes.
     """
 
     name: str
@@ -133,6 +141,7 @@ class BackwardStep:
     at: str = ""
     derivation_tex: tuple[str, ...] = ()
     fused_trees: tuple[tuple[str, Node], ...] = ()
+    sizes: tuple[dict, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -209,6 +218,10 @@ class EndToEnd:
     at : str
         The small sizes compared at, for a request at concrete sizes too large to
         write out (``X_rows=2, X_cols=3``); ``""`` at the requested sizes.
+    sizes : dict of str to int
+        The instantiated sizes compared at, by dimension name (``{"N": 2, "d": 3}``),
+        at symbolic sizes or for a request too large to write out; empty at the
+        requested sizes.
     """
 
     check: Check
@@ -216,6 +229,7 @@ class EndToEnd:
     exact_points: int = 0
     chosen: str = ""  # how the points were chosen, when not simply drawn at random
     at: str = ""
+    sizes: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, repr=False)
