@@ -340,3 +340,27 @@ def test_the_pytorch_examples_of_the_docs_run_as_shown():
     blocks = _docs_blocks(with_torch=True)
     assert blocks
     _run_doctests(blocks)
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    ("mean(sigmoid(X@W + b))", "W,b", {"X": ("N", "d"), "W": ("d", "h"), "b": ("h",)}),
+    ("sum(conv1d(x, w)**2)", "w,x", {"x": ("n",), "w": ("k",)}),
+    ("sum(X @ W)", "W", {"X": ("N", "d"), "W": ("d", "h")}),
+])
+def test_code_at_symbolic_sizes_reads_the_sizes_from_its_arguments(expr, wrt, shapes):
+    """At symbolic sizes the module binds each size it uses (``N = X.shape[0]``) and
+    runs at any sizes: its gradients equal central differences of its own forward."""
+    module = load_module(to_numpy_code(backprop(expr, wrt, shapes=shapes)))
+    sizes = {"N": 4, "d": 3, "h": 2, "n": 6, "k": 3}
+    rng = np.random.default_rng(0)
+    args = {n: rng.normal(size=tuple(sizes[d] for d in s)) for n, s in shapes.items()}
+    got = module.backward(**args)
+    loss = next(iter(reversed(list(module.forward(**args)))))
+    for name in wrt.split(","):
+        want = np.zeros_like(args[name])
+        for index in np.ndindex(args[name].shape):
+            up, down = ({**args, name: args[name].copy()} for _ in range(2))
+            up[name][index] += 1e-6
+            down[name][index] -= 1e-6
+            want[index] = (module.forward(**up)[loss] - module.forward(**down)[loss]) / 2e-6
+        assert np.allclose(got[name], want, atol=1e-6), name

@@ -250,6 +250,7 @@ class _Module:
     def _forward(self, r: BackpropResult, inputs: list[str]) -> str:
         body = [f"{s.name} = {self.printer.code(s.expr)}" for s in r.steps]
         body.append("return {" + ", ".join(f'"{s.name}": {s.name}' for s in r.steps) + "}")
+        body = self._sizes(inputs, body) + body
         doc = [f"The forward steps; returns every step by name (the last, {r.output}, is "
                "the output).", ""] + self._shape_lines(inputs)
         return _function("forward", inputs, doc, body)
@@ -266,6 +267,7 @@ class _Module:
             body.append(f"{b.name} = {b.name} + ({value})" if b.accumulate
                         else f"{b.name} = {value}")
         body += self._gradients_out(r)
+        body = self._sizes(params, body) + body
         doc = [f"The backward steps; returns the gradients of {r.output} by variable name.",
                ""] + [f"{g.label} = {g.name}: {_shape(g.shape)}" for g in r.gradients.values()]
         if r.upstream != "1":
@@ -284,15 +286,27 @@ class _Module:
         pairs = ", ".join(f'"{g.wrt}": {g.name}' for g in r.gradients.values())
         return lines + ["return {" + pairs + "}"]
 
+    def _sizes(self, params: list[str], body: list[str]) -> list[str]:
+        """At symbolic sizes, each size the body uses read from an argument's shape
+        (``N = X.shape[0]``), so the function runs at any sizes."""
+        used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", "\n".join(body)))
+        lines, bound = [], set(params)
+        for param in params:
+            for axis, d in enumerate(self.shapes.get(param, ())):
+                if isinstance(d, str) and d.isidentifier() and d in used and d not in bound:
+                    lines.append(f"{check_identifier(d)} = {param}.shape[{axis}]")
+                    bound.add(d)
+        return lines
+
     def _zeros(self, shape: Shape) -> str:
         if self.language == "numpy":
-            return f"np.zeros({tuple(shape)!r})"
-        return f"torch.zeros({tuple(shape)!r}, dtype=torch.float64)"
+            return f"np.zeros({_shape_code(shape)})"
+        return f"torch.zeros({_shape_code(shape)}, dtype=torch.float64)"
 
     def _broadcast(self, name: str, shape: Shape) -> str:
         if self.language == "numpy":
-            return f"np.broadcast_to(np.asarray({name}, dtype=float), {tuple(shape)!r})"
-        return f"torch.broadcast_to(_t({name}), {tuple(shape)!r})"
+            return f"np.broadcast_to(np.asarray({name}, dtype=float), {_shape_code(shape)})"
+        return f"torch.broadcast_to(_t({name}), {_shape_code(shape)})"
 
     def _backprop_doc(self, r: BackpropResult, inputs: list[str]) -> list[str]:
         width = max(len(s.name) for s in r.steps)
@@ -435,6 +449,11 @@ def _docstring(lines: list[str], indent: str = "") -> str:
             raise JacobianError("cannot export code: a docstring line is not plain text")
     first, *rest = lines
     return first + "".join("\n" + (indent + line if line else "") for line in rest)
+
+
+def _shape_code(shape: Shape) -> str:
+    """A shape as Python: ``(4, 3)``, ``(N, d)`` (sizes bound by :meth:`_Module._sizes`)."""
+    return f"({', '.join(str(d) for d in shape)}{',' if len(shape) == 1 else ''})"
 
 
 def _shape(shape: Shape) -> str:
