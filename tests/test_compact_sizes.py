@@ -144,8 +144,9 @@ def test_a_wrong_map_is_caught_at_symbolic_sizes(monkeypatch, change, what):
 
 
 def test_a_transposed_matrix_is_caught_at_symbolic_sizes(monkeypatch):
-    real = compact_sizes.matrix_of
-    monkeypatch.setattr(compact_sizes, "matrix_of",
+    from jacobian_calc.derive import compact_jacobian  # where the matrix is read off
+    real = compact_jacobian.matrix_of
+    monkeypatch.setattr(compact_jacobian, "matrix_of",
                         lambda *a: Call("transpose", (real(*a),)))
     c = jacobian("sin(A@x)", "x", shapes={"A": ("n", "n"), "x": ("n",)}, compact=True).compact
     assert c.text == "A.T @ diag(cos(A @ x))"

@@ -157,14 +157,22 @@ def _backprop(of, wrt, shapes, upstream, lets, functions, onehot, inline, expand
     explicit = _explicit_gradients(graph, output)
     gradients = _gradients(graph, rules, explicit, expand, simplify)
     end = _numbers().end_to_end(graph, rules, explicit, points, seed)
+    return _result(problem, request, graph, backward, gradients, end, graph.variables, output,
+                   inline=inline, shapes=dict(graph.shapes))
+
+
+def _result(problem, request, graph, backward, gradients, end, variables, output, *,
+            inline: bool, shapes: dict, sizes: str = "") -> BackpropResult:
+    """The result of every route; warnings about variables the output (evaluated with
+    ``variables``) does not depend on."""
     return BackpropResult(
         of=to_source(graph.root), of_tree=graph.root, output=graph.output,
         out_shape=graph.out_shape,
         upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
         gradients=gradients, end_to_end=end,
-        warnings=request.notes + absence_warnings(graph.wrt, graph.variables, output.flat,
+        warnings=request.notes + absence_warnings(graph.wrt, variables, output.flat,
                                                   problem.used_names()),
-        shapes=dict(graph.shapes), inline=inline, onehot=tuple(sorted(request.onehot)))
+        shapes=shapes, inline=inline, onehot=tuple(sorted(request.onehot)), sizes=sizes)
 
 def _numbers():
     """The numeric checks, imported when a backprop runs: the Jacobian path (and
@@ -269,6 +277,6 @@ def _fuse(rules: list[_Rule], graph: _Graph) -> list[_Rule]:
 ROUTE = SimpleNamespace(
     request=_Request.read, graph=_Graph.build, rules=lambda g: _fuse(_backward(g), g),
     checked=_checked, contraction=_contraction_text, explicit=_explicit_gradients,
-    gradients=_gradients, numbers=_numbers)
+    gradients=_gradients, numbers=_numbers, result=_result)
 
 __all__ = ["backprop"]

@@ -35,7 +35,7 @@ from ..results.backprop import (ALL_SIZES, AT_REQUESTED, CHECKED, DIFFERS, PROVE
                                 BackpropResult, BackwardStep, Check, EndToEnd, ForwardStep)
 from ..symbolic.evaluate import Env, evaluate, node_shapes
 from ..symbolic.float_tree import float_evaluate
-from .problem import absence_warnings, prepare
+from .problem import prepare
 from .generalize import generalize
 from .instantiate import assignments, node_at, one_size_text, shape_at, sizes_text
 
@@ -246,15 +246,10 @@ def backprop_at_sizes(route, problem, request, graph, rules: list, *, expand: bo
     small, output = _at_first(graph, sizes)  # which variables the output depends on, too
     end = end_to_end(route, graph, rules, sizes, points, seed, (small, output))
     gradients = route.gradients(graph, rules, {n: None for n in graph.wrt}, False, False)
-    return BackpropResult(
-        of=to_source(graph.root), of_tree=graph.root, output=graph.output,
-        out_shape=graph.out_shape,
-        upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
-        gradients=gradients, end_to_end=end,
-        warnings=request.notes + absence_warnings(graph.wrt, small.variables, output.flat,
-                                                  problem.used_names()),
-        shapes={n: s for n, s in graph.shapes.items() if n not in problem.dimensions},
-        inline=inline, onehot=tuple(sorted(request.onehot)), sizes=sizes_text(sizes))
+    return route.result(
+        problem, request, graph, backward, gradients, end, small.variables, output,
+        inline=inline, sizes=sizes_text(sizes),
+        shapes={n: s for n, s in graph.shapes.items() if n not in problem.dimensions})
 
 
 def _same_numbers(a, b, shapes: Mapping[str, Shape], seed: int = 0) -> bool:
@@ -310,11 +305,10 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
     shown = _shown(g_rules, rules, requested, graph)
     if shown is None:
         return None
-    requested_check = None
-    if at_requested:
-        def requested_check(i):
-            return route.checked(shown[i], graph, simplify)
-    backward, sizes = check_steps(route, g_rules, g_graph, list(requested), simplify, shown, graph, requested_check, requested)
+    requested_check = (lambda i: route.checked(shown[i], graph, simplify)) if at_requested \
+        else None
+    backward, sizes = check_steps(route, g_rules, g_graph, list(requested), simplify, shown,
+                                  graph, requested_check, requested)
     wanted = ", ".join(str(n) for n in requested.values())
     if at_requested:
         output = evaluate(graph.root, Env(graph.variables))
@@ -329,14 +323,8 @@ def backprop_generalized(route, problem, request, graph, rules: list, *, of, wrt
         end = dataclasses.replace(end, at=one_size_text(sizes[0]))
         gradients = route.gradients(graph, shown, {n: None for n in graph.wrt}, False, False)
         at = f"{sizes_text(sizes)} (the requested ({wanted}) not written out)"
-    return BackpropResult(
-        of=to_source(graph.root), of_tree=graph.root, output=graph.output,
-        out_shape=graph.out_shape,
-        upstream=graph.upstream or "1", steps=graph.steps, backward=backward,
-        gradients=gradients, end_to_end=end, shapes=dict(graph.shapes),
-        warnings=request.notes + absence_warnings(graph.wrt, variables, output.flat,
-                                                  problem.used_names()),
-        inline=inline, onehot=tuple(sorted(request.onehot)), sizes=at)
+    return route.result(problem, request, graph, backward, gradients, end, variables, output,
+                        inline=inline, shapes=dict(graph.shapes), sizes=at)
 
 
 def _shown(g_rules: list, rules: list, requested: Mapping[str, int], graph) -> list | None:

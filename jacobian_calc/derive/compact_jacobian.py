@@ -93,12 +93,15 @@ def _tangent(root: Node, x: str, direction: str, shapes) -> Node:
     return Num(0) if t is None else tidy_compact(t, shapes)
 
 
-def _matrix_form(root, x, v, shapes, result: JacobianResult, out_name) -> CompactJacobian | None:
+def read_matrix(root, x, v, shapes, result: JacobianResult, broadcast: bool) -> Node | None:
+    """The Jacobian as one matrix read off the tangent of ``root`` in direction ``v``,
+    tidied, in the result's layout; ``None`` where no matrix is read off. A scalar
+    input's derivative is broadcast to the output's shape when ``broadcast``."""
     xs, ys = shapes[x], tuple(result.out_shape)
     t = _tangent(root, x, v, shapes)
     if xs == ():
         m = substitute(t, {v: Num(1)})
-        if node_shapes(m, shapes)[m] != ys:
+        if broadcast and node_shapes(m, shapes)[m] != ys:
             m = Call("mul", (m, Call("ones_like", (root,))))
     elif ys == ():
         m = _row(t, v, shapes, Name(x))
@@ -109,6 +112,13 @@ def _matrix_form(root, x, v, shapes, result: JacobianResult, out_name) -> Compac
     m = tidy_compact(m, shapes)
     if result.layout == "denominator" and len(xs) == 1 and len(ys) == 1:
         m = tidy_compact(Call("transpose", (m,)), shapes)
+    return m
+
+
+def _matrix_form(root, x, v, shapes, result: JacobianResult, out_name) -> CompactJacobian | None:
+    m = read_matrix(root, x, v, shapes, result, broadcast=True)
+    if m is None:
+        return None
     compact = evaluate(m, Env(shapes))
     if compact.size == math.prod(result.shape):  # a row or column of a scalar's Jacobian
         compact = compact.reshape(result.shape)

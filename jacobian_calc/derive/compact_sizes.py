@@ -24,7 +24,7 @@ from typing import Callable
 import sympy as sp
 
 from ..core.errors import JacobianError
-from ..core.tree import Call, Name, Node, Num, names, substitute
+from ..core.tree import Node, Num, names
 from ..index import algebra as I
 from ..index.forms import entry_of, index_symbols, without_index_form
 from ..ops.registry import size_node
@@ -33,7 +33,7 @@ from ..results.backprop import Check
 from ..results.compact import LINEAR_MAP, MATRIX, CompactJacobian
 from ..results.jacobian import JacobianResult
 from ..symbolic.evaluate import node_shapes
-from .compact_jacobian import _named, _output_name, _row, _tangent, matrix_of
+from .compact_jacobian import _named, _output_name, _tangent, read_matrix
 from .compact_rules import tidy_compact
 from .hessian_compact import RESERVED, inlined
 from .naming import Namer, numbered
@@ -100,20 +100,12 @@ def _matrix_form(root, x, v, shapes, result, out_name, correct, ix, ranges):
     """``J = diag(p) - outer(p, p)`` read off the tangent, its entry decided against
     ``correct`` (the Jacobian's index form); ``None`` when no matrix is read off."""
     xs, ys = shapes[x], tuple(result.out_shape)
-    t = _tangent(root, x, v, shapes)
-    if xs == ():
-        m = substitute(t, {v: Num(1)})
-    elif ys == ():
-        m = _row(t, v, shapes, Name(x))
-    else:
-        m = matrix_of(t, v, shapes, Name(x))
+    m = read_matrix(root, x, v, shapes, result, broadcast=False)
     if m is None:
         return None
-    m = tidy_compact(m, shapes)
     out_ix, in_ix = ix
     order = out_ix + in_ix
     if result.layout == "denominator" and len(xs) == 1 and len(ys) == 1:
-        m = tidy_compact(Call("transpose", (m,)), shapes)
         order = in_ix + out_ix
     _require_index_form(m)
     found = node_shapes(m, shapes)[m]

@@ -11,36 +11,27 @@ it: ``dY[k,l] Y[k,l]``, not ``Y[k,l] dY[k,l]``.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Iterable, Sequence
 
 import sympy as sp
 
+from ..ops.printing import decimal_text
+
 _MINUS = "−"
 
 
-def decimal(r: sp.Rational) -> str | None:
-    """A typed decimal's exact digits (``3989422804/5000000000`` -> ``0.7978845608``):
-    a fraction whose denominator is a power of 2 and 5 above 1000; None for any other
-    (``1/8`` stays a fraction, as the lectures write it).
+def decimal(r: sp.Expr) -> str | None:
+    """A typed decimal written back as one (``3989422804/5000000000`` -> ``0.7978845608``),
+    by the calculator's own rule (:func:`~jacobian_calc.ops.printing.decimal_text`);
+    None for any other number (``1/8`` stays a fraction, as the lectures write it).
 
     Examples
     --------
     >>> decimal(sp.Rational(3989422804, 5000000000)), decimal(sp.Rational(1, 8))
     ('0.7978845608', None)
     """
-    if not isinstance(r, sp.Rational) or r.q <= 1000:
-        return None
-    q, twos, fives = r.q, 0, 0
-    while q % 2 == 0:
-        q, twos = q // 2, twos + 1
-    while q % 5 == 0:
-        q, fives = q // 5, fives + 1
-    if q != 1:
-        return None
-    places = max(twos, fives)
-    digits = str(abs(r.p) * 10 ** places // r.q).rjust(places + 1, "0")
-    text = f"{digits[:-places]}.{digits[-places:]}".rstrip("0")
-    return ("-" if r.p < 0 else "") + text
+    return decimal_text(Fraction(int(r.p), int(r.q))) if isinstance(r, sp.Rational) else None
 
 
 class IndexPrinter:
